@@ -1,0 +1,1 @@
+"""AI configurations and AI calls: lifecycle, conversation loop, tools."""

@@ -1,0 +1,1 @@
+"""Asterisk side: ARI client, AMI client, private-instance manager."""

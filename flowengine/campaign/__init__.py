@@ -1,0 +1,1 @@
+"""Outbound dialer: targets, plans, pacing, concurrency, retries, AMD."""

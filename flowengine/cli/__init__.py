@@ -1,0 +1,1 @@
+"""Command-line interface: the `flowengine` console script."""

@@ -1,0 +1,1 @@
+"""Flow documents, variables and the activeflow runner."""

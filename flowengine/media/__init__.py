@@ -1,0 +1,1 @@
+"""The audio engine: RTP, transport, jitter buffer, codecs, resampling, VAD, pacer, sessions."""

@@ -1,0 +1,1 @@
+"""STT, LLM and TTS providers behind small base classes and a name registry."""
