@@ -1,0 +1,315 @@
+"""Private Asterisk instances on loopback: render configs, start, wait for ARI, status, stop."""
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from flowengine.asterisk.templates import render_all
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = "instance.json"
+ASTERISK_BINARY = "asterisk"
+INBOUND_CONTEXT = "flowengine-inbound"
+FLOW_CONTEXT = "flowengine-flow"
+
+
+class InstanceError(Exception):
+    """The private Asterisk could not be started, reached or stopped."""
+
+
+@dataclass(frozen=True)
+class InstanceInfo:
+    """Where a private Asterisk listens and how to log in; printed as JSON by the CLI."""
+
+    directory: str
+    pid: int
+    host: str
+    app: str
+    ari_port: int
+    ari_url: str
+    ari_username: str
+    ari_password: str
+    ami_port: int
+    ami_username: str
+    ami_secret: str
+    sip_port: int
+    inbound_context: str
+    flow_context: str
+    version: str = ""
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def free_port(host: str, kind: int = socket.SOCK_STREAM) -> int:
+    """A port that is free on `host` right now (TCP or UDP)."""
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind((host, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError, ProcessLookupError):
+        return False
+    return state not in ("Z", "X")
+
+
+class PrivateAsterisk:
+    """One Asterisk of our own in `directory`, bound to loopback on free ports.
+
+    `extra_dialplan` is written to `extensions_local.conf` and `extra_pjsip` to
+    `pjsip_peers.conf` (both `#tryinclude`-d by the production templates).
+    """
+
+    def __init__(
+        self,
+        directory: str | Path,
+        *,
+        host: str = "127.0.0.1",
+        app: str = "flowengine",
+        extra_dialplan: str = "",
+        extra_pjsip: str = "",
+        binary: str = ASTERISK_BINARY,
+    ) -> None:
+        self.directory = Path(directory).resolve()
+        self.host = host
+        self.app = app
+        self.extra_dialplan = extra_dialplan
+        self.extra_pjsip = extra_pjsip
+        self.binary = binary
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def etc_dir(self) -> Path:
+        return self.directory / "etc"
+
+    @property
+    def conf_file(self) -> Path:
+        return self.etc_dir / "asterisk.conf"
+
+    @property
+    def log_file(self) -> Path:
+        return self.directory / "asterisk.out"
+
+    # -- state -----------------------------------------------------------------------------
+    def load_info(self) -> InstanceInfo | None:
+        path = self.directory / STATE_FILE
+        if not path.exists():
+            return None
+        data = json.loads(path.read_text())
+        return InstanceInfo(**data)
+
+    def _save_info(self, info: InstanceInfo) -> None:
+        path = self.directory / STATE_FILE
+        path.write_text(json.dumps(info.to_dict(), indent=2))
+        path.chmod(0o600)
+
+    def running(self) -> bool:
+        info = self.load_info()
+        return info is not None and _pid_alive(info.pid)
+
+    # -- start -----------------------------------------------------------------------------
+    def _new_info(self, previous: InstanceInfo | None) -> InstanceInfo:
+        """Ports and credentials: reused from the previous run so clients can reconnect."""
+        if previous is not None:
+            return previous
+        return InstanceInfo(
+            directory=str(self.directory),
+            pid=0,
+            host=self.host,
+            app=self.app,
+            ari_port=free_port(self.host),
+            ari_url=f"http://{self.host}:0",
+            ari_username="flowengine",
+            ari_password=secrets.token_urlsafe(18),
+            ami_port=free_port(self.host),
+            ami_username="flowengine",
+            ami_secret=secrets.token_urlsafe(18),
+            sip_port=free_port(self.host, socket.SOCK_DGRAM),
+            inbound_context=INBOUND_CONTEXT,
+            flow_context=FLOW_CONTEXT,
+        )
+
+    def _render(self, info: InstanceInfo) -> None:
+        state = self.directory
+        for sub in ("db", "keys", "spool", "run", "log", "cache", "varlib"):
+            (state / sub).mkdir(parents=True, exist_ok=True)
+        varlib = state / "varlib"
+        for name in ("sounds", "moh"):
+            link = varlib / name
+            if not link.exists():
+                link.symlink_to(Path("/var/lib/asterisk") / name)
+        values = {
+            "etc_dir": self.etc_dir,
+            "module_dir": "/usr/lib/asterisk/modules",
+            "varlib_dir": varlib,
+            "data_dir": "/usr/share/asterisk",
+            "state_dir": state,
+            "system_name": f"flowengine-{info.ari_port}",
+            "http_bind": info.host,
+            "ari_port": info.ari_port,
+            "ari_allowed_origins": f"http://{info.host}:{info.ari_port}",
+            "ari_username": info.ari_username,
+            "ari_password": info.ari_password,
+            "ami_bind": info.host,
+            "ami_port": info.ami_port,
+            "ami_username": info.ami_username,
+            "ami_secret": info.ami_secret,
+            "ami_permit": f"{info.host}/255.255.255.255",
+            "rtp_start": 20000,
+            "rtp_end": 39999,
+            "sip_bind": info.host,
+            "sip_port": info.sip_port,
+            "inbound_context": info.inbound_context,
+            "flow_context": info.flow_context,
+            "app_name": info.app,
+            "moh_dir": "/usr/share/asterisk/moh",
+            "console_log_levels": "notice,warning,error",
+            "tone_country": "us",
+        }
+        if self.etc_dir.exists():
+            shutil.rmtree(self.etc_dir)
+        render_all(values, self.etc_dir)
+        (self.etc_dir / "extensions_local.conf").write_text(self.extra_dialplan)
+        (self.etc_dir / "pjsip_peers.conf").write_text(self.extra_pjsip)
+
+    def start(self, timeout: float = 60.0) -> InstanceInfo:
+        """Start (or find running) and return once ARI answers."""
+        if shutil.which(self.binary) is None:
+            raise InstanceError(
+                f"{self.binary!r} not found on PATH: install Asterisk with "
+                "`sudo docker/install-asterisk.sh` (or `make deps`)"
+            )
+        self.directory.mkdir(parents=True, exist_ok=True)
+        previous = self.load_info()
+        if previous is not None and _pid_alive(previous.pid):
+            self._wait_ari(previous, timeout)
+            return previous
+        info = self._new_info(previous)
+        self._render(info)
+        out = open(self.log_file, "ab")
+        try:
+            self._proc = subprocess.Popen(
+                [self.binary, "-f", "-n", "-C", str(self.conf_file)],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        finally:
+            out.close()
+        url = f"http://{info.host}:{info.ari_port}"
+        info = replace(info, pid=self._proc.pid, ari_url=url)
+        self._save_info(info)
+        try:
+            version = self._wait_ari(info, timeout)
+        except InstanceError:
+            self.stop()
+            raise
+        info = replace(info, version=version)
+        self._save_info(info)
+        log.info("private asterisk %s started pid=%d ari=%s", version, info.pid, url)
+        return info
+
+    def _wait_ari(self, info: InstanceInfo, timeout: float) -> str:
+        token = base64.b64encode(f"{info.ari_username}:{info.ari_password}".encode()).decode()
+        request = urllib.request.Request(
+            f"http://{info.host}:{info.ari_port}/ari/asterisk/info",
+            headers={"Authorization": f"Basic {token}"},
+        )
+        deadline = time.monotonic() + timeout
+        last_error = "no answer"
+        while time.monotonic() < deadline:
+            if not _pid_alive(info.pid):
+                raise InstanceError(
+                    f"asterisk exited during start-up; last lines of {self.log_file}:\n"
+                    + self.log_tail()
+                )
+            try:
+                with urllib.request.urlopen(request, timeout=2) as response:
+                    body = json.loads(response.read())
+                    return str(body.get("system", {}).get("version", ""))
+            except (urllib.error.URLError, OSError, ValueError) as exc:
+                last_error = str(exc)
+            time.sleep(0.1)
+        raise InstanceError(f"ARI did not answer within {timeout:.0f}s: {last_error}")
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return "(no log)"
+
+    # -- control ---------------------------------------------------------------------------
+    def cli(self, command: str, timeout: float = 10.0) -> str:
+        """Run an Asterisk CLI command on this instance (`asterisk -rx`)."""
+        result = subprocess.run(
+            [self.binary, "-C", str(self.conf_file), "-rx", command],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise InstanceError(f"asterisk -rx {command!r} failed: {result.stderr.strip()}")
+        return result.stdout
+
+    def stop(self, timeout: float = 15.0) -> bool:
+        """Stop the instance; True when a process was stopped. Never leaves an orphan."""
+        info = self.load_info()
+        pid = info.pid if info else (self._proc.pid if self._proc else 0)
+        if not pid or not _pid_alive(pid):
+            self._reap()
+            return False
+        try:
+            self.cli("core stop now", timeout=5)
+        except (InstanceError, subprocess.TimeoutExpired, OSError):
+            pass
+        if not self._wait_exit(pid, timeout / 2):
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                try:
+                    os.killpg(pid, sig)
+                except ProcessLookupError:
+                    break
+                if self._wait_exit(pid, timeout / 4):
+                    break
+        self._reap()
+        if _pid_alive(pid):
+            raise InstanceError(f"asterisk pid {pid} did not stop")
+        log.info("private asterisk pid=%d stopped", pid)
+        return True
+
+    def _wait_exit(self, pid: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._reap()
+            if not _pid_alive(pid):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def _reap(self) -> None:
+        if self._proc is not None and self._proc.poll() is not None:
+            self._proc = None
+
+    def restart(self, timeout: float = 60.0) -> InstanceInfo:
+        """Stop and start again on the same ports and credentials."""
+        self.stop()
+        return self.start(timeout)
