@@ -1,0 +1,177 @@
+"""The ARI application: turns StasisStart of real callers into owned call tasks; ignores our helpers."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from flowengine.asterisk.ari.client import AriClient
+from flowengine.asterisk.ari.events import ChannelDestroyed, Event, StasisEnd, StasisStart
+from flowengine.asterisk.ari.handles import ChannelHandle
+from flowengine.asterisk.ari.models import Bridge, Channel
+from flowengine.asterisk.ari.rest import AriError
+from flowengine.asterisk.routing import Route, RouteTable, StasisArgsError, parse_stasis_args
+from flowengine.logs import log_context
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class CallEnded(Exception):
+    """The caller hung up (or Asterisk lost the channel) while an action was waiting."""
+
+
+@dataclass
+class Call:
+    """One caller in our ARI app, from StasisStart to hangup."""
+
+    channel: ChannelHandle
+    route: Route
+    dialed: str
+    args: dict[str, str]
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+    hangup_cause: int = 0
+    hangup_cause_txt: str = ""
+
+    @property
+    def id(self) -> str:
+        return self.channel.id
+
+    async def until_hangup(self, awaitable: Awaitable[T]) -> T:
+        """Await `awaitable`, but raise CallEnded (cancelling it) as soon as the call ends."""
+        if self.ended.is_set():
+            if asyncio.iscoroutine(awaitable):
+                awaitable.close()
+            raise CallEnded(self.id)
+        work = asyncio.ensure_future(awaitable)
+        ended = asyncio.ensure_future(self.ended.wait())
+        try:
+            await asyncio.wait({work, ended}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            ended.cancel()
+        if work.done():
+            return work.result()
+        work.cancel()
+        try:
+            await work
+        except (asyncio.CancelledError, AriError):
+            pass
+        raise CallEnded(self.id)
+
+
+CallHandler = Callable[[Call], Awaitable[None]]
+
+
+class AriApp:
+    """Runs `handler(call)` in its own task for every caller entering the Stasis app.
+
+    Channels flowengine created (externalMedia, snoop, originated legs) raise StasisStart too;
+    they are recognised and left to whoever created them.
+    """
+
+    def __init__(self, client: AriClient, routes: RouteTable, handler: CallHandler) -> None:
+        self.client = client
+        self.routes = routes
+        self.handler = handler
+        self.calls: dict[str, Call] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._subs = [
+            client.subscribe(self._on_start, event_type="StasisStart"),
+            client.subscribe(self._on_gone, event_type="StasisEnd"),
+            client.subscribe(self._on_gone, event_type="ChannelDestroyed"),
+        ]
+        client.on_resync(self._resync)
+        self.calls_started = 0
+        self.helpers_ignored = 0
+
+    def _on_start(self, event: Event) -> None:
+        assert isinstance(event, StasisStart)
+        channel = event.channel
+        if self.client.is_owned(channel):
+            self.helpers_ignored += 1
+            log.debug("StasisStart of our own channel %s ignored as a caller", channel.name)
+            return
+        if channel.id in self.calls:
+            return
+        try:
+            args = parse_stasis_args(event.args)
+        except StasisArgsError as exc:
+            log.error("call %s refused: %s", channel.id, exc)
+            self._spawn(channel.id, self._refuse(channel, str(exc)))
+            return
+        route = self.routes.resolve(channel.dialplan.exten, args)
+        call = Call(ChannelHandle(self.client, channel.id, channel), route, channel.dialplan.exten, args)
+        self.calls[channel.id] = call
+        self.calls_started += 1
+        self._spawn(channel.id, self._run(call))
+
+    def _spawn(self, key: str, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks[key] = task
+        task.add_done_callback(lambda t: self._tasks.pop(key, None) if self._tasks.get(key) is t else None)
+
+    async def _refuse(self, channel: Channel, reason: str) -> None:
+        try:
+            await ChannelHandle(self.client, channel.id, channel).hangup("failure")
+        except AriError as exc:
+            log.warning("hangup of refused call %s failed: %s", channel.id, exc)
+
+    def _on_gone(self, event: Event) -> None:
+        assert isinstance(event, (StasisEnd, ChannelDestroyed))
+        call = self.calls.get(event.channel.id)
+        if call is None:
+            return
+        if isinstance(event, ChannelDestroyed):
+            call.hangup_cause, call.hangup_cause_txt = event.cause, event.cause_txt
+        call.ended.set()
+
+    async def _run(self, call: Call) -> None:
+        with log_context(call_id=call.id):
+            log.info("call from %r to %r: flow %r (%s)", call.channel.snapshot.caller.number,
+                     call.dialed, call.route.flow_id, call.route.reason)
+            try:
+                await self.handler(call)
+            except CallEnded:
+                log.info("caller hung up")
+            except Exception:
+                log.exception("call handler failed")
+            finally:
+                if not call.ended.is_set():
+                    try:
+                        await asyncio.shield(call.channel.hangup())
+                    except AriError as exc:
+                        log.debug("hangup after handler: %s", exc)
+                self.calls.pop(call.id, None)
+                log.info("call ended%s", f" ({call.hangup_cause} {call.hangup_cause_txt})" if call.hangup_cause else "")
+
+    async def _resync(self, channels: list[Channel], bridges: list[Bridge]) -> None:
+        """After a reconnect: calls whose channel no longer exists have ended."""
+        live = {c.id for c in channels}
+        for call_id, call in list(self.calls.items()):
+            if call_id not in live:
+                log.warning("call %s vanished while ARI was disconnected", call_id)
+                call.hangup_cause_txt = "lost with Asterisk"
+                call.ended.set()
+
+    @property
+    def active_tasks(self) -> int:
+        return len(self._tasks)
+
+    async def aclose(self, hangup: bool = True) -> None:
+        """Stop taking calls; hang up the ones in progress and wait for their tasks."""
+        for sub in self._subs:
+            sub.close()
+        if hangup:
+            for call in list(self.calls.values()):
+                if not call.ended.is_set():
+                    try:
+                        await call.channel.hangup()
+                    except AriError:
+                        pass
+                    call.ended.set()
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,80 @@
+"""`flowengine serve`: the ARI app (and later the REST API and flow watcher) until a signal."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from typing import Any
+
+from flowengine.asterisk.ami import AmiError
+from flowengine.asterisk.ari.rest import AriAuthError, AriError
+from flowengine.asterisk.greeting import greeting_handler
+from flowengine.asterisk.instance import InstanceError
+from flowengine.config import Config, ConfigError, load_config
+from flowengine.logs import setup_logging
+from flowengine.runtime import Engine
+
+log = logging.getLogger(__name__)
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "serve",
+        help="run the engine: ARI application answering calls",
+        description="Run the engine against the Asterisk named in the config (or a private one). "
+        "Environment variables FLOWENGINE_<SECTION>__<KEY> override the file.",
+    )
+    parser.add_argument("--config", help="YAML config file")
+    parser.add_argument("--private-asterisk", metavar="DIR",
+                        help="start a private Asterisk in DIR (overrides asterisk.private_dir)")
+    parser.set_defaults(func=run)
+
+
+def startup_error(exc: BaseException, config: Config) -> str | None:
+    """A one-line, actionable message for the failures an operator can fix; None otherwise."""
+    cfg = config.asterisk
+    if isinstance(exc, AriAuthError):
+        return (f"ARI at {cfg.ari_url} refused user {cfg.ari_username!r}: check "
+                "asterisk.ari_username and asterisk.ari_password")
+    if isinstance(exc, AriError):
+        return f"cannot use ARI at {cfg.ari_url}: {exc}"
+    if isinstance(exc, AmiError):
+        return f"AMI at {cfg.ami_host}:{cfg.ami_port}: {exc}"
+    if isinstance(exc, InstanceError):
+        return f"private Asterisk: {exc}"
+    return None
+
+
+async def serve(config: Config) -> int:
+    engine = Engine(config, greeting_handler(config.calls.greeting))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await engine.start()
+    except (AriError, AmiError, InstanceError) as exc:
+        print(f"flowengine serve: {startup_error(exc, config)}", file=sys.stderr)
+        return 2
+    try:
+        await stop.wait()
+        log.info("stopping")
+    finally:
+        await engine.aclose()
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    environ = dict(os.environ)
+    if args.private_asterisk:
+        environ["FLOWENGINE_ASTERISK__PRIVATE_DIR"] = args.private_asterisk
+    try:
+        config = load_config(args.config, environ)
+    except ConfigError as exc:
+        print(f"flowengine serve: invalid configuration {exc}", file=sys.stderr)
+        return 2
+    setup_logging(config.log.level, config.log.format)
+    return asyncio.run(serve(config))

@@ -1,0 +1,203 @@
+"""Engine configuration: YAML file + FLOWENGINE_* environment overrides, validated once at start."""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+ENV_PREFIX = "FLOWENGINE_"
+ENV_SEPARATOR = "__"
+
+
+class ConfigError(Exception):
+    """The configuration has problems; `problems` lists every one, each naming its key."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: {len(problems)} problem(s)\n" + "\n".join(f"  {p}" for p in problems))
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AsteriskConfig(_Section):
+    ari_url: str = "http://127.0.0.1:8088"
+    ari_username: str = "flowengine"
+    ari_password: SecretStr = SecretStr("")
+    app: str = Field("flowengine", pattern=r"^[A-Za-z0-9_.-]+$")
+    ami_host: str = "127.0.0.1"
+    ami_port: int = Field(5038, ge=1, le=65535)
+    ami_username: str = "flowengine"
+    ami_secret: SecretStr = SecretStr("")
+    reconnect_min_s: float = Field(0.2, gt=0)
+    reconnect_max_s: float = Field(5.0, gt=0)
+    # Start a private Asterisk in this folder with the engine (development, demo); its
+    # ports and credentials then replace the ones above.
+    private_dir: str = ""
+
+    @field_validator("ari_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"must start with http:// or https://, got {value!r}")
+        return value.rstrip("/")
+
+    @field_validator("reconnect_max_s")
+    @classmethod
+    def _backoff(cls, value: float, info: ValidationInfo) -> float:
+        low = info.data.get("reconnect_min_s")
+        if low is not None and value < low:
+            raise ValueError(f"must be >= reconnect_min_s ({low})")
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> AsteriskConfig:
+        if not self.private_dir and not self.ari_password.get_secret_value():
+            raise ValueError("ari_password is required (or set private_dir to run a private Asterisk)")
+        return self
+
+
+class MediaConfig(_Section):
+    bind_host: str = "127.0.0.1"
+    # What Asterisk is told to send RTP to; differs from bind_host behind NAT or in containers.
+    advertise_host: str = ""
+    port_min: int = Field(40000, ge=1024, le=65535)
+    port_max: int = Field(49999, ge=1024, le=65535)
+    format: Literal["ulaw", "slin16"] = "ulaw"
+
+    @field_validator("port_max")
+    @classmethod
+    def _range(cls, value: int, info: ValidationInfo) -> int:
+        low = info.data.get("port_min")
+        if low is not None and value < low:
+            raise ValueError(f"must be >= port_min ({low})")
+        return value
+
+    @property
+    def external_host(self) -> str:
+        return self.advertise_host or self.bind_host
+
+
+class RoutesConfig(_Section):
+    """Dialed number -> flow id; calls to other numbers take `default_flow`."""
+
+    default_flow: str = ""
+    numbers: dict[str, str] = Field(default_factory=dict)
+
+
+class CallsConfig(_Section):
+    # Played to a caller whose route has no runnable flow (and by the foundation demo).
+    greeting: str = "sound:hello-world"
+
+
+class ApiConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+
+
+class StoreConfig(_Section):
+    url: str = "sqlite+aiosqlite:///flowengine.db"
+
+
+class LogConfig(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"
+
+
+class Config(_Section):
+    asterisk: AsteriskConfig = Field(default_factory=AsteriskConfig)
+    media: MediaConfig = Field(default_factory=MediaConfig)
+    routes: RoutesConfig = Field(default_factory=RoutesConfig)
+    calls: CallsConfig = Field(default_factory=CallsConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    log: LogConfig = Field(default_factory=LogConfig)
+    flows_dir: str = "flows"
+
+
+def _env_overrides(environ: Mapping[str, str]) -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
+    """FLOWENGINE_ASTERISK__ARI_PASSWORD=x -> {"asterisk": {"ari_password": "x"}}.
+
+    Values stay strings (pydantic converts numbers and booleans); a value written as a
+    YAML/JSON mapping (`{"100": "menu"}`) is parsed, for mapping keys such as routes.numbers.
+    """
+    tree: dict[str, Any] = {}
+    origin: dict[tuple[str, ...], str] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        path = tuple(part.lower() for part in name[len(ENV_PREFIX):].split(ENV_SEPARATOR))
+        if path[0] not in Config.model_fields:
+            continue  # other FLOWENGINE_* variables (template folders...) are not config keys
+        value: Any = raw
+        if raw.lstrip().startswith("{"):
+            try:
+                value = yaml.safe_load(raw)
+            except yaml.YAMLError:
+                value = raw
+        node = tree
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+        origin[path] = name
+    return tree, origin
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merge(dict(out[key]), value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Read the YAML file (optional), apply environment overrides, validate everything at once."""
+    source = str(path) if path else "<defaults>"
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(Path(path).read_text())
+        except FileNotFoundError:
+            raise ConfigError(source, ["file not found"]) from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(source, [f"not valid YAML: {exc}"]) from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(source, ["the top level must be a mapping of sections"])
+        data = loaded or {}
+    overrides, origin = _env_overrides(os.environ if environ is None else environ)
+    data = _merge(data, overrides)
+    for section, field in Config.model_fields.items():
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            data.setdefault(section, {})  # so a section's own checks name the section
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = tuple(str(p) for p in err["loc"])
+            key = ".".join(loc) or "(top level)"
+            env = origin.get(loc)
+            where = f"{key} (from {env})" if env else key
+            message = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                message = "unknown key"
+            problems.append(f"{where}: {message}")
+        raise ConfigError(source, problems) from None
