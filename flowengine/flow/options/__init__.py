@@ -1,0 +1,1 @@
+"""Typed option models of every action type, one module per action group."""
