@@ -3,7 +3,7 @@
 # flowengine needs; idempotent. Mirror URIs are read from this machine's own apt sources.
 set -euo pipefail
 
-SYSTEM_PACKAGES="asterisk asterisk-modules asterisk-core-sounds-en-gsm asterisk-moh-opsound-gsm sox espeak-ng sip-tester"
+SYSTEM_PACKAGES="asterisk asterisk-modules asterisk-core-sounds-en-gsm asterisk-moh-opsound-gsm sox espeak-ng sip-tester python3-venv"
 LIST=/etc/apt/sources.list.d/flowengine-bullseye.sources
 
 need_install() {

@@ -10,7 +10,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 CONTEXT_KEYS = ("call_id", "channel_id", "activeflow_id", "aicall_id", "campaign_id")
-_context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("flowengine_log_context", default={})
+# Never mutated in place: every change sets a new dict, so a shared empty default is safe.
+_EMPTY: dict[str, str] = {}
+_context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("flowengine_log_context", default=_EMPTY)
 
 
 @contextmanager

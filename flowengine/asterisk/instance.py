@@ -204,8 +204,7 @@ class PrivateAsterisk:
             return previous
         info = self._new_info(previous)
         self._render(info)
-        out = open(self.log_file, "ab")
-        try:
+        with open(self.log_file, "ab") as out:
             self._proc = subprocess.Popen(
                 [self.binary, "-f", "-n", "-C", str(self.conf_file)],
                 stdin=subprocess.DEVNULL,
@@ -213,8 +212,6 @@ class PrivateAsterisk:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        finally:
-            out.close()
         url = f"http://{info.host}:{info.ari_port}"
         info = replace(info, pid=self._proc.pid, ari_url=url)
         self._save_info(info)

@@ -6,6 +6,7 @@ import json
 import logging
 import random
 from collections.abc import Awaitable, Callable
+from typing import Self
 
 import aiohttp
 
@@ -86,7 +87,7 @@ class AriClient:
         await self.rest.aclose()
         self.connected.clear()
 
-    async def __aenter__(self) -> AriClient:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 

@@ -87,6 +87,8 @@ class ChannelHandle:
         return str(data.get("value", ""))
 
     async def set_var(self, name: str, value: str) -> None:
+        """Set a channel variable. Asterisk queues this on the channel's Stasis control, so a
+        `get_var` right after may still see the old value (Asterisk 16 does it asynchronously)."""
         await self.client.rest.post(f"{self._path}/variable", {"variable": name, "value": value})
 
     async def mute(self, direction: str = "both") -> None:

@@ -1,6 +1,7 @@
 """ARI REST transport: one aiohttp session, JSON in and out, errors as specific exceptions."""
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from typing import Any
@@ -9,7 +10,7 @@ import aiohttp
 
 log = logging.getLogger(__name__)
 
-Params = dict[str, str | int | float | bool]
+Params = dict[str, str | float | bool]
 
 
 class AriError(Exception):
@@ -55,7 +56,7 @@ _BY_STATUS: dict[int, type[AriHTTPError]] = {
 }
 
 
-def _encode(value: str | int | float | bool) -> str:
+def _encode(value: str | float | bool) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
@@ -66,14 +67,15 @@ class AriRest:
 
     def __init__(self, base_url: str, username: str, password: str, timeout: float = 10.0) -> None:
         self.base_url = base_url.rstrip("/")
-        self._auth = aiohttp.BasicAuth(username, password)
+        token = base64.b64encode(f"{username}:{password}".encode()).decode()
+        self._headers = {"Authorization": f"Basic {token}"}
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
 
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(auth=self._auth, timeout=self._timeout)
+            self._session = aiohttp.ClientSession(headers=self._headers, timeout=self._timeout)
         return self._session
 
     async def aclose(self) -> None:

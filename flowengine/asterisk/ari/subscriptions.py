@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Self, TypeVar
 
 from flowengine.asterisk.ari.events import Event
 
@@ -29,7 +29,7 @@ class Subscription:
             self.closed = True
             self.hub._remove(self)
 
-    def __enter__(self) -> Subscription:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -119,7 +119,7 @@ class EventQueue:
     def close(self) -> None:
         self._sub.close()
 
-    async def __aenter__(self) -> EventQueue:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

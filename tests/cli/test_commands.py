@@ -1,0 +1,101 @@
+"""The `flowengine` command as a user runs it: help, private Asterisk, serve errors, demo."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Asterisk
+from tests.support import processes_using
+
+FLOWENGINE = [sys.executable, "-m", "flowengine.cli.main"]
+
+
+def flowengine(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("FLOWENGINE_")}
+    return subprocess.run([*FLOWENGINE, *args], capture_output=True, text=True, timeout=timeout,
+                          env={**clean, **(env or {})}, check=False)
+
+
+@pytest.mark.parametrize("command", [[], ["asterisk"], ["serve"], ["demo"], ["validate"], ["schema"]])
+def test_help_everywhere(command: list[str]) -> None:
+    result = flowengine(*command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "usage: flowengine" in result.stdout
+
+
+def test_private_asterisk_start_status_stop(tmp_path: Path) -> None:
+    folder = tmp_path / "ast"
+    started = flowengine("asterisk", "start", "--dir", str(folder))
+    assert started.returncode == 0, started.stderr
+    info = json.loads(started.stdout)
+    assert info["running"] is True and info["host"] == "127.0.0.1"
+    assert {"ari_port", "ari_username", "ari_password", "ami_port", "ami_secret", "sip_port"} <= info.keys()
+    assert info["version"].startswith("16.")
+    try:
+        status = flowengine("asterisk", "status", "--dir", str(folder))
+        assert status.returncode == 0 and json.loads(status.stdout)["pid"] == info["pid"]
+        again = flowengine("asterisk", "start", "--dir", str(folder))  # idempotent: same instance
+        assert json.loads(again.stdout)["pid"] == info["pid"]
+    finally:
+        stopped = flowengine("asterisk", "stop", "--dir", str(folder))
+    assert stopped.returncode == 0 and json.loads(stopped.stdout)["stopped"] is True
+    assert processes_using(folder / "etc" / "asterisk.conf") == []  # no orphan
+    status = flowengine("asterisk", "status", "--dir", str(folder))
+    assert status.returncode == 3 and json.loads(status.stdout)["running"] is False
+
+
+def test_bad_config_names_every_problem(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text(
+        "asterisk:\n  ari_url: ftp://pbx\n  ari_pasword: x\n"
+        "media:\n  port_min: 50000\n  port_max: 40000\n  format: opus\n"
+        "routes:\n  numbers: [1, 2]\n"
+    )
+    result = flowengine("serve", "--config", str(config), env={"FLOWENGINE_API__PORT": "eighty"})
+    assert result.returncode == 2
+    for expected in (
+        "asterisk.ari_url: must start with http:// or https://",
+        "asterisk.ari_pasword: unknown key",
+        "media.port_max: must be >= port_min (50000)",
+        "media.format: Input should be 'ulaw' or 'slin16'",
+        "routes.numbers: Input should be a valid dictionary",
+        "api.port (from FLOWENGINE_API__PORT): Input should be a valid integer",
+    ):
+        assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_ari_password_is_named(tmp_path: Path) -> None:
+    result = flowengine("serve")
+    assert result.returncode == 2
+    assert "asterisk: ari_password is required" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_wrong_ari_password_is_a_clear_error(asterisk: Asterisk, tmp_path: Path) -> None:
+    info = asterisk.info
+    config = tmp_path / "wrong.yaml"
+    config.write_text(f"asterisk:\n  ari_url: {info.ari_url}\n  ari_username: {info.ari_username}\n"
+                      "  ari_password: definitely-wrong\n")
+    result = flowengine("serve", "--config", str(config), timeout=30)
+    assert result.returncode == 2
+    assert f"ARI at {info.ari_url} refused user 'flowengine'" in result.stderr
+    assert "definitely-wrong" not in result.stderr + result.stdout  # secrets never printed
+    assert "Traceback" not in result.stderr
+
+
+def test_demo_places_a_real_call(tmp_path: Path) -> None:
+    result = flowengine("demo", "--json", "--dir", str(tmp_path), timeout=120)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["originate"] == {"success": True, "reason": "answered"}
+    types = [e["type"] for e in report["events"]]
+    for expected in ("StasisStart", "PlaybackStarted", "PlaybackFinished", "StasisEnd"):
+        assert expected in types
+    assert report["heard_ms"] >= 1000 and report["heard_rms"] > 500  # the caller heard the greeting
+    assert processes_using(tmp_path / "asterisk" / "etc" / "asterisk.conf") == []
