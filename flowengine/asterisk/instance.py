@@ -272,8 +272,7 @@ class PrivateAsterisk:
         """Stop the instance; True when a process was stopped. Never leaves an orphan."""
         info = self.load_info()
         pid = info.pid if info else (self._proc.pid if self._proc else 0)
-        if not pid or not _pid_alive(pid):
-            self._reap()
+        if not pid or (not _pid_alive(pid) and self._wait_exit(pid, timeout)):
             return False
         try:
             self.cli("core stop now", timeout=5)
@@ -287,24 +286,27 @@ class PrivateAsterisk:
                     break
                 if self._wait_exit(pid, timeout / 4):
                     break
-        self._reap()
-        if _pid_alive(pid):
+        if _pid_alive(pid) or self._proc is not None:
             raise InstanceError(f"asterisk pid {pid} did not stop")
         log.info("private asterisk pid=%d stopped", pid)
         return True
 
     def _wait_exit(self, pid: int, timeout: float) -> bool:
+        """Wait for `pid` to end. Our own child is reaped with wait(): its /proc entry turns
+        zombie while Asterisk's other threads still finish, before it can be reaped."""
+        if self._proc is not None and self._proc.pid == pid:
+            try:
+                self._proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                return False
+            self._proc = None
+            return True
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            self._reap()
             if not _pid_alive(pid):
                 return True
             time.sleep(0.05)
         return False
-
-    def _reap(self) -> None:
-        if self._proc is not None and self._proc.poll() is not None:
-            self._proc = None
 
     def restart(self, timeout: float = 60.0) -> InstanceInfo:
         """Stop and start again on the same ports and credentials."""
