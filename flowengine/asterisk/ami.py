@@ -71,8 +71,16 @@ class _Manager(Manager):  # type: ignore[misc]
             return
         super().connection_lost(exc)
 
+    def connect(self, *args: Any, **kwargs: Any) -> Any:
+        if self.closing:  # a reconnect scheduled before close() fires after it
+            return None
+        return super().connect(*args, **kwargs)
+
     def connection_made(self, f: asyncio.Future[Any]) -> None:
         if self.closing:
+            if not f.cancelled() and f.exception() is None:
+                transport, _protocol = f.result()
+                transport.close()
             return
         super().connection_made(f)
 
