@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 
+from flowengine.asterisk.ami import AmiClient
 from flowengine.asterisk.app import AriApp, Call
 from flowengine.asterisk.ari.client import AriClient
 from flowengine.asterisk.ari.events import ChannelDtmfReceived, StasisStart
@@ -102,3 +103,39 @@ async def test_engine_shutdown_hangs_up_calls_in_progress(asterisk: Asterisk, ar
     await app.aclose()
     assert call.ended.is_set() and app.active_tasks == 0
     await eventually(lambda: asterisk.channels() == [], what="channels hung up on shutdown")
+
+
+async def test_snoop_hold_music_and_mute_on_a_call(asterisk: Asterisk, ari: AriClient) -> None:
+    calls: asyncio.Queue[Call] = asyncio.Queue()
+    app = AriApp(ari, RouteTable(), waiting_handler(calls))
+    try:
+        leg = await ari.channels.originate("Local/1000@flowengine-inbound", formats="ulaw")
+        call = await asyncio.wait_for(calls.get(), 10)
+        await call.channel.answer()
+        snoop = await call.channel.snoop(spy="in")
+        assert snoop.snapshot.name.startswith("Snoop/")
+        await eventually(lambda: app.helpers_ignored >= 1, what="snoop StasisStart ignored")
+        assert app.calls_started == 1
+
+        info = asterisk.info
+        ami = AmiClient(info.host, info.ami_port, info.ami_username, info.ami_secret)
+        await ami.connect()
+        moh: list[tuple[str, str]] = []
+        ami.subscribe("MusicOnHold*", lambda m: moh.append((str(m.get("Event")), str(m.get("Channel")))))
+        try:
+            await call.channel.start_moh()
+            await call.channel.mute("in")
+            await call.channel.unmute("in")
+            await call.channel.stop_moh()
+            name = call.channel.snapshot.name
+            await eventually(lambda: ("MusicOnHoldStop", name) in moh, what="hold music started and stopped")
+            assert moh[0] == ("MusicOnHoldStart", name)
+        finally:
+            await ami.aclose()
+
+        assert await snoop.hangup()
+        await leg.hangup()
+        await asyncio.wait_for(call.ended.wait(), 10)
+        await eventually(lambda: asterisk.channels() == [], what="no channels left")
+    finally:
+        await app.aclose()

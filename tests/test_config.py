@@ -1,0 +1,61 @@
+"""Configuration: YAML + environment overrides, every problem reported at once with its key."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from flowengine.config import ConfigError, load_config
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "engine.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_file_and_environment_merge(tmp_path: Path) -> None:
+    path = write(tmp_path, "asterisk:\n  ari_password: from-file\n  ami_port: 5038\nroutes:\n  default_flow: main\n")
+    config = load_config(path, {
+        "FLOWENGINE_ASTERISK__AMI_PORT": "6038",
+        "FLOWENGINE_ROUTES__NUMBERS": '{"+15550100": sales}',
+        "FLOWENGINE_MEDIA__ADVERTISE_HOST": "10.0.0.5",
+        "FLOWENGINE_ASTERISK_CONF_DIR": "/not/a/config/key",
+    })
+    assert config.asterisk.ami_port == 6038
+    assert config.asterisk.ari_password.get_secret_value() == "from-file"
+    assert config.routes.numbers == {"+15550100": "sales"} and config.routes.default_flow == "main"
+    assert config.media.external_host == "10.0.0.5"
+
+
+def test_secrets_do_not_show_in_repr(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "asterisk:\n  ari_password: s3cret\n  ami_secret: s3cret2\n"), {})
+    assert "s3cret" not in repr(config) and "s3cret" not in str(config.model_dump())
+
+
+def test_every_problem_at_once(tmp_path: Path) -> None:
+    path = write(tmp_path, "asterisk:\n  ari_url: pbx:8088\n  reconnect_min_s: 2\n  reconnect_max_s: 1\n"
+                           "  ari_password: x\nlog:\n  format: xml\nbogus: 1\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path, {"FLOWENGINE_MEDIA__PORT_MIN": "80"})
+    assert err.value.problems == [
+        "asterisk.ari_url: must start with http:// or https://, got 'pbx:8088'",
+        "asterisk.reconnect_max_s: must be >= reconnect_min_s (2.0)",
+        "media.port_min (from FLOWENGINE_MEDIA__PORT_MIN): Input should be greater than or equal to 1024",
+        "log.format: Input should be 'text' or 'json'",
+        "bogus: unknown key",
+    ]
+
+
+def test_unreadable_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="file not found"):
+        load_config(tmp_path / "missing.yaml", {})
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(write(tmp_path, "asterisk: [\n"), {})
+    with pytest.raises(ConfigError, match="top level must be a mapping"):
+        load_config(write(tmp_path, "- a\n"), {})
+
+
+def test_private_asterisk_needs_no_password() -> None:
+    config = load_config(None, {"FLOWENGINE_ASTERISK__PRIVATE_DIR": "run/asterisk"})
+    assert config.asterisk.private_dir == "run/asterisk"
