@@ -5,7 +5,6 @@ import asyncio
 import io
 import json
 import logging
-
 from collections.abc import Iterator
 
 import pytest
