@@ -21,7 +21,7 @@ def flowengine(*args: str, env: dict[str, str] | None = None, timeout: float = 1
                           env={**clean, **(env or {})}, check=False)
 
 
-@pytest.mark.parametrize("command", [[], ["asterisk"], ["serve"], ["demo"], ["validate"], ["schema"]])
+@pytest.mark.parametrize("command", [[], ["asterisk"], ["serve"], ["demo"], ["validate"], ["schema"], ["bench"], ["bench", "media"]])
 def test_help_everywhere(command: list[str]) -> None:
     result = flowengine(*command, "--help")
     assert result.returncode == 0, result.stderr

@@ -1,0 +1,78 @@
+"""The `bench` subcommand: `bench media` measures the audio engine's capacity and pacing."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+DEFAULT_STREAMS = 300
+DEFAULT_SECONDS = 10.0
+MAX_SECONDS = 600.0
+MAX_STREAMS = 5000
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = sub.add_parser("bench", help="benchmarks that print their figures (JSON with --json)")
+    bench_sub = parser.add_subparsers(dest="bench_command", metavar="BENCHMARK")
+    bench_sub.required = True
+    media = bench_sub.add_parser(
+        "media",
+        help="media engine: CPU per frame, send jitter, max streams",
+        description="N full-duplex u-law RTP streams between real MediaSessions and a separate "
+        "Asterisk-like process over loopback.",
+    )
+    media.add_argument("--streams", type=int, default=DEFAULT_STREAMS, help=f"concurrent streams (default {DEFAULT_STREAMS})")
+    media.add_argument("--seconds", type=float, default=DEFAULT_SECONDS, help=f"measured seconds (default {DEFAULT_SECONDS:g})")
+    media.add_argument("--json", action="store_true", help="print one JSON object")
+    media.add_argument("--no-search", action="store_true", help="skip the max-streams search (reported as null)")
+    media.add_argument("--search-budget", type=float, default=90.0, help="seconds allowed for the max-streams search")
+    media.add_argument("--uvloop", action="store_true", help="run the engine on uvloop instead of asyncio's loop")
+    media.set_defaults(func=run_media)
+
+
+def run_media(args: argparse.Namespace) -> int:
+    from flowengine.media import bench
+
+    if not 1 <= args.streams <= MAX_STREAMS:
+        print(f"--streams must be 1..{MAX_STREAMS}", file=sys.stderr)
+        return 2
+    if not 0 < args.seconds <= MAX_SECONDS:
+        print(f"--seconds must be in (0, {MAX_SECONDS:g}]", file=sys.stderr)
+        return 2
+    log = None if args.json else (lambda line: print(line, file=sys.stderr))
+    if log:
+        log(f"running {args.streams} streams for {args.seconds:g} s ...")
+    report = bench.run_once(args.streams, args.seconds, use_uvloop=args.uvloop)
+    search: dict[str, Any] | None = None
+    if not args.no_search:
+        if log:
+            log("searching the highest stream count with p99 send jitter <= 2 ms ...")
+        search = bench.search_max_streams(budget=args.search_budget, use_uvloop=args.uvloop, log=log)
+    report["max_streams_p99_2ms"] = None if search is None else search["max_streams"]
+    if search is not None:
+        report["max_streams_search"] = search
+    report["machine"] = bench.machine()
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(format_table(report))
+    return 0
+
+
+def format_table(report: dict[str, Any]) -> str:
+    cpu, jitter, packets = report["cpu_us_per_frame"], report["send_jitter_ms"], report["packets"]
+    machine = report["machine"]
+    rows = [
+        ("streams", f"{report['streams']} full-duplex, {report['seconds']:g} s, {report['event_loop']}"),
+        ("CPU per frame in", f"{cpu['in']} us"),
+        ("CPU per frame out", f"{cpu['out']} us"),
+        ("engine CPU", f"{report['engine_cpu_percent']} % of one core (peer {report['peer_cpu_percent']} %)"),
+        ("send jitter p50/p99/p99.9", f"{jitter['p50']} / {jitter['p99']} / {jitter['p999']} ms"),
+        ("packets sent/received", f"{packets['sent']} / {packets['received']}"),
+        ("packets lost/late", f"{packets['lost']} / {packets['late']}"),
+        ("max streams (p99 <= 2 ms)", str(report["max_streams_p99_2ms"])),
+        ("machine", f"{machine['cpu']}, {machine['cores']} cores, Python {machine['python']}"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"{name.ljust(width)}  {value}" for name, value in rows)

@@ -1,0 +1,186 @@
+"""Benchmark peer: a separate process playing Asterisk's side of N externalMedia RTP streams."""
+from __future__ import annotations
+
+import math
+import resource
+import select
+import socket
+import struct
+import time
+from multiprocessing.connection import Connection
+from typing import Any
+
+import numpy as np
+
+from flowengine.media.g711 import ulaw_encode
+
+# Linux SO_TIMESTAMPNS: the kernel stamps each datagram when it enters the socket, so arrival
+# times do not include this process's own scheduling delays (socket module lacks the name).
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+_TIMESPEC = struct.Struct("@qq")
+_HEADER = struct.Struct("!BBHII")
+PERIOD = 0.020
+# Streams send in this many groups spread over the 20 ms period, as independent Asterisk
+# bridges would, instead of one burst of N packets.
+GROUPS = 4
+RUN_TAIL = 0.3  # seconds of receiving after sending stops
+MAX_SECONDS = 600.0
+
+
+def speech_like_frames() -> list[bytes]:
+    """2 s of u-law frames: 1 s of a voiced, vowel-like signal, then 1 s of near silence."""
+    rate = 8000
+    t = np.arange(rate) / rate
+    voiced = sum((0.5**k) * np.sin(2 * np.pi * 140 * k * t) for k in range(1, 12))
+    envelope = 0.6 + 0.4 * np.sin(2 * np.pi * 4 * t)  # syllable-rate modulation
+    voice = (voiced * envelope * 6000).astype(np.int16)
+    quiet = (np.random.default_rng(7).standard_normal(rate) * 20).astype(np.int16)
+    pcm = np.concatenate((voice, quiet))
+    data = ulaw_encode(pcm)
+    return [data[i : i + 160] for i in range(0, len(data), 160)]
+
+
+def percentile(values: np.ndarray[Any, np.dtype[np.float64]], q: float) -> float:
+    return float(np.percentile(values, q)) if len(values) else math.nan
+
+
+def run_peer(conn: Connection, streams: int, warmup: float, seconds: float) -> None:
+    """Process entry point. Protocol: send our ports, receive the engine's, run, send a report."""
+    socks = []
+    for _ in range(streams):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        sock.setblocking(False)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        except OSError:
+            pass
+        socks.append(sock)
+    conn.send([s.getsockname()[1] for s in socks])
+    engine_ports: list[int] = conn.recv()
+    report = _run(socks, engine_ports, warmup, min(seconds, MAX_SECONDS))
+    for sock in socks:
+        sock.close()
+    conn.send(report)
+
+
+def _run(socks: list[socket.socket], engine_ports: list[int], warmup: float, seconds: float) -> dict[str, Any]:
+    streams = len(socks)
+    frames = speech_like_frames()
+    poller = select.epoll()
+    index_of = {}
+    for i, sock in enumerate(socks):
+        poller.register(sock.fileno(), select.EPOLLIN)
+        index_of[sock.fileno()] = i
+    addrs = [("127.0.0.1", port) for port in engine_ports]
+    seqs = [(i * 7919) & 0xFFFF for i in range(streams)]
+    stamps: list[list[int]] = [[] for _ in range(streams)]  # arrival time, ns
+    rtp_ts: list[list[int]] = [[] for _ in range(streams)]
+    rtp_seq: list[list[int]] = [[] for _ in range(streams)]
+    cmsg_size = socket.CMSG_SPACE(_TIMESPEC.size)
+    sent = 0
+    send_errors = 0
+    usage0 = resource.getrusage(resource.RUSAGE_SELF)
+    mono0, real0 = time.monotonic_ns(), time.time_ns()
+    start = time.monotonic()
+    send_end = start + warmup + seconds + 0.1
+    stop = send_end + RUN_TAIL
+    slot = PERIOD / GROUPS
+    k = 0
+    while True:
+        now = time.monotonic()
+        if now >= stop:
+            break
+        deadline = start + k * slot
+        if now >= deadline and now < send_end:
+            group, tick = k % GROUPS, k // GROUPS
+            payload = frames[tick % len(frames)]
+            for i in range(group, streams, GROUPS):
+                header = _HEADER.pack(0x80, 0, seqs[i], (tick * 160) & 0xFFFFFFFF, 0x10000 + i)
+                seqs[i] = (seqs[i] + 1) & 0xFFFF
+                try:
+                    socks[i].sendto(header + payload, addrs[i])
+                    sent += 1
+                except OSError:
+                    send_errors += 1
+            k += 1
+            continue
+        timeout = max(0.0, (deadline if now < send_end else stop) - now)
+        for fd, _ in poller.poll(timeout):
+            i = index_of[fd]
+            sock = socks[i]
+            while True:
+                try:
+                    data, ancdata, _, _ = sock.recvmsg(2048, cmsg_size)
+                except BlockingIOError:
+                    break
+                if len(data) < 12:
+                    continue
+                stamp = time.time_ns()
+                for level, kind, value in ancdata:
+                    if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                        sec, nsec = _TIMESPEC.unpack_from(value)
+                        stamp = sec * 1_000_000_000 + nsec
+                _, _, seq, ts, _ = _HEADER.unpack_from(data)
+                stamps[i].append(stamp)
+                rtp_ts[i].append(ts)
+                rtp_seq[i].append(seq)
+    mono1, real1 = time.monotonic_ns(), time.time_ns()
+    usage1 = resource.getrusage(resource.RUSAGE_SELF)
+    poller.close()
+    cpu = (usage1.ru_utime - usage0.ru_utime) + (usage1.ru_stime - usage0.ru_stime)
+    # Kernel stamps use the wall clock; correct a possible NTP slew over the run.
+    rate = (real1 - real0) / max(1, mono1 - mono0)
+    window = (real0 + int(warmup * 1e9), real0 + int((warmup + seconds) * 1e9))
+    stats = _arrival_stats(stamps, rtp_ts, rtp_seq, rate, window)
+    stats.update(sent=sent, send_errors=send_errors, cpu_seconds=cpu, wall_seconds=(mono1 - mono0) / 1e9)
+    return stats
+
+
+def _arrival_stats(
+    stamps: list[list[int]],
+    rtp_ts: list[list[int]],
+    rtp_seq: list[list[int]],
+    rate: float,
+    window: tuple[int, int],
+) -> dict[str, Any]:
+    """Send jitter of the engine, from arrival times against the ideal 20 ms schedule.
+
+    Per stream, packet k's slot comes from its RTP timestamp (which advances 160 per tick even
+    when a tick sends nothing); its lateness is arrival - slot * 20 ms, relative to the
+    stream's earliest packet (the engine never sends early, so the minimum is its schedule).
+    A stream's fixed place in the tick's send order therefore cancels out; what remains is
+    the variation the caller would hear.
+    """
+    jitter: list[np.ndarray[Any, np.dtype[np.float64]]] = []
+    received = lost = late = 0
+    for t_list, ts_list, seq_list in zip(stamps, rtp_ts, rtp_seq, strict=True):
+        if not t_list:
+            continue
+        t = np.array(t_list, dtype=np.int64)
+        ts = np.array(ts_list, dtype=np.int64)
+        seq = np.array(seq_list, dtype=np.int64)
+        received += len(t)
+        slots = ((ts - ts[0] + 2**31) % 2**32 - 2**31) / 160.0
+        unwrapped = np.cumsum(np.concatenate(([0], (np.diff(seq) + 2**15) % 2**16 - 2**15)))
+        lost += int(unwrapped.max() - unwrapped.min() + 1 - len(np.unique(unwrapped)))
+        late += int(np.sum(unwrapped < np.maximum.accumulate(unwrapped)))
+        inside = (t >= window[0]) & (t < window[1])
+        if inside.sum() < 2:
+            continue
+        arrival = (t - t[0]) / rate / 1e6  # ms since the first packet
+        lateness = arrival - slots * PERIOD * 1000
+        lateness = lateness[inside]
+        jitter.append(lateness - lateness.min())
+    values = np.concatenate(jitter) if jitter else np.zeros(0)
+    return {
+        "received": received,
+        "lost": lost,
+        "late": late,
+        "jitter_ms": {
+            "p50": percentile(values, 50),
+            "p99": percentile(values, 99),
+            "p999": percentile(values, 99.9),
+            "max": float(values.max()) if len(values) else math.nan,
+        },
+    }

@@ -1,0 +1,222 @@
+"""Inbound audio: RTP payloads -> jitter buffer -> batched decode -> VAD -> 16 kHz frames, once per tick."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from flowengine.media.codecs import Codec
+from flowengine.media.frames import AudioFrame
+from flowengine.media.g711 import Pcm
+from flowengine.media.jitter import FillMode, JitterBuffer
+from flowengine.media.resample import ENGINE_RATE, Resampler
+from flowengine.media.vad import FRAME_MS, VadAnalyzer, VadEvent
+
+logger = logging.getLogger(__name__)
+
+ENGINE_FRAME_SAMPLES = ENGINE_RATE * FRAME_MS // 1000
+_EMPTY_PCM = np.zeros(0, dtype=np.int16)
+# Frames handed to the resampler per call. soxr emits in blocks anyway (HQ 8 -> 16 kHz:
+# ~1660 samples), so two frames per call costs half the calls for +20 ms worst-case delay:
+# per-sample delay at HQ is 74 ms mean / 155 ms max (135 ms with one frame per call), still
+# inside the default stop_secs (200 ms) that the end-of-turn decision waits anyway.
+RESAMPLE_FRAMES = 2
+# Inbound work per event-loop turn, and receivers decoded per numpy call.
+SLICE_SECONDS = 0.002
+GROUP_SIZE = 32
+
+AudioHandler = Callable[[AudioFrame], None]
+EventHandler = Callable[[VadEvent], None]
+
+
+class Receiver:
+    """The inbound half of one session.
+
+    The packet path (`on_packet`, called by the transport) only checks the packet, runs the
+    jitter buffer and queues the payloads; the rest runs in `consume()`, called by the shared
+    `InboundBatch` once per clock tick with every session's frames decoded in one numpy call.
+    That adds at most one tick (20 ms) of latency and saves several microseconds per frame.
+    """
+
+    def __init__(
+        self,
+        codec: Codec,
+        batch: InboundBatch,
+        *,
+        vad: VadAnalyzer | None = None,
+        jitter_capacity: int = 4,
+        jitter_fill: FillMode = "silence",
+        quality: str = "HQ",
+        resample_frames: int = RESAMPLE_FRAMES,
+        on_audio: AudioHandler | None = None,
+        on_event: EventHandler | None = None,
+    ) -> None:
+        self.codec = codec
+        self.batch = batch
+        self.vad = vad
+        self.on_audio = on_audio
+        self.on_event = on_event
+        self.jitter = JitterBuffer(silence=codec.silence, capacity=jitter_capacity, fill=jitter_fill)
+        self.resampler = (
+            None if codec.sample_rate == ENGINE_RATE else Resampler(codec.sample_rate, ENGINE_RATE, quality=quality)
+        )
+        self.pending: list[bytes] = []
+        self.closed = False
+        self._resample_frames = max(1, resample_frames)
+        self._to_resample: list[npt.NDArray[np.float32]] = []
+        self._waiting_frames = 0
+        self._payload_type = codec.payload_type
+        self._frame_bytes = codec.frame_bytes
+        self._rest: Pcm = _EMPTY_PCM
+        self._ssrc: int | None = None
+        self.wrong_payload = 0
+        self.ssrc_changes = 0
+        self.talkspurts = 0
+        self.audio_frames = 0
+        self.vad_events = 0
+
+    def on_packet(self, payload_type: int, marker: int, seq: int, timestamp: int, ssrc: int, payload: bytes) -> None:
+        if payload_type != self._payload_type or len(payload) != self._frame_bytes:
+            self.wrong_payload += 1
+            return
+        if ssrc != self._ssrc:
+            if self._ssrc is not None:
+                # A new stream (Asterisk re-bridged the channel): its sequence starts afresh.
+                self.ssrc_changes += 1
+                self._queue(self.jitter.flush())
+                self.jitter.reset()
+            self._ssrc = ssrc
+        if marker:
+            self.talkspurts += 1
+        frames = self.jitter.push(seq, payload)
+        if frames:
+            self._queue(frames)
+
+    def _queue(self, frames: list[bytes]) -> None:
+        if not self.pending:
+            self.batch.ready.append(self)
+        self.pending.extend(frames)
+
+    def consume(self, pcm: Pcm, samples: npt.NDArray[np.float32], powers: list[float], raw: memoryview) -> None:
+        """This tick's frames, decoded: int16 rows, float32 rows, their mean squares, raw bytes."""
+        vad = self.vad
+        if vad is not None:
+            events: list[VadEvent] = []
+            row_bytes = pcm.shape[1] * 2
+            for i, power in enumerate(powers):
+                found = vad.update(vad.voiced(pcm[i], power, raw[i * row_bytes : (i + 1) * row_bytes]))
+                if found:
+                    events.extend(found)
+            if events:
+                self.vad_events += len(events)
+                if self.on_event is not None:
+                    for event in events:
+                        self.on_event(event)
+        if self.resampler is None:
+            for row in pcm:
+                self._deliver(row)
+            return
+        self._to_resample.append(samples)
+        self._waiting_frames += len(samples)
+        if self._waiting_frames < self._resample_frames:
+            return
+        chunk = self._to_resample[0] if len(self._to_resample) == 1 else np.concatenate(self._to_resample)
+        self._to_resample = []
+        self._waiting_frames = 0
+        out = self.resampler.process_float(chunk.reshape(-1))
+        if not len(out):
+            return
+        if len(self._rest):
+            out = np.concatenate((self._rest, out))
+        count = len(out) // ENGINE_FRAME_SAMPLES
+        self._rest = out[count * ENGINE_FRAME_SAMPLES :]
+        for i in range(count):
+            self._deliver(out[i * ENGINE_FRAME_SAMPLES : (i + 1) * ENGINE_FRAME_SAMPLES])
+
+    def _deliver(self, pcm: Pcm) -> None:
+        t_ms = self.audio_frames * FRAME_MS
+        self.audio_frames += 1
+        if self.on_audio is not None:
+            self.on_audio(AudioFrame(pcm, t_ms))
+
+    def counters(self) -> dict[str, int]:
+        counters = self.jitter.counters()
+        counters.update(
+            wrong_payload=self.wrong_payload,
+            ssrc_changes=self.ssrc_changes,
+            rx_talkspurts=self.talkspurts,
+            audio_frames=self.audio_frames,
+            vad_events=self.vad_events,
+        )
+        return counters
+
+
+class InboundBatch:
+    """The receivers with frames waiting, processed together after each tick of the media clock.
+
+    Work is cut in slices of `slice_seconds`: when a slice is used up, the rest continues in
+    the next event-loop iteration, after the socket callbacks, so a large backlog can never
+    hold the next tick's sends back by more than one slice.
+    """
+
+    def __init__(self, *, slice_seconds: float = SLICE_SECONDS, group_size: int = GROUP_SIZE) -> None:
+        self.ready: list[Receiver] = []
+        self.slice_seconds = slice_seconds
+        self.group_size = group_size
+        self.errors = 0
+        self.continuations = 0
+        self._scheduled = False
+
+    def process(self) -> None:
+        if self._scheduled or not self.ready:
+            return
+        self._run()
+
+    def _run(self) -> None:
+        self._scheduled = False
+        end = time.perf_counter() + self.slice_seconds
+        while self.ready:
+            batch = self.ready[: self.group_size]
+            del self.ready[: self.group_size]
+            groups: dict[str, list[Receiver]] = {}
+            for receiver in batch:
+                if not receiver.closed:
+                    groups.setdefault(receiver.codec.name, []).append(receiver)
+            for receivers in groups.values():
+                self._process_group(receivers)
+            if self.ready and time.perf_counter() > end:
+                self._scheduled = True
+                self.continuations += 1
+                asyncio.get_running_loop().call_soon(self._run)
+                return
+
+    def _process_group(self, receivers: list[Receiver]) -> None:
+        codec = receivers[0].codec
+        payloads: list[bytes] = []
+        for receiver in receivers:
+            payloads.extend(receiver.pending)
+        pcm = codec.decode(b"".join(payloads)).reshape(len(payloads), -1)
+        samples = pcm.astype(np.float32)
+        powers: list[float] = (np.einsum("ij,ij->i", samples, samples) / pcm.shape[1]).tolist()
+        raw = memoryview(pcm.tobytes())
+        row_bytes = pcm.shape[1] * 2
+        row = 0
+        for receiver in receivers:
+            count = len(receiver.pending)
+            receiver.pending = []
+            end = row + count
+            try:
+                receiver.consume(pcm[row:end], samples[row:end], powers[row:end], raw[row * row_bytes : end * row_bytes])
+            except Exception:
+                # A failing consumer must not take the other calls' audio down with it.
+                self.errors += 1
+                logger.exception("inbound processing failed for %r", receiver)
+            row = end
+
+    def stats(self) -> dict[str, Any]:
+        return {"inbound_errors": self.errors, "inbound_continuations": self.continuations}
