@@ -103,6 +103,36 @@ class RoutesConfig(_Section):
 class CallsConfig(_Section):
     # Played to a caller whose route has no runnable flow (and by the foundation demo).
     greeting: str = "sound:hello-world"
+    # Where recording_start files go; must be Asterisk's recording folder when Asterisk is local.
+    recordings_dir: str = ""
+
+
+class SpeechConfig(_Section):
+    """The voice of `talk`, and the HTTP server Asterisk fetches rendered speech from."""
+
+    tts: str = "piper"
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(0, ge=0, le=65535)  # 0: any free port
+    advertise_host: str = ""  # the address Asterisk reaches http_host by (other host, NAT)
+    cache_dir: str = "run/speech"
+
+
+class SmtpConfig(_Section):
+    host: str = ""
+    port: int = Field(25, ge=1, le=65535)
+    username: str = ""
+    password: SecretStr = SecretStr("")
+    sender: str = "flowengine@localhost"
+    starttls: bool = False
+
+
+class OutboundConfig(_Section):
+    """How `connect` and `call` dial an address, by its type; `{target}` is the address target."""
+
+    endpoints: dict[str, str] = Field(default_factory=lambda: {
+        "tel": "PJSIP/{target}@carrier", "sip": "PJSIP/{target}", "extension": "Local/{target}@flowengine-extensions",
+    })
+    dial_timeout_s: int = Field(30, ge=1, le=600)
 
 
 class ApiConfig(_Section):
@@ -124,6 +154,9 @@ class Config(_Section):
     media: MediaConfig = Field(default_factory=MediaConfig)
     routes: RoutesConfig = Field(default_factory=RoutesConfig)
     calls: CallsConfig = Field(default_factory=CallsConfig)
+    speech: SpeechConfig = Field(default_factory=SpeechConfig)
+    smtp: SmtpConfig = Field(default_factory=SmtpConfig)
+    outbound: OutboundConfig = Field(default_factory=OutboundConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     log: LogConfig = Field(default_factory=LogConfig)

@@ -1,19 +1,26 @@
-"""The running engine: private Asterisk (optional), ARI client, AMI client and ARI app as one unit."""
+"""The running engine: private Asterisk (optional), ARI/AMI clients, flows, speech, the ARI app, as one unit."""
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import aiohttp
 from pydantic import SecretStr
 
 from flowengine.asterisk.ami import AmiClient
 from flowengine.asterisk.app import AriApp, CallHandler
 from flowengine.asterisk.ari.client import AriClient
 from flowengine.asterisk.instance import InstanceInfo, PrivateAsterisk
+from flowengine.asterisk.media_server import MediaServer
 from flowengine.asterisk.routing import RouteTable
 from flowengine.config import AsteriskConfig, Config
+from flowengine.flow.context import Services, SmtpSettings
+from flowengine.flow.directory import FlowDirectory
+from flowengine.flow.service import FlowService
+from flowengine.flow.speech import SpeechCache
+from flowengine.providers.tts import TTS_PROVIDERS
 
 log = logging.getLogger(__name__)
 
@@ -34,38 +41,88 @@ def asterisk_config_for(info: InstanceInfo, base: AsteriskConfig) -> AsteriskCon
 
 @dataclass
 class Engine:
+    """`handler` answers calls; without one, calls run the flows of `config.flows_dir`."""
+
     config: Config
-    handler: CallHandler
+    handler: CallHandler | None = None
+    extra_dialplan: str = ""
     private: PrivateAsterisk | None = None
     ari: AriClient | None = None
     ami: AmiClient | None = None
     app: AriApp | None = None
+    flows: FlowDirectory | None = None
+    flow_service: FlowService | None = None
+    media_server: MediaServer | None = None
+    http: aiohttp.ClientSession | None = None
+    services: Services = field(default_factory=Services)
 
-    async def start(self, extra_dialplan: str = "") -> None:
+    async def start(self) -> None:
+        try:
+            await self._start_asterisk()
+            if self.handler is None:
+                await self._start_flows()
+        except BaseException:
+            await self.aclose()
+            raise
+        routes = RouteTable(self.config.routes.numbers, self.config.routes.default_flow)
+        assert self.ari is not None
+        handler = self.handler or (self.flow_service.handle_call if self.flow_service else None)
+        assert handler is not None
+        self.app = AriApp(self.ari, routes, handler)
+        log.info("engine ready: ARI app %r on %s (Asterisk %s)", self.config.asterisk.app,
+                 self.config.asterisk.ari_url, self.ari.asterisk_version)
+
+    async def _start_asterisk(self) -> None:
         cfg = self.config.asterisk
         if cfg.private_dir:
-            self.private = PrivateAsterisk(Path(cfg.private_dir), app=cfg.app, extra_dialplan=extra_dialplan)
+            self.private = PrivateAsterisk(Path(cfg.private_dir), app=cfg.app, extra_dialplan=self.extra_dialplan)
             info = await asyncio.to_thread(self.private.start)
             cfg = asterisk_config_for(info, cfg)
             self.config = self.config.model_copy(update={"asterisk": cfg})
         self.ari = AriClient(cfg.ari_url, cfg.ari_username, cfg.ari_password.get_secret_value(), cfg.app,
                              reconnect_min=cfg.reconnect_min_s, reconnect_max=cfg.reconnect_max_s)
-        try:
-            await self.ari.start()
-            if cfg.ami_secret.get_secret_value():
-                self.ami = AmiClient(cfg.ami_host, cfg.ami_port, cfg.ami_username, cfg.ami_secret.get_secret_value())
-                await self.ami.connect()
-        except BaseException:
-            await self.aclose()
-            raise
-        routes = RouteTable(self.config.routes.numbers, self.config.routes.default_flow)
-        self.app = AriApp(self.ari, routes, self.handler)
-        log.info("engine ready: ARI app %r on %s (Asterisk %s)", cfg.app, cfg.ari_url, self.ari.asterisk_version)
+        await self.ari.start()
+        if cfg.ami_secret.get_secret_value():
+            self.ami = AmiClient(cfg.ami_host, cfg.ami_port, cfg.ami_username, cfg.ami_secret.get_secret_value())
+            await self.ami.connect()
+
+    async def _start_flows(self) -> None:
+        cfg = self.config
+        self.flows = FlowDirectory(cfg.flows_dir)
+        await asyncio.to_thread(self.flows.scan)
+        self.flows.start_watching()
+        speech = cfg.speech
+        self.media_server = MediaServer(Path(speech.cache_dir), speech.http_host, speech.http_port,
+                                        speech.advertise_host)
+        await self.media_server.start()
+        self.http = aiohttp.ClientSession()
+        smtp = cfg.smtp
+        self.services = Services(
+            ari=self.ari, ami=self.ami, flows=self.flows,
+            speech=SpeechCache(TTS_PROVIDERS.create(speech.tts), self.media_server), http=self.http,
+            smtp=SmtpSettings(smtp.host, smtp.port, smtp.username, smtp.password.get_secret_value(),
+                              smtp.sender, smtp.starttls),
+            recordings_dir=cfg.calls.recordings_dir, endpoints=dict(cfg.outbound.endpoints),
+        )
+        self.flow_service = FlowService(self.services)
+        log.info("%d flow(s) loaded from %s", len(self.flows.flows), cfg.flows_dir)
 
     async def aclose(self) -> None:
         if self.app is not None:
             await self.app.aclose()
             self.app = None
+        if self.flow_service is not None:
+            await self.flow_service.aclose()
+            self.flow_service = None
+        if self.flows is not None:
+            await self.flows.aclose()
+            self.flows = None
+        if self.media_server is not None:
+            await self.media_server.aclose()
+            self.media_server = None
+        if self.http is not None:
+            await self.http.close()
+            self.http = None
         if self.ami is not None:
             await self.ami.aclose()
             self.ami = None
@@ -75,6 +132,3 @@ class Engine:
         if self.private is not None:
             await asyncio.to_thread(self.private.stop)
             self.private = None
-
-
-__all__ = ["Engine", "asterisk_config_for"]

@@ -149,7 +149,7 @@ class PrivateAsterisk:
 
     def _render(self, info: InstanceInfo) -> None:
         state = self.directory
-        for sub in ("db", "keys", "spool", "run", "log", "cache", "varlib"):
+        for sub in ("db", "keys", "spool", "spool/recording", "run", "log", "cache", "varlib"):
             (state / sub).mkdir(parents=True, exist_ok=True)
         varlib = state / "varlib"
         for name in ("sounds", "moh"):

@@ -69,10 +69,10 @@ def heard_audio(recording: Path) -> dict[str, float]:
 
 async def demo(config: Config, greeting: str, as_json: bool, folder: Path) -> dict[str, Any]:
     recording = folder / "caller-heard.wav"
-    engine = Engine(config, greeting_handler(greeting))
+    engine = Engine(config, greeting_handler(greeting), extra_dialplan=caller_dialplan(recording))
     events: list[dict[str, Any]] = []
     t0 = time.monotonic()
-    await engine.start(extra_dialplan=caller_dialplan(recording))
+    await engine.start()
     assert engine.ari is not None and engine.ami is not None and engine.app is not None
     app = engine.app
 

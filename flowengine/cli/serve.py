@@ -11,7 +11,6 @@ from typing import Any
 
 from flowengine.asterisk.ami import AmiError
 from flowengine.asterisk.ari.rest import AriAuthError, AriError
-from flowengine.asterisk.greeting import greeting_handler
 from flowengine.asterisk.instance import InstanceError
 from flowengine.config import Config, ConfigError, load_config
 from flowengine.logs import setup_logging
@@ -49,7 +48,7 @@ def startup_error(exc: BaseException, config: Config) -> str | None:
 
 
 async def serve(config: Config) -> int:
-    engine = Engine(config, greeting_handler(config.calls.greeting))
+    engine = Engine(config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

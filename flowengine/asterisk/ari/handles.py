@@ -119,15 +119,18 @@ class ChannelHandle:
         })
         return LiveRecording.from_json(data)
 
-    async def snoop(self, *, spy: str = "both", whisper: str = "none", app_args: str = "") -> ChannelHandle:
-        """A Snoop channel on this one, in our app (registered as ours, never a caller)."""
+    async def snoop(
+        self, *, spy: str = "both", whisper: str = "none", app_args: str = "", wait_stasis: float | None = 5.0
+    ) -> ChannelHandle:
+        """A Snoop channel on this one, in our app (registered as ours, never a caller); returned
+        once it is in Stasis, so it can be recorded or bridged at once."""
         snoop_id = new_id("snoop")
         self.client.owned_channels.add(snoop_id)
         params: Params = {"app": self.client.app, "spy": spy, "whisper": whisper}
         if app_args:
             params["appArgs"] = app_args
-        data = await self.client.rest.post(f"{self._path}/snoop/{snoop_id}", params)
-        return ChannelHandle(self.client, snoop_id, Channel.from_json(data))
+        return await self.client.channels._create(snoop_id, f"{self._path}/snoop/{snoop_id}", params, None,
+                                                  wait_stasis)
 
     async def continue_in_dialplan(self, context: str = "", extension: str = "", priority: int = 0) -> None:
         params: Params = {}
