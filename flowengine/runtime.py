@@ -103,6 +103,7 @@ class Engine:
             smtp=SmtpSettings(smtp.host, smtp.port, smtp.username, smtp.password.get_secret_value(),
                               smtp.sender, smtp.starttls),
             recordings_dir=cfg.calls.recordings_dir, endpoints=dict(cfg.outbound.endpoints),
+            dial_timeout_s=cfg.outbound.dial_timeout_s,
         )
         self.flow_service = FlowService(self.services)
         log.info("%d flow(s) loaded from %s", len(self.flows.flows), cfg.flows_dir)

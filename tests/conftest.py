@@ -8,6 +8,7 @@ import pytest
 
 from flowengine.asterisk.ari.client import AriClient
 from flowengine.asterisk.instance import InstanceInfo, PrivateAsterisk
+from tests.flow.dialplan import FLOW_TEST_DIALPLAN
 
 # Contexts the tests dial: the calling side of test calls.
 TEST_DIALPLAN = """
@@ -22,6 +23,13 @@ exten => monkeys,1,Answer()
  same => n,Hangup()
 exten => busy,1,Busy(5)
 exten => noanswer,1,Wait(60)
+; media-<name>: plays tt-monkeys into the bridge and records what it receives from it
+; (spool/recording/media-<name>-rx.wav) until hung up
+exten => _media-.,1,Answer()
+ same => n,MixMonitor(${ASTSPOOLDIR}/recording/${EXTEN}.wav,r(${ASTSPOOLDIR}/recording/${EXTEN}-rx.wav))
+ same => n,Playback(tt-monkeys)
+ same => n,Wait(30)
+ same => n,Hangup()
 """
 
 
@@ -42,7 +50,7 @@ class Asterisk:
 
 @pytest.fixture(scope="session")
 def asterisk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Asterisk]:
-    instance = PrivateAsterisk(tmp_path_factory.mktemp("asterisk"), extra_dialplan=TEST_DIALPLAN)
+    instance = PrivateAsterisk(tmp_path_factory.mktemp("asterisk"), extra_dialplan=TEST_DIALPLAN + FLOW_TEST_DIALPLAN)
     info = instance.start()
     try:
         yield Asterisk(instance, info)

@@ -41,7 +41,10 @@ SPECS: tuple[ActionSpec, ...] = (
         "conference_join", bridge.ConferenceJoinOptions, "Join a conference.", RTC, unsupported=NO_CONFERENCES
     ),
     ActionSpec("connect", bridge.ConnectOptions, "Dial destinations and bridge them with the call.", RTC),
-    ActionSpec("call", bridge.CallOptions, "Start independent new calls running a flow.", ANY),
+    ActionSpec(
+        "call", bridge.CallOptions, "Start independent new calls running a flow.", ANY,
+        raw_options=frozenset({"actions"}),
+    ),
     ActionSpec("queue_join", bridge.QueueJoinOptions, "Join a call queue.", RTC, unsupported=NO_QUEUES),
     # transcription
     ActionSpec(

@@ -45,6 +45,7 @@ class SmtpSettings:
 
 Observer = Callable[["Activeflow", str], Awaitable[None]]
 StartFlow = Callable[..., Awaitable["Runner"]]
+DialFlow = Callable[..., Awaitable[None]]
 
 
 @dataclass
@@ -60,6 +61,8 @@ class Services:
     recordings_dir: str = ""
     observers: list[Observer] = field(default_factory=list)
     start_flow: StartFlow | None = None
+    dial_flow: DialFlow | None = None
+    dial_timeout_s: int = 30
     endpoints: dict[str, str] = field(default_factory=dict)
     hangup_reasons: dict[str, str] = field(default_factory=dict)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -65,6 +65,7 @@ class Runner:
         self._dtmf_sub: Subscription | None = None
         self.done = asyncio.Event()
         self._background: set[asyncio.Task[None]] = set()
+        self._on_end: list[Callable[[], Awaitable[None]]] = []
 
     # -- control from outside -------------------------------------------------------------
     def request_stop(self, reason: str) -> None:
@@ -114,6 +115,10 @@ class Runner:
         task = asyncio.ensure_future(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    def on_end(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Run `callback` when the activeflow ends (release bridges, snoops, chained calls...)."""
+        self._on_end.append(callback)
 
     def recording_file(self, recording_id: str) -> Path | None:
         """The file of a recording made by this engine, by its id (`voipbin.recording.id`)."""
@@ -302,6 +307,11 @@ class Runner:
         af.tm_end = now()
         af.variables = self.variables.snapshot()
         log.info("activeflow ended: %s", reason)
+        for callback in reversed(self._on_end):
+            try:
+                await callback()
+            except Exception:
+                log.exception("cleanup at activeflow end failed")
         await self._changed("activeflow_updated")
         if self.call is not None and not self.call.ended.is_set() and af.reference_type == ReferenceType.CALL:
             try:

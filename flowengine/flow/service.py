@@ -7,6 +7,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from flowengine.asterisk.app import Call
+from flowengine.asterisk.ari.events import ChannelDestroyed, StasisEnd
+from flowengine.asterisk.routing import Route
+from flowengine.flow.actions.bridging import CAUSE_REASONS, Leg
+from flowengine.flow.options.common import Address
 from flowengine.flow import actions  # noqa: F401  (registers the executors)
 from flowengine.flow import varnames as v
 from flowengine.flow.activeflow import Activeflow, ReferenceType
@@ -51,6 +55,7 @@ class FlowService:
         self.runners: dict[str, Runner] = {}
         self._tasks: set[asyncio.Task[Activeflow]] = set()
         services.start_flow = self.start_flow
+        services.dial_flow = self.dial_flow
 
     def get_flow(self, flow_id: str) -> Flow:
         flow = self.services.flows.get_flow(flow_id) if self.services.flows else None
@@ -131,6 +136,41 @@ class FlowService:
         finally:
             self.services.hangup_reasons[call.id] = call.hangup_cause_txt or "normal"
         log.info("call flow %s ended: %s", flow_id, af.ended_reason)
+
+    async def dial_flow(self, endpoint: str, flow: Flow, *, caller: str = "", target: Address | None = None,
+                        master: Runner | None = None) -> None:
+        """Dial `endpoint` and run `flow` on the call once it answers (in the background)."""
+        ari = self.services.need_ari()
+        leg = Leg(ari, endpoint)
+        await leg.dial(self.services.dial_timeout_s, caller)
+        if master is not None:
+            master.on_end(leg.close)
+        task = asyncio.ensure_future(self._run_dialed(leg, flow, target, master))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run_dialed(self, leg: Leg, flow: Flow, target: Address | None, master: Runner | None) -> Activeflow:
+        try:
+            if not await leg.wait_answer():
+                log.info("call to %s not answered (cause %s)", leg.endpoint, leg.cause)
+                self.services.hangup_reasons[leg.id] = CAUSE_REASONS.get(leg.cause, "normal")
+                return Activeflow(id=leg.id, ended_reason=f"not answered (cause {leg.cause})")
+            assert leg.handle is not None
+            call = Call(leg.handle, Route(flow.id or "", "call-action"), target.target if target else "", {})
+            watcher = self.services.need_ari().subscribe(
+                lambda e: call.ended.set() if isinstance(e, (StasisEnd, ChannelDestroyed)) else None,
+                channel_id=leg.id)
+            try:
+                external = {v.CALL_DIRECTION: "outgoing",
+                            v.CALL_MASTER_CALL_ID: master.call.id if master and master.call else ""}
+                runner = self.create(flow, reference_type=ReferenceType.CALL, reference_id=leg.id, call=call,
+                                     external=external)
+                runner.variables.update(external)
+                return await self.run(runner)
+            finally:
+                watcher.close()
+        finally:
+            await leg.close()
 
     def runner(self, activeflow_id: str) -> Runner:
         try:

@@ -84,7 +84,7 @@ async def flow_harness(asterisk: Asterisk, ari: AriClient, tmp: Path, default_fl
     http = aiohttp.ClientSession()
     services = Services(ari=ari, flows=flows, speech=SpeechCache(TTS_PROVIDERS.create(tts), server), http=http,
                         recordings_dir=str(asterisk.instance.directory / "spool" / "recording"),
-                        endpoints={"extension": "Local/{target}@flowengine-test"})
+                        endpoints={"extension": "Local/{target}@flowengine-test-callee"})
     service = FlowService(services)
     app = AriApp(ari, RouteTable(default_flow=default_flow), service.handle_call)
     harness = Harness(asterisk, ari, service, app, flows)

@@ -1,0 +1,70 @@
+"""connect and call on real calls: two parties who hear each other; new calls running a flow."""
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from flowengine.asterisk.ari.client import AriClient
+from tests.conftest import Asterisk
+from tests.flow.calls import flow_harness, place_call, speech_seconds
+from tests.support import eventually
+
+
+async def test_connect_bridges_two_parties_who_hear_each_other(
+    asterisk: Asterisk, ari: AriClient, tmp_path: Path
+) -> None:
+    async with flow_harness(asterisk, ari, tmp_path) as h:
+        h.flows.add({"id": "main", "actions": [
+            {"id": "dial", "type": "connect", "option": {
+                "destinations": [{"type": "extension", "target": "hear-a1"}], "relay_reason": True}},
+            {"id": "never", "type": "variable_set", "option": {"key": "x", "value": "1"}},
+        ]})
+        caller = await place_call(ari, record=True)
+        await h.wait_action("dial")
+        await asyncio.sleep(1.0)  # bridged by now; the callee plays to the caller
+        playback = await caller.leg.play("sound:tt-weasels")  # the caller speaks to the callee
+        await playback.wait(10)
+        af = await h.wait_ended(timeout=30)  # callee hangs up after its playback + 4 s
+        assert af.ended_reason.startswith("connect: Local/hear-a1@flowengine-test-callee hung up")
+        await eventually(lambda: asterisk.channels() == [], what="both parties hung up")
+        spool = asterisk.instance.directory / "spool" / "recording"
+        heard_by_caller = spool / f"{caller.recording}.wav"
+        heard_by_callee = spool / "hear-a1-rx.wav"
+        await eventually(lambda: heard_by_caller.exists() and heard_by_callee.exists(), what="recordings")
+        assert speech_seconds(heard_by_caller) > 2.0  # tt-monkeys from the callee
+        assert speech_seconds(heard_by_callee) > 1.0  # tt-weasels from the caller
+        assert await ari.bridges.list() == []
+
+
+async def test_connect_to_busy_destination_moves_on(asterisk: Asterisk, ari: AriClient, tmp_path: Path) -> None:
+    async with flow_harness(asterisk, ari, tmp_path) as h:
+        h.flows.add({"id": "main", "actions": [
+            {"type": "answer"},
+            {"id": "dial", "type": "connect", "option": {"destinations": [{"type": "extension", "target": "busy"}]}},
+            {"id": "after", "type": "variable_set", "option": {"key": "went", "value": "on"}},
+        ]})
+        await place_call(ari)
+        af = await h.wait_ended(timeout=30)
+        assert af.variables["went"] == "on" and af.ended_reason == "finished"
+        await eventually(lambda: asterisk.channels() == [], what="no channels left")
+
+
+async def test_call_action_starts_an_independent_call_running_a_flow(
+    asterisk: Asterisk, ari: AriClient, tmp_path: Path
+) -> None:
+    async with flow_harness(asterisk, ari, tmp_path) as h:
+        h.flows.add({"id": "main", "actions": [
+            {"type": "answer"},
+            {"type": "call", "option": {"destinations": [{"type": "extension", "target": "flowcall"}],
+                                        "actions": [{"type": "variable_set",
+                                                     "option": {"key": "leg", "value": "${voipbin.call.direction}"}},
+                                                    {"type": "sleep", "option": {"duration": 300}}]}},
+            {"id": "after", "type": "variable_set", "option": {"key": "went", "value": "on"}},
+        ]})
+        await place_call(ari)
+        first = await h.wait_ended(timeout=30)
+        second = await h.wait_ended(2, timeout=30)
+        by_flow = {af.variables.get("went") or af.variables.get("leg"): af for af in (first, second)}
+        assert set(by_flow) == {"on", "outgoing"}
+        assert by_flow["outgoing"].ended_reason == "finished"
+        await eventually(lambda: asterisk.channels() == [], what="no channels left")
