@@ -66,6 +66,8 @@ class Runner:
         self.done = asyncio.Event()
         self._background: set[asyncio.Task[None]] = set()
         self._on_end: list[Callable[[], Awaitable[None]]] = []
+        # What actions started beside the call (recording, external media...), by kind.
+        self.resources: dict[str, Any] = {}
 
     # -- control from outside -------------------------------------------------------------
     def request_stop(self, reason: str) -> None:
