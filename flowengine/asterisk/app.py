@@ -34,6 +34,8 @@ class Call:
     ended: asyncio.Event = field(default_factory=asyncio.Event)
     hangup_cause: int = 0
     hangup_cause_txt: str = ""
+    # Out in the dialplan on an errand (echo...): leaving Stasis then does not end the call.
+    away: bool = False
 
     @property
     def id(self) -> str:
@@ -125,6 +127,8 @@ class AriApp:
             return
         if isinstance(event, ChannelDestroyed):
             call.hangup_cause, call.hangup_cause_txt = event.cause, event.cause_txt
+        elif call.away:
+            return
         call.ended.set()
 
     async def _run(self, call: Call) -> None:

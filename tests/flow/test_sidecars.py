@@ -76,3 +76,28 @@ async def test_external_media_streams_the_call_out(asterisk: Asterisk, ari: AriC
             assert await ari.bridges.list() == []
     finally:
         sock.close()
+
+
+async def test_echo_returns_the_call_to_the_flow(asterisk: Asterisk, ari: AriClient, tmp_path: Path) -> None:
+    from flowengine.asterisk.ami import AmiClient
+
+    info = asterisk.info
+    ami = AmiClient(info.host, info.ami_port, info.ami_username, info.ami_secret)
+    await ami.connect()
+    try:
+        async with flow_harness(asterisk, ari, tmp_path) as h:
+            h.service.services.ami = ami
+            h.flows.add({"id": "main", "actions": [
+                {"type": "answer"},
+                {"id": "echo", "type": "echo", "option": {"duration": 1500}},
+                {"type": "variable_set", "option": {"key": "back", "value": "yes"}},
+            ]})
+            caller = await place_call(ari, record=True)
+            await h.wait_action("echo")
+            await caller.leg.play("sound:tt-monkeys")
+            af = await h.wait_ended(timeout=20)
+            assert af.variables["back"] == "yes" and af.ended_reason == "finished"
+            assert h.app.calls_started == 1  # coming back into Stasis is not a new call
+            await eventually(lambda: asterisk.channels() == [], what="call over")
+    finally:
+        await ami.aclose()

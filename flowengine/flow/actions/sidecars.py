@@ -156,3 +156,42 @@ async def amd(ctx: ActionContext, opts: opt.AmdOptions) -> None:
         ctx.runner.spawn(detect())
     else:
         await call.until_hangup(detect())
+
+
+SERVICES_CONTEXT = "flowengine-services"
+
+
+async def _errand(ctx: ActionContext, exten: str, duration_ms: int) -> None:
+    """Send the call through the dialplan (`flowengine-services,exten`) for `duration_ms`, then
+    bring it back into the app with an AMI Redirect (ARI 16 cannot pull a channel back)."""
+    ami = ctx.services.ami
+    if ami is None:
+        raise ActionFailed(f"{exten} needs AMI (asterisk.ami_secret) to bring the call back")
+    ari = ctx.services.need_ari()
+    call = ctx.call
+    name = (await call.channel.refresh()).name
+    queue = ari.events(call.id)
+    call.away = True
+    try:
+        await call.channel.continue_in_dialplan(SERVICES_CONTEXT, exten, 1)
+        try:
+            await asyncio.wait_for(call.ended.wait(), duration_ms / 1000)
+            return
+        except TimeoutError:
+            pass
+        await ami.action({"Action": "Redirect", "Channel": name, "Context": SERVICES_CONTEXT,
+                          "Exten": "return", "Priority": "1"})
+        await call.until_hangup(queue.wait_for(StasisStart, timeout=10))
+    finally:
+        call.away = False
+        queue.close()
+
+
+@executor("echo")
+async def echo(ctx: ActionContext, opts: opt.EchoOptions) -> None:
+    await _errand(ctx, "echo", opts.duration)
+
+
+@executor("stream_echo")
+async def stream_echo(ctx: ActionContext, opts: opt.EchoOptions) -> None:
+    await _errand(ctx, "stream_echo", opts.duration)
