@@ -9,14 +9,14 @@ from typing import Any
 from flowengine.asterisk.app import Call
 from flowengine.asterisk.ari.events import ChannelDestroyed, StasisEnd
 from flowengine.asterisk.routing import Route
-from flowengine.flow.actions.bridging import CAUSE_REASONS, Leg
-from flowengine.flow.options.common import Address
 from flowengine.flow import actions  # noqa: F401  (registers the executors)
 from flowengine.flow import varnames as v
+from flowengine.flow.actions.bridging import CAUSE_REASONS, Leg
 from flowengine.flow.activeflow import Activeflow, ReferenceType
 from flowengine.flow.context import Services
 from flowengine.flow.ids import EMPTY_ID
 from flowengine.flow.model import Flow
+from flowengine.flow.options.common import Address
 from flowengine.flow.runner import Runner
 from flowengine.flow.variables import Variables, seed_variables
 
