@@ -51,9 +51,9 @@ async def recording_start(ctx: ActionContext, opts: opt.RecordingStartOptions) -
     ended = asyncio.get_running_loop().create_future()
 
     def on_event(event: Event) -> None:
-        if isinstance(event, (RecordingFinished, RecordingFailed)) and event.recording.name == recording_id:
-            if not ended.done():
-                ended.set_result(event)
+        mine = isinstance(event, (RecordingFinished, RecordingFailed)) and event.recording.name == recording_id
+        if mine and not ended.done():
+            ended.set_result(event)
 
     sub = ctx.services.need_ari().subscribe(on_event)
 
