@@ -101,8 +101,6 @@ class RoutesConfig(_Section):
 
 
 class CallsConfig(_Section):
-    # Played to a caller whose route has no runnable flow (and by the foundation demo).
-    greeting: str = "sound:hello-world"
     # Where recording_start files go; must be Asterisk's recording folder when Asterisk is local.
     recordings_dir: str = ""
 

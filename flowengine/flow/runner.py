@@ -215,10 +215,14 @@ class Runner:
             try:
                 spec = ACTIONS.get(action.type)
                 spec.require_supported()
-                executor = EXECUTORS.get(action.type)
             except (UnknownNameError, UnsupportedActionError) as exc:
                 self.request_stop(f"action {action.id!r}: {exc}")
                 return None
+            if action.type not in EXECUTORS:
+                self.request_stop(f"action {action.id!r}: action type {action.type!r} cannot run yet: "
+                                  "this engine has no executor for it")
+                return None
+            executor = EXECUTORS.get(action.type)
             if spec.media == Media.RTC and self.call is None:
                 self.request_stop(f"action {action.id!r} ({action.type}) needs a call; "
                                   f"this activeflow's reference is {self.activeflow.reference_type or 'none'}")

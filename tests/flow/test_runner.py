@@ -192,3 +192,8 @@ async def test_fetch_of_garbage_ends_with_a_clear_reason(http_server: tuple[str,
     async with aiohttp.ClientSession() as http:
         af = await run(f, Services(flows=Flows(f), http=http))
     assert af.ended_reason.startswith(f"action 'get' (fetch) failed: fetch {base}/garbage: response is not JSON")
+
+
+async def test_a_known_action_without_executor_is_refused_clearly() -> None:
+    af = await run(flow([{"id": "ai", "type": "ai_summary", "option": {"reference_type": "call"}}]))
+    assert af.ended_reason == "action 'ai': action type 'ai_summary' cannot run yet: this engine has no executor for it"
