@@ -51,6 +51,9 @@ class Call:
         ended = asyncio.ensure_future(self.ended.wait())
         try:
             await asyncio.wait({work, ended}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            work.cancel()  # our caller was cancelled: the work it started goes with it
+            raise
         finally:
             ended.cancel()
         if work.done():

@@ -68,3 +68,31 @@ async def test_call_action_starts_an_independent_call_running_a_flow(
         assert set(by_flow) == {"on", "outgoing"}
         assert by_flow["outgoing"].ended_reason == "finished"
         await eventually(lambda: asterisk.channels() == [], what="no channels left")
+
+
+async def test_fetch_garbage_on_a_call_ends_with_reason_and_hangs_up(
+    asterisk: Asterisk, ari: AriClient, tmp_path: Path
+) -> None:
+    from aiohttp import web
+
+    async def garbage(request: web.Request) -> web.Response:
+        return web.Response(status=200, text="{{{ not json")
+
+    app = web.Application()
+    app.router.add_post("/next", garbage)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/next"
+    try:
+        async with flow_harness(asterisk, ari, tmp_path) as h:
+            h.flows.add({"id": "main", "actions": [
+                {"type": "answer"}, {"id": "ask", "type": "fetch", "option": {"event_url": url}},
+                {"type": "variable_set", "option": {"key": "x", "value": "1"}}]})
+            await place_call(ari)
+            af = await h.wait_ended(timeout=20)
+            assert af.ended_reason.startswith(f"action 'ask' (fetch) failed: fetch {url}: response is not JSON")
+            assert "x" not in af.variables
+            await eventually(lambda: asterisk.channels() == [], what="call hung up cleanly")
+    finally:
+        await runner.cleanup()

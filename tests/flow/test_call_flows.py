@@ -115,6 +115,8 @@ BLOCKING = [
     ("sleep", {"duration": 20000}),
     ("digits_receive", {"duration": 20000, "length": 4}),
     ("block", {}),
+    ("confbridge_join", {"confbridge_id": "room-hangup-test"}),
+    ("connect", {"destinations": [{"type": "extension", "target": "noanswer"}]}),
 ]
 
 
