@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs Asterisk 16.28 from Debian 11's security suite on Debian 12, plus the system tools
-# flowengine needs; idempotent. Mirror URIs are read from this machine's own apt sources.
+# flowengine needs (sox, espeak-ng, SIPp, PostgreSQL for multi-node stores); idempotent. Mirror URIs are read from this machine's own apt sources.
 set -euo pipefail
 
-SYSTEM_PACKAGES="asterisk asterisk-modules asterisk-core-sounds-en-gsm asterisk-moh-opsound-gsm sox espeak-ng sip-tester python3-venv"
+SYSTEM_PACKAGES="asterisk asterisk-modules asterisk-core-sounds-en-gsm asterisk-moh-opsound-gsm sox espeak-ng sip-tester python3-venv postgresql"
 LIST=/etc/apt/sources.list.d/flowengine-bullseye.sources
 
 need_install() {
@@ -82,7 +82,10 @@ apt-get install -y --no-install-recommends -o Acquire::Retries=3 $SYSTEM_PACKAGE
   dpkg --configure -a || true
   apt-get install -y --no-install-recommends $SYSTEM_PACKAGES
 }
-# Never leave Debian's system-wide instance running: flowengine starts private instances.
-if command -v service >/dev/null 2>&1; then service asterisk stop >/dev/null 2>&1 || true; fi
+# Never leave Debian's system-wide instances running: flowengine and its tests start private ones.
+if command -v service >/dev/null 2>&1; then
+  service asterisk stop >/dev/null 2>&1 || true
+  service postgresql stop >/dev/null 2>&1 || true
+fi
 pkill -x asterisk -u asterisk 2>/dev/null || true
 asterisk -V

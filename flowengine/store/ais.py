@@ -1,0 +1,121 @@
+"""AI configurations; their `engine_key` is encrypted at rest and read only by `get_engine_key`."""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from sqlalchemy import Column, Table, Text
+
+from flowengine.store.crypto import SecretBox
+from flowengine.store.database import Database
+from flowengine.store.records import NIL_ID, CustomerRecord
+from flowengine.store.repository import ScopedRepository
+from flowengine.store.schema import flag, json, listing_index, metadata, ref, resource_columns, text
+from flowengine.store.table import When
+from flowengine.store.timestamps import Clock
+
+AIType = Literal["normal", "insight"]
+
+ais = Table(
+    "ais",
+    metadata,
+    *resource_columns(),
+    text("name"),
+    text("detail"),
+    text("type"),
+    flag("is_insight_active"),
+    text("engine_model"),
+    json("parameter"),
+    Column("engine_key_enc", Text, nullable=True),
+    ref("rag_id"),
+    text("init_prompt"),
+    ref("current_prompt_history_id"),
+    text("tts_type"),
+    text("tts_voice_id"),
+    text("stt_type"),
+    text("stt_language"),
+    json("vad_config", nullable=True),
+    flag("smart_turn_enabled"),
+    flag("auto_aicall_audit_enabled"),
+    json("tool_names"),
+    text("direct_hash"),
+    listing_index("ais"),
+)
+
+
+class VadConfig(BaseModel):
+    """AIManagerVADConfig: unset fields mean the defaults (0.7 / 0.2 / 0.2 / 0.6)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    confidence: float | None = Field(None, ge=0, le=1)
+    start_secs: float | None = Field(None, ge=0, le=30)
+    stop_secs: float | None = Field(None, ge=0, le=30)
+    min_volume: float | None = Field(None, ge=0, le=1)
+
+
+class AI(CustomerRecord):
+    """VoIPBIN's AI (seed `AI`, reference 4.1) without `engine_key`: the key is write-only,
+    so the record never carries it; `repr`, logs and API views cannot leak it."""
+
+    name: str = ""
+    detail: str = ""
+    type: AIType = "normal"
+    is_insight_active: bool = False
+    engine_model: str = ""
+    parameter: dict[str, Any] = Field(default_factory=dict)
+    rag_id: str = NIL_ID
+    init_prompt: str = ""
+    current_prompt_history_id: str = NIL_ID
+    tts_type: str = ""
+    tts_voice_id: str = ""
+    stt_type: str = ""
+    stt_language: str = ""
+    vad_config: VadConfig | None = None
+    smart_turn_enabled: bool = False
+    auto_aicall_audit_enabled: bool = False
+    tool_names: list[str] = Field(default_factory=list)
+    direct_hash: str = ""
+
+
+class AIRepository(ScopedRepository[AI]):
+    resource = "ai"
+    table = ais
+    record_type = AI
+    filterable = ("type", "engine_model", "name")
+
+    def __init__(self, db: Database, clock: Clock, secrets: SecretBox) -> None:
+        super().__init__(db, clock)
+        self._secrets = secrets
+
+    def _encrypt(self, engine_key: str | SecretStr) -> str | None:
+        plain = engine_key.get_secret_value() if isinstance(engine_key, SecretStr) else engine_key
+        return self._secrets.encrypt(plain, purpose="ai engine_key") if plain else None
+
+    async def create(self, record: AI, *, engine_key: str | SecretStr = "") -> AI:
+        """Stores the AI; a non-empty engine_key needs store.secret_key (else EncryptionKeyMissingError)."""
+        return await self._insert(record, {"engine_key_enc": self._encrypt(engine_key)})
+
+    async def update(
+        self,
+        customer_id: str,
+        id: str,
+        /,
+        *,
+        expected_revision: int | None = None,
+        when: When | None = None,
+        engine_key: str | SecretStr | None = None,
+        **changes: Any,
+    ) -> AI:
+        """As ScopedRepository.update; `engine_key=None` keeps the key, `""` removes it."""
+        extra = None if engine_key is None else {"engine_key_enc": self._encrypt(engine_key)}
+        return await self._access.modify(
+            self._scope(customer_id), id, changes, expected_revision=expected_revision, when=when, extra=extra
+        )
+
+    async def get_engine_key(self, customer_id: str, id: str) -> SecretStr | None:
+        """The decrypted engine key (None if the AI has none): for the LLM provider, never for a response."""
+        token = await self._access.read_column(self._scope(customer_id), id, "engine_key_enc")
+        if token is None:
+            return None
+        return self._secrets.decrypt(token, purpose=f"engine_key of ai {id}")
