@@ -139,7 +139,11 @@ class ApiConfig(_Section):
 
 
 class StoreConfig(_Section):
-    url: str = "sqlite+aiosqlite:///flowengine.db"
+    url: str = "sqlite+aiosqlite:///run/flowengine.db"
+    # Fernet key (32 random bytes, URL-safe base64) for secrets at rest (engine keys, webhook
+    # secrets); `flowengine.store.generate_secret_key()` makes one. Older keys still decrypt.
+    secret_key: SecretStr = SecretStr("")
+    previous_secret_keys: list[SecretStr] = Field(default_factory=list)
 
 
 class LogConfig(_Section):

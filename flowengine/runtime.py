@@ -18,11 +18,23 @@ from flowengine.asterisk.routing import RouteTable
 from flowengine.config import AsteriskConfig, Config
 from flowengine.flow.context import Services, SmtpSettings
 from flowengine.flow.directory import FlowDirectory
+from flowengine.flow.persistence import ActiveflowRecorder
 from flowengine.flow.service import FlowService
 from flowengine.flow.speech import SpeechCache
 from flowengine.providers.tts import TTS_PROVIDERS
+from flowengine.store import Store
 
 log = logging.getLogger(__name__)
+
+
+async def open_store(config: Config) -> Store:
+    """The store of `store.url` (SQLite files get their folder made), migrated to the head."""
+    cfg = config.store
+    prefix = "sqlite+aiosqlite:///"
+    if cfg.url.startswith(prefix) and len(cfg.url) > len(prefix):
+        Path(cfg.url[len(prefix):]).parent.mkdir(parents=True, exist_ok=True)
+    keys = [k.get_secret_value() for k in (cfg.secret_key, *cfg.previous_secret_keys) if k.get_secret_value()]
+    return await Store.open(cfg.url, secret_keys=keys)
 
 
 def asterisk_config_for(info: InstanceInfo, base: AsteriskConfig) -> AsteriskConfig:
@@ -55,6 +67,7 @@ class Engine:
     media_server: MediaServer | None = None
     http: aiohttp.ClientSession | None = None
     services: Services = field(default_factory=Services)
+    store: Store | None = None
 
     async def start(self) -> None:
         try:
@@ -105,6 +118,11 @@ class Engine:
             recordings_dir=cfg.calls.recordings_dir, endpoints=dict(cfg.outbound.endpoints),
             dial_timeout_s=cfg.outbound.dial_timeout_s,
         )
+        self.store = await open_store(cfg)
+        recorder = ActiveflowRecorder(self.store)
+        await recorder.ensure_customer()
+        await recorder.recover()
+        self.services.observers.append(recorder)
         self.flow_service = FlowService(self.services)
         log.info("%d flow(s) loaded from %s", len(self.flows.flows), cfg.flows_dir)
 
@@ -124,6 +142,9 @@ class Engine:
         if self.http is not None:
             await self.http.close()
             self.http = None
+        if self.store is not None:
+            await self.store.aclose()
+            self.store = None
         if self.ami is not None:
             await self.ami.aclose()
             self.ami = None

@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 
 from flowengine.asterisk.ami import AmiClient
+from flowengine.flow.persistence import ENGINE_CUSTOMER_ID
+from flowengine.store import Store
 from tests.support import processes_using
 
 FLOW = """\
@@ -42,7 +44,8 @@ def test_serve_runs_a_flow_from_the_flow_directory(tmp_path: Path) -> None:
     (tmp_path / "flows" / "main.yaml").write_text(FLOW)
     config = tmp_path / "engine.yaml"
     config.write_text(f"flows_dir: {tmp_path / 'flows'}\nroutes:\n  default_flow: main\n"
-                      f"speech:\n  tts: espeak\n  cache_dir: {tmp_path / 'speech'}\n")
+                      f"speech:\n  tts: espeak\n  cache_dir: {tmp_path / 'speech'}\n"
+                      f"store:\n  url: sqlite+aiosqlite:///{tmp_path / 'engine.db'}\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWENGINE_")}
     lines: list[str] = []
     with subprocess.Popen([sys.executable, "-m", "flowengine.cli.main", "serve", "--config", str(config),
@@ -51,6 +54,16 @@ def test_serve_runs_a_flow_from_the_flow_directory(tmp_path: Path) -> None:
         _drive(proc, tmp_path, lines)
     assert proc.returncode == 0, "".join(lines[-20:])
     assert processes_using(tmp_path / "ast" / "etc" / "asterisk.conf") == []
+
+    async def stored() -> list[tuple[str, str]]:
+        store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'engine.db'}")
+        try:
+            page = await store.activeflows.list_page(ENGINE_CUSTOMER_ID)
+            return [(a.status, a.ended_reason) for a in page.items]
+        finally:
+            await store.aclose()
+
+    assert asyncio.run(stored()) == [("ended", "finished")]  # the call's activeflow, persisted
 
 
 def _drive(proc: subprocess.Popen[str], tmp_path: Path, lines: list[str]) -> None:

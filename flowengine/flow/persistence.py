@@ -1,0 +1,92 @@
+"""Activeflow state in the store: every cursor move and status change written, stale runs recovered."""
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from flowengine.flow.activeflow import TM_UNSET, Activeflow
+from flowengine.store import Activeflow as StoredActiveflow
+from flowengine.store import Customer, Store
+from flowengine.store.errors import NotFoundError
+
+log = logging.getLogger(__name__)
+
+# The customer that owns what operators configure in files (flow directory, routes).
+ENGINE_CUSTOMER_ID = "6f1c0e55-0000-4000-8000-00000000f10e"
+TIMES = ("tm_create", "tm_update", "tm_delete", "tm_end")
+
+
+def _time(text: str) -> datetime | None:
+    if not text or text == TM_UNSET:
+        return None
+    return datetime.strptime(text, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC)
+
+
+class ActiveflowRecorder:
+    """An observer of runners: writes each activeflow to the store as it moves.
+
+    Writes name the revision they last saw, so two engine nodes never interleave one activeflow.
+    """
+
+    def __init__(self, store: Store, customer_id: str = ENGINE_CUSTOMER_ID) -> None:
+        self.store = store
+        self.customer_id = customer_id
+        self._revisions: dict[str, int] = {}
+        self.writes = 0
+
+    async def ensure_customer(self) -> None:
+        await self.store.customers.ensure(Customer(id=self.customer_id, name="engine",
+                                                   detail="owner of file-configured flows"))
+
+    def _fields(self, af: Activeflow) -> dict[str, Any]:
+        data = af.model_dump(mode="json", exclude={*TIMES, "id", "customer_id"})
+        data["status"] = str(af.status)
+        data["reference_type"] = str(af.reference_type)
+        data["on_complete_flow_id"] = af.on_complete_flow_id or "00000000-0000-0000-0000-000000000000"
+        tm_end = _time(af.tm_end)
+        if tm_end is not None:
+            data["tm_end"] = tm_end
+        return data
+
+    async def __call__(self, af: Activeflow, event: str) -> None:
+        fields = self._fields(af)
+        revision = self._revisions.get(af.id)
+        if revision is None:
+            record = await self.store.activeflows.create(
+                StoredActiveflow(id=af.id, customer_id=self.customer_id, **fields))
+        else:
+            record = await self.store.activeflows.update(
+                self.customer_id, af.id, expected_revision=revision, **fields)
+        self.writes += 1
+        if af.status == "ended":
+            self._revisions.pop(af.id, None)
+        else:
+            self._revisions[af.id] = record.revision
+
+    async def recover(self) -> list[StoredActiveflow]:
+        """End what a previous run of the engine left running or paused; returns those records.
+        Their calls went with that process, so the reason says where each one was."""
+        recovered: list[StoredActiveflow] = []
+        token: str | None = None
+        while True:
+            page = await self.store.activeflows.list_page(
+                self.customer_id, page_size=100, page_token=token, filters={"status": ["running", "paused"]})
+            for stale in page.items:
+                if stale.id in self._revisions:
+                    continue
+                where = stale.current_action.get("id", "?")
+                try:
+                    ended, changed = await self.store.activeflows.end(
+                        self.customer_id, stale.id,
+                        reason=f"engine restarted while {stale.status} at action {where!r}")
+                except NotFoundError:
+                    continue
+                if changed:
+                    recovered.append(ended)
+            if not page.next_page_token:
+                break
+            token = page.next_page_token
+        if recovered:
+            log.warning("%d activeflow(s) left running by a previous engine were ended", len(recovered))
+        return recovered
