@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs Asterisk 16.28 from Debian 11's security suite on Debian 12, plus the system tools
-# flowengine needs (sox, espeak-ng, SIPp, PostgreSQL for multi-node stores); idempotent. Mirror URIs are read from this machine's own apt sources.
+# Installs Asterisk 16.28 from Debian 11's security suite on Debian 12, plus the system tools flowengine
+# needs (sox, espeak-ng, SIPp, PostgreSQL); idempotent. Mirror URIs come from the apt sources.
 set -euo pipefail
 
 SYSTEM_PACKAGES="asterisk asterisk-modules asterisk-core-sounds-en-gsm asterisk-moh-opsound-gsm sox espeak-ng sip-tester python3-venv postgresql"
