@@ -14,6 +14,7 @@ from flowengine.flow import varnames as v
 from flowengine.flow.actions.bridging import CAUSE_REASONS, Leg
 from flowengine.flow.activeflow import Activeflow, ReferenceType
 from flowengine.flow.context import Services
+from flowengine.flow.external import sanitize_external
 from flowengine.flow.ids import EMPTY_ID
 from flowengine.flow.model import Flow
 from flowengine.flow.options.common import Address
@@ -75,6 +76,8 @@ class FlowService:
         complete_count: int = 0,
         activeflow_id: str | None = None,
     ) -> Runner:
+        """A runner for a new activeflow of `flow`. `external` variables come from users (API,
+        campaign lists) and are checked (`ExternalVariablesError` lists every problem)."""
         af = Activeflow.for_flow(
             flow, reference_type=reference_type, reference_id=reference_id, activeflow_id=activeflow_id,
             reference_activeflow_id=parent.id if parent else EMPTY_ID)
@@ -84,9 +87,9 @@ class FlowService:
             v.ACTIVEFLOW_FLOW_ID: af.flow_id, v.ACTIVEFLOW_COMPLETE_COUNT: complete_count,
         }
         parent_vars = parent.variables if parent else None
-        extra = {**(call_variables(call) if call else {}), **(external or {})}
-        variables: Variables = seed_variables(builtins=builtins, parent=parent_vars, external=extra,
-                                              defaults=flow.variables)
+        checked = sanitize_external(external) if external else {}
+        variables: Variables = seed_variables(builtins={**(call_variables(call) if call else {}), **builtins},
+                                              parent=parent_vars, external=checked, defaults=flow.variables)
         af.variables = variables.snapshot()
         runner = Runner(af, self.services, call=call, variables=variables)
         self.runners[af.id] = runner
@@ -161,11 +164,9 @@ class FlowService:
                 lambda e: call.ended.set() if isinstance(e, (StasisEnd, ChannelDestroyed)) else None,
                 channel_id=leg.id)
             try:
-                external = {v.CALL_DIRECTION: "outgoing",
-                            v.CALL_MASTER_CALL_ID: master.call.id if master and master.call else ""}
-                runner = self.create(flow, reference_type=ReferenceType.CALL, reference_id=leg.id, call=call,
-                                     external=external)
-                runner.variables.update(external)
+                runner = self.create(flow, reference_type=ReferenceType.CALL, reference_id=leg.id, call=call)
+                runner.variables.update({v.CALL_DIRECTION: "outgoing",
+                                         v.CALL_MASTER_CALL_ID: master.call.id if master and master.call else ""})
                 return await self.run(runner)
             finally:
                 watcher.close()

@@ -140,3 +140,22 @@ async def test_caller_hangs_up_during_each_blocking_action(
         await eventually(lambda: asterisk.channels() == [], what="no channels left")
         await eventually(lambda: len(asyncio.all_tasks()) <= tasks_before, what="no tasks left behind")
         assert ari.hub.channel_subscription_count == 0
+
+
+async def test_digits_send_reaches_the_caller(asterisk: Asterisk, ari: AriClient, tmp_path: Path) -> None:
+    from flowengine.asterisk.ari.events import ChannelDtmfReceived
+
+    async with flow_harness(asterisk, ari, tmp_path) as h:
+        h.flows.add({"id": "main", "actions": [
+            {"type": "answer"},
+            {"type": "sleep", "option": {"duration": 300}},
+            {"id": "send", "type": "digits_send", "option": {"digits": "12#", "duration": 100, "interval": 100}},
+            {"type": "sleep", "option": {"duration": 300}},
+        ]})
+        caller = await place_call(ari)
+        heard = caller.leg.events()
+        digits = [(await heard.wait_for(ChannelDtmfReceived, timeout=10)).digit for _ in range(3)]
+        heard.close()
+        assert digits == ["1", "2", "#"]
+        af = await h.wait_ended()
+        assert af.ended_reason == "finished"

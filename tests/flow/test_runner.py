@@ -197,3 +197,34 @@ async def test_fetch_of_garbage_ends_with_a_clear_reason(http_server: tuple[str,
 async def test_a_known_action_without_executor_is_refused_clearly() -> None:
     af = await run(flow([{"id": "ai", "type": "ai_summary", "option": {"reference_type": "call"}}]))
     assert af.ended_reason == "action 'ai': action type 'ai_summary' cannot run yet: this engine has no executor for it"
+
+
+async def test_condition_datetime_compares_only_given_fields_in_a_timezone() -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    now = datetime.now(ZoneInfo("Asia/Tokyo"))
+    other_month = now.month % 12 + 1
+    f = flow([
+        {"id": "today", "type": "condition_datetime", "option": {
+            "condition": "==", "day": now.day, "timezone": "Asia/Tokyo", "false_target_id": "closed"}},
+        {"id": "month", "type": "condition_datetime", "option": {
+            "condition": "==", "month": other_month, "timezone": "Asia/Tokyo", "false_target_id": "closed"}},
+        {"id": "open", "type": "variable_set", "option": {"key": "r", "value": "open"}, "next_id": "end"},
+        {"id": "closed", "type": "variable_set", "option": {"key": "r", "value": "closed"}},
+        {"id": "end", "type": "empty"},
+    ])
+    af = await run(f)
+    ran = [a.id for a in af.executed_actions]
+    assert ran[:2] == ["today", "month"] and af.variables["r"] == "closed"
+
+
+async def test_external_variables_are_checked() -> None:
+    from flowengine.flow.errors import ExternalVariablesError
+
+    f = flow([{"id": "a", "type": "empty"}])
+    service = FlowService(Services(flows=Flows(f)))
+    with pytest.raises(ExternalVariablesError, match="voipbin"):
+        service.create(f, reference_type=ReferenceType.API, external={"voipbin.call.id": "spoof", "ok": "1"})
+    af = await run(f, external={" name ": "Alice"})
+    assert af.variables["name"] == "Alice"

@@ -67,9 +67,10 @@ async def recording_start(ctx: ActionContext, opts: opt.RecordingStartOptions) -
         sub.close()
         await _quietly(snoop.hangup())
         if opts.on_end_flow_id and ctx.services.start_flow is not None:
-            vars_ = {k: ctx.variables.lookup(k) for k in v.RECORDING}
+            # The parent's variables (recording ones included) are copied into the new activeflow.
+            ctx.activeflow.variables = ctx.variables.snapshot()
             await ctx.services.start_flow(opts.on_end_flow_id, reference_type=ReferenceType.NONE,
-                                          parent=ctx.activeflow, external=vars_)
+                                          parent=ctx.activeflow)
 
     ctx.runner.resources["recording"] = stop
     ctx.runner.on_end(lambda: stop() if "recording" in ctx.runner.resources else _noop())
