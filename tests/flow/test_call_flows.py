@@ -140,6 +140,7 @@ async def test_caller_hangs_up_during_each_blocking_action(
         await eventually(lambda: asterisk.channels() == [], what="no channels left")
         await eventually(lambda: len(asyncio.all_tasks()) <= tasks_before, what="no tasks left behind")
         assert ari.hub.channel_subscription_count == 0
+        assert await ari.bridges.list() == []  # rooms and dial bridges released too
 
 
 async def test_digits_send_reaches_the_caller(asterisk: Asterisk, ari: AriClient, tmp_path: Path) -> None:

@@ -109,9 +109,17 @@ async def confbridge_join(ctx: ActionContext, opts: opt.ConfbridgeJoinOptions) -
     ari = ctx.services.need_ari()
     call = ctx.call
     bridge = await ari.bridges.create("mixing", bridge_id=opts.confbridge_id)
-    await answer_if_needed(ctx)
-    await call.until_hangup(bridge.add(call.id))
-    await call.until_hangup(wait_left(ari, bridge, call.id))
+    try:
+        await answer_if_needed(ctx)
+        await call.until_hangup(bridge.add(call.id))
+        await call.until_hangup(wait_left(ari, bridge, call.id))
+    finally:
+        # A room nobody is left in is released, so rooms made on demand do not pile up in Asterisk.
+        try:
+            if not (await bridge.refresh()).channels:
+                await bridge.destroy()
+        except AriError:
+            pass
 
 
 @executor("connect")
