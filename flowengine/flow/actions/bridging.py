@@ -116,7 +116,7 @@ async def confbridge_join(ctx: ActionContext, opts: opt.ConfbridgeJoinOptions) -
     finally:
         # A room nobody is left in is released, so rooms made on demand do not pile up in Asterisk.
         try:
-            if not (await bridge.refresh()).channels:
+            if not set((await bridge.refresh()).channels) - {call.id}:
                 await bridge.destroy()
         except AriError:
             pass
