@@ -1,7 +1,8 @@
 """Action executors: the registry the runner looks action types up in, and what each one needs."""
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -35,6 +36,17 @@ class Executor:
 
 
 EXECUTORS: Registry[Executor] = Registry("action executor")
+
+
+async def cleanup(coro: Coroutine[Any, Any, None]) -> None:
+    """Run an action's cleanup to its end even when the action is cancelled meanwhile (a hangup
+    arriving while it releases a bridge); the cancellation is re-raised afterwards."""
+    task = asyncio.ensure_future(coro)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await task
+        raise
 
 
 def executor(type_: str, *, on_error: OnError = "next", restartable: bool = False) -> Callable[[Run], Run]:

@@ -12,7 +12,7 @@ from flowengine.asterisk.ari.rest import AriError
 from flowengine.asterisk.ari.subscriptions import EventQueue
 from flowengine.flow.actions.calls import answer_if_needed
 from flowengine.flow.context import ActionContext, Services
-from flowengine.flow.handlers import ActionFailed, executor
+from flowengine.flow.handlers import ActionFailed, cleanup, executor
 from flowengine.flow.model import Flow
 from flowengine.flow.options import bridge as opt
 from flowengine.flow.options.common import Address
@@ -114,12 +114,16 @@ async def confbridge_join(ctx: ActionContext, opts: opt.ConfbridgeJoinOptions) -
         await call.until_hangup(bridge.add(call.id))
         await call.until_hangup(wait_left(ari, bridge, call.id))
     finally:
-        # A room nobody is left in is released, so rooms made on demand do not pile up in Asterisk.
-        try:
-            if not set((await bridge.refresh()).channels) - {call.id}:
-                await bridge.destroy()
-        except AriError:
-            pass
+        await cleanup(_release_room(bridge, call.id))
+
+
+async def _release_room(bridge: BridgeHandle, leaving: str) -> None:
+    """A room nobody else is in is destroyed, so rooms made on demand do not pile up."""
+    try:
+        if not set((await bridge.refresh()).channels) - {leaving}:
+            await bridge.destroy()
+    except AriError as exc:
+        log.debug("releasing room %s: %s", bridge.id, exc)
 
 
 @executor("connect")
@@ -156,9 +160,13 @@ async def connect(ctx: ActionContext, opts: opt.ConnectOptions) -> None:
             await call.channel.hangup(CAUSE_REASONS.get(winner.cause, "normal"))
             ctx.stop(f"connect: {winner.endpoint} hung up (cause {winner.cause}); hangup relayed")
     finally:
-        for leg in legs:
-            await leg.close()
-        await bridge.destroy()
+        await cleanup(_release_connect(legs, bridge))
+
+
+async def _release_connect(legs: list[Leg], bridge: BridgeHandle) -> None:
+    for leg in legs:
+        await leg.close()
+    await bridge.destroy()
 
 
 async def _first_answer(legs: list[Leg]) -> Leg | None:

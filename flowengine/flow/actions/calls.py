@@ -6,7 +6,7 @@ import logging
 import uuid
 
 from flowengine.flow.context import ActionContext
-from flowengine.flow.handlers import ActionFailed, executor
+from flowengine.flow.handlers import ActionFailed, cleanup, executor
 from flowengine.flow.options import call as opt
 from flowengine.flow.options.common import NoOptions
 
@@ -53,7 +53,7 @@ async def play_and_wait(ctx: ActionContext, media: str, *, stop_on_digit: bool =
             waiter.cancel()
         playback.close()
         if not finished and not call.ended.is_set():
-            await asyncio.shield(playback.stop())
+            await cleanup(playback.stop())
 
 
 @executor("answer")
