@@ -228,3 +228,15 @@ async def test_external_variables_are_checked() -> None:
         service.create(f, reference_type=ReferenceType.API, external={"voipbin.call.id": "spoof", "ok": "1"})
     af = await run(f, external={" name ": "Alice"})
     assert af.variables["name"] == "Alice"
+
+
+async def test_fetch_flow_runs_another_flows_actions_then_returns() -> None:
+    sub = flow([{"id": "s1", "type": "variable_set", "option": {"key": "from_sub", "value": "yes"}}], id="sub")
+    main = flow([{"id": "m1", "type": "fetch_flow", "option": {"flow_id": "sub"}},
+                 {"id": "m2", "type": "variable_set", "option": {"key": "back", "value": "${from_sub}"}},
+                 {"id": "m3", "type": "fetch_flow", "option": {"flow_id": "missing"}},
+                 {"id": "m4", "type": "empty"}], id="main")
+    af = await run(main, Services(flows=Flows(main, sub)))
+    assert af.variables["back"] == "yes"
+    assert [a.id for a in af.executed_actions] == ["m1", "s1", "m2"]
+    assert af.ended_reason == "action 'm3' (fetch_flow) failed: flow 'missing' not found"
