@@ -1,14 +1,17 @@
-"""The shared 20 ms media clock: one deadline-scheduled tick sends for every session, then batches inbound."""
+"""The shared 20 ms media clock: one deadline-scheduled tick sends for every session, then receives and batches inbound."""
 from __future__ import annotations
 
 import asyncio
 import logging
+import select
 import time
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import ClassVar, Protocol
 
+from flowengine.media import timerfd
 from flowengine.media.inbound import InboundBatch
+from flowengine.media.transport import Poller
 
 logger = logging.getLogger(__name__)
 
@@ -28,9 +31,14 @@ class MediaClock:
     Tick n is due at `start + n * period`, computed from n each time (never `now + period`),
     so lateness of one tick never carries into the next: zero cumulative drift. Each tick
     first calls `on_tick()` of every registered client in registration order (the sessions'
-    sends: the timing-critical part), then processes the inbound frames of all sessions in
-    one batch (`inbound`). `time` and `sleep` are injectable so a test can run an hour of
-    ticks on a fake clock.
+    sends: the timing-critical part), then reads every session socket registered with
+    `poller` (one epoll pass, no callback per datagram), then processes the inbound frames of
+    all sessions in one batch (`inbound`).
+
+    In real time the tick is a plain callback woken by a timerfd at the deadline itself
+    (asyncio's timers have 1 ms granularity and a task wake-up costs a second loop
+    iteration); without timerfd, `loop.call_at()`. `time` and `sleep` are injectable so a
+    test can run an hour of ticks on a fake clock (then ticks run in a coroutine).
 
     The clock owns its task: it starts with the first client and ends when the last one
     leaves (or on `aclose()`), so an idle engine has no timer.
@@ -45,8 +53,9 @@ class MediaClock:
         *,
         period: float = PERIOD,
         time: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
         max_catchup: int = MAX_CATCHUP,
+        precise: bool = True,
     ) -> None:
         self.period = period
         self._time = time
@@ -56,12 +65,21 @@ class MediaClock:
         self._snapshot: tuple[Tickable, ...] = ()
         self._task: asyncio.Task[None] | None = None
         self.inbound = InboundBatch()
+        # Sockets read by the tick; None where epoll is missing (sockets then use loop readers).
+        self.poller: Poller | None = Poller() if hasattr(select, "epoll") else None
+        self._precise = precise and timerfd.available()
+        self._timer: timerfd.TimerFd | None = None
+        self._handle: asyncio.TimerHandle | None = None
+        self._done: asyncio.Future[None] | None = None
+        self._n = 0
+        self._limit: int | None = None
         self.start = 0.0
         self.ticks = 0
         self.skipped_ticks = 0
         self.late_ticks = 0
         self.max_lateness = 0.0
         self.client_errors = 0
+        self.receive_errors = 0
 
     @classmethod
     def for_loop(cls) -> MediaClock:
@@ -94,26 +112,82 @@ class MediaClock:
 
     async def run(self, *, ticks: int | None = None) -> None:
         """Tick until no client is left (or `ticks` ticks were run)."""
+        if self._sleep is None and self._time is time.monotonic:
+            await self._run_realtime(ticks)
+            return
+        sleep = self._sleep or asyncio.sleep
         now = self._time
         self.start = now()
         n = 0
         while self._clients and (ticks is None or n < ticks):
             deadline = self.start + n * self.period
-            # Even when behind, yield to the loop: the sessions' receive callbacks must run
-            # between ticks, or a late tick starves them and the next ones get later still.
-            await self._sleep(max(0.0, deadline - now()))
-            lateness = now() - deadline
-            if lateness > self.period:
-                self.late_ticks += 1
-                behind = int(lateness / self.period)
-                if behind > self.max_catchup:
-                    # Jump to the current slot: the missed ticks are skipped, not sent in a burst.
-                    self.skipped_ticks += behind
-                    n += behind
-                    logger.warning("media clock stalled %.0f ms; skipped %d ticks", lateness * 1000, behind)
-            self.max_lateness = max(self.max_lateness, lateness)
+            # Even when behind, yield to the loop: other callbacks must run between ticks,
+            # or a late tick starves them and the next ones get later still.
+            await sleep(max(0.0, deadline - now()))
+            n = self._due(n, now() - deadline)
             self._tick()
             n += 1
+
+    def _due(self, n: int, lateness: float) -> int:
+        """The tick to run now, n unless so far behind that the missed ones are skipped."""
+        if lateness > self.period:
+            self.late_ticks += 1
+            behind = int(lateness / self.period)
+            if behind > self.max_catchup:
+                # Jump to the current slot: the missed ticks are skipped, not sent in a burst.
+                self.skipped_ticks += behind
+                n += behind
+                logger.warning("media clock stalled %.0f ms; skipped %d ticks", lateness * 1000, behind)
+        self.max_lateness = max(self.max_lateness, lateness)
+        return n
+
+    async def _run_realtime(self, ticks: int | None) -> None:
+        loop = asyncio.get_running_loop()
+        self._done = done = loop.create_future()
+        self._limit = ticks
+        self._n = 0
+        self.start = time.monotonic()
+        if self._precise:
+            self._timer = timerfd.TimerFd()
+            loop.add_reader(self._timer.fd, self._on_timer)
+        try:
+            self._arm(loop, self.start)
+            await done
+        finally:
+            if self._handle is not None:
+                self._handle.cancel()
+                self._handle = None
+            if self._timer is not None:
+                if not loop.is_closed():
+                    loop.remove_reader(self._timer.fd)
+                self._timer.close()
+                self._timer = None
+            self._done = None
+
+    def _arm(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
+        if self._timer is not None:
+            self._timer.set_at(when)
+        else:
+            self._handle = loop.call_at(when, self._on_timer)
+
+    def _on_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.consume()
+        n = self._n
+        deadline = self.start + n * self.period
+        try:
+            n = self._due(n, max(0.0, time.monotonic() - deadline))
+            self._tick()
+        finally:
+            # Whatever happened in the tick, the schedule goes on.
+            n += 1
+            self._n = n
+            done = self._done
+            if done is not None and not done.done():
+                if not self._clients or (self._limit is not None and n >= self._limit):
+                    done.set_result(None)
+                else:
+                    self._arm(asyncio.get_running_loop(), self.start + n * self.period)
 
     def _tick(self) -> None:
         self.ticks += 1
@@ -124,6 +198,12 @@ class MediaClock:
                 # One broken session must not stop the others' audio.
                 self.client_errors += 1
                 logger.exception("media clock client %r failed", client)
+        if self.poller is not None:
+            try:
+                self.poller.poll()
+            except Exception:
+                self.receive_errors += 1
+                logger.exception("media clock: receiving failed")
         self.inbound.process()
 
     async def aclose(self) -> None:

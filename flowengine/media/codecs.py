@@ -10,6 +10,8 @@ from flowengine.media import g711
 from flowengine.media.g711 import Pcm
 
 FRAME_MS = 20
+# RFC 3551: payload types from 96 on are dynamic (bound by signalling, not by the RFC).
+FIRST_DYNAMIC_PAYLOAD_TYPE = 96
 
 
 def l16_decode(payload: bytes) -> Pcm:

@@ -58,6 +58,15 @@ class JitterBuffer:
         self._last = self.silence
         self._repeats = 0
 
+    def next_in_order(self) -> int | None:
+        """The sequence number `accept_in_order()` takes: the expected one, if nothing waits."""
+        return None if self._pending else self._expected
+
+    def accept_in_order(self, seq: int, payload: bytes) -> None:
+        """`push()` of the packet `next_in_order()` named, which comes straight out."""
+        self.received += 1
+        self._emit_one(seq, payload)
+
     def push(self, seq: int, payload: bytes) -> list[bytes]:
         """Add one packet; returns the frames now ready, in order (fills included)."""
         expected = self._expected

@@ -7,9 +7,9 @@ from collections.abc import Coroutine, Hashable
 from typing import Any, Self
 
 from flowengine.media.clock import MediaClock
-from flowengine.media.codecs import get_codec
+from flowengine.media.codecs import FIRST_DYNAMIC_PAYLOAD_TYPE, Codec, get_codec
 from flowengine.media.g711 import Pcm
-from flowengine.media.inbound import AudioHandler, EventHandler, Receiver
+from flowengine.media.inbound import HALFBAND, AudioHandler, EventHandler, Receiver
 from flowengine.media.jitter import FillMode
 from flowengine.media.outbound import Playout
 from flowengine.media.pacer import ClearResult, MarkHandler
@@ -21,6 +21,11 @@ from flowengine.media.vad_backends import make_vad_backend
 logger = logging.getLogger(__name__)
 
 
+def default_tx_codec(codec: Codec) -> Codec:
+    """The format to send to Asterisk on a channel of format `codec` (see `MediaSession`)."""
+    return codec if codec.payload_type < FIRST_DYNAMIC_PAYLOAD_TYPE else get_codec("ulaw")
+
+
 class MediaSession:
     """The media of one externalMedia channel.
 
@@ -28,6 +33,12 @@ class MediaSession:
     carry no resampler delay) -> resample to 16 kHz -> `on_audio(AudioFrame)`; VAD events go
     to `on_event`. Outbound: `play(pcm, rate, mark=...)` -> resample to the codec rate ->
     encode -> pacer -> one RTP packet per tick of the shared `MediaClock`.
+
+    `tx_format` is the format we send in; by default the channel's `format`, except for
+    formats with a dynamic RTP payload type (`slin16`, 118): Asterisk (16.28, and 18-22 per
+    its documentation) silently drops those on an externalMedia channel's return path, while
+    it accepts and transcodes static payload types such as u-law (verified on 16.28). So a
+    `slin16` session receives 16 kHz L16 and sends u-law.
 
     Packet and tick work are plain callbacks shared by all sessions of the loop (one clock
     tick, one inbound batch): a session has no task of its own. Tasks the call attaches to
@@ -40,6 +51,7 @@ class MediaSession:
         self,
         *,
         format: str = "ulaw",
+        tx_format: str | None = None,
         bind_host: str = "127.0.0.1",
         advertise_host: str | None = None,
         port_range: tuple[int, int] | None = None,
@@ -48,7 +60,7 @@ class MediaSession:
         idle_silence: bool = False,
         jitter_capacity: int = 4,
         jitter_fill: FillMode = "silence",
-        rx_quality: str = "HQ",
+        rx_quality: str = HALFBAND,
         tx_quality: str = "HQ",
         on_audio: AudioHandler | None = None,
         on_event: EventHandler | None = None,
@@ -57,6 +69,7 @@ class MediaSession:
         name: str = "",
     ) -> None:
         self.codec = codec = get_codec(format)
+        self.tx_codec = tx_codec = get_codec(tx_format) if tx_format is not None else default_tx_codec(codec)
         self.name = name
         self._bind_host = bind_host
         self._advertise_host = advertise_host
@@ -75,7 +88,7 @@ class MediaSession:
             "on_event": on_event,
         }
         self._receiver: Receiver | None = None
-        self.playout = Playout(codec, self._not_started, idle_silence=idle_silence, quality=tx_quality, on_mark=on_mark)
+        self.playout = Playout(tx_codec, self._not_started, idle_silence=idle_silence, quality=tx_quality, on_mark=on_mark)
         self._transport: RtpTransport | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
@@ -99,6 +112,7 @@ class MediaSession:
             port_range=self._port_range,
             advertise_host=self._advertise_host,
             on_packet=self._receiver.on_packet,
+            poller=clock.poller,
         )
         self.playout.send = self._transport.send
         clock.add(self.playout)
@@ -124,7 +138,7 @@ class MediaSession:
         if self._clock is not None:
             self._clock.remove(self.playout)
         if self._receiver is not None:
-            self._receiver.closed = True
+            self._receiver.close()
         if self._transport is not None:
             await self._transport.aclose()
             logger.debug("media session %s closed: %s", self.name, self.counters())

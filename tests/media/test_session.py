@@ -100,7 +100,7 @@ async def test_ulaw_both_directions(asterisk: FakeAsterisk) -> None:
 
 async def test_slin16_round_trip(asterisk: FakeAsterisk) -> None:
     audio: list[AudioFrame] = []
-    session = MediaSession(format="slin16", on_audio=audio.append, vad_backend=None)
+    session = MediaSession(format="slin16", tx_format="slin16", on_audio=audio.append, vad_backend=None)
     async with session:
         session.set_remote("127.0.0.1", asterisk.port)
         l16 = get_codec("slin16").encode(tone(2000, 1.0, 16000))
@@ -201,3 +201,20 @@ async def test_barge_in_pause_and_close() -> None:
 async def test_unknown_format_fails_before_any_socket_exists() -> None:
     with pytest.raises(ValueError, match="unknown media format 'opus'"):
         MediaSession(format="opus")
+
+
+async def test_slin16_sends_ulaw_by_default(asterisk: FakeAsterisk) -> None:
+    # Asterisk drops dynamic payload types (slin16 is 118) on externalMedia's return path.
+    session = MediaSession(format="slin16", vad_backend=None)
+    assert session.codec.name == "slin16" and session.tx_codec.name == "ulaw"
+    assert MediaSession(format="ulaw").tx_codec.name == "ulaw"
+    assert MediaSession(format="alaw").tx_codec.name == "alaw"
+    async with session:
+        session.set_remote("127.0.0.1", asterisk.port)
+        session.play(tone(700, 0.4, 16000), 16000)
+        session.flush_output()
+        await until(lambda: len(asterisk.received) == 20)
+    sent = asterisk.received
+    assert all(p.payload_type == 0 and len(p.payload) == 160 for p in sent)
+    played = get_codec("ulaw").decode(b"".join(p.payload for p in sent))
+    assert dominant_frequency(played, 8000) == pytest.approx(700, abs=8)
