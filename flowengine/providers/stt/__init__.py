@@ -1,0 +1,1 @@
+"""Speech-to-text providers: the base class, the registry, the offline recogniser."""
