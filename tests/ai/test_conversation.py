@@ -1,0 +1,141 @@
+"""The conversation loop on scripted speech: turns, barge-in, backchannels, smart turn-taking."""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import numpy as np
+import pytest
+
+from flowengine.ai.conversation import Conversation, ConversationSettings
+from flowengine.media.frames import AudioFrame, MediaInbox
+from flowengine.media.vad import SpeechEnded, SpeechStarted, SpeechStopping
+from flowengine.providers.llm.base import ChatMessage
+from tests.ai.fakes import FakePlayout, ScriptedLLM, ScriptedSTT, ToneTTS
+
+
+class Rig:
+    def __init__(self, stt: ScriptedSTT, llm: ScriptedLLM, settings: ConversationSettings | None = None) -> None:
+        self.inbox = MediaInbox()
+        self.out = FakePlayout()
+        self.stt, self.llm = stt, llm
+        self.conv = Conversation(
+            inbox=self.inbox, play=self.out.play, flush=self.out.flush, clear=self.out.clear,
+            pause_output=self.out.pause_output, resume_output=self.out.resume_output,
+            queued_ms=self.out.queued_ms, stt=stt, llm=llm, tts=ToneTTS(),
+            messages=[ChatMessage("system", "You book appointments.")], settings=settings or ConversationSettings())
+        self.out.on_mark = self.conv.on_mark
+        self.t = 0
+
+    async def speak(self, ms: int, *, stop_gap: int = 200) -> None:
+        """Caller speech of `ms`, then silence until the VAD ends the turn."""
+        start = self.t
+        for _ in range(ms // 20):
+            self.inbox.put(AudioFrame(np.zeros(320, dtype=np.int16), self.t))
+            self.t += 20
+            if self.t - start == 200:
+                self.inbox.put(SpeechStarted(self.t, start))
+            await asyncio.sleep(0)
+        end = self.t
+        self.inbox.put(SpeechStopping(self.t, end))
+        await asyncio.sleep(stop_gap / 1000)
+        self.t += stop_gap
+        self.inbox.put(SpeechEnded(self.t, start, end))
+        await asyncio.sleep(0.01)
+        self.stt.consume()
+
+
+@pytest.fixture
+async def drain() -> AsyncIterator[list[FakePlayout]]:
+    outs: list[FakePlayout] = []
+    yield outs
+
+
+async def run_rig(rig: Rig) -> tuple[asyncio.Task[str], asyncio.Task[None]]:
+    return asyncio.ensure_future(rig.conv.run()), asyncio.ensure_future(rig.out.drain())
+
+
+async def settle(rig: Rig, timeout: float = 5) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while rig.conv.speaking:
+        assert asyncio.get_running_loop().time() < deadline, "agent never finished"
+        await asyncio.sleep(0.02)
+
+
+async def stop(rig: Rig, tasks: tuple[asyncio.Task[str], asyncio.Task[None]]) -> None:
+    rig.conv.end("test over")
+    await asyncio.wait_for(tasks[0], 5)
+    tasks[1].cancel()
+    await asyncio.gather(tasks[1], return_exceptions=True)
+
+
+async def test_a_turn_is_answered_and_recorded() -> None:
+    rig = Rig(ScriptedSTT(["I would like an appointment"]), ScriptedLLM(["Sure. Which day suits you?"]))
+    tasks = await run_rig(rig)
+    await rig.speak(800)
+    await asyncio.sleep(0.2)
+    await settle(rig)
+    await stop(rig, tasks)
+    roles = [(m.role, m.content) for m in rig.conv.messages[1:]]
+    assert roles == [("user", "I would like an appointment"), ("assistant", "Sure. Which day suits you?")]
+    assert rig.stt.calls == 1  # the speculative transcription was used, not a second one
+    turn = rig.conv.turns[0]
+    assert turn.endpointing_ms == 200 and turn.llm_first_token_ms is not None and turn.engine_ms is not None
+    assert turn.engine_ms < 200  # loose: this is a correctness check, the bench measures speed
+
+
+async def test_speaking_first_with_a_fixed_opening() -> None:
+    rig = Rig(ScriptedSTT([]), ScriptedLLM([]), ConversationSettings(speak_first=True, first_message="Hello, dental office."))
+    tasks = await run_rig(rig)
+    await asyncio.sleep(0.1)
+    await settle(rig)
+    await stop(rig, tasks)
+    assert [(m.role, m.content) for m in rig.conv.messages[1:]] == [("assistant", "Hello, dental office.")]
+    assert rig.llm.requests == []
+
+
+async def test_barge_in_stops_the_agent_and_keeps_only_what_was_heard() -> None:
+    long_reply = "We are open " + "every single day of the week " * 6 + "until late."
+    rig = Rig(ScriptedSTT(["Tell me your hours", "Wait stop I need Tuesday"]), ScriptedLLM([long_reply, "Tuesday it is."]))
+    tasks = await run_rig(rig)
+    await rig.speak(600)
+    while rig.out.sent_ms < 600:  # the agent has been talking for a while
+        await asyncio.sleep(0.02)
+    await rig.speak(700)
+    assert rig.conv.interruptions == 1 and rig.out.cleared and rig.out.cleared[0] > 0
+    await asyncio.sleep(0.3)
+    await settle(rig)
+    await stop(rig, tasks)
+    assistant = [m.content for m in rig.conv.messages if m.role == "assistant"]
+    assert assistant[0].endswith("...") and len(assistant[0]) < len(long_reply)  # cut where the caller stopped it
+    assert assistant[1] == "Tuesday it is."
+    assert rig.conv.barge_in_stop_ms[0] <= 60
+
+
+async def test_a_backchannel_does_not_interrupt() -> None:
+    reply = "Let me check the calendar for you " * 4
+    rig = Rig(ScriptedSTT(["What is free on Monday", "mm-hm"]), ScriptedLLM([reply]))
+    tasks = await run_rig(rig)
+    await rig.speak(600)
+    while rig.out.sent_ms < 300:
+        await asyncio.sleep(0.02)
+    await rig.speak(200)  # a short "mm-hm"
+    assert rig.conv.interruptions == 0 and rig.conv.false_interruptions == 1 and not rig.out.paused
+    await settle(rig)
+    await stop(rig, tasks)
+    assert [m.content for m in rig.conv.messages if m.role == "assistant"] == [reply.strip()]
+
+
+async def test_smart_turn_waits_for_the_rest_of_a_phone_number() -> None:
+    rig = Rig(ScriptedSTT(["my number is five five five", "one two three four"]), ScriptedLLM(["Thanks."]),
+              ConversationSettings(smart_turn=True))
+    tasks = await run_rig(rig)
+    await rig.speak(800)
+    await asyncio.sleep(0.3)
+    assert rig.llm.requests == []  # held: the number is not finished
+    await rig.speak(800)
+    await asyncio.sleep(0.3)
+    await settle(rig)
+    await stop(rig, tasks)
+    users = [m.content for m in rig.conv.messages if m.role == "user"]
+    assert users == ["my number is five five five one two three four"]
