@@ -114,9 +114,12 @@ class Conversation:
         await self._cancel_reply()
         self._drop_utterance()
 
-    def resume(self) -> None:
+    def resume(self, line: str = "") -> None:
+        """Listen and speak again; `line` is said first (e.g. "Thanks for waiting.")."""
         self._paused = False
         self._frames.clear()
+        if line:
+            self._start_reply(TurnMetrics(index=0), say=line)
 
     @property
     def speaking(self) -> bool:
@@ -257,15 +260,18 @@ class Conversation:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
 
-    def _start_reply(self, metrics: TurnMetrics, opening: bool = False) -> None:
-        self._reply = asyncio.ensure_future(self._respond(metrics, opening))
+    def _start_reply(self, metrics: TurnMetrics, opening: bool = False, say: str = "") -> None:
+        if opening and self.settings.first_message:
+            say = self.settings.first_message
+        self._reply = asyncio.ensure_future(self._respond(metrics, say))
 
     async def _emit(self, message: ChatMessage, extra: dict[str, object]) -> None:
         if self.on_message is not None:
             await self.on_message(message, extra)
 
     # -- one reply ----------------------------------------------------------------------------
-    async def _respond(self, metrics: TurnMetrics, opening: bool) -> None:
+    async def _respond(self, metrics: TurnMetrics, say: str) -> None:
+        """One agent turn: `say` verbatim, or what the model answers to the conversation so far."""
         reply_id = uuid.uuid4().hex[:8]
         self.heard.start(reply_id)
         sentences: asyncio.Queue[str | None] = asyncio.Queue()
@@ -273,8 +279,8 @@ class Conversation:
         try:
             speaker = asyncio.ensure_future(self._speak(reply_id, sentences, metrics))
             try:
-                if opening and self.settings.first_message:
-                    await sentences.put(self.settings.first_message)
+                if say:
+                    await sentences.put(say)
                 else:
                     calls = await self._think(sentences, metrics)
             finally:

@@ -63,6 +63,7 @@ class Services:
     start_flow: StartFlow | None = None
     dial_flow: DialFlow | None = None
     dial_timeout_s: int = 30
+    ai: Any = None  # flowengine.ai.aicall.AICallService when AI calls are configured
     endpoints: dict[str, str] = field(default_factory=dict)
     hangup_reasons: dict[str, str] = field(default_factory=dict)
 

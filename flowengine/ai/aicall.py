@@ -1,0 +1,252 @@
+"""AI calls: one live conversation on a call, its lifecycle (statuses, pause/resume, terminate) and records."""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from flowengine.ai.conversation import Conversation, ConversationSettings
+from flowengine.ai.definitions import AIConfig
+from flowengine.ai.media import CallMedia, MediaSettings
+from flowengine.ai.providers import ProviderPool
+from flowengine.asterisk.app import Call
+from flowengine.asterisk.ari.client import AriClient
+from flowengine.flow.persistence import ENGINE_CUSTOMER_ID
+from flowengine.flow.variables import Variables
+from flowengine.media.vad import VadConfig
+from flowengine.providers.llm.base import ChatMessage, ToolCall
+from flowengine.store import AIcall, AIMessage, Store
+from flowengine.store import ToolCall as StoredToolCall
+from flowengine.store import ToolFunction as StoredToolFunction
+
+log = logging.getLogger(__name__)
+
+VOICE_AGENT_PROMPT = (
+    "You are a voice assistant talking with a caller on the telephone. Your words are spoken aloud: "
+    "answer in short, plain sentences, no lists or markup, one question at a time."
+)
+Status = Literal["initiating", "progressing", "pausing", "resuming", "terminating", "terminated"]
+EndKind = Literal["soft", "hard"]
+Observer = Callable[[str, AIcall], Awaitable[None]]
+
+
+class AICallError(Exception):
+    """An AI call operation is not possible (unknown id, media gone, wrong status)."""
+
+
+class AISource(Protocol):
+    def get(self, ai_id: str) -> AIConfig | None: ...
+
+
+@dataclass
+class LiveAICall:
+    record: AIcall
+    call: Call | None = None
+    media: CallMedia | None = None
+    conversation: Conversation | None = None
+    end_kind: EndKind = "soft"
+    ended_reason: str = ""
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class AICallService:
+    """Starts AI calls for `ai_talk` and controls live ones (pause, resume, terminate)."""
+
+    def __init__(self, ais: AISource, pool: ProviderPool, ari: AriClient | None, media: MediaSettings,
+                 store: Store | None = None) -> None:
+        self.ais = ais
+        self.pool = pool
+        self.ari = ari
+        self.media_settings = media
+        self.store = store
+        self.live: dict[str, LiveAICall] = {}
+        self.observers: list[Observer] = []
+        self.messages: dict[str, list[AIMessage]] = {}
+
+    # -- records and events -------------------------------------------------------------------
+    async def _set_status(self, live: LiveAICall, status: Status, **changes: Any) -> None:
+        live.record = live.record.model_copy(update={"status": status, **changes})
+        if self.store is not None:
+            stored = await self.store.aicalls.update(live.record.customer_id, live.record.id,
+                                                     status=status, **changes)
+            live.record = stored
+        event = "aicall_status_initializing" if status == "initiating" else f"aicall_status_{status}"
+        log.info("aicall %s %s", live.record.id, status)
+        for observer in self.observers:
+            try:
+                await observer(event, live.record)
+            except Exception:
+                log.exception("aicall observer failed")
+
+    async def _store_message(self, live: LiveAICall, message: ChatMessage, extra: dict[str, object]) -> None:
+        direction = "outgoing" if message.role in ("system", "user", "tool") else "incoming"
+        record = AIMessage(
+            id=str(uuid.uuid4()), customer_id=live.record.customer_id, aicall_id=live.record.id,
+            activeflow_id=live.record.activeflow_id, active_ai_id=live.record.assistance_id,
+            direction=direction, role=message.role, content=message.content, tool_call_id=message.tool_call_id,
+            tool_calls=[StoredToolCall(id=c.id, type="function",
+                                       function=StoredToolFunction(name=c.name, arguments=c.arguments))
+                        for c in message.tool_calls])
+        if self.store is not None:
+            record = await self.store.aimessages.create(record)
+        self.messages.setdefault(live.record.id, []).append(record)
+        for observer in self.observers:
+            try:
+                await observer("aimessage_created", live.record)
+            except Exception:
+                log.exception("aimessage observer failed")
+
+    # -- ai_talk on a call --------------------------------------------------------------------
+    def resolve(self, assistance_type: str, assistance_id: str) -> AIConfig:
+        if assistance_type == "team":
+            raise AICallError("AI teams are not available yet in this engine (assistance_type 'team')")
+        config = self.ais.get(assistance_id)
+        if config is None:
+            raise AICallError(f"AI {assistance_id!r} not found")
+        return config
+
+    async def talk(self, *, call: Call, config: AIConfig, variables: Variables, activeflow_id: str,
+                   max_duration_s: int = 0) -> LiveAICall:
+        """Run an AI call on `call` until it ends; returns it (see `end_kind`, `ended_reason`)."""
+        if self.ari is None:
+            raise AICallError("AI calls need Asterisk (ARI)")
+        ai = config.ai
+        stt, tts = self.pool.stt(ai.stt_type), self.pool.tts(ai.tts_type)
+        parameter = variables.substitute(ai.parameter)
+        llm = self.pool.llm(ai.engine_model, config.engine_key.get_secret_value(), parameter)
+        prompt = variables.substitute(ai.init_prompt)
+        aicall_id = str(uuid.uuid4())
+        record = AIcall(
+            id=aicall_id, customer_id=ai.customer_id or ENGINE_CUSTOMER_ID, assistance_type="ai",
+            assistance_id=ai.id, ai_engine_model=ai.engine_model, ai_tts_type=ai.tts_type,
+            ai_tts_voice_id=ai.tts_voice_id, ai_stt_type=ai.stt_type, ai_vad_config=ai.vad_config,
+            ai_smart_turn_enabled=ai.smart_turn_enabled, parameter=parameter, activeflow_id=activeflow_id,
+            reference_type="call", reference_id=call.id, confbridge_id=aicall_id, status="initiating",
+            stt_language=ai.stt_language, metadata={"prompt_snapshots": [{"ai_id": ai.id, "prompt": prompt}]})
+        if self.store is not None:
+            record = await self.store.aicalls.create(record)
+        live = LiveAICall(record, call=call)
+        self.live[aicall_id] = live
+        variables.update({
+            "voipbin.aicall.id": aicall_id, "voipbin.aicall.ai_id": ai.id,
+            "voipbin.aicall.ai_engine_model": ai.engine_model, "voipbin.aicall.confbridge_id": aicall_id,
+            "voipbin.aicall.stt_language": ai.stt_language, "voipbin.aicall.pipecatcall_id": "",
+        })
+        try:
+            await self._set_status(live, "initiating")
+            await self._run(live, call, llm, stt, tts, prompt, parameter, max_duration_s)
+        finally:
+            self.live.pop(aicall_id, None)
+            live.done.set()
+        return live
+
+    async def _run(self, live: LiveAICall, call: Call, llm: Any, stt: Any, tts: Any, prompt: str,
+                   parameter: dict[str, Any], max_duration_s: int) -> None:
+        ai_vad = live.record.ai_vad_config
+        vad = VadConfig.from_mapping(ai_vad.model_dump(exclude_none=True) if ai_vad is not None else None)
+        if live.record.ai_smart_turn_enabled:
+            vad = VadConfig(confidence=vad.confidence, start_secs=vad.start_secs, stop_secs=0.2,
+                            min_volume=vad.min_volume)
+        system = [ChatMessage("system", VOICE_AGENT_PROMPT)]
+        if prompt:
+            system.append(ChatMessage("system", prompt))
+        if parameter:
+            system.append(ChatMessage("system", json.dumps(parameter)))
+        for message in system:
+            await self._store_message(live, message, {})
+        settings = ConversationSettings(
+            speak_first=bool(parameter.get("speak_first") or parameter.get("first_message")),
+            first_message=str(parameter.get("first_message", "")), language=live.record.stt_language,
+            voice_id=live.record.ai_tts_voice_id, smart_turn=live.record.ai_smart_turn_enabled)
+        assert self.ari is not None
+        conversation: Conversation | None = None
+
+        def on_mark(mark: Hashable) -> None:
+            if conversation is not None:
+                conversation.on_mark(mark)
+
+        media = await CallMedia.attach(self.ari, call.channel, live.record.confbridge_id, self.media_settings,
+                                       vad, on_mark=on_mark)
+        live.media = media
+        try:
+            session = media.session
+            conversation = Conversation(
+                inbox=media.inbox, play=session.play, flush=session.flush_output, clear=session.clear_output,
+                pause_output=session.pause_output, resume_output=session.resume_output,
+                queued_ms=lambda: session.queued_ms, stt=stt, llm=llm, tts=tts, messages=list(system),
+                settings=settings, on_tool=lambda c: self._tool(live, c),
+                on_message=lambda m, extra: self._store_message(live, m, extra))
+            live.conversation = conversation
+            await self._set_status(live, "progressing")
+            reason = await self._converse(live, call, conversation, max_duration_s)
+            live.ended_reason = live.ended_reason or reason
+        finally:
+            await self._set_status(live, "terminating")
+            await media.aclose()
+            live.media = None
+            await self._set_status(live, "terminated", ended_reason=live.ended_reason or "ended")
+
+    async def _converse(self, live: LiveAICall, call: Call, conversation: Conversation, max_s: int) -> str:
+        talk = asyncio.ensure_future(conversation.run())
+        hangup = asyncio.ensure_future(call.ended.wait())
+        waiters: set[asyncio.Future[Any]] = {talk, hangup}
+        try:
+            done, _ = await asyncio.wait(waiters, timeout=max_s or None, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            hangup.cancel()
+        if talk in done:
+            return talk.result()
+        conversation.end("customer-ended-call" if hangup in done else "exceeded-max-duration")
+        if hangup in done:
+            live.end_kind = "hard"
+        return await talk
+
+    async def _tool(self, live: LiveAICall, call: ToolCall) -> tuple[str, str | None]:
+        """The tools every AI call has here: stop_service (soft end), stop_flow (hard end)."""
+        if call.name == "stop_service":
+            live.end_kind = "soft"
+            return '{"result": "ending the conversation"}', "assistant-ended-call"
+        if call.name == "stop_flow":
+            live.end_kind = "hard"
+            return '{"result": "ending the call"}', "assistant-ended-call"
+        return json.dumps({"error": f"tool {call.name} is not available"}), None
+
+    # -- control ------------------------------------------------------------------------------
+    def get(self, aicall_id: str) -> LiveAICall:
+        live = self.live.get(aicall_id)
+        if live is None:
+            raise AICallError(f"AI call {aicall_id!r} is not live")
+        return live
+
+    async def pause(self, aicall_id: str) -> None:
+        live = self.get(aicall_id)
+        if live.media is None or live.conversation is None or live.media.closed:
+            raise AICallError(f"AI call {aicall_id!r} has no media any more: it cannot be paused")
+        if live.record.status != "progressing":
+            raise AICallError(f"AI call {aicall_id!r} is {live.record.status}, not progressing")
+        await live.conversation.pause()
+        if live.record.parameter.get("pause_music", True):
+            await live.media.hold_music(True)
+        await self._set_status(live, "pausing")
+
+    async def resume(self, aicall_id: str, line: str = "") -> None:
+        live = self.get(aicall_id)
+        if live.media is None or live.conversation is None or live.media.closed:
+            raise AICallError(f"AI call {aicall_id!r} has no media any more: it cannot be resumed")
+        if live.record.status != "pausing":
+            raise AICallError(f"AI call {aicall_id!r} is {live.record.status}, not paused")
+        await live.media.hold_music(False)
+        await self._set_status(live, "resuming")
+        live.conversation.resume(line)
+        await self._set_status(live, "progressing")
+
+    def terminate(self, aicall_id: str, reason: str = "terminated", hard: bool = False) -> None:
+        live = self.get(aicall_id)
+        live.end_kind = "hard" if hard else "soft"
+        live.ended_reason = reason
+        if live.conversation is not None:
+            live.conversation.end(reason)

@@ -1,0 +1,88 @@
+"""AI configurations operators write in YAML (`<flows_dir>/ais/*.yaml`), with their write-only engine keys."""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from pydantic import SecretStr, ValidationError
+
+from flowengine.flow.persistence import ENGINE_CUSTOMER_ID
+from flowengine.store import AI
+
+log = logging.getLogger(__name__)
+
+
+class AIDefinitionError(ValueError):
+    """An AI file is invalid; the message names the file and every problem."""
+
+
+@dataclass(frozen=True)
+class AIConfig:
+    """An AI and its key (never part of the record, never printed)."""
+
+    ai: AI
+    engine_key: SecretStr = SecretStr("")
+
+
+def load_ai_file(path: Path) -> AIConfig:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise AIDefinitionError(f"{path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise AIDefinitionError(f"{path}: an AI file is a mapping of AI fields")
+    key = str(data.pop("engine_key", "") or "")
+    key_env = str(data.pop("engine_key_env", "") or "")
+    if key_env:
+        key = os.environ.get(key_env, "")
+        if not key:
+            raise AIDefinitionError(f"{path}: engine_key_env names {key_env!r}, which is not set")
+    data.setdefault("id", _id_from_name(path.stem))
+    data.setdefault("customer_id", ENGINE_CUSTOMER_ID)
+    data.setdefault("name", path.stem)
+    try:
+        ai = AI.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise AIDefinitionError(f"{path}: {problems}") from None
+    return AIConfig(ai, SecretStr(key))
+
+
+def _id_from_name(name: str) -> str:
+    import uuid
+
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"flowengine:ai:{name}"))
+
+
+class AIDirectory:
+    """AIs by id and by file name (a flow's `assistance_id` may use either)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.by_id: dict[str, AIConfig] = {}
+        self.errors: dict[str, str] = {}
+
+    def scan(self) -> None:
+        found: dict[str, AIConfig] = {}
+        self.errors = {}
+        files = sorted([*self.path.glob("*.yaml"), *self.path.glob("*.yml")]) if self.path.is_dir() else []
+        for path in files:
+            try:
+                config = load_ai_file(path)
+            except AIDefinitionError as exc:
+                self.errors[str(path)] = str(exc)
+                log.error("AI file refused: %s", exc)
+                previous = self.by_id.get(path.stem)
+                if previous is not None:  # keep serving the last good version
+                    found[path.stem] = previous
+                    found[previous.ai.id] = previous
+                continue
+            found[config.ai.id] = config
+            found[path.stem] = config
+        self.by_id = found
+
+    def get(self, ai_id: str) -> AIConfig | None:
+        return self.by_id.get(ai_id)

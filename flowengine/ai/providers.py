@@ -1,0 +1,71 @@
+"""Chooses the STT, LLM and TTS of an AI call from its configuration; speech models are shared per process."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flowengine.providers.llm.base import LLM_PROVIDERS, LLMConfigError, LLMProvider, ModelRef
+from flowengine.providers.registry import UnknownProviderError
+from flowengine.providers.stt.base import STT_PROVIDERS, STTError, STTProvider
+from flowengine.providers.tts.base import TTS_PROVIDERS, TTSError, TTSProvider
+
+log = logging.getLogger(__name__)
+
+# The seed's default voices per tts_type (reference 4.1); the offline voice is piper's joe.
+DEFAULT_VOICES = {
+    "elevenlabs": "EXAVITQu4vr4xnSDxMaL", "aws": "Joanna", "azure": "en-US-JennyNeural",
+    "cartesia": "71a7ad14-091c-4e8e-a314-022ece01c121", "deepgram": "aura-2-thalia-en",
+    "google": "en-US-Chirp3-HD-Charon", "openai": "alloy", "piper": "en_US-joe-medium", "espeak": "",
+}
+OFFLINE_TTS = {"": "piper", "piper": "piper", "espeak": "espeak"}
+OFFLINE_STT = {"": "whisper", "whisper": "whisper"}
+
+
+class ProviderUnavailable(ValueError):
+    """The AI names a provider this engine cannot use; the message says which and what exists."""
+
+
+class ProviderPool:
+    """One STT and one TTS instance per provider name per process (models load once)."""
+
+    def __init__(self) -> None:
+        self._stt: dict[str, STTProvider] = {}
+        self._tts: dict[str, TTSProvider] = {}
+
+    def tts(self, tts_type: str) -> TTSProvider:
+        name = OFFLINE_TTS.get(tts_type)
+        if name is None:
+            raise ProviderUnavailable(
+                f"tts_type {tts_type!r} is not available in this engine; offline voices: piper, espeak")
+        if name not in self._tts:
+            try:
+                self._tts[name] = TTS_PROVIDERS.create(name)
+            except (UnknownProviderError, TTSError) as exc:
+                raise ProviderUnavailable(str(exc)) from None
+        return self._tts[name]
+
+    def stt(self, stt_type: str) -> STTProvider:
+        name = OFFLINE_STT.get(stt_type)
+        if name is None:
+            raise ProviderUnavailable(
+                f"stt_type {stt_type!r} is not available in this engine; offline recogniser: whisper")
+        if name not in self._stt:
+            try:
+                self._stt[name] = STT_PROVIDERS.create(name)
+            except (UnknownProviderError, STTError) as exc:
+                raise ProviderUnavailable(str(exc)) from None
+        return self._stt[name]
+
+    def llm(self, engine_model: str, api_key: str, parameter: dict[str, Any]) -> LLMProvider:
+        try:
+            ref = ModelRef.parse(engine_model)
+            return LLM_PROVIDERS.create(ref.provider, model=ref.model, api_key=api_key, base_url="",
+                                        parameter=parameter)
+        except (UnknownProviderError, LLMConfigError) as exc:
+            raise ProviderUnavailable(f"engine_model {engine_model!r}: {exc}") from None
+
+    async def aclose(self) -> None:
+        for stt in self._stt.values():
+            await stt.aclose()
+        for tts in self._tts.values():
+            await tts.aclose()

@@ -1,0 +1,27 @@
+"""The `ai_talk` action: the caller talks with an AI until it ends; soft ends continue the flow."""
+from __future__ import annotations
+
+from flowengine.ai.aicall import AICallError, AICallService
+from flowengine.ai.providers import ProviderUnavailable
+from flowengine.flow.actions.calls import answer_if_needed
+from flowengine.flow.context import ActionContext
+from flowengine.flow.handlers import ActionFailed, executor
+from flowengine.flow.options.ai import AiTalkOptions
+from flowengine.media.vad import VadConfigError
+
+
+@executor("ai_talk", on_error="stop")
+async def ai_talk(ctx: ActionContext, opts: AiTalkOptions) -> None:
+    service = ctx.services.ai
+    if not isinstance(service, AICallService):
+        raise ActionFailed("ai_talk needs AI calls configured in the engine")
+    call = ctx.call
+    try:
+        config = service.resolve(opts.resolved_type, opts.resolved_id)
+        await answer_if_needed(ctx)
+        live = await service.talk(call=call, config=config, variables=ctx.variables,
+                                  activeflow_id=ctx.activeflow.id, max_duration_s=opts.duration)
+    except (AICallError, ProviderUnavailable, VadConfigError) as exc:
+        raise ActionFailed(str(exc)) from None
+    if live.end_kind == "hard":
+        ctx.stop(f"ai_talk ended the flow: {live.ended_reason}")
