@@ -9,6 +9,11 @@ from pathlib import Path
 import aiohttp
 from pydantic import SecretStr
 
+from flowengine.ai import talk  # noqa: F401  (registers the ai_talk executor)
+from flowengine.ai.aicall import AICallService
+from flowengine.ai.definitions import AIDirectory
+from flowengine.ai.media import MediaSettings
+from flowengine.ai.providers import ProviderPool
 from flowengine.asterisk.ami import AmiClient
 from flowengine.asterisk.app import AriApp, CallHandler
 from flowengine.asterisk.ari.client import AriClient
@@ -68,6 +73,8 @@ class Engine:
     http: aiohttp.ClientSession | None = None
     services: Services = field(default_factory=Services)
     store: Store | None = None
+    ais: AIDirectory | None = None
+    providers: ProviderPool | None = None
 
     async def start(self) -> None:
         try:
@@ -124,7 +131,17 @@ class Engine:
         await recorder.recover()
         self.services.observers.append(recorder)
         self.flow_service = FlowService(self.services)
-        log.info("%d flow(s) loaded from %s", len(self.flows.flows), cfg.flows_dir)
+        self.ais = AIDirectory(Path(cfg.flows_dir) / "ais")
+        await asyncio.to_thread(self.ais.scan)
+        media = cfg.media
+        self.providers = ProviderPool()
+        self.services.ai = AICallService(
+            self.ais, self.providers, self.ari,
+            MediaSettings(format=media.format, bind_host=media.bind_host, advertise_host=media.advertise_host,
+                          port_range=(media.port_min, media.port_max)),
+            store=self.store)
+        log.info("%d flow(s) and %d AI(s) loaded from %s", len(self.flows.flows), len(self.ais.by_id) // 2,
+                 cfg.flows_dir)
 
     async def aclose(self) -> None:
         if self.app is not None:
@@ -142,6 +159,9 @@ class Engine:
         if self.http is not None:
             await self.http.close()
             self.http = None
+        if self.providers is not None:
+            await self.providers.aclose()
+            self.providers = None
         if self.store is not None:
             await self.store.aclose()
             self.store = None

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -24,7 +24,7 @@ class AIConfig:
     """An AI and its key (never part of the record, never printed)."""
 
     ai: AI
-    engine_key: SecretStr = SecretStr("")
+    engine_key: SecretStr = field(default_factory=lambda: SecretStr(""))
 
 
 def load_ai_file(path: Path) -> AIConfig:
