@@ -8,7 +8,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from flowengine.providers.llm.base import ChatMessage, LLMEvent, LLMProvider, TextDelta, ToolSpec, Usage
+from flowengine.providers.llm.base import (
+    ChatMessage,
+    LLMEvent,
+    LLMProvider,
+    TextDelta,
+    ToolCall,
+    ToolCallRequest,
+    ToolSpec,
+    Usage,
+)
 from flowengine.providers.stt.base import STTProvider, Transcript
 from flowengine.providers.tts.base import TTSProvider
 
@@ -107,3 +116,19 @@ class FakePlayout:
                 self.queue.popleft()
                 if self.on_mark is not None and head[1] is not None:
                     self.on_mark(head[1])  # type: ignore[arg-type]
+
+
+class ScriptedToolLLM(ScriptedLLM):
+    """Replies may carry tool calls: ("text", ["stop_service"])."""
+
+    def __init__(self, turns: list[tuple[str, list[str]]], word_delay: float = 0.005) -> None:
+        super().__init__([t for t, _ in turns], word_delay)
+        self.tools_per_turn = deque(tools for _, tools in turns)
+
+    async def stream(self, messages: list[ChatMessage], *, tools: list[ToolSpec] | None = None,
+                     temperature: float | None = None, max_tokens: int | None = None) -> AsyncIterator[LLMEvent]:
+        names = self.tools_per_turn.popleft() if self.tools_per_turn else []
+        async for event in super().stream(messages, tools=tools):
+            yield event
+        for i, name in enumerate(names):
+            yield ToolCallRequest(ToolCall(f"call_{i}", name, "{}"))
