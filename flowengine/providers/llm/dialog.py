@@ -1,0 +1,140 @@
+"""The rule engine's turn logic: match an intent, fill slots, ask, confirm, reply, call a tool. Deterministic."""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from flowengine.providers.llm.ruleset import TEMPLATE_NAME, Intent, RuleSet
+from flowengine.providers.llm.textnorm import tokens
+
+
+@dataclass(frozen=True)
+class State:
+    slots: dict[str, str] = field(default_factory=dict)
+    pending: str = ""  # the intent waiting for slots or for a yes/no
+    confirming: bool = False
+
+
+@dataclass(frozen=True)
+class Turn:
+    reply: str
+    intent: str = ""  # "" = fallback
+    tool: tuple[str, str] | None = None  # (name, arguments JSON)
+
+
+class Dialog:
+    """`step(state, text)` -> (new state, what to say and do). A conversation is replayed from its
+    user turns, so the engine keeps no hidden state between calls."""
+
+    def __init__(self, rules: RuleSet) -> None:
+        self.rules = rules
+        self._slots = {name: re.compile(s.pattern) for name, s in rules.slots.items()}
+        self._answers = {name: re.compile(s.when_asked) for name, s in rules.slots.items() if s.when_asked}
+        self._patterns = [(i, [re.compile(p) for p in i.patterns]) for i in rules.intents]
+        self._examples = [(i, [frozenset(tokens(e)) for e in i.examples]) for i in rules.intents]
+
+    def greeting(self) -> str:
+        return self.render(self.rules.greeting, {})
+
+    def step(self, state: State, text: str) -> tuple[State, Turn]:
+        words = tokens(text)
+        intent = self.match(words, confirming=state.confirming)
+        heard = self.extract(" ".join(words))
+        pending = self.rules.intent(state.pending) if state.pending else None
+        if pending and not state.confirming and (intent is None or intent is pending):
+            asked = next((s for s in pending.requires if s not in state.slots), "")
+            if asked in self._answers and asked not in heard:
+                heard.update(self._value(asked, self._answers[asked], " ".join(words)))
+        state = replace(state, slots={**state.slots, **heard})
+        if pending and state.confirming:
+            if intent and intent.answers == "yes":
+                return self._complete(state, pending)
+            if intent and intent.answers == "no":
+                forget = pending.requires if pending.reask is None else pending.reask
+                slots = {k: v for k, v in state.slots.items() if k not in forget}
+                state = State(slots, pending.name, False)
+                if pending.on_no:
+                    return state, Turn(self.render(pending.on_no, state.slots), pending.name)
+                return self._progress(state, pending)
+            if any(s in heard for s in pending.requires) and (intent is None or intent is pending):
+                return self._progress(state, pending)  # "make it Wednesday": confirm the new values
+        elif pending and (intent is None or intent is pending or intent.answers) and heard:
+            return self._progress(state, pending)
+        if intent is None or (intent.answers and not (intent.reply or intent.tool)):
+            return state, Turn(self.render(self.rules.fallback, state.slots))
+        if intent.requires and intent is not pending:
+            # A fresh request: only what was said just now (or is still being asked for) counts.
+            state = replace(state, slots={k: v for k, v in state.slots.items() if k not in intent.requires or k in heard})
+        return self._progress(replace(state, pending=intent.name if intent.requires else state.pending), intent)
+
+    def _progress(self, state: State, intent: Intent) -> tuple[State, Turn]:
+        missing = [s for s in intent.requires if s not in state.slots]
+        if missing:
+            question = intent.ask.get(missing[0]) or f"What {missing[0]} would you like?"
+            return State(state.slots, intent.name, False), Turn(self.render(question, state.slots), intent.name)
+        if intent.confirm:
+            return State(state.slots, intent.name, True), Turn(self.render(intent.confirm, state.slots), intent.name)
+        return self._complete(state, intent)
+
+    def _complete(self, state: State, intent: Intent) -> tuple[State, Turn]:
+        tool = None
+        if intent.tool:
+            tool = (intent.tool.name, json.dumps(self._render_value(intent.tool.arguments, state.slots)))
+        if state.pending == intent.name:
+            done = State(state.slots)
+        else:  # an aside ("what are your hours?") leaves the pending request as it was
+            done = state
+        return done, Turn(self.render(intent.reply, state.slots), intent.name, tool)
+
+    def extract(self, text: str) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for name, pattern in self._slots.items():
+            found.update(self._value(name, pattern, text))
+        return found
+
+    def _value(self, name: str, pattern: re.Pattern[str], text: str) -> dict[str, str]:
+        m = pattern.search(text)
+        if m is None:
+            return {}
+        value = (m.group("value") if "value" in pattern.groupindex else m.group(0)) or ""
+        slot, value = self.rules.slots[name], value.strip()
+        if value in slot.values:
+            value = slot.values[value]  # written by the rule author: used as is
+        elif slot.capitalize:
+            value = " ".join(w[:1].upper() + w[1:] for w in value.split())
+        return {name: value} if value else {}
+
+    def match(self, words: list[str], *, confirming: bool = False) -> Intent | None:
+        """Best word overlap with an example (Dice score >= threshold), else the first intent whose
+        pattern matches. Ties go to yes/no intents while a confirmation is open, else to the others,
+        then to the earlier intent ("no thanks" is an answer to "shall I book it?", else a goodbye)."""
+        said = frozenset(words)
+        best: tuple[float, int, Intent | None] = (0.0, 0, None)
+        if said:
+            for intent, examples in self._examples:
+                preferred = int((intent.answers is not None) == confirming)
+                for example in examples:
+                    score = 2 * len(said & example) / (len(said) + len(example)) if example else 0.0
+                    if (score, preferred) > best[:2]:
+                        best = (score, preferred, intent)
+        if best[2] is not None and best[0] >= self.rules.threshold:
+            return best[2]
+        text = " ".join(words)
+        candidates = [i for i, patterns in self._patterns if any(p.search(text) for p in patterns)]
+        candidates.sort(key=lambda i: (i.answers is not None) != confirming)  # stable: file order otherwise
+        return candidates[0] if candidates else None
+
+    def render(self, template: str, slots: dict[str, str]) -> str:
+        values = {**self.rules.variables, **slots}
+        return TEMPLATE_NAME.sub(lambda m: values.get(m.group(1), ""), template).strip()
+
+    def _render_value(self, value: Any, slots: dict[str, str]) -> Any:
+        if isinstance(value, str):
+            return self.render(value, slots)
+        if isinstance(value, dict):
+            return {k: self._render_value(v, slots) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._render_value(v, slots) for v in value]
+        return value

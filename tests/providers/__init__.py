@@ -1,0 +1,1 @@
+"""Tests of the STT, LLM and TTS providers (flowengine.providers)."""

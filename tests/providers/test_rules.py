@@ -1,0 +1,180 @@
+"""The offline dialog engine (`rules.<name>`): matching, slots, confirmation, tools, streaming, its honesty."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flowengine.providers.llm import LLM_PROVIDERS, create_llm
+from flowengine.providers.llm.base import (
+    ChatMessage,
+    LLMConfigError,
+    LLMProvider,
+    TextDelta,
+    ToolCall,
+    ToolCallRequest,
+    ToolSpec,
+    Usage,
+)
+from flowengine.providers.llm.rules import RulesLLM
+
+SYSTEM = ChatMessage("system", "You answer the phone for a dental office.")
+TOOLS = [ToolSpec("set_variables"), ToolSpec("stop_service")]
+
+
+class Caller:
+    """Plays user turns against a provider, keeping the history as the conversation loop would."""
+
+    def __init__(self, llm: LLMProvider, tools: list[ToolSpec] | None = TOOLS) -> None:
+        self.llm, self.tools = llm, tools
+        self.messages = [SYSTEM]
+        self.calls: list[ToolCall] = []
+        self.deltas = 0
+
+    async def turn(self, text: str | None = None) -> str:
+        if text is not None:
+            self.messages.append(ChatMessage("user", text))
+        events = [e async for e in self.llm.stream(self.messages, tools=self.tools)]
+        assert isinstance(events[-1], Usage)
+        reply = "".join(e.text for e in events if isinstance(e, TextDelta))
+        self.deltas = sum(isinstance(e, TextDelta) for e in events)
+        self.calls = [e.call for e in events if isinstance(e, ToolCallRequest)]
+        self.messages.append(ChatMessage("assistant", reply, tool_calls=tuple(self.calls)))
+        return reply
+
+
+async def test_books_an_appointment_end_to_end() -> None:
+    caller = Caller(create_llm("rules.appointments"))
+    assert "Bright Smile Dental" in await caller.turn()  # speaks first: the greeting
+    assert caller.deltas > 10  # streamed word by word
+    assert "which day" in (await caller.turn("Hi, I'd like to book an appointment please")).lower()
+    assert "what time on Tuesday" in await caller.turn("Tuesday")
+    assert "your name" in await caller.turn("at ten thirty in the morning")
+    confirm = await caller.turn("my name is John Smith")
+    assert confirm == "So that is Tuesday at 10 30 in the morning for John Smith. Shall I book it?"
+    assert caller.calls == []
+    done = await caller.turn("yes please")
+    assert done.startswith("You are booked for Tuesday at 10 30 in the morning.")
+    [call] = caller.calls
+    assert call.name == "set_variables"
+    assert json.loads(call.arguments) == {"variables": {
+        "appointment_day": "Tuesday", "appointment_time": "10 30 in the morning", "appointment_name": "John Smith",
+        "appointment_phone": ""}}
+    assert "Saturday from 9 am" in await caller.turn("What are your opening hours?")
+    assert "Goodbye" in await caller.turn("No thanks, goodbye.")
+    assert [c.name for c in caller.calls] == ["stop_service"]
+
+
+async def test_slots_given_up_front_and_a_no_to_the_confirmation() -> None:
+    caller = Caller(create_llm("rules.appointments"))
+    assert "name" in await caller.turn("Can I book a cleaning for Friday at 3 pm? My number is 555-1234.")
+    assert await caller.turn("John") == "So that is Friday at 3 pm for John. Shall I book it?"
+    assert await caller.turn("no") == "No problem. Which day would you prefer?"
+    # the name is kept (reask: day, time); both new values in one answer
+    assert await caller.turn("Wednesday at noon") == "So that is Wednesday at 12 noon for John. Shall I book it?"
+    await caller.turn("yeah")
+    args = json.loads(caller.calls[0].arguments)["variables"]
+    assert (args["appointment_day"], args["appointment_time"], args["appointment_phone"]) == (
+        "Wednesday", "12 noon", "5551234")
+
+
+async def test_no_thanks_is_a_goodbye_unless_a_question_is_open() -> None:
+    caller = Caller(create_llm("rules.appointments"))
+    assert "Goodbye" in await caller.turn("no thanks")
+    caller = Caller(create_llm("rules.appointments"))
+    await caller.turn("book me in for Monday at 9 am, this is Ann")
+    assert await caller.turn("no thanks") == "No problem. Which day would you prefer?"
+
+
+async def test_fallback_and_asides_keep_the_pending_question() -> None:
+    caller = Caller(create_llm("rules.appointments"))
+    assert (await caller.turn("purple elephants")).startswith("Sorry, I did not catch that.")
+    await caller.turn("I need to see the dentist")
+    assert "We are open" in await caller.turn("when are you open")
+    assert "what time on Thursday" in await caller.turn("Thursday")
+
+
+async def test_tools_are_called_only_when_offered() -> None:
+    caller = Caller(create_llm("rules.appointments"), tools=None)
+    assert "Goodbye" in await caller.turn("goodbye")
+    assert caller.calls == []
+
+
+async def test_after_a_tool_result() -> None:
+    llm = create_llm("rules.appointments")
+    call = ToolCall("c1", "set_variables", "{}")
+    history = [SYSTEM, ChatMessage("user", "bye"), ChatMessage("assistant", "", tool_calls=(call,))]
+    ok = [e async for e in llm.stream([*history, ChatMessage("tool", '{"result": "success"}', tool_call_id="c1")])]
+    assert [type(e) for e in ok] == [Usage]  # a successful tool adds nothing to what was said
+    failed = [e async for e in llm.stream([*history, ChatMessage("tool", '{"result": "failed"}', tool_call_id="c1")])]
+    assert "".join(e.text for e in failed if isinstance(e, TextDelta)).startswith("Sorry, something went wrong")
+    error = [e async for e in llm.stream([*history, ChatMessage("tool", '{"error": "no"}', tool_call_id="c1")])]
+    assert "".join(e.text for e in error if isinstance(e, TextDelta)).startswith("Sorry, something went wrong")
+
+
+def test_it_never_claims_to_be_a_language_model() -> None:
+    llm = create_llm("rules.appointments")
+    assert isinstance(llm, RulesLLM) and llm.is_llm is False and llm.name == "rules"
+    assert "rules" in LLM_PROVIDERS.names()
+    text = Path(__file__).resolve().parents[2].joinpath(
+        "flowengine/providers/llm/examples/appointments.yaml").read_text().lower()
+    assert "language model" not in text.replace("not a language model", "")
+
+
+INLINE: dict[str, Any] = {
+    "greeting": "Hi {who}, pizza or pasta?",
+    "variables": {"who": "there"},
+    "slots": {"size": {"pattern": r"\b(?P<value>small|large)\b"}},
+    "intents": [
+        {"name": "pizza", "examples": ["pizza please", "I want a pizza"], "requires": ["size"],
+         "ask": {"size": "Small or large?"}, "reply": "One {size} pizza for {who}.",
+         "tool": {"name": "set_variables", "arguments": {"variables": {"order": "pizza {size}"}}}},
+    ],
+}
+
+
+async def test_inline_rules_with_variables_from_the_parameter() -> None:
+    caller = Caller(create_llm("rules.pizza", parameter={"rules": INLINE, "variables": {"who": "Ann"}}))
+    assert await caller.turn() == "Hi Ann, pizza or pasta?"
+    assert await caller.turn("pizza please") == "Small or large?"
+    assert await caller.turn("large") == "One large pizza for Ann."
+    assert json.loads(caller.calls[0].arguments) == {"variables": {"order": "pizza large"}}
+
+
+async def test_rules_dir_and_rules_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import yaml
+
+    (tmp_path / "pizza.yaml").write_text(yaml.safe_dump(INLINE))
+    for llm in (create_llm("rules.pizza", parameter={"rules_dir": str(tmp_path)}),
+                create_llm("rules.whatever", parameter={"rules_file": str(tmp_path / "pizza.yaml")})):
+        assert await Caller(llm).turn() == "Hi there, pizza or pasta?"
+    monkeypatch.setenv("FLOWENGINE_RULES_DIR", str(tmp_path))
+    assert await Caller(create_llm("rules.pizza")).turn() == "Hi there, pizza or pasta?"
+
+
+def test_missing_rule_set_says_where_it_looked(tmp_path: Path) -> None:
+    with pytest.raises(LLMConfigError, match=r"no rule set 'nope'.*" + str(tmp_path)):
+        create_llm("rules.nope", parameter={"rules_dir": str(tmp_path)})
+    with pytest.raises(LLMConfigError, match="use letters"):
+        create_llm("rules.../etc/passwd")
+
+
+def test_every_problem_of_a_bad_rule_set_is_reported_at_once() -> None:
+    bad = {
+        "slots": {"day": {"pattern": "(unclosed"}},
+        "intents": [
+            {"name": "a", "examples": ["x"], "requires": ["time"], "reply": "at {when}", "confirm": "ok?"},
+            {"name": "a", "reply": "twice"},
+            {"name": "b", "examples": ["y"]},
+        ],
+    }
+    with pytest.raises(LLMConfigError) as info:
+        create_llm("rules.bad", parameter={"rules": bad})
+    text = str(info.value)
+    for problem in ("bad regex '(unclosed'", "unknown slot 'time'", "unknown name {when}", "used twice",
+                    "needs examples or patterns", "says nothing and does nothing", "answers: yes"):
+        assert problem in text, problem
+    with pytest.raises(LLMConfigError, match=r"intents\.0\.colour: Extra inputs are not permitted"):
+        create_llm("rules.bad", parameter={"rules": {"intents": [{"name": "a", "reply": "r", "colour": 1}]}})

@@ -1,0 +1,27 @@
+"""Normalised words for matching: spelled and numeric numbers meet in one form."""
+from __future__ import annotations
+
+import pytest
+
+from flowengine.providers.llm.textnorm import normalise, spoken_digits
+
+
+@pytest.mark.parametrize(("said", "expected"), [
+    ("My number is 555-1234.", "my number is 5551234"),
+    ("my number is five five five one two three four", "my number is 5551234"),
+    ("My number is 5 5 5 1 2 3 4", "my number is 5551234"),
+    ("five oh two", "502"),
+    ("Oh, I see", "oh i see"),
+    ("Tuesday at ten thirty a.m.", "tuesday at 10 30 am"),
+    ("At 10:30 AM, please!", "at 10:30 am please"),
+    ("twenty-five people", "25 people"),
+    ("one hundred and five", "105"),
+    ("What's up? No Thanks Goodbye", "whats up no thanks goodbye"),
+    ("", ""),
+])
+def test_normalise(said: str, expected: str) -> None:
+    assert normalise(said) == expected
+
+
+def test_spoken_digits_counts_each_digit_of_long_numbers() -> None:
+    assert spoken_digits("call 555-1234 at 10") == ["call", "5", "5", "5", "1", "2", "3", "4", "at", "10"]
