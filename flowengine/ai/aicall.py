@@ -13,12 +13,13 @@ from flowengine.ai.conversation import Conversation, ConversationSettings
 from flowengine.ai.definitions import AIConfig
 from flowengine.ai.media import CallMedia, MediaSettings
 from flowengine.ai.providers import ProviderPool
+from flowengine.ai.tools import run_variable_tool, tools_for
 from flowengine.asterisk.app import Call
 from flowengine.asterisk.ari.client import AriClient
 from flowengine.flow.persistence import ENGINE_CUSTOMER_ID
 from flowengine.flow.variables import Variables
 from flowengine.media.vad import VadConfig
-from flowengine.providers.llm.base import ChatMessage, ToolCall
+from flowengine.providers.llm.base import ChatMessage, ToolCall, ToolSpec
 from flowengine.store import AIcall, AIMessage, Store
 from flowengine.store import ToolCall as StoredToolCall
 from flowengine.store import ToolFunction as StoredToolFunction
@@ -45,6 +46,7 @@ class AISource(Protocol):
 @dataclass
 class LiveAICall:
     record: AIcall
+    variables: Variables
     call: Call | None = None
     media: CallMedia | None = None
     conversation: Conversation | None = None
@@ -115,6 +117,7 @@ class AICallService:
         if self.ari is None:
             raise AICallError("AI calls need Asterisk (ARI)")
         ai = config.ai
+        tools = tools_for(ai.tool_names)
         stt, tts = self.pool.stt(ai.stt_type), self.pool.tts(ai.tts_type)
         parameter = variables.substitute(ai.parameter)
         llm = self.pool.llm(ai.engine_model, config.engine_key.get_secret_value(), parameter)
@@ -129,7 +132,7 @@ class AICallService:
             stt_language=ai.stt_language, metadata={"prompt_snapshots": [{"ai_id": ai.id, "prompt": prompt}]})
         if self.store is not None:
             record = await self.store.aicalls.create(record)
-        live = LiveAICall(record, call=call)
+        live = LiveAICall(record, variables, call=call)
         self.live[aicall_id] = live
         variables.update({
             "voipbin.aicall.id": aicall_id, "voipbin.aicall.ai_id": ai.id,
@@ -138,14 +141,14 @@ class AICallService:
         })
         try:
             await self._set_status(live, "initiating")
-            await self._run(live, call, llm, stt, tts, prompt, parameter, max_duration_s)
+            await self._run(live, call, llm, stt, tts, prompt, parameter, max_duration_s, tools)
         finally:
             self.live.pop(aicall_id, None)
             live.done.set()
         return live
 
     async def _run(self, live: LiveAICall, call: Call, llm: Any, stt: Any, tts: Any, prompt: str,
-                   parameter: dict[str, Any], max_duration_s: int) -> None:
+                   parameter: dict[str, Any], max_duration_s: int, tools: list[ToolSpec]) -> None:
         ai_vad = live.record.ai_vad_config
         vad = VadConfig.from_mapping(ai_vad.model_dump(exclude_none=True) if ai_vad is not None else None)
         if live.record.ai_smart_turn_enabled:
@@ -178,7 +181,7 @@ class AICallService:
                 inbox=media.inbox, play=session.play, flush=session.flush_output, clear=session.clear_output,
                 pause_output=session.pause_output, resume_output=session.resume_output,
                 queued_ms=lambda: session.queued_ms, stt=stt, llm=llm, tts=tts, messages=list(system),
-                settings=settings, on_tool=lambda c: self._tool(live, c),
+                settings=settings, tools=tools, on_tool=lambda c: self._tool(live, c),
                 on_message=lambda m, extra: self._store_message(live, m, extra))
             live.conversation = conversation
             await self._set_status(live, "progressing")
@@ -213,6 +216,8 @@ class AICallService:
         if call.name == "stop_flow":
             live.end_kind = "hard"
             return '{"result": "ending the call"}', "assistant-ended-call"
+        if call.name in ("set_variables", "get_variables"):
+            return run_variable_tool(call, live.variables), None
         return json.dumps({"error": f"tool {call.name} is not available"}), None
 
     # -- control ------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flowengine.ai.aicall import AICallError, AICallService
 from flowengine.ai.providers import ProviderUnavailable
+from flowengine.ai.tools import ToolConfigError
 from flowengine.flow.actions.calls import answer_if_needed
 from flowengine.flow.context import ActionContext
 from flowengine.flow.handlers import ActionFailed, executor
@@ -21,7 +22,7 @@ async def ai_talk(ctx: ActionContext, opts: AiTalkOptions) -> None:
         await answer_if_needed(ctx)
         live = await service.talk(call=call, config=config, variables=ctx.variables,
                                   activeflow_id=ctx.activeflow.id, max_duration_s=opts.duration)
-    except (AICallError, ProviderUnavailable, VadConfigError) as exc:
+    except (AICallError, ProviderUnavailable, ToolConfigError, VadConfigError) as exc:
         raise ActionFailed(str(exc)) from None
     if live.end_kind == "hard":
         ctx.stop(f"ai_talk ended the flow: {live.ended_reason}")

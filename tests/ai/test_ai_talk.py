@@ -45,7 +45,7 @@ class AIs:
     def __init__(self, **parameter: Any) -> None:
         self.config = AIConfig(AI(id="8a0e5c1e-0000-4000-8000-000000000001", customer_id=ENGINE_CUSTOMER_ID,
                                   name="receptionist", engine_model="scripted.test", init_prompt="Be nice.",
-                                  parameter=parameter))
+                                  parameter=parameter, tool_names=["stop_service", "set_variables"]))
 
     def get(self, ai_id: str) -> AIConfig | None:
         return self.config if ai_id in ("receptionist", self.config.ai.id) else None

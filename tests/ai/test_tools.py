@@ -1,0 +1,28 @@
+"""AI tools: which ones an AI's tool_names offer, and the variable tools on an activeflow's variables."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from flowengine.ai.tools import ToolConfigError, run_variable_tool, tools_for
+from flowengine.flow.variables import Variables
+from flowengine.providers.llm.base import ToolCall
+
+
+def test_tool_names_select_tools_and_refuse_the_rest() -> None:
+    assert [t.name for t in tools_for([])] == []
+    assert {t.name for t in tools_for(["all"])} == {"stop_service", "stop_flow", "set_variables", "get_variables"}
+    assert [t.name for t in tools_for(["stop_service"])] == ["stop_service"]
+    with pytest.raises(ToolConfigError, match="'connect_call' is not available yet.*'fly' is not a tool"):
+        tools_for(["connect_call", "fly"])
+
+
+def test_set_and_get_variables() -> None:
+    variables = Variables({"voipbin.call.id": "c1", "x": "1"})
+    out = run_variable_tool(ToolCall("1", "set_variables", '{"variables": {"day": "Tuesday"}}'), variables)
+    assert json.loads(out) == {"result": "saved", "variables": ["day"]} and variables["day"] == "Tuesday"
+    spoof = run_variable_tool(ToolCall("2", "set_variables", '{"variables": {"voipbin.call.id": "x"}}'), variables)
+    assert "error" in json.loads(spoof) and variables["voipbin.call.id"] == "c1"
+    got = json.loads(run_variable_tool(ToolCall("3", "get_variables", "{}"), variables))
+    assert got == {"variables": {"x": "1", "day": "Tuesday"}}
