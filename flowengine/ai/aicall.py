@@ -5,6 +5,7 @@ import asyncio
 import json
 import logging
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -68,6 +69,7 @@ class AICallService:
         self.live: dict[str, LiveAICall] = {}
         self.observers: list[Observer] = []
         self.messages: dict[str, list[AIMessage]] = {}
+        self.recent: deque[LiveAICall] = deque(maxlen=100)  # ended AI calls, for reports and demos
 
     # -- records and events -------------------------------------------------------------------
     async def _set_status(self, live: LiveAICall, status: Status, **changes: Any) -> None:
@@ -144,6 +146,9 @@ class AICallService:
             await self._run(live, call, llm, stt, tts, prompt, parameter, max_duration_s, tools)
         finally:
             self.live.pop(aicall_id, None)
+            self.recent.append(live)
+            while len(self.messages) > (self.recent.maxlen or 0):  # keep transcripts of recent calls only
+                del self.messages[next(iter(self.messages))]
             live.done.set()
         return live
 

@@ -39,6 +39,7 @@ class ScriptedCaller:
     heard: list[Heard] = field(default_factory=list)
     _said: dict[str, asyncio.Future[float]] = field(default_factory=dict)
     _speech: asyncio.Event = field(default_factory=asyncio.Event)
+    last_frame: float = 0.0
 
     async def dial(self, endpoint: str, timeout: float = 20) -> None:
         leg_id = f"demo-caller-{uuid.uuid4()}"
@@ -51,8 +52,9 @@ class ScriptedCaller:
             events.close()
         # The agent's speech is quieter at the start of words than a live voice: listen keenly.
         vad = VadConfig(confidence=0.5, start_secs=0.06, stop_secs=0.5, min_volume=0.2)
+        # idle_silence: a phone sends RTP all the time, so the engine's VAD hears the caller stop.
         self.session = await MediaSession(vad_config=vad, on_audio=self._on_audio, on_event=self._on_event,
-                                          on_mark=self._on_mark, name="demo-caller").start()
+                                          on_mark=self._on_mark, idle_silence=True, name="demo-caller").start()
         self.bridge = await self.ari.bridges.create("mixing", name="demo-caller")
         self.external = await self.ari.channels.external_media(self.session.advertise_address, fmt="ulaw")
         v = self.external.snapshot.channelvars
@@ -62,6 +64,7 @@ class ScriptedCaller:
 
     def _on_audio(self, frame: AudioFrame) -> None:
         self.frames.append(frame.pcm.copy())
+        self.last_frame = time.perf_counter()
 
     def _on_event(self, event: VadEvent) -> None:
         now = time.perf_counter()
@@ -91,29 +94,28 @@ class ScriptedCaller:
         """The first agent speech that started after `t`, waiting up to `timeout` seconds."""
         deadline = time.perf_counter() + timeout
         while True:
+            self._speech.clear()  # before looking: a start arriving after the look wakes the wait
             for stretch in self.heard:
                 if stretch.start > t:
                     return stretch
             left = deadline - time.perf_counter()
             if left <= 0:
                 return None
-            self._speech.clear()
             try:
                 await asyncio.wait_for(self._speech.wait(), left)
             except TimeoutError:
-                return None
+                pass
 
     async def quiet_for(self, seconds: float, timeout: float = 60) -> None:
-        """Until the agent has been silent for `seconds`."""
+        """Until the agent has been silent for `seconds` (or nothing arrives any more: hung up)."""
         deadline = time.perf_counter() + timeout
         while time.perf_counter() < deadline:
+            now = time.perf_counter()
             last = self.heard[-1] if self.heard else None
-            busy = last is not None and (last.end == 0.0 or time.perf_counter() - last.end < seconds)
-            if not busy:
-                await asyncio.sleep(seconds)
-                last2 = self.heard[-1] if self.heard else None
-                if last2 is last and (last is None or last.end):
-                    return
+            talking = last is not None and last.end == 0.0 and now - self.last_frame < seconds
+            recent = last is not None and last.end != 0.0 and now - last.end < seconds
+            if not talking and not recent:
+                return
             await asyncio.sleep(0.05)
 
     def recording(self) -> np.ndarray:

@@ -55,6 +55,8 @@ class CallMedia:
             format=settings.format, bind_host=settings.bind_host,
             advertise_host=settings.advertise_host or None, port_range=settings.port_range,
             vad_config=vad, vad_backend=settings.vad_backend, on_audio=inbox.put, on_event=inbox.put,
+            # A continuous stream, as phones send: the far end's VAD then sees the agent stop.
+            idle_silence=True,
             on_mark=on_mark, name=bridge_id)  # type: ignore[arg-type]
         await session.start()
         bridge: BridgeHandle | None = None

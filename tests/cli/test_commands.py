@@ -89,13 +89,17 @@ def test_wrong_ari_password_is_a_clear_error(asterisk: Asterisk, tmp_path: Path)
     assert "Traceback" not in result.stderr
 
 
-def test_demo_places_a_real_call(tmp_path: Path) -> None:
-    result = flowengine("demo", "--json", "--dir", str(tmp_path), timeout=120)
+def test_demo_books_an_appointment_with_the_ai_receptionist(tmp_path: Path) -> None:
+    result = flowengine("demo", "--json", "--dir", str(tmp_path), timeout=300)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert report["originate"] == {"success": True, "reason": "answered"}
-    types = [e["type"] for e in report["events"]]
-    for expected in ("StasisStart", "PlaybackStarted", "PlaybackFinished", "StasisEnd"):
-        assert expected in types
-    assert report["heard_ms"] >= 1000 and report["heard_rms"] > 500  # the caller heard the greeting
+    assert report["ended_reason"] == "assistant-ended-call"
+    assert report["variables"]["appointment_day"] == "Tuesday"
+    assert report["variables"]["appointment_name"] == "Alex Morgan"
+    roles = [line["role"] for line in report["transcript"]]
+    assert roles[0] == "agent" and roles.count("caller") == 6
+    assert len(report["turns"]) == 6 and all(t["voice_to_voice_ms"] for t in report["turns"])
+    for key in ("voice_to_voice_ms", "endpointing_ms", "stt_ms", "llm_first_token_ms", "tts_first_audio_ms",
+                "engine_ms"):
+        assert key in report["turns"][0]
     assert processes_using(tmp_path / "asterisk" / "etc" / "asterisk.conf") == []

@@ -1,0 +1,192 @@
+"""The AI demo: a private Asterisk, a flow with `ai_talk`, and a scripted caller who books an appointment."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from flowengine.ai.aicall import AICallService, LiveAICall
+from flowengine.ai.caller import ScriptedCaller
+from flowengine.config import load_config
+from flowengine.providers.tts.base import TTSProvider
+from flowengine.runtime import Engine
+
+log = logging.getLogger(__name__)
+
+DEMO_FLOW: dict[str, Any] = {
+    "id": "demo", "name": "AI receptionist demo",
+    "actions": [
+        {"type": "answer"},
+        {"id": "agent", "type": "ai_talk", "option": {"assistance_id": "receptionist"}},
+        {"type": "talk", "option": {"text": "Thank you for calling Bright Smile Dental. Goodbye."}},
+        {"type": "hangup"},
+    ],
+}
+DEMO_AI: dict[str, Any] = {
+    "name": "receptionist", "detail": "Books dental appointments (offline rule engine, not an LLM)",
+    "engine_model": "rules.appointments", "init_prompt": "You are the receptionist of ${office}.",
+    "tts_type": "piper", "stt_type": "whisper", "stt_language": "en-US",
+    "tool_names": ["stop_service", "set_variables"], "parameter": {"speak_first": True},
+}
+CALLER_TURNS = [
+    "Hi, I would like to book an appointment.",
+    "Tuesday, please.",
+    "Ten in the morning.",
+    "My name is Alex Morgan.",
+    "Yes, please.",
+    "No, that is all. Goodbye.",
+]
+CALLER_PITCH_CENTS = -350  # the caller speaks with the offline voice, lowered: a different voice
+
+
+@dataclass
+class DemoReport:
+    transcript: list[dict[str, Any]] = field(default_factory=list)
+    turns: list[dict[str, Any]] = field(default_factory=list)
+    ended_reason: str = ""
+    variables: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"transcript": self.transcript, "turns": self.turns, "ended_reason": self.ended_reason,
+                "variables": self.variables}
+
+
+def write_demo_files(folder: Path, engine_model: str = "") -> Path:
+    flows = folder / "flows"
+    (flows / "ais").mkdir(parents=True, exist_ok=True)
+    (flows / "demo.yaml").write_text(yaml.safe_dump(DEMO_FLOW, sort_keys=False))
+    ai = dict(DEMO_AI)
+    if engine_model:
+        ai["engine_model"] = engine_model
+        ai["parameter"] = {"first_message": "Hello, this is Bright Smile Dental. How can I help?"}
+    (flows / "ais" / "receptionist.yaml").write_text(yaml.safe_dump(ai, sort_keys=False))
+    return flows
+
+
+def caller_voice(tts: TTSProvider, pcm: np.ndarray) -> np.ndarray:
+    """The caller's prompt at 16 kHz, pitched down so it is not the agent's voice."""
+    out = subprocess.run(
+        ["sox", "-t", "raw", "-r", str(tts.sample_rate), "-e", "signed", "-b", "16", "-c", "1", "-",
+         "-t", "raw", "-r", "16000", "-e", "signed", "-b", "16", "-c", "1", "-", "pitch", str(CALLER_PITCH_CENTS)],
+        input=pcm.astype("<i2").tobytes(), capture_output=True, check=True)
+    return trim_silence(np.frombuffer(out.stdout, dtype="<i2").astype(np.int16))
+
+
+def trim_silence(pcm: np.ndarray, rate: int = 16000, threshold: float = 200.0) -> np.ndarray:
+    """Cut leading and trailing silence, so the end of the audio is the end of the speech (the
+    caller's latency clock starts there)."""
+    step = rate // 100
+    frames = pcm[: pcm.size - pcm.size % step].astype(np.float64).reshape(-1, step)
+    voiced = np.flatnonzero(np.sqrt((frames**2).mean(axis=1)) > threshold)
+    if voiced.size == 0:
+        return pcm
+    return pcm[voiced[0] * step: (voiced[-1] + 1) * step]
+
+
+async def run_demo(folder: Path, *, engine_model: str = "", on_line: Callable[[str], None] | None = None,
+                   turns: list[str] | None = None) -> DemoReport:
+    say = on_line or (lambda line: None)
+    config = load_config(None, {
+        "FLOWENGINE_ASTERISK__PRIVATE_DIR": str(folder / "asterisk"),
+        "FLOWENGINE_FLOWS_DIR": str(write_demo_files(folder, engine_model)),
+        "FLOWENGINE_ROUTES__DEFAULT_FLOW": "demo",
+        "FLOWENGINE_SPEECH__CACHE_DIR": str(folder / "speech"),
+        "FLOWENGINE_STORE__URL": f"sqlite+aiosqlite:///{folder / 'engine.db'}",
+    })
+    engine = Engine(config)
+    report = DemoReport()
+    await engine.start()
+    caller: ScriptedCaller | None = None
+    try:
+        assert engine.ari is not None and engine.providers is not None
+        service = engine.services.ai
+        assert isinstance(service, AICallService)
+        tts, stt = engine.providers.tts("piper"), engine.providers.stt("whisper")
+        await asyncio.gather(stt.warm_up(), getattr(tts, "warm_up", lambda: asyncio.sleep(0))())
+        prompts = [caller_voice(tts, await tts.synthesize(text)) for text in (turns or CALLER_TURNS)]
+        say(f"Asterisk {engine.ari.asterisk_version} up; calling the AI receptionist")
+        t0 = time.perf_counter()
+        caller = ScriptedCaller(engine.ari)
+        await caller.dial("Local/1000@flowengine-inbound")
+        greeting = await caller.agent_speech_after(t0, timeout=20)
+        if greeting is not None:
+            await caller.quiet_for(1.0)
+        caller_turns: list[tuple[str, float, float | None]] = []
+        for text, pcm in zip(turns or CALLER_TURNS, prompts, strict=True):
+            started = time.perf_counter()
+            say(f"caller: {text}")
+            ended = await caller.say(pcm, 16000)
+            heard = await caller.agent_speech_after(ended, timeout=20)
+            v2v = (heard.start - ended) * 1000 if heard else None
+            caller_turns.append((text, started - t0, v2v))
+            if heard is None:
+                say("  (no answer)")
+                break
+            await caller.quiet_for(1.0)
+        live = await _wait_ai_call(service)
+        await asyncio.sleep(3.0)  # the flow's goodbye and hangup
+        report = _report(live, caller_turns, t0)
+        say_transcript(report, say)
+    finally:
+        if caller is not None:
+            await caller.hangup()
+        await engine.aclose()
+    return report
+
+
+async def _wait_ai_call(service: AICallService, timeout: float = 15) -> LiveAICall | None:
+    deadline = time.perf_counter() + timeout
+    while service.live and time.perf_counter() < deadline:
+        await asyncio.sleep(0.1)
+    return service.recent[-1] if service.recent else None
+
+
+def _report(live: LiveAICall | None, caller_turns: list[tuple[str, float, float | None]], t0: float) -> DemoReport:
+    report = DemoReport()
+    if live is None:
+        report.ended_reason = "no AI call"
+        return report
+    report.ended_reason = live.ended_reason
+    report.variables = {k: v for k, v in live.variables.snapshot().items() if k.startswith("appointment_")}
+    conversation = live.conversation
+    agent = [m.content for m in (conversation.messages if conversation else []) if m.role == "assistant"]
+    metrics = conversation.turns if conversation else []
+    for index, line in enumerate(agent):
+        if index < len(caller_turns) + 1:
+            if index:
+                text, at, _ = caller_turns[index - 1]
+                report.transcript.append({"role": "caller", "text": text, "t_ms": round(at * 1000)})
+            report.transcript.append({"role": "agent", "text": line, "t_ms": None})
+    for (text, _, v2v), turn in zip(caller_turns, metrics, strict=False):
+        report.turns.append({
+            "caller": text, "voice_to_voice_ms": _r(v2v), "endpointing_ms": _r(turn.endpointing_ms),
+            "stt_ms": _r(turn.stt_ms), "llm_first_token_ms": _r(turn.llm_first_token_ms),
+            "tts_first_audio_ms": _r(turn.tts_first_audio_ms), "engine_ms": _r(turn.engine_ms),
+        })
+    return report
+
+
+def _r(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def say_transcript(report: DemoReport, say: Callable[[str], None]) -> None:
+    say("")
+    say("conversation:")
+    for line in report.transcript:
+        say(f"  {line['role']:>6}: {line['text']}")
+    say("")
+    say("per turn (ms): voice-to-voice at the caller | endpointing | STT | LLM 1st token | TTS 1st audio | engine")
+    for turn in report.turns:
+        say(f"  {turn['voice_to_voice_ms']!s:>7} | {turn['endpointing_ms']!s:>6} | {turn['stt_ms']!s:>6} | "
+            f"{turn['llm_first_token_ms']!s:>6} | {turn['tts_first_audio_ms']!s:>6} | {turn['engine_ms']!s:>6}"
+            f"   {turn['caller']}")
+    say(f"ended: {report.ended_reason}; booked: {report.variables}")
