@@ -5,7 +5,8 @@ import asyncio
 import logging
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,9 +92,21 @@ def trim_silence(pcm: np.ndarray, rate: int = 16000, threshold: float = 200.0) -
     return pcm[voiced[0] * step: (voiced[-1] + 1) * step]
 
 
-async def run_demo(folder: Path, *, engine_model: str = "", on_line: Callable[[str], None] | None = None,
-                   turns: list[str] | None = None) -> DemoReport:
-    say = on_line or (lambda line: None)
+@dataclass
+class DemoCall:
+    """A running demo engine with the caller dialled in and the caller's prompts rendered."""
+
+    engine: Engine
+    service: AICallService
+    caller: ScriptedCaller
+    prompts: list[np.ndarray]
+    t0: float
+
+
+@asynccontextmanager
+async def demo_call(folder: Path, turns: list[str], engine_model: str = "") -> AsyncIterator[DemoCall]:
+    """Start a private Asterisk and the engine with the demo flow and AI, render the caller's
+    turns, dial in. The engine and Asterisk are stopped on exit."""
     config = load_config(None, {
         "FLOWENGINE_ASTERISK__PRIVATE_DIR": str(folder / "asterisk"),
         "FLOWENGINE_FLOWS_DIR": str(write_demo_files(folder, engine_model)),
@@ -102,7 +115,6 @@ async def run_demo(folder: Path, *, engine_model: str = "", on_line: Callable[[s
         "FLOWENGINE_STORE__URL": f"sqlite+aiosqlite:///{folder / 'engine.db'}",
     })
     engine = Engine(config)
-    report = DemoReport()
     await engine.start()
     caller: ScriptedCaller | None = None
     try:
@@ -111,34 +123,42 @@ async def run_demo(folder: Path, *, engine_model: str = "", on_line: Callable[[s
         assert isinstance(service, AICallService)
         tts, stt = engine.providers.tts("piper"), engine.providers.stt("whisper")
         await asyncio.gather(stt.warm_up(), getattr(tts, "warm_up", lambda: asyncio.sleep(0))())
-        prompts = [caller_voice(tts, await tts.synthesize(text)) for text in (turns or CALLER_TURNS)]
-        say(f"Asterisk {engine.ari.asterisk_version} up; calling the AI receptionist")
+        prompts = [caller_voice(tts, await tts.synthesize(text)) for text in turns]
         t0 = time.perf_counter()
         caller = ScriptedCaller(engine.ari)
         await caller.dial("Local/1000@flowengine-inbound")
-        greeting = await caller.agent_speech_after(t0, timeout=20)
-        if greeting is not None:
+        yield DemoCall(engine, service, caller, prompts, t0)
+    finally:
+        if caller is not None:
+            await caller.hangup()
+        await engine.aclose()
+
+
+async def run_demo(folder: Path, *, engine_model: str = "", on_line: Callable[[str], None] | None = None,
+                   turns: list[str] | None = None) -> DemoReport:
+    say = on_line or (lambda line: None)
+    texts = turns or CALLER_TURNS
+    async with demo_call(folder, texts, engine_model) as demo:
+        assert demo.engine.ari is not None
+        say(f"Asterisk {demo.engine.ari.asterisk_version} up; called the AI receptionist")
+        caller = demo.caller
+        if await caller.agent_speech_after(demo.t0, timeout=20) is not None:
             await caller.quiet_for(1.0)
         caller_turns: list[tuple[str, float, float | None]] = []
-        for text, pcm in zip(turns or CALLER_TURNS, prompts, strict=True):
+        for text, pcm in zip(texts, demo.prompts, strict=True):
             started = time.perf_counter()
             say(f"caller: {text}")
             ended = await caller.say(pcm, 16000)
             heard = await caller.agent_speech_after(ended, timeout=20)
             v2v = (heard.start - ended) * 1000 if heard else None
-            caller_turns.append((text, started - t0, v2v))
+            caller_turns.append((text, started - demo.t0, v2v))
             if heard is None:
                 say("  (no answer)")
                 break
             await caller.quiet_for(1.0)
-        live = await _wait_ai_call(service)
-        await asyncio.sleep(3.0)  # the flow's goodbye and hangup
-        report = _report(live, caller_turns, t0)
+        live = await _wait_ai_call(demo.service)
+        report = _report(live, caller_turns, demo.t0)
         say_transcript(report, say)
-    finally:
-        if caller is not None:
-            await caller.hangup()
-        await engine.aclose()
     return report
 
 

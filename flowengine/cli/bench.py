@@ -1,4 +1,4 @@
-"""The `bench` subcommand: `bench media` measures the audio engine's capacity and pacing."""
+"""The `bench` subcommand: `bench media` (audio engine capacity, pacing) and `bench conversation` (AI turns)."""
 from __future__ import annotations
 
 import argparse
@@ -29,6 +29,38 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     media.add_argument("--search-budget", type=float, default=90.0, help="seconds allowed for the max-streams search")
     media.add_argument("--uvloop", action="store_true", help="run the engine on uvloop instead of asyncio's loop")
     media.set_defaults(func=run_media)
+    conversation = bench_sub.add_parser(
+        "conversation",
+        help="AI call: voice-to-voice latency, engine overhead and barge-in over scripted turns",
+        description="A private Asterisk, the demo AI receptionist (offline stack) and a scripted caller: "
+        "voice-to-voice latency measured at the caller per turn, engine overhead per turn, and how fast "
+        "the agent stops when the caller interrupts.",
+    )
+    conversation.add_argument("--turns", type=int, default=20, help="caller turns (default 20)")
+    conversation.add_argument("--barge-ins", type=int, default=5, help="interruptions (default 5)")
+    conversation.add_argument("--json", action="store_true", help="print one JSON object")
+    conversation.set_defaults(func=run_conversation)
+
+
+def run_conversation(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from flowengine.ai.bench import run_conversation_bench
+    from flowengine.logs import setup_logging
+
+    if not 1 <= args.turns <= 200 or not 0 <= args.barge_ins <= 50:
+        print("--turns must be 1..200 and --barge-ins 0..50", file=sys.stderr)
+        return 2
+    setup_logging("WARNING", "text")
+    log = None if args.json else (lambda line: print(line, file=sys.stderr))
+    report = asyncio.run(run_conversation_bench(args.turns, args.barge_ins, log))
+    if args.json:
+        print(json.dumps(report))
+    else:
+        for key in ("voice_to_voice_ms", "engine_ms", "barge_in_stop_ms"):
+            print(f"{key:<20} p50 {report[key]['p50']!s:>7}  p95 {report[key]['p95']!s:>7}")
+        print(f"turns {report['turns']}, barge-ins {report['barge_ins']}, machine {report['machine']}")
+    return 0
 
 
 def run_media(args: argparse.Namespace) -> int:
