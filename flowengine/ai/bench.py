@@ -54,7 +54,11 @@ async def run_conversation_bench(turns: int = 20, barge_ins: int = 5,
                     continue
                 await _sleep_until(reply.start + 1.0)  # the agent is well into its answer
                 interrupt_at = time.perf_counter()
+                if reply.end and reply.end < interrupt_at:
+                    say(f"barge-in {trial + 1}: the answer was over before the interruption; not counted")
+                    continue
                 await caller.say(prompts[INTERRUPTION], 16000)
+                await caller.quiet_for(1.0)  # the caller's VAD has then closed the agent's stretch
                 if reply.end:
                     stopped_after = (reply.end - interrupt_at) * 1000 - ENGINE_VAD_START_MS
                     stops.append(max(0.0, stopped_after))

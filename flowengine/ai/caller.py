@@ -35,7 +35,7 @@ class ScriptedCaller:
     bridge: BridgeHandle | None = None
     external: ChannelHandle | None = None
     session: MediaSession | None = None
-    frames: list[np.ndarray] = field(default_factory=list)
+    frames: list[tuple[float, np.ndarray]] = field(default_factory=list)  # (arrival time, 20 ms PCM16 16 kHz)
     heard: list[Heard] = field(default_factory=list)
     _said: dict[str, asyncio.Future[float]] = field(default_factory=dict)
     _speech: asyncio.Event = field(default_factory=asyncio.Event)
@@ -63,8 +63,8 @@ class ScriptedCaller:
         await self.bridge.add(self.external.id)
 
     def _on_audio(self, frame: AudioFrame) -> None:
-        self.frames.append(frame.pcm.copy())
         self.last_frame = time.perf_counter()
+        self.frames.append((self.last_frame, frame.pcm.copy()))
 
     def _on_event(self, event: VadEvent) -> None:
         now = time.perf_counter()
@@ -118,8 +118,10 @@ class ScriptedCaller:
                 return
             await asyncio.sleep(0.05)
 
-    def recording(self) -> np.ndarray:
-        return np.concatenate(self.frames) if self.frames else np.zeros(0, dtype=np.int16)
+    def recording(self, start: float = 0.0, end: float = float("inf")) -> np.ndarray:
+        """What the caller heard between two times (default: all of it)."""
+        pcm = [p for t, p in self.frames if start <= t <= end]
+        return np.concatenate(pcm) if pcm else np.zeros(0, dtype=np.int16)
 
     async def hangup(self) -> None:
         for channel in (self.external, self.leg):

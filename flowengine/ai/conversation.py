@@ -31,7 +31,7 @@ from flowengine.providers.tts.base import TTSProvider
 
 log = logging.getLogger(__name__)
 
-PREROLL_MS = 200  # audio kept before the VAD's speech start (its start_secs cut the first syllable)
+PREROLL_MS = 300  # audio kept before the VAD's speech start: quiet onsets ("hi", "tue-") fall below its threshold
 MAX_BUFFER_MS = 60_000
 BACKCHANNELS = frozenset({"mm", "mmhm", "mm-hm", "mhm", "uh-huh", "uhhuh", "uh", "um", "hmm", "yeah", "yes",
                           "ok", "okay", "right", "sure", "aha", "ah", "oh"})

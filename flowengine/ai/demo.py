@@ -15,7 +15,7 @@ import numpy as np
 import yaml
 
 from flowengine.ai.aicall import AICallService, LiveAICall
-from flowengine.ai.caller import ScriptedCaller
+from flowengine.ai.caller import Heard, ScriptedCaller
 from flowengine.config import load_config
 from flowengine.providers.tts.base import TTSProvider
 from flowengine.runtime import Engine
@@ -37,15 +37,18 @@ DEMO_AI: dict[str, Any] = {
     "tts_type": "piper", "stt_type": "whisper", "stt_language": "en-US",
     "tool_names": ["stop_service", "set_variables"], "parameter": {"speak_first": True},
 }
+# Written without inner punctuation: the voice pauses at commas, and a pause longer than the VAD's
+# stop time (0.2 s) would end the caller's turn mid-sentence.
 CALLER_TURNS = [
-    "Hi, I would like to book an appointment.",
-    "Tuesday, please.",
+    "Hi I would like to book an appointment.",
+    "Next Tuesday please.",
     "Ten in the morning.",
     "My name is Alex Morgan.",
-    "Yes, please.",
-    "No, that is all. Goodbye.",
+    "Yes please.",
+    "No thanks that is all goodbye.",
 ]
-CALLER_PITCH_CENTS = -350  # the caller speaks with the offline voice, lowered: a different voice
+CALLER_PITCH_CENTS = 300  # the caller speaks with the offline voice, raised: a different voice (measured:
+# raised, it survives u-law and a clipped onset better than lowered)
 
 
 @dataclass
@@ -54,10 +57,11 @@ class DemoReport:
     turns: list[dict[str, Any]] = field(default_factory=list)
     ended_reason: str = ""
     variables: dict[str, Any] = field(default_factory=dict)
+    heard: list[str] = field(default_factory=list)  # the agent's speech on the caller's line, transcribed
 
     def to_dict(self) -> dict[str, Any]:
         return {"transcript": self.transcript, "turns": self.turns, "ended_reason": self.ended_reason,
-                "variables": self.variables}
+                "variables": self.variables, "heard_by_caller": self.heard}
 
 
 def write_demo_files(folder: Path, engine_model: str = "") -> Path:
@@ -73,7 +77,7 @@ def write_demo_files(folder: Path, engine_model: str = "") -> Path:
 
 
 def caller_voice(tts: TTSProvider, pcm: np.ndarray) -> np.ndarray:
-    """The caller's prompt at 16 kHz, pitched down so it is not the agent's voice."""
+    """The caller's prompt at 16 kHz, pitched up so it is not the agent's voice."""
     out = subprocess.run(
         ["sox", "-t", "raw", "-r", str(tts.sample_rate), "-e", "signed", "-b", "16", "-c", "1", "-",
          "-t", "raw", "-r", "16000", "-e", "signed", "-b", "16", "-c", "1", "-", "pitch", str(CALLER_PITCH_CENTS)],
@@ -157,7 +161,13 @@ async def run_demo(folder: Path, *, engine_model: str = "", on_line: Callable[[s
                 break
             await caller.quiet_for(1.0)
         live = await _wait_ai_call(demo.service)
-        report = _report(live, caller_turns, demo.t0)
+        report = _report(live, caller_turns, demo.t0, caller.heard)
+        assert demo.engine.providers is not None
+        stt = demo.engine.providers.stt("whisper")
+        for stretch in caller.heard:  # what the caller's line carried, through the recogniser
+            pcm = caller.recording(stretch.start - 0.1, (stretch.end or time.perf_counter()) + 0.1)
+            if pcm.size:
+                report.heard.append((await stt.transcribe(pcm)).text)
         say_transcript(report, say)
     return report
 
@@ -169,7 +179,10 @@ async def _wait_ai_call(service: AICallService, timeout: float = 15) -> LiveAICa
     return service.recent[-1] if service.recent else None
 
 
-def _report(live: LiveAICall | None, caller_turns: list[tuple[str, float, float | None]], t0: float) -> DemoReport:
+def _report(live: LiveAICall | None, caller_turns: list[tuple[str, float, float | None]], t0: float,
+            heard: list[Heard] | None = None) -> DemoReport:
+    """The conversation as the engine recorded it (what it recognised, what the caller heard of the
+    agent), with times from the caller's side, and the per-turn latency."""
     report = DemoReport()
     if live is None:
         report.ended_reason = "no AI call"
@@ -177,21 +190,27 @@ def _report(live: LiveAICall | None, caller_turns: list[tuple[str, float, float 
     report.ended_reason = live.ended_reason
     report.variables = {k: v for k, v in live.variables.snapshot().items() if k.startswith("appointment_")}
     conversation = live.conversation
-    agent = [m.content for m in (conversation.messages if conversation else []) if m.role == "assistant"]
+    said = iter(at for _, at, _ in caller_turns)
+    spoken = iter(h.start - t0 for h in (heard or []))
+    for message in conversation.messages if conversation else []:
+        if message.role == "user":
+            at: float | None = next(said, None)
+            report.transcript.append({"role": "caller", "text": message.content, "t_ms": _ms(at)})
+        elif message.role == "assistant":
+            report.transcript.append({"role": "agent", "text": message.content, "t_ms": _ms(next(spoken, None))})
     metrics = conversation.turns if conversation else []
-    for index, line in enumerate(agent):
-        if index < len(caller_turns) + 1:
-            if index:
-                text, at, _ = caller_turns[index - 1]
-                report.transcript.append({"role": "caller", "text": text, "t_ms": round(at * 1000)})
-            report.transcript.append({"role": "agent", "text": line, "t_ms": None})
     for (text, _, v2v), turn in zip(caller_turns, metrics, strict=False):
         report.turns.append({
-            "caller": text, "voice_to_voice_ms": _r(v2v), "endpointing_ms": _r(turn.endpointing_ms),
-            "stt_ms": _r(turn.stt_ms), "llm_first_token_ms": _r(turn.llm_first_token_ms),
-            "tts_first_audio_ms": _r(turn.tts_first_audio_ms), "engine_ms": _r(turn.engine_ms),
+            "caller": text, "heard_as": turn.caller_text, "voice_to_voice_ms": _r(v2v),
+            "endpointing_ms": _r(turn.endpointing_ms), "stt_ms": _r(turn.stt_ms),
+            "llm_first_token_ms": _r(turn.llm_first_token_ms), "tts_first_audio_ms": _r(turn.tts_first_audio_ms),
+            "engine_ms": _r(turn.engine_ms),
         })
     return report
+
+
+def _ms(seconds: float | None) -> int | None:
+    return None if seconds is None else round(seconds * 1000)
 
 
 def _r(value: float | None) -> float | None:

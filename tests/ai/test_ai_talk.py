@@ -155,3 +155,63 @@ async def test_pause_and_resume_mid_call(asterisk: Asterisk, ari: AriClient, tmp
             assert "is not live" in str(exc)
         else:
             raise AssertionError("pausing an ended AI call must be refused")
+
+
+async def test_openai_compatible_model_with_tool_calls_on_a_real_call(
+    asterisk: Asterisk, ari: AriClient, tmp_path: Path
+) -> None:
+    """The LLM path end to end: the real `openai` client against a local OpenAI-compatible server."""
+    from flowengine.providers.llm import create_llm
+    from tests.fakes.openai_server import FakeOpenAIServer, Reply
+
+    async with FakeOpenAIServer() as server:
+        server.script(
+            Reply(text="Hello, how can I help?"),
+            Reply(text="Booked for Tuesday. Goodbye!",
+                  tool_calls=(("set_variables", '{"variables": {"day": "Tuesday"}}'), ("stop_service", "{}"))),
+        )
+        llm = create_llm("openai.gpt-test", "sk-test-key-123", {}, base_url=server.base_url)
+        prompt = speech_file(tmp_path, "tuesday", "Tuesday please.")
+        async with ai_harness(asterisk, ari, tmp_path, llm, ScriptedSTT(["Tuesday please."]),
+                              speak_first=True) as (h, _service, _statuses):
+            h.flows.add(FLOW)
+            caller = await place_call(ari)
+            await eventually(lambda: len(server.requests) >= 1, timeout=15, what="opening requested")
+            await asyncio.sleep(2.5)  # the opening is spoken
+            playback = await caller.leg.play(prompt)
+            await playback.wait(15)
+            af = await h.wait_ended(timeout=30)
+        assert af.variables["day"] == "Tuesday" and af.variables["after"] == "yes"
+        second = server.requests[1]
+        assert second.headers.get("Authorization") == "Bearer sk-test-key-123"
+        assert [m["role"] for m in second.body["messages"]][-2:] == ["assistant", "user"]
+        assert {t["function"]["name"] for t in second.body["tools"]} == {"stop_service", "set_variables"}
+        assert second.body["stream"] is True
+
+
+async def test_barge_in_stops_a_long_reply_on_the_callers_line(
+    asterisk: Asterisk, ari: AriClient, tmp_path: Path
+) -> None:
+    long = ("We are open Monday to Friday from eight in the morning until six in the evening, "
+            "and on Saturday from nine until one. ") * 4
+    interruption = speech_file(tmp_path, "stop", "Sorry, stop, I have to go now, goodbye.")
+    llm = ScriptedToolLLM([("Okay.", ["stop_service"])])
+    async with ai_harness(asterisk, ari, tmp_path, llm, ScriptedSTT(["Sorry, stop, I have to go now, goodbye."]),
+                          first_message=long) as (h, service, statuses):
+        h.flows.add(FLOW)
+        caller = await place_call(ari, record=True)
+        await eventually(lambda: "aicall_status_progressing" in statuses, what="AI call progressing")
+        live = next(iter(service.live.values()))
+        await asyncio.sleep(2.0)  # the agent is well into its 20-second answer
+        playback = await caller.leg.play(interruption)
+        await playback.wait(15)
+        af = await h.wait_ended(timeout=30)
+        assert af.variables["after"] == "yes"
+        conversation = live.conversation
+        assert conversation is not None and conversation.interruptions == 1
+        opening = next(m for m in conversation.messages if m.role == "assistant")
+        assert opening.content.endswith("...") and len(opening.content) < len(long) / 2  # cut where heard
+    heard = asterisk.instance.directory / "spool" / "recording" / f"{caller.recording}.wav"
+    await eventually(heard.exists, what="caller recording")
+    # On the caller's line the agent's long answer (~20 s) stopped early: far less speech was heard.
+    assert speech_seconds(heard) < 12.0
