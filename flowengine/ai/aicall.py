@@ -14,6 +14,7 @@ from flowengine.ai.conversation import Conversation, ConversationSettings
 from flowengine.ai.definitions import AIConfig
 from flowengine.ai.media import CallMedia, MediaSettings
 from flowengine.ai.providers import ProviderPool
+from flowengine.ai.text import TASK_PROMPT, TASK_TIMEOUT_S, TextConversation
 from flowengine.ai.tools import run_variable_tool, tools_for
 from flowengine.asterisk.app import Call
 from flowengine.asterisk.ari.client import AriClient
@@ -34,6 +35,7 @@ VOICE_AGENT_PROMPT = (
 Status = Literal["initiating", "progressing", "pausing", "resuming", "terminating", "terminated"]
 EndKind = Literal["soft", "hard"]
 Observer = Callable[[str, AIcall], Awaitable[None]]
+NIL = "00000000-0000-0000-0000-000000000000"
 
 
 class AICallError(Exception):
@@ -51,6 +53,7 @@ class LiveAICall:
     call: Call | None = None
     media: CallMedia | None = None
     conversation: Conversation | None = None
+    text: TextConversation | None = None
     end_kind: EndKind = "soft"
     ended_reason: str = ""
     done: asyncio.Event = field(default_factory=asyncio.Event)
@@ -225,6 +228,77 @@ class AICallService:
             return run_variable_tool(call, live.variables), None
         return json.dumps({"error": f"tool {call.name} is not available"}), None
 
+    # -- text-only AI calls (no media) --------------------------------------------------------
+    def _text_record(self, config: AIConfig, reference_type: Literal["task", "conversation"], reference_id: str,
+                     activeflow_id: str, prompt: str, parameter: dict[str, Any]) -> AIcall:
+        ai = config.ai
+        return AIcall(
+            id=str(uuid.uuid4()), customer_id=ai.customer_id or ENGINE_CUSTOMER_ID, assistance_type="ai",
+            assistance_id=ai.id, ai_engine_model=ai.engine_model, parameter=parameter,
+            activeflow_id=activeflow_id or NIL, reference_type=reference_type, reference_id=reference_id or NIL,
+            status="initiating", metadata={"prompt_snapshots": [{"ai_id": ai.id, "prompt": prompt}]})
+
+    async def _text_call(self, config: AIConfig, variables: Variables, reference_type: Literal["task", "conversation"],
+                         reference_id: str, activeflow_id: str, first_prompt: str) -> tuple[LiveAICall, TextConversation]:
+        ai = config.ai
+        tools = tools_for(ai.tool_names)
+        parameter = variables.substitute(ai.parameter)
+        prompt = variables.substitute(ai.init_prompt)
+        llm = self.pool.llm(ai.engine_model, config.engine_key.get_secret_value(), parameter)
+        record = self._text_record(config, reference_type, reference_id, activeflow_id, prompt, parameter)
+        if self.store is not None:
+            record = await self.store.aicalls.create(record)
+        live = LiveAICall(record, variables)
+        system = [ChatMessage("system", first_prompt)] + ([ChatMessage("system", prompt)] if prompt else [])
+        if parameter:
+            system.append(ChatMessage("system", json.dumps(parameter)))
+        for message in system:
+            await self._store_message(live, message, {})
+        text = TextConversation(llm, list(system), tools, on_tool=lambda c: self._tool(live, c),
+                                on_message=lambda m: self._store_message(live, m, {}))
+        live.text = text
+        self.live[record.id] = live
+        await self._set_status(live, "initiating")
+        return live, text
+
+    async def task(self, *, config: AIConfig, variables: Variables, activeflow_id: str,
+                   timeout_s: float = TASK_TIMEOUT_S) -> LiveAICall:
+        """`ai_task`: the model acts headless through its tools until stop_service (or the timeout)."""
+        live, text = await self._text_call(config, variables, "task", "", activeflow_id, TASK_PROMPT)
+        try:
+            reason = await text.run_task(timeout_s)
+            live.ended_reason = live.ended_reason or reason
+        finally:
+            await self._finish_text(live)
+        return live
+
+    async def start_conversation(self, *, config: AIConfig, variables: Variables, reference_id: str = "",
+                                 activeflow_id: str = "") -> LiveAICall:
+        """A text conversation AI call; talk to it with `send()`, end it with `terminate()`."""
+        live, _ = await self._text_call(config, variables, "conversation", reference_id, activeflow_id,
+                                        VOICE_AGENT_PROMPT.replace("spoken aloud", "read as chat messages"))
+        await self._set_status(live, "progressing")
+        return live
+
+    async def send(self, aicall_id: str, message: str) -> str:
+        """Post a user message into a live text AI call; returns the AI's answer."""
+        live = self.get(aicall_id)
+        if live.text is None:
+            raise AICallError(f"AI call {aicall_id!r} is a voice call: messages go through its audio")
+        answer = await live.text.send(message)
+        if live.text.ended:
+            live.ended_reason = live.text.ended
+            await self._finish_text(live)
+        return answer
+
+    async def _finish_text(self, live: LiveAICall) -> None:
+        if live.record.status == "terminated":
+            return
+        self.live.pop(live.record.id, None)
+        await self._set_status(live, "terminated", ended_reason=live.ended_reason or "ended")
+        self.recent.append(live)
+        live.done.set()
+
     # -- control ------------------------------------------------------------------------------
     def get(self, aicall_id: str) -> LiveAICall:
         live = self.live.get(aicall_id)
@@ -254,9 +328,11 @@ class AICallService:
         live.conversation.resume(line)
         await self._set_status(live, "progressing")
 
-    def terminate(self, aicall_id: str, reason: str = "terminated", hard: bool = False) -> None:
+    async def terminate(self, aicall_id: str, reason: str = "terminated", hard: bool = False) -> None:
         live = self.get(aicall_id)
         live.end_kind = "hard" if hard else "soft"
         live.ended_reason = reason
         if live.conversation is not None:
             live.conversation.end(reason)
+        elif live.text is not None:
+            await self._finish_text(live)

@@ -1,4 +1,4 @@
-"""The `ai_talk` action: the caller talks with an AI until it ends; soft ends continue the flow."""
+"""The AI actions: `ai_talk` (the caller talks with an AI; soft ends continue the flow) and `ai_task`."""
 from __future__ import annotations
 
 from flowengine.ai.aicall import AICallError, AICallService
@@ -7,7 +7,7 @@ from flowengine.ai.tools import ToolConfigError
 from flowengine.flow.actions.calls import answer_if_needed
 from flowengine.flow.context import ActionContext
 from flowengine.flow.handlers import ActionFailed, executor
-from flowengine.flow.options.ai import AiTalkOptions
+from flowengine.flow.options.ai import AiTalkOptions, AiTaskOptions
 from flowengine.media.vad import VadConfigError
 
 
@@ -26,3 +26,18 @@ async def ai_talk(ctx: ActionContext, opts: AiTalkOptions) -> None:
         raise ActionFailed(str(exc)) from None
     if live.end_kind == "hard":
         ctx.stop(f"ai_talk ended the flow: {live.ended_reason}")
+
+
+@executor("ai_task", on_error="stop")
+async def ai_task(ctx: ActionContext, opts: AiTaskOptions) -> None:
+    """A headless AI task: the model acts through its tools (e.g. set_variables) until stop_service."""
+    service = ctx.services.ai
+    if not isinstance(service, AICallService):
+        raise ActionFailed("ai_task needs AI calls configured in the engine")
+    try:
+        config = service.resolve(opts.resolved_type, opts.resolved_id)
+        live = await service.task(config=config, variables=ctx.variables, activeflow_id=ctx.activeflow.id)
+    except (AICallError, ProviderUnavailable, ToolConfigError) as exc:
+        raise ActionFailed(str(exc)) from None
+    if live.end_kind == "hard":
+        ctx.stop(f"ai_task ended the flow: {live.ended_reason}")
