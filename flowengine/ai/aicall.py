@@ -21,7 +21,7 @@ from flowengine.asterisk.ari.client import AriClient
 from flowengine.flow.persistence import ENGINE_CUSTOMER_ID
 from flowengine.flow.variables import Variables
 from flowengine.media.vad import VadConfig
-from flowengine.providers.llm.base import ChatMessage, ToolCall, ToolSpec
+from flowengine.providers.llm.base import ChatMessage, LLMProvider, ToolCall, ToolSpec
 from flowengine.store import AIcall, AIMessage, Store
 from flowengine.store import ToolCall as StoredToolCall
 from flowengine.store import ToolFunction as StoredToolFunction
@@ -54,6 +54,7 @@ class LiveAICall:
     media: CallMedia | None = None
     conversation: Conversation | None = None
     text: TextConversation | None = None
+    llm: LLMProvider | None = None  # owned by this AI call: closed when it ends
     end_kind: EndKind = "soft"
     ended_reason: str = ""
     done: asyncio.Event = field(default_factory=asyncio.Event)
@@ -137,7 +138,7 @@ class AICallService:
             stt_language=ai.stt_language, metadata={"prompt_snapshots": [{"ai_id": ai.id, "prompt": prompt}]})
         if self.store is not None:
             record = await self.store.aicalls.create(record)
-        live = LiveAICall(record, variables, call=call)
+        live = LiveAICall(record, variables, call=call, llm=llm)
         self.live[aicall_id] = live
         variables.update({
             "voipbin.aicall.id": aicall_id, "voipbin.aicall.ai_id": ai.id,
@@ -149,6 +150,7 @@ class AICallService:
             await self._run(live, call, llm, stt, tts, prompt, parameter, max_duration_s, tools)
         finally:
             self.live.pop(aicall_id, None)
+            await llm.aclose()
             self.recent.append(live)
             while len(self.messages) > (self.recent.maxlen or 0):  # keep transcripts of recent calls only
                 del self.messages[next(iter(self.messages))]
@@ -248,7 +250,7 @@ class AICallService:
         record = self._text_record(config, reference_type, reference_id, activeflow_id, prompt, parameter)
         if self.store is not None:
             record = await self.store.aicalls.create(record)
-        live = LiveAICall(record, variables)
+        live = LiveAICall(record, variables, llm=llm)
         system = [ChatMessage("system", first_prompt)] + ([ChatMessage("system", prompt)] if prompt else [])
         if parameter:
             system.append(ChatMessage("system", json.dumps(parameter)))
@@ -295,6 +297,8 @@ class AICallService:
         if live.record.status == "terminated":
             return
         self.live.pop(live.record.id, None)
+        if live.llm is not None:
+            await live.llm.aclose()
         await self._set_status(live, "terminated", ended_reason=live.ended_reason or "ended")
         self.recent.append(live)
         live.done.set()

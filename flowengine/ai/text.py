@@ -73,7 +73,7 @@ class TextConversation:
                 await self.reply()
                 if self.ended:
                     return self.ended
-                if not self.messages[-1].role == "tool":  # no tool call: the model has nothing more to do
+                if self.messages[-1].role != "tool":  # no tool call: the model has nothing more to do
                     return "task-finished-without-stop-service"
             return "task-round-limit"
 
