@@ -212,6 +212,7 @@ async def test_barge_in_stops_a_long_reply_on_the_callers_line(
         opening = next(m for m in conversation.messages if m.role == "assistant")
         assert opening.content.endswith("...") and len(opening.content) < len(long) / 2  # cut where heard
     heard = asterisk.instance.directory / "spool" / "recording" / f"{caller.recording}.wav"
+    await eventually(lambda: asterisk.channels() == [], what="call over, recording closed")
     await eventually(heard.exists, what="caller recording")
     # On the caller's line the agent's long answer (~20 s) stopped early: far less speech was heard.
     assert speech_seconds(heard) < 12.0
