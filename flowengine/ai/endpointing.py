@@ -9,6 +9,7 @@ INCOMPLETE_TAIL = frozenset({
     "and", "or", "but", "so", "because", "um", "uh", "er", "erm", "like", "the", "a", "an", "to", "of",
     "with", "for", "my", "is", "at", "on", "in", "then", "if", "that", "which", "your", "our",
 })
+FILLERS = frozenset({"um", "uh", "er", "erm", "hmm", "mm", "ah", "eh", "well", "so"})
 _DIGIT_WORDS = {"zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"}
 PHONE_DIGITS = range(3, 12)  # digits read out so far that may be part of a phone number...
 COMPLETE_NUMBERS = frozenset({7, 10, 11})  # ...unless they already make a whole one
@@ -20,8 +21,9 @@ class TurnEnd(enum.Enum):
 
 
 def digits_in(text: str) -> int:
-    words = re.findall(r"[a-z]+|\d", text.lower())
-    return sum(1 for w in words if w.isdigit() or w in _DIGIT_WORDS)
+    """Digits read out in `text`: spelled ("five") or written ("555" counts three)."""
+    words = re.findall(r"[a-z]+|\d+", text.lower())
+    return sum(len(w) if w.isdigit() else 1 for w in words if w.isdigit() or w in _DIGIT_WORDS)
 
 
 class TurnJudge:
@@ -40,8 +42,8 @@ class TurnJudge:
             return TurnEnd.NOW
         combined = " ".join([*self._held, text]).strip().lower()
         words = re.findall(r"[a-z']+|\d+", combined)
-        if not words:
-            return TurnEnd.NOW
+        if not words or all(w in FILLERS for w in words):
+            return TurnEnd.WAIT  # only "um", "uh"...: the caller is still thinking
         if combined.rstrip().endswith((",", "-", "...", "…")) or words[-1] in INCOMPLETE_TAIL:
             return TurnEnd.WAIT
         tail = combined[-80:]

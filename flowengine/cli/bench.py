@@ -40,6 +40,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     conversation.add_argument("--barge-ins", type=int, default=5, help="interruptions (default 5)")
     conversation.add_argument("--json", action="store_true", help="print one JSON object")
     conversation.set_defaults(func=run_conversation)
+    turns = bench_sub.add_parser(
+        "turns",
+        help="smart turn-taking against plain VAD on prepared utterances",
+        description="Utterances with pauses mid-thought (half a phone number, 'and...', 'um') and complete "
+        "ones, rendered with the offline voice: how often each method ends the turn too early, and how long "
+        "it waits after complete sentences.",
+    )
+    turns.add_argument("--json", action="store_true", help="print one JSON object")
+    turns.set_defaults(func=run_turns)
 
 
 def run_conversation(args: argparse.Namespace) -> int:
@@ -60,6 +69,31 @@ def run_conversation(args: argparse.Namespace) -> int:
         for key in ("voice_to_voice_ms", "engine_ms", "barge_in_stop_ms"):
             print(f"{key:<20} p50 {report[key]['p50']!s:>7}  p95 {report[key]['p95']!s:>7}")
         print(f"turns {report['turns']}, barge-ins {report['barge_ins']}, machine {report['machine']}")
+    return 0
+
+
+def run_turns(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from flowengine.ai.turnbench import run_turn_bench
+    from flowengine.providers.stt.base import STT_PROVIDERS
+    from flowengine.providers.tts.base import TTS_PROVIDERS
+
+    async def main() -> dict[str, Any]:
+        import flowengine.providers.stt.whisper  # registers whisper
+        import flowengine.providers.tts  # registers the voices
+
+        return await run_turn_bench(TTS_PROVIDERS.create("piper"), STT_PROVIDERS.create("whisper"))
+
+    report = asyncio.run(main())
+    if args.json:
+        print(json.dumps(report))
+    else:
+        for mode in ("plain", "smart"):
+            r = report[mode]
+            print(f"{mode:<6} premature turn ends {r['premature_turn_ends']} of {report['utterances']} utterances "
+                  f"({report['with_pauses_mid_thought']} pause mid-thought), "
+                  f"wait after complete sentences p50 {r['end_delay_ms_complete_p50']} ms")
     return 0
 
 

@@ -21,7 +21,7 @@ def flowengine(*args: str, env: dict[str, str] | None = None, timeout: float = 1
                           env={**clean, **(env or {})}, check=False)
 
 
-@pytest.mark.parametrize("command", [[], ["asterisk"], ["serve"], ["demo"], ["validate"], ["schema"], ["bench"], ["bench", "media"]])
+@pytest.mark.parametrize("command", [[], ["asterisk"], ["serve"], ["demo"], ["validate"], ["schema"], ["bench"], ["bench", "media"], ["bench", "conversation"], ["bench", "turns"]])
 def test_help_everywhere(command: list[str]) -> None:
     result = flowengine(*command, "--help")
     assert result.returncode == 0, result.stderr
@@ -105,3 +105,14 @@ def test_demo_books_an_appointment_with_the_ai_receptionist(tmp_path: Path) -> N
                 "engine_ms"):
         assert key in report["turns"][0]
     assert processes_using(tmp_path / "asterisk" / "etc" / "asterisk.conf") == []
+
+
+def test_bench_turns_measures_smart_turn_against_plain_vad() -> None:
+    result = flowengine("bench", "turns", "--json", timeout=300)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["utterances"] == 10 and report["with_pauses_mid_thought"] == 5
+    for mode in ("plain", "smart"):
+        assert report[mode]["premature_turn_ends"] >= 0 and report[mode]["end_delay_ms_complete_p50"] is not None
+    # what smart turn-taking is for: it cuts in on fewer unfinished turns than plain VAD
+    assert report["smart"]["premature_turn_ends"] < report["plain"]["premature_turn_ends"]
