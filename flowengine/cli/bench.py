@@ -76,14 +76,11 @@ def run_turns(args: argparse.Namespace) -> int:
     import asyncio
 
     from flowengine.ai.turnbench import run_turn_bench
-    from flowengine.providers.stt.base import STT_PROVIDERS
-    from flowengine.providers.tts.base import TTS_PROVIDERS
+    from flowengine.providers.stt.whisper import WhisperSTT
+    from flowengine.providers.tts import TTS_PROVIDERS
 
     async def main() -> dict[str, Any]:
-        import flowengine.providers.stt.whisper  # registers whisper
-        import flowengine.providers.tts  # registers the voices
-
-        return await run_turn_bench(TTS_PROVIDERS.create("piper"), STT_PROVIDERS.create("whisper"))
+        return await run_turn_bench(TTS_PROVIDERS.create("piper"), WhisperSTT())
 
     report = asyncio.run(main())
     if args.json:
