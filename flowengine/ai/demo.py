@@ -42,7 +42,7 @@ DEMO_AI: dict[str, Any] = {
 CALLER_TURNS = [
     "Hi I would like to book an appointment.",
     "Next Tuesday please.",
-    "Ten in the morning.",
+    "In the morning at ten please.",
     "My name is Alex Morgan.",
     "Yes please.",
     "No thanks that is all goodbye.",
