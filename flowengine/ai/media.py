@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from flowengine.asterisk.ari.client import AriClient
 from flowengine.asterisk.ari.handles import BridgeHandle, ChannelHandle
-from flowengine.asterisk.ari.rest import AriError
+from flowengine.asterisk.ari.rest import AriError, quietly
 from flowengine.media.frames import MediaInbox
 from flowengine.media.session import MediaSession
 from flowengine.media.vad import VadConfig
@@ -76,7 +76,7 @@ class CallMedia:
             else:
                 await session.aclose()
                 if bridge is not None:
-                    await _quiet(bridge.destroy())
+                    await quietly(bridge.destroy())
             raise
 
     async def aclose(self) -> None:
@@ -86,10 +86,10 @@ class CallMedia:
         self.closed = True
         self.inbox.close()
         if self.external is not None:
-            await _quiet(self.external.hangup())
+            await quietly(self.external.hangup())
         if self.caller_id:
-            await _quiet(self.bridge.remove(self.caller_id))
-        await _quiet(self.bridge.destroy())
+            await quietly(self.bridge.remove(self.caller_id))
+        await quietly(self.bridge.destroy())
         await self.session.aclose()
 
     async def hold_music(self, on: bool) -> None:
@@ -101,10 +101,3 @@ class CallMedia:
                 await self.ari.rest.delete(path)
         except AriError as exc:
             log.warning("bridge music on hold %s failed: %s", "start" if on else "stop", exc)
-
-
-async def _quiet(coro: object) -> None:
-    try:
-        await coro  # type: ignore[misc]
-    except AriError:
-        pass

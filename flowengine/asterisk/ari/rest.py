@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 import aiohttp
@@ -54,6 +55,15 @@ _BY_STATUS: dict[int, type[AriHTTPError]] = {
     409: AriConflict,
     422: AriUnprocessable,
 }
+
+
+async def quietly(awaitable: Awaitable[Any]) -> None:
+    """Await a best-effort ARI operation (cleanup): Asterisk's refusal is not an error here,
+    typically because the channel or bridge is already gone."""
+    try:
+        await awaitable
+    except AriError as exc:
+        log.debug("ignored during cleanup: %s", exc)
 
 
 def _encode(value: str | float | bool) -> str:

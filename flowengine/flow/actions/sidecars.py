@@ -7,7 +7,7 @@ import uuid
 
 from flowengine.asterisk.ari.events import Event, RecordingFailed, RecordingFinished, StasisStart
 from flowengine.asterisk.ari.handles import BridgeHandle, ChannelHandle
-from flowengine.asterisk.ari.rest import AriError, AriNotFound
+from flowengine.asterisk.ari.rest import AriNotFound, quietly
 from flowengine.flow import varnames as v
 from flowengine.flow.activeflow import ReferenceType
 from flowengine.flow.context import ActionContext
@@ -23,13 +23,6 @@ AMD_TIMEOUT_S = 15.0
 TERMINATE_ON = {"": "none", "none": "none", "any": "any", "*": "*", "#": "#"}
 
 
-async def _quietly(coro: object) -> None:
-    try:
-        await coro  # type: ignore[misc]
-    except AriError:
-        pass
-
-
 @executor("recording_start")
 async def recording_start(ctx: ActionContext, opts: opt.RecordingStartOptions) -> None:
     call = ctx.call
@@ -42,7 +35,7 @@ async def recording_start(ctx: ActionContext, opts: opt.RecordingStartOptions) -
         await snoop.record(recording_id, fmt=fmt, max_duration=opts.duration, max_silence=opts.end_of_silence,
                            beep=opts.beep_start, terminate_on=TERMINATE_ON[opts.end_of_key])
     except BaseException:
-        await _quietly(snoop.hangup())
+        await quietly(snoop.hangup())
         raise
     ctx.variables.update({
         v.RECORDING_ID: recording_id, v.RECORDING_REFERENCE_TYPE: "call", v.RECORDING_REFERENCE_ID: call.id,
@@ -59,13 +52,13 @@ async def recording_start(ctx: ActionContext, opts: opt.RecordingStartOptions) -
 
     async def stop() -> None:
         ctx.runner.resources.pop("recording", None)
-        await _quietly(ctx.services.need_ari().rest.post(f"/recordings/live/{recording_id}/stop"))
+        await quietly(ctx.services.need_ari().rest.post(f"/recordings/live/{recording_id}/stop"))
         try:
             await asyncio.wait_for(asyncio.shield(ended), 5)
         except TimeoutError:
             log.warning("recording %s did not report its end", recording_id)
         sub.close()
-        await _quietly(snoop.hangup())
+        await quietly(snoop.hangup())
         if opts.on_end_flow_id and ctx.services.start_flow is not None:
             # The parent's variables (recording ones included) are copied into the new activeflow.
             ctx.activeflow.variables = ctx.variables.snapshot()
@@ -107,7 +100,7 @@ async def external_media_start(ctx: ActionContext, opts: opt.ExternalMediaStartO
         bridge = await ari.bridges.create("mixing", name=f"external-media-{ctx.action.id}")
         await bridge.add(snoop.id, media.id)
     except BaseException:
-        await _quietly(snoop.hangup())
+        await quietly(snoop.hangup())
         raise
     medias.append((snoop, media, bridge))
     if len(medias) == 1:
@@ -117,9 +110,9 @@ async def external_media_start(ctx: ActionContext, opts: opt.ExternalMediaStartO
 
 async def _stop_external(ctx: ActionContext) -> None:
     for snoop, media, bridge in ctx.runner.resources.pop("external_media", []):
-        await _quietly(media.hangup())
-        await _quietly(snoop.hangup())
-        await _quietly(bridge.destroy())
+        await quietly(media.hangup())
+        await quietly(snoop.hangup())
+        await quietly(bridge.destroy())
 
 
 @executor("external_media_stop")
@@ -145,11 +138,11 @@ async def amd(ctx: ActionContext, opts: opt.AmdOptions) -> None:
             status, cause = "NOTSURE", "amd did not finish"
         finally:
             queue.close()
-            await _quietly(snoop.hangup())
+            await quietly(snoop.hangup())
         ctx.variables.update({"voipbin.amd.status": status, "voipbin.amd.cause": cause})
         log.info("AMD: %s (%s)", status, cause)
         if status == "MACHINE" and opts.machine_handle == "hangup":
-            await _quietly(call.channel.hangup("normal"))
+            await quietly(call.channel.hangup("normal"))
             ctx.services.hangup_reasons[call.id] = "amd"
             ctx.stop("amd: answering machine")
 
