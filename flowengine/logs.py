@@ -9,7 +9,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-CONTEXT_KEYS = ("call_id", "channel_id", "activeflow_id", "aicall_id", "campaign_id")
 # Never mutated in place: every change sets a new dict, so a shared empty default is safe.
 _EMPTY: dict[str, str] = {}
 _context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("flowengine_log_context", default=_EMPTY)
@@ -28,10 +27,6 @@ def log_context(**ids: str) -> Iterator[None]:
 def bind_log_context(**ids: str) -> None:
     """Attach ids for the rest of the current task (its context is its own copy)."""
     _context.set({**_context.get(), **{k: v for k, v in ids.items() if v}})
-
-
-def current_context() -> dict[str, str]:
-    return dict(_context.get())
 
 
 class ContextFilter(logging.Filter):

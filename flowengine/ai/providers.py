@@ -11,12 +11,6 @@ from flowengine.providers.tts.base import TTS_PROVIDERS, TTSError, TTSProvider
 
 log = logging.getLogger(__name__)
 
-# The seed's default voices per tts_type (reference 4.1); the offline voice is piper's joe.
-DEFAULT_VOICES = {
-    "elevenlabs": "EXAVITQu4vr4xnSDxMaL", "aws": "Joanna", "azure": "en-US-JennyNeural",
-    "cartesia": "71a7ad14-091c-4e8e-a314-022ece01c121", "deepgram": "aura-2-thalia-en",
-    "google": "en-US-Chirp3-HD-Charon", "openai": "alloy", "piper": "en_US-joe-medium", "espeak": "",
-}
 OFFLINE_TTS = {"": "piper", "piper": "piper", "espeak": "espeak"}
 OFFLINE_STT = {"": "whisper", "whisper": "whisper"}
 

@@ -307,8 +307,3 @@ class PrivateAsterisk:
                 return True
             time.sleep(0.05)
         return False
-
-    def restart(self, timeout: float = 60.0) -> InstanceInfo:
-        """Stop and start again on the same ports and credentials."""
-        self.stop()
-        return self.start(timeout)
