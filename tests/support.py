@@ -6,6 +6,9 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+from flowengine.flow.model import Flow
 
 
 async def eventually(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
@@ -44,3 +47,19 @@ def open_sockets() -> int:
         except OSError:
             continue
     return count
+
+
+class Flows:
+    """An in-memory flow source (what the flow directory is to the engine)."""
+
+    def __init__(self, *flows: Flow) -> None:
+        self.by_id: dict[str, Flow] = {f.id: f for f in flows if f.id}
+
+    def add(self, data: dict[str, Any]) -> Flow:
+        flow = Flow.model_validate({"name": data.get("id", "f"), **data})
+        assert flow.id
+        self.by_id[flow.id] = flow
+        return flow
+
+    def get_flow(self, flow_id: str) -> Flow | None:
+        return self.by_id.get(flow_id)

@@ -21,6 +21,7 @@ from flowengine.providers.llm import create_llm
 from flowengine.providers.llm.base import LLMProvider
 from flowengine.store import AI, AIcall
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
+from tests.support import Flows
 
 
 class LLMPool(ProviderPool):
@@ -42,12 +43,6 @@ class AIs:
         return self.config if ai_id in ("tasker", self.config.ai.id) else None
 
 
-class Flows:
-    def __init__(self, flow: Flow) -> None:
-        self.flow = flow
-
-    def get_flow(self, flow_id: str) -> Flow | None:
-        return self.flow
 
 
 async def test_ai_task_acts_through_tools_then_the_flow_goes_on() -> None:

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import numpy as np
@@ -21,25 +20,11 @@ from flowengine.asterisk.media_server import MediaServer
 from flowengine.asterisk.routing import RouteTable
 from flowengine.flow.activeflow import Activeflow, ActiveflowStatus
 from flowengine.flow.context import Services
-from flowengine.flow.model import Flow
 from flowengine.flow.service import FlowService
 from flowengine.flow.speech import SpeechCache
 from flowengine.providers.tts import TTS_PROVIDERS
 from tests.conftest import Asterisk
-
-
-class Flows:
-    def __init__(self) -> None:
-        self.by_id: dict[str, Flow] = {}
-
-    def add(self, data: dict[str, Any]) -> Flow:
-        flow = Flow.model_validate({"name": data.get("id", "f"), **data})
-        assert flow.id
-        self.by_id[flow.id] = flow
-        return flow
-
-    def get_flow(self, flow_id: str) -> Flow | None:
-        return self.by_id.get(flow_id)
+from tests.support import Flows
 
 
 @dataclass

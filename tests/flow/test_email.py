@@ -13,6 +13,7 @@ from flowengine.flow.activeflow import ReferenceType
 from flowengine.flow.context import Services, SmtpSettings
 from flowengine.flow.model import Flow
 from flowengine.flow.service import FlowService
+from tests.support import Flows
 
 
 class Inbox:
@@ -24,12 +25,6 @@ class Inbox:
         return "250 OK"
 
 
-class Flows:
-    def __init__(self, flow: Flow) -> None:
-        self.flow = flow
-
-    def get_flow(self, flow_id: str) -> Flow | None:
-        return self.flow if flow_id == self.flow.id else None
 
 
 async def test_email_send_with_attachment(tmp_path: Path) -> None:

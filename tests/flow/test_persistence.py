@@ -10,15 +10,7 @@ from flowengine.flow.model import Flow
 from flowengine.flow.persistence import ENGINE_CUSTOMER_ID, ActiveflowRecorder
 from flowengine.flow.service import FlowService
 from flowengine.store import Store
-
-
-class Flows:
-    def __init__(self, flow: Flow) -> None:
-        self.flow = flow
-
-    def get_flow(self, flow_id: str) -> Flow | None:
-        return self.flow if flow_id == self.flow.id else None
-
+from tests.support import Flows
 
 FLOW = Flow.model_validate({"id": "main", "name": "main", "actions": [
     {"id": "a", "type": "variable_set", "option": {"key": "x", "value": "1"}},

@@ -14,14 +14,7 @@ from flowengine.flow.activeflow import Activeflow, ActiveflowStatus, ReferenceTy
 from flowengine.flow.context import Services
 from flowengine.flow.model import Flow
 from flowengine.flow.service import FlowService
-
-
-class Flows:
-    def __init__(self, *flows: Flow) -> None:
-        self.by_id = {f.id: f for f in flows if f.id}
-
-    def get_flow(self, flow_id: str) -> Flow | None:
-        return self.by_id.get(flow_id)
+from tests.support import Flows
 
 
 def flow(actions: list[dict[str, Any]], **extra: Any) -> Flow:
