@@ -21,6 +21,7 @@ from flowengine.asterisk.instance import InstanceInfo, PrivateAsterisk
 from flowengine.asterisk.media_server import MediaServer
 from flowengine.asterisk.routing import RouteTable
 from flowengine.config import AsteriskConfig, Config
+from flowengine.events import EventBus
 from flowengine.flow.context import Services, SmtpSettings
 from flowengine.flow.directory import FlowDirectory
 from flowengine.flow.persistence import ActiveflowRecorder
@@ -75,6 +76,7 @@ class Engine:
     store: Store | None = None
     ais: AIDirectory | None = None
     providers: ProviderPool | None = None
+    events: EventBus = field(default_factory=EventBus)
 
     async def start(self) -> None:
         try:
@@ -123,7 +125,7 @@ class Engine:
             smtp=SmtpSettings(smtp.host, smtp.port, smtp.username, smtp.password.get_secret_value(),
                               smtp.sender, smtp.starttls),
             recordings_dir=cfg.calls.recordings_dir, endpoints=dict(cfg.outbound.endpoints),
-            dial_timeout_s=cfg.outbound.dial_timeout_s,
+            dial_timeout_s=cfg.outbound.dial_timeout_s, events=self.events,
         )
         self.store = await open_store(cfg)
         recorder = ActiveflowRecorder(self.store)

@@ -5,6 +5,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from flowengine.events import EventBus
 from flowengine.flow import stackmap
 from flowengine.flow.handlers import ActionFailed
 from flowengine.flow.model import Action, Flow
@@ -66,6 +67,7 @@ class Services:
     ai: Any = None  # flowengine.ai.aicall.AICallService when AI calls are configured
     endpoints: dict[str, str] = field(default_factory=dict)
     hangup_reasons: dict[str, str] = field(default_factory=dict)
+    events: EventBus = field(default_factory=EventBus)
 
     def need_ari(self) -> AriClient:
         if self.ari is None:
