@@ -17,10 +17,19 @@ class Migration:
 
 
 def all_migrations() -> tuple[Migration, ...]:
-    from flowengine.store.migrations import v0001_initial
+    """Every migration module `vNNNN_*.py` of this folder, by version (strictly increasing, from 1)."""
+    import importlib
+    import pkgutil
 
-    found = (v0001_initial.MIGRATION,)
+    found = []
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name.startswith("v") and info.name[1:5].isdigit():
+            module = importlib.import_module(f"{__name__}.{info.name}")
+            migration: Migration = module.MIGRATION
+            if migration.version != int(info.name[1:5]):
+                raise RuntimeError(f"{info.name} declares version {migration.version}")
+            found.append(migration)
     versions = [m.version for m in found]
-    if versions != list(range(1, len(found) + 1)):
-        raise RuntimeError(f"migration versions must be 1..N without gaps, got {versions}")
-    return found
+    if not versions or versions[0] != 1 or len(set(versions)) != len(versions):
+        raise RuntimeError(f"migration versions must be unique and start at 1, got {versions}")
+    return tuple(found)
