@@ -5,6 +5,8 @@ from flowengine.store.aicalls import AIcall, AIcallRepository
 from flowengine.store.aimessages import AIMessage, AIMessageRepository, ToolCall, ToolFunction
 from flowengine.store.ais import AI, AIRepository, VadConfig
 from flowengine.store.calls import Call, CallRepository
+from flowengine.store.campaigncalls import Campaigncall, CampaigncallRepository
+from flowengine.store.campaigns import Campaign, CampaignRepository
 from flowengine.store.crypto import generate_secret_key
 from flowengine.store.customers import Customer, CustomerRepository
 from flowengine.store.database import DEFAULT_URL
@@ -27,6 +29,8 @@ from flowengine.store.errors import (
     StoreUnavailableError,
 )
 from flowengine.store.flows import Flow, FlowRepository
+from flowengine.store.outdials import Outdial, OutdialRepository, OutdialTarget, OutdialTargetRepository
+from flowengine.store.outplans import Outplan, OutplanRepository
 from flowengine.store.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
 from flowengine.store.records import NIL_ID, Address, CustomerRecord, Record, new_id
 from flowengine.store.store import Store, open_store
@@ -53,6 +57,10 @@ __all__ = [
     "AlreadyExistsError",
     "Call",
     "CallRepository",
+    "Campaign",
+    "CampaignRepository",
+    "Campaigncall",
+    "CampaigncallRepository",
     "Customer",
     "CustomerRecord",
     "CustomerRepository",
@@ -68,6 +76,12 @@ __all__ = [
     "IssuedAccessKey",
     "MigrationError",
     "NotFoundError",
+    "Outdial",
+    "OutdialRepository",
+    "OutdialTarget",
+    "OutdialTargetRepository",
+    "Outplan",
+    "OutplanRepository",
     "Page",
     "PreconditionFailedError",
     "Record",

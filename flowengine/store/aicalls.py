@@ -43,6 +43,11 @@ aicalls = Table(
     json("metadata"),
     text("ended_reason"),
     timestamp("tm_end"),
+    # migration 3
+    json("variable_values"),
+    json("analysis", nullable=True),
+    json("usage", nullable=True),
+    json("costs", nullable=True),
     listing_index("aicalls"),
 )
 
@@ -70,6 +75,13 @@ class AIcall(CustomerRecord):
     metadata: dict[str, Any] = Field(default_factory=dict)
     ended_reason: str = ""
     tm_end: UtcTime = NOT_YET
+    # flowengine (docs/ai.md): per-call variables (Vapi variableValues), the post-call analysis
+    # (summary, structured data, success evaluation), usage (tokens, characters, seconds) and costs
+    # (Vapi costBreakdown and VoiceOS cost_breakdown).
+    variable_values: dict[str, Any] = Field(default_factory=dict)
+    analysis: dict[str, Any] | None = None
+    usage: dict[str, Any] | None = None
+    costs: dict[str, Any] | None = None
 
 
 class AIcallRepository(ScopedRepository[AIcall]):

@@ -3,14 +3,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from sqlalchemy import Column, Table, Text
 
+from flowengine.store.aifeatures import FirstMessageMode, VoicemailDetection, normalize_analysis_plan
 from flowengine.store.crypto import SecretBox
 from flowengine.store.database import Database
 from flowengine.store.records import NIL_ID, CustomerRecord
 from flowengine.store.repository import ScopedRepository
-from flowengine.store.schema import flag, json, listing_index, metadata, ref, resource_columns, text
+from flowengine.store.schema import flag, integer, json, listing_index, metadata, ref, resource_columns, text
 from flowengine.store.table import When
 from flowengine.store.timestamps import Clock
 
@@ -38,7 +39,18 @@ ais = Table(
     flag("smart_turn_enabled"),
     flag("auto_aicall_audit_enabled"),
     json("tool_names"),
+    json("tools"),
     text("direct_hash"),
+    # call rules (migration 2)
+    text("first_message"),
+    text("first_message_mode"),
+    json("end_call_phrases"),
+    text("end_call_message"),
+    integer("silence_timeout_seconds"),
+    integer("max_duration_seconds"),
+    json("voicemail_detection", nullable=True),
+    text("voicemail_message"),
+    json("analysis_plan", nullable=True),
     listing_index("ais"),
 )
 
@@ -75,7 +87,33 @@ class AI(CustomerRecord):
     smart_turn_enabled: bool = False
     auto_aicall_audit_enabled: bool = False
     tool_names: list[str] = Field(default_factory=list)
+    tools: list[dict[str, Any]] = Field(default_factory=list)
+    """Tools the assistant declares (Vapi kinds: function, transferCall, dtmf, endCall), checked by
+    flowengine.ai.toolkit.declared; never with a `server.secret` (secrets are write-only)."""
     direct_hash: str = ""
+    # Call rules, from the Vapi assistant (docs/ai.md "Call rules"); 0 seconds = no limit.
+    first_message: str = ""
+    first_message_mode: FirstMessageMode = "assistant-speaks-first"
+    end_call_phrases: list[str] = Field(default_factory=list)
+    end_call_message: str = ""
+    silence_timeout_seconds: int = Field(0, ge=0, le=3600)
+    max_duration_seconds: int = Field(0, ge=0, le=43200)
+    voicemail_detection: VoicemailDetection | None = None
+    voicemail_message: str = ""
+    analysis_plan: dict[str, Any] | None = None  # Vapi analysisPlan, normalised (flowengine.store.aifeatures)
+
+    @field_validator("end_call_phrases")
+    @classmethod
+    def _phrases(cls, value: list[str]) -> list[str]:
+        phrases = [p.strip() for p in value]
+        if any(not p for p in phrases):
+            raise ValueError("an end-call phrase must not be empty")
+        return phrases
+
+    @field_validator("analysis_plan", mode="before")
+    @classmethod
+    def _plan(cls, value: Any) -> dict[str, Any] | None:
+        return normalize_analysis_plan(value)
 
 
 class AIRepository(ScopedRepository[AI]):

@@ -15,12 +15,17 @@ from flowengine.store.aicalls import AIcallRepository
 from flowengine.store.aimessages import AIMessageRepository
 from flowengine.store.ais import AIRepository, ais
 from flowengine.store.calls import CallRepository
+from flowengine.store.campaigncalls import CampaigncallRepository
+from flowengine.store.campaigns import CampaignRepository
 from flowengine.store.crypto import SecretBox
 from flowengine.store.customers import CustomerRepository, customers
 from flowengine.store.database import DEFAULT_URL, Database
 from flowengine.store.flows import FlowRepository
+from flowengine.store.frontdoor import AgentRepository, FrontCallRepository
 from flowengine.store.keycheck import verify_key
 from flowengine.store.migrate import current_version, head_version, migrate
+from flowengine.store.outdials import OutdialRepository, OutdialTargetRepository
+from flowengine.store.outplans import OutplanRepository
 from flowengine.store.teams import TeamRepository
 from flowengine.store.timestamps import Clock, MonotonicClock
 
@@ -46,6 +51,13 @@ class Store:
         self.aicalls = AIcallRepository(db, clock)
         self.aimessages = AIMessageRepository(db, clock)
         self.teams = TeamRepository(db, clock)
+        self.campaigns = CampaignRepository(db, clock)
+        self.outplans = OutplanRepository(db, clock)
+        self.outdials = OutdialRepository(db, clock)
+        self.outdialtargets = OutdialTargetRepository(db, clock)
+        self.campaigncalls = CampaigncallRepository(db, clock)
+        self.frontcalls = FrontCallRepository(db, clock)  # Vapi calls, VoiceOS conversations
+        self.agents = AgentRepository(db, clock, secrets)  # VoiceOS agents
 
     @classmethod
     async def open(
