@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import uuid
@@ -10,14 +11,25 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from flowengine.ai.callrules import CallRules
 from flowengine.ai.conversation import Conversation, ConversationSettings
 from flowengine.ai.definitions import AIConfig
+from flowengine.ai.dtmf import DtmfFeed
+from flowengine.ai.events import AICallEvents
 from flowengine.ai.media import CallMedia, MediaSettings
+from flowengine.ai.outcome import CallOutcomes
+from flowengine.ai.pricing import PriceTable
 from flowengine.ai.providers import ProviderPool
+from flowengine.ai.teams import TeamError, TeamPlan, TeamSource, find_stored_team, plan_team
+from flowengine.ai.teamswitch import member_parameter
 from flowengine.ai.text import TASK_PROMPT, TASK_TIMEOUT_S, TextConversation
+from flowengine.ai.toolkit.box import CallToolbox
 from flowengine.ai.tools import run_variable_tool, tools_for
+from flowengine.ai.usage import UsageMeter
 from flowengine.asterisk.app import Call
 from flowengine.asterisk.ari.client import AriClient
+from flowengine.events import EventBus
+from flowengine.flow.context import Services
 from flowengine.flow.persistence import ENGINE_CUSTOMER_ID
 from flowengine.flow.variables import Variables
 from flowengine.media.vad import VadConfig
@@ -38,6 +50,15 @@ Observer = Callable[[str, AIcall], Awaitable[None]]
 NIL = "00000000-0000-0000-0000-000000000000"
 
 
+def _number(parameter: dict[str, Any], kind: type[float | int], *keys: str) -> Any:
+    """A sampling setting from the AI's parameter (None when unset or not a number)."""
+    for key in keys:
+        value = parameter.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return kind(value)
+    return None
+
+
 class AICallError(Exception):
     """An AI call operation is not possible (unknown id, media gone, wrong status)."""
 
@@ -55,6 +76,9 @@ class LiveAICall:
     conversation: Conversation | None = None
     text: TextConversation | None = None
     llm: LLMProvider | None = None  # owned by this AI call: closed when it ends
+    toolbox: CallToolbox | None = None  # its tools (and team), see flowengine.ai.toolkit
+    rules: CallRules | None = None  # first message, end-call phrases, limits, voicemail (flowengine.ai.callrules)
+    meter: UsageMeter | None = None  # tokens, characters, seconds (flowengine.ai.usage)
     end_kind: EndKind = "soft"
     ended_reason: str = ""
     done: asyncio.Event = field(default_factory=asyncio.Event)
@@ -64,8 +88,13 @@ class AICallService:
     """Starts AI calls for `ai_talk` and controls live ones (pause, resume, terminate)."""
 
     def __init__(self, ais: AISource, pool: ProviderPool, ari: AriClient | None, media: MediaSettings,
-                 store: Store | None = None) -> None:
+                 store: Store | None = None, *, events: EventBus | None = None,
+                 flow_services: Services | None = None, teams: TeamSource | None = None,
+                 publish_lifecycle: bool = False) -> None:
         self.ais = ais
+        self.events = AICallEvents(events, lifecycle=publish_lifecycle)
+        self.flow_services = flow_services  # for tools that dial, connect or email
+        self.teams = teams
         self.pool = pool
         self.ari = ari
         self.media_settings = media
@@ -74,6 +103,11 @@ class AICallService:
         self.observers: list[Observer] = []
         self.messages: dict[str, list[AIMessage]] = {}
         self.recent: deque[LiveAICall] = deque(maxlen=100)  # ended AI calls, for reports and demos
+        self.prices = PriceTable()  # config `prices`: what usage costs
+        self.outcomes = CallOutcomes(self)  # usage, costs, post-call analysis, end-of-call report
+        # A front door that answers `function` tools itself (VoiceOS function_call:triggered hooks):
+        # returns (success, result) for the model, or None to let the tool's server.url answer.
+        self.tool_relay: Callable[[LiveAICall, ToolCall], Awaitable[tuple[bool, str] | None]] | None = None
 
     # -- records and events -------------------------------------------------------------------
     async def _set_status(self, live: LiveAICall, status: Status, **changes: Any) -> None:
@@ -84,6 +118,7 @@ class AICallService:
             live.record = stored
         event = "aicall_status_initializing" if status == "initiating" else f"aicall_status_{status}"
         log.info("aicall %s %s", live.record.id, status)
+        self.events.status(live.record)
         for observer in self.observers:
             try:
                 await observer(event, live.record)
@@ -94,7 +129,8 @@ class AICallService:
         direction = "outgoing" if message.role in ("system", "user", "tool") else "incoming"
         record = AIMessage(
             id=str(uuid.uuid4()), customer_id=live.record.customer_id, aicall_id=live.record.id,
-            activeflow_id=live.record.activeflow_id, active_ai_id=live.record.assistance_id,
+            activeflow_id=live.record.activeflow_id,
+            active_ai_id=live.toolbox.config.ai.id if live.toolbox is not None else live.record.assistance_id,
             direction=direction, role=message.role, content=message.content, tool_call_id=message.tool_call_id,
             tool_calls=[StoredToolCall(id=c.id, type="function",
                                        function=StoredToolFunction(name=c.name, arguments=c.arguments))
@@ -102,6 +138,7 @@ class AICallService:
         if self.store is not None:
             record = await self.store.aimessages.create(record)
         self.messages.setdefault(live.record.id, []).append(record)
+        self.events.message(live.record, record)
         for observer in self.observers:
             try:
                 await observer("aimessage_created", live.record)
@@ -111,22 +148,43 @@ class AICallService:
     # -- ai_talk on a call --------------------------------------------------------------------
     def resolve(self, assistance_type: str, assistance_id: str) -> AIConfig:
         if assistance_type == "team":
-            raise AICallError("AI teams are not available yet in this engine (assistance_type 'team')")
+            team = self.teams.get(assistance_id) if self.teams is not None else None
+            if team is None:
+                raise AICallError(f"AI team {assistance_id!r} not found")
+            plan = plan_team(team, self.ais)
+            return plan.ais[plan.start.id]
         config = self.ais.get(assistance_id)
         if config is None:
             raise AICallError(f"AI {assistance_id!r} not found")
         return config
 
+    async def resolve_team(self, team_id: str, customer_id: str = "") -> TeamPlan:
+        """A team from the team files, else from the store (the customer's, then the engine's)."""
+        team = self.teams.get(team_id) if self.teams is not None else None
+        if team is None and self.store is not None:
+            team = await find_stored_team(self.store, team_id, customer_id)
+        if team is None:
+            raise AICallError(f"AI team {team_id!r} not found")
+        try:
+            return plan_team(team, self.ais)
+        except TeamError as exc:
+            raise AICallError(str(exc)) from None
+
     async def talk(self, *, call: Call, config: AIConfig, variables: Variables, activeflow_id: str,
-                   max_duration_s: int = 0) -> LiveAICall:
+                   max_duration_s: int = 0, team: TeamPlan | None = None,
+                   variable_values: dict[str, Any] | None = None) -> LiveAICall:
         """Run an AI call on `call` until it ends; returns it (see `end_kind`, `ended_reason`)."""
         if self.ari is None:
             raise AICallError("AI calls need Asterisk (ARI)")
         ai = config.ai
+        variables.update(variable_values or {})  # Vapi variableValues: this call's values
         tools = tools_for(ai.tool_names)
         stt, tts = self.pool.stt(ai.stt_type), self.pool.tts(ai.tts_type)
-        parameter = variables.substitute(ai.parameter)
+        parameter = variables.substitute(member_parameter(team, config) if team is not None else ai.parameter)
         llm = self.pool.llm(ai.engine_model, config.engine_key.get_secret_value(), parameter)
+        meter = UsageMeter()
+        llm, stt, tts = meter.llm(llm), meter.stt(stt), meter.tts(tts)
+        meter.start()
         prompt = variables.substitute(ai.init_prompt)
         aicall_id = str(uuid.uuid4())
         record = AIcall(
@@ -135,10 +193,17 @@ class AICallService:
             ai_tts_voice_id=ai.tts_voice_id, ai_stt_type=ai.stt_type, ai_vad_config=ai.vad_config,
             ai_smart_turn_enabled=ai.smart_turn_enabled, parameter=parameter, activeflow_id=activeflow_id,
             reference_type="call", reference_id=call.id, confbridge_id=aicall_id, status="initiating",
+            variable_values=dict(variable_values or {}),
             stt_language=ai.stt_language, metadata={"prompt_snapshots": [{"ai_id": ai.id, "prompt": prompt}]})
+        if team is not None:
+            record = record.model_copy(update={"assistance_type": "team", "assistance_id": team.team.id,
+                                               "current_member_id": team.start.id})
         if self.store is not None:
             record = await self.store.aicalls.create(record)
         live = LiveAICall(record, variables, call=call, llm=llm)
+        live.rules, live.meter = CallRules.for_call(ai, variables), meter
+        live.toolbox = CallToolbox(self, live, config, team)
+        tools = live.toolbox.specs()
         self.live[aicall_id] = live
         variables.update({
             "voipbin.aicall.id": aicall_id, "voipbin.aicall.ai_id": ai.id,
@@ -150,11 +215,13 @@ class AICallService:
             await self._run(live, call, llm, stt, tts, prompt, parameter, max_duration_s, tools)
         finally:
             self.live.pop(aicall_id, None)
+            await live.toolbox.aclose()
             await llm.aclose()
             self.recent.append(live)
             while len(self.messages) > (self.recent.maxlen or 0):  # keep transcripts of recent calls only
                 del self.messages[next(iter(self.messages))]
             live.done.set()
+            await self.outcomes.finish(live, config)
         return live
 
     async def _run(self, live: LiveAICall, call: Call, llm: Any, stt: Any, tts: Any, prompt: str,
@@ -174,7 +241,11 @@ class AICallService:
         settings = ConversationSettings(
             speak_first=bool(parameter.get("speak_first") or parameter.get("first_message")),
             first_message=str(parameter.get("first_message", "")), language=live.record.stt_language,
-            voice_id=live.record.ai_tts_voice_id, smart_turn=live.record.ai_smart_turn_enabled)
+            voice_id=live.record.ai_tts_voice_id, smart_turn=live.record.ai_smart_turn_enabled,
+            temperature=_number(parameter, float, "temperature"),
+            max_tokens=_number(parameter, int, "max_tokens", "maxTokens"))  # Vapi model / VoiceOS language_model
+        rules = live.rules or CallRules()
+        settings = rules.settings(settings)
         assert self.ari is not None
         conversation: Conversation | None = None
 
@@ -193,9 +264,20 @@ class AICallService:
                 queued_ms=lambda: session.queued_ms, stt=stt, llm=llm, tts=tts, messages=list(system),
                 settings=settings, tools=tools, on_tool=lambda c: self._tool(live, c),
                 on_message=lambda m, extra: self._store_message(live, m, extra))
+            assert live.toolbox is not None
+            conversation.after_tools = live.toolbox.after_tools
+            conversation.on_speech = lambda who, started, text: self.events.speech(live.record, who, started, text)
             live.conversation = conversation
-            await self._set_status(live, "progressing")
-            reason = await self._converse(live, call, conversation, max_duration_s)
+            rules.attach(conversation)
+            dtmf = DtmfFeed(self.ari, call.id, conversation.send_user_text)
+            try:
+                await self._set_status(live, "progressing")
+                reason = await rules.converse(
+                    conversation=conversation, media=media, tts=tts, call=call, ari=self.ari,
+                    run=functools.partial(self._converse, live, call, conversation, max_duration_s))
+                live.end_kind = "hard" if rules.hard_end else live.end_kind
+            finally:
+                await dtmf.aclose()
             live.ended_reason = live.ended_reason or reason
         finally:
             await self._set_status(live, "terminating")
@@ -219,7 +301,9 @@ class AICallService:
         return await talk
 
     async def _tool(self, live: LiveAICall, call: ToolCall) -> tuple[str, str | None]:
-        """The tools every AI call has here: stop_service (soft end), stop_flow (hard end)."""
+        """Tool calls go to the AI call's toolbox (flowengine.ai.toolkit)."""
+        if live.toolbox is not None:
+            return await live.toolbox.run(call)
         if call.name == "stop_service":
             live.end_kind = "soft"
             return '{"result": "ending the conversation"}', "assistant-ended-call"
@@ -251,6 +335,8 @@ class AICallService:
         if self.store is not None:
             record = await self.store.aicalls.create(record)
         live = LiveAICall(record, variables, llm=llm)
+        live.toolbox = CallToolbox(self, live, config)
+        tools = live.toolbox.specs()
         system = [ChatMessage("system", first_prompt)] + ([ChatMessage("system", prompt)] if prompt else [])
         if parameter:
             system.append(ChatMessage("system", json.dumps(parameter)))
@@ -329,10 +415,12 @@ class AICallService:
             raise AICallError(f"AI call {aicall_id!r} is {live.record.status}, not paused")
         await live.media.hold_music(False)
         await self._set_status(live, "resuming")
+        if live.media.session.vad is not None:  # the hold music kept the VAD in "speech": listen afresh,
+            live.media.session.vad.reset()  # else the caller's first words after the pause are never a turn
         live.conversation.resume(line)
         await self._set_status(live, "progressing")
 
-    async def terminate(self, aicall_id: str, reason: str = "terminated", hard: bool = False) -> None:
+    async def terminate(self, aicall_id: str, reason: str = "manually-canceled", hard: bool = False) -> None:
         live = self.get(aicall_id)
         live.end_kind = "hard" if hard else "soft"
         live.ended_reason = reason

@@ -8,10 +8,12 @@ import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
 from flowengine.ai.endpointing import TurnEnd, TurnJudge
+from flowengine.ai.endreasons import pipeline_error
 from flowengine.ai.heard import HeardTracker
 from flowengine.ai.metrics import TurnMetrics
 from flowengine.ai.sentences import SentenceSplitter
@@ -19,6 +21,7 @@ from flowengine.media.frames import AudioFrame, MediaInbox
 from flowengine.media.vad import SpeechEnded, SpeechResumed, SpeechStarted, SpeechStopping
 from flowengine.providers.llm.base import (
     ChatMessage,
+    LLMError,
     LLMProvider,
     TextDelta,
     ToolCall,
@@ -26,8 +29,8 @@ from flowengine.providers.llm.base import (
     ToolSpec,
     Usage,
 )
-from flowengine.providers.stt.base import STTProvider, Transcript
-from flowengine.providers.tts.base import TTSProvider
+from flowengine.providers.stt.base import STTError, STTProvider, Transcript
+from flowengine.providers.tts.base import TTSError, TTSProvider
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,9 @@ class ConversationSettings:
     min_interruption_words: int = 2  # ... or this many words that are not a backchannel
     temperature: float | None = None
     max_tokens: int | None = None
+    # said when a provider fails for good (after its own retries), before the AI call ends with
+    # `pipeline-error-<provider>-<component>-failed`; "" ends without a word
+    apology: str = "I am sorry, I have a technical problem and cannot go on. Please call again later."
 
 
 @dataclass
@@ -80,6 +86,8 @@ class Conversation:
     tools: list[ToolSpec] = field(default_factory=list)
     on_tool: ToolHandler | None = None
     on_message: MessageSink | None = None
+    after_tools: Callable[[], Awaitable[bool]] | None = None  # True: the model answers the tool results
+    on_speech: Callable[[str, bool, str], None] | None = None  # (who: caller|agent, started, text)
     turns: list[TurnMetrics] = field(default_factory=list)
     ended_reason: str = ""
 
@@ -94,6 +102,7 @@ class Conversation:
         self._pending_end: asyncio.Task[None] | None = None
         self.interruptions = 0
         self.false_interruptions = 0
+        self.provider_failures = 0
         self.barge_in_stop_ms: list[float] = []
 
     # -- mark callback (called from the media clock tick) ------------------------------------
@@ -124,6 +133,32 @@ class Conversation:
     @property
     def speaking(self) -> bool:
         return (self._reply is not None and not self._reply.done()) or self.queued_ms() > 0
+
+    @property
+    def caller_speaking(self) -> bool:
+        """The caller is in an utterance (or a held, unfinished turn): for the silence timeout."""
+        return self._utterance is not None or self._pending_end is not None
+
+    def say(self, text: str) -> None:
+        """The agent says `text` now unless it is speaking (a call rule's prompt); stored like any reply."""
+        if not self.speaking and not self._done.is_set():
+            self._start_reply(TurnMetrics(index=0), say=text)
+
+    async def cut(self) -> None:
+        """Stop the agent mid-reply (a call rule ends the call): unsent audio is dropped and the stored
+        message keeps what the caller heard."""
+        result = self.clear()
+        self.heard.interrupted(result)
+        self.resume_output()
+        await self._cancel_reply()
+
+    async def send_user_text(self, text: str) -> None:
+        """A user message that is not speech (DTMF keys): answered at once, like a finished turn."""
+        if self._done.is_set() or self._paused:
+            return
+        if self.speaking:
+            await self._interrupt()
+        await self._commit_turn(TurnMetrics(index=len(self.turns) + 1, caller_text=text))
 
     # -- the loop -----------------------------------------------------------------------------
     async def run(self) -> str:
@@ -159,6 +194,8 @@ class Conversation:
             self._pending_end = None
         agent = self.speaking
         self._utterance = _Utterance(start_ms=event.start_ms, during_agent_speech=agent)
+        if self.on_speech is not None:
+            self.on_speech("caller", True, "")
         if agent:
             # Stop the agent within this frame; whether it was a real interruption is decided
             # once we know how long the caller spoke and what they said (backchannels resume).
@@ -186,10 +223,15 @@ class Conversation:
             return
         decided = time.perf_counter()
         utt.end_ms = event.end_ms
+        if self.on_speech is not None:
+            self.on_speech("caller", False, "")
         stt = utt.stt if utt.stt is not None else asyncio.ensure_future(self._transcribe(utt))
         try:
             transcript = await stt
         except asyncio.CancelledError:
+            return
+        except STTError as exc:
+            await self._fail("transcriber", self.stt.name, exc)
             return
         text = transcript.text.strip()
         spoke_ms = event.end_ms - event.start_ms
@@ -271,6 +313,27 @@ class Conversation:
 
     # -- one reply ----------------------------------------------------------------------------
     async def _respond(self, metrics: TurnMetrics, say: str) -> None:
+        """One agent turn; a provider that fails for good ends the conversation (see `_fail`)."""
+        try:
+            await self._turn(metrics, say)
+        except LLMError as exc:
+            await self._fail("llm", self.llm.name, exc)
+        except TTSError as exc:
+            await self._fail("voice", self.tts.name, exc)
+
+    async def _fail(self, component: Literal["llm", "voice", "transcriber"], provider: str, exc: Exception) -> None:
+        """The provider already retried: apologise (unless the voice itself failed) and end with Vapi's
+        `pipeline-error-...` reason; the flow decides what follows (ai_talk ends softly)."""
+        log.error("AI call %s provider %r failed, ending the conversation: %s", component, provider, exc)
+        self.provider_failures += 1
+        if component != "voice" and self.settings.apology and not self._done.is_set():
+            try:
+                await self._turn(TurnMetrics(index=0), self.settings.apology)
+            except TTSError as again:
+                log.error("the apology could not be spoken either: %s", again)
+        self.end(pipeline_error(provider or "unknown", component))
+
+    async def _turn(self, metrics: TurnMetrics, say: str) -> None:
         """One agent turn: `say` verbatim, or what the model answers to the conversation so far."""
         reply_id = uuid.uuid4().hex[:8]
         self.heard.start(reply_id)
@@ -291,7 +354,9 @@ class Conversation:
                 await asyncio.sleep(0.02)
         finally:
             said = self.heard.finish()
-            if said:
+            if said and self.on_speech is not None:
+                self.on_speech("agent", False, said)
+            if said or calls:  # a tool-only reply is kept too: tool results must follow their call
                 message = ChatMessage("assistant", said, tool_calls=tuple(calls))
                 self.messages.append(message)
                 await self._emit(message, {"direction": "outgoing", "interrupted": self.heard.was_interrupted})
@@ -299,6 +364,8 @@ class Conversation:
                 self.turns.append(metrics)
         for call in calls:
             await self._run_tool(call)
+        if calls and self.after_tools is not None and await self.after_tools() and not self._done.is_set():
+            await self._respond(TurnMetrics(index=0), "")  # the model answers the tool results
 
     async def _think(self, sentences: asyncio.Queue[str | None], metrics: TurnMetrics) -> list[ToolCall]:
         splitter = SentenceSplitter()
@@ -332,6 +399,8 @@ class Conversation:
                     if metrics.decided_at:
                         metrics.engine_ms = max(0.0, (time.perf_counter() - metrics.decided_at) * 1000
                                                 - metrics.provider_ms())
+                if first and index == 0 and self.on_speech is not None:
+                    self.on_speech("agent", True, "")
                 first = False
                 self.heard.queued(reply_id, index, sentence, chunk.size * 1000 // self.tts.sample_rate)
                 self.play(chunk, self.tts.sample_rate, mark=(reply_id, index))

@@ -9,6 +9,8 @@ from pathlib import Path
 import yaml
 from pydantic import SecretStr, ValidationError
 
+from flowengine.ai.toolkit.catalog import validate_tool_names
+from flowengine.ai.toolkit.declared import split_secrets
 from flowengine.flow.persistence import ENGINE_CUSTOMER_ID
 from flowengine.store import AI
 
@@ -25,6 +27,7 @@ class AIConfig:
 
     ai: AI
     engine_key: SecretStr = field(default_factory=lambda: SecretStr(""))
+    tool_secrets: dict[str, SecretStr] = field(default_factory=dict)  # declared tool name -> server.secret
 
 
 def load_ai_file(path: Path) -> AIConfig:
@@ -40,6 +43,13 @@ def load_ai_file(path: Path) -> AIConfig:
         key = os.environ.get(key_env, "")
         if not key:
             raise AIDefinitionError(f"{path}: engine_key_env names {key_env!r}, which is not set")
+    secrets: dict[str, str] = {}
+    try:
+        if data.get("tools"):
+            data["tools"], secrets = split_secrets(_secrets_from_env(data["tools"]))
+        validate_tool_names(data.get("tool_names") or [])
+    except ValueError as exc:
+        raise AIDefinitionError(f"{path}: {exc}") from None
     data.setdefault("id", _id_from_name(path.stem))
     data.setdefault("customer_id", ENGINE_CUSTOMER_ID)
     data.setdefault("name", path.stem)
@@ -48,7 +58,25 @@ def load_ai_file(path: Path) -> AIConfig:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         raise AIDefinitionError(f"{path}: {problems}") from None
-    return AIConfig(ai, SecretStr(key))
+    return AIConfig(ai, SecretStr(key), {name: SecretStr(v) for name, v in secrets.items()})
+
+
+def _secrets_from_env(tools: object) -> list[dict[str, object]]:
+    """`server.secret_env: NAME` in a file reads the tool's secret from the environment (like engine_key_env)."""
+    if not isinstance(tools, list):
+        raise ValueError("tools: a list of tools")  # noqa: TRY004 - reported as a file problem
+    out: list[dict[str, object]] = []
+    for i, tool in enumerate(tools):
+        server = tool.get("server") if isinstance(tool, dict) else None
+        if isinstance(server, dict) and "secret_env" in server:
+            server = dict(server)
+            name = str(server.pop("secret_env"))
+            server["secret"] = os.environ.get(name, "")
+            if not server["secret"]:
+                raise ValueError(f"tools[{i}].server.secret_env names {name!r}, which is not set")
+            tool = {**tool, "server": server}
+        out.append(tool)
+    return out
 
 
 def _id_from_name(name: str) -> str:

@@ -1,48 +1,17 @@
-"""Tools an AI call offers its model (by the AI's `tool_names`) and what each one does."""
+"""The variable tools (set_variables, get_variables); the tool catalogue itself is in `flowengine.ai.toolkit`."""
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
 from typing import Any
 
+from flowengine.ai.toolkit.catalog import SPECS, ToolConfigError, tools_for, validate_tool_names
 from flowengine.flow.errors import ExternalVariablesError
 from flowengine.flow.external import sanitize_external
 from flowengine.flow.variables import Variables
-from flowengine.providers.llm.base import ToolCall, ToolSpec
+from flowengine.providers.llm.base import ToolCall
 
-SPECS: dict[str, ToolSpec] = {
-    "stop_service": ToolSpec(
-        "stop_service", "End this conversation; the call goes on with the next step of the flow."),
-    "stop_flow": ToolSpec("stop_flow", "End this conversation and the whole call."),
-    "set_variables": ToolSpec(
-        "set_variables", "Save values in the call's flow variables (e.g. what the caller booked).",
-        {"type": "object", "properties": {"variables": {
-            "type": "object", "description": "name -> value", "additionalProperties": {"type": "string"}}},
-         "required": ["variables"]}),
-    "get_variables": ToolSpec("get_variables", "Read the call's flow variables."),
-}
-# VoIPBIN tools that exist but need parts of the engine not built yet (AI call features issue).
-NOT_YET = frozenset({"connect_call", "create_call", "send_email", "stop_media", "get_aicall_messages",
-                     "search_knowledge"})
-
-
-class ToolConfigError(ValueError):
-    """`tool_names` names a tool this engine does not offer."""
-
-
-def tools_for(tool_names: list[str]) -> list[ToolSpec]:
-    if tool_names == ["all"]:
-        return list(SPECS.values())
-    problems = []
-    for name in tool_names:
-        if name in NOT_YET:
-            problems.append(f"{name!r} is not available yet in this engine")
-        elif name not in SPECS:
-            problems.append(f"{name!r} is not a tool")
-    if problems:
-        raise ToolConfigError(f"tool_names: {'; '.join(problems)}; available: {', '.join(sorted(SPECS))} or ['all']")
-    return [SPECS[name] for name in tool_names]
-
+__all__ = ["SPECS", "ToolConfigError", "run_variable_tool", "tools_for", "validate_tool_names"]
 
 def _arguments(call: ToolCall) -> Mapping[str, Any]:
     try:

@@ -10,7 +10,8 @@ import pytest
 from flowengine.ai.conversation import Conversation, ConversationSettings
 from flowengine.media.frames import AudioFrame, MediaInbox
 from flowengine.media.vad import SpeechEnded, SpeechStarted, SpeechStopping
-from flowengine.providers.llm.base import ChatMessage
+from flowengine.providers.llm.base import ChatMessage, LLMError, TextDelta
+from flowengine.providers.stt.base import STTError, Transcript
 from tests.ai.fakes import FakePlayout, ScriptedLLM, ScriptedSTT, ToneTTS
 
 
@@ -139,3 +140,47 @@ async def test_smart_turn_waits_for_the_rest_of_a_phone_number() -> None:
     await stop(rig, tasks)
     users = [m.content for m in rig.conv.messages if m.role == "user"]
     assert users == ["my number is five five five one two three four"]
+
+
+class FailingLLM(ScriptedLLM):
+    """A model whose provider gave up (its own retries exhausted)."""
+
+    name = "openai"
+
+    async def stream(self, messages: list[ChatMessage], *, tools: object = None, temperature: float | None = None,
+                     max_tokens: int | None = None) -> AsyncIterator[TextDelta]:
+        self.requests.append(list(messages))
+        raise LLMError("openai model 'gpt-4o': 503 after 3 attempts")
+        yield TextDelta("")  # pragma: no cover (makes this an async generator)
+
+
+class FailingSTT(ScriptedSTT):
+    name = "whisper"
+
+    async def transcribe(self, pcm: np.ndarray, *, language: str = "") -> Transcript:
+        raise STTError("model file unreadable")
+
+
+async def test_a_failed_model_is_apologised_for_and_ends_with_a_pipeline_error() -> None:
+    rig = Rig(ScriptedSTT(["hello"]), FailingLLM([]))
+    tasks = await run_rig(rig)
+    await rig.speak(800)
+    reason = await asyncio.wait_for(tasks[0], 5)
+    tasks[1].cancel()
+    await asyncio.gather(tasks[1], return_exceptions=True)
+    assert reason == "pipeline-error-openai-llm-failed"
+    assert rig.conv.provider_failures == 1 and len(rig.llm.requests) == 1
+    said = [m.content for m in rig.conv.messages if m.role == "assistant"]
+    assert said == [ConversationSettings().apology]
+    assert rig.out.sent_ms > 0  # the apology went out on the line, not only into the transcript
+
+
+async def test_a_failed_transcriber_ends_with_its_own_reason() -> None:
+    rig = Rig(FailingSTT([]), ScriptedLLM(["never said"]), ConversationSettings(apology=""))
+    tasks = await run_rig(rig)
+    await rig.speak(800)
+    reason = await asyncio.wait_for(tasks[0], 5)
+    tasks[1].cancel()
+    await asyncio.gather(tasks[1], return_exceptions=True)
+    assert reason == "pipeline-error-whisper-transcriber-failed"
+    assert rig.llm.requests == [] and [m for m in rig.conv.messages if m.role == "assistant"] == []

@@ -5,17 +5,22 @@ import json
 
 import pytest
 
-from flowengine.ai.tools import ToolConfigError, run_variable_tool, tools_for
+from flowengine.ai.tools import ToolConfigError, run_variable_tool, tools_for, validate_tool_names
 from flowengine.flow.variables import Variables
 from flowengine.providers.llm.base import ToolCall
 
 
 def test_tool_names_select_tools_and_refuse_the_rest() -> None:
     assert [t.name for t in tools_for([])] == []
-    assert {t.name for t in tools_for(["all"])} == {"stop_service", "stop_flow", "set_variables", "get_variables"}
+    assert {t.name for t in tools_for(["all"])} == {
+        "connect_call", "create_call", "send_email", "stop_media", "stop_service", "stop_flow", "set_variables",
+        "get_variables", "get_aicall_messages"}
     assert [t.name for t in tools_for(["stop_service"])] == ["stop_service"]
-    with pytest.raises(ToolConfigError, match="'connect_call' is not available yet.*'fly' is not a tool"):
-        tools_for(["connect_call", "fly"])
+    with pytest.raises(ToolConfigError, match="'send_message' is not available: SMS.*'fly' is not a tool"):
+        tools_for(["connect_call", "send_message", "fly"])
+    with pytest.raises(ValueError, match="'all' must be alone"):
+        validate_tool_names(["all", "stop_flow"])
+    assert all("run_llm" in t.parameters["properties"] for t in tools_for(["all"]))
 
 
 def test_set_and_get_variables() -> None:

@@ -1,7 +1,7 @@
 """Options of the AI actions: ai_talk, ai_task, ai_summary (executed by `flowengine.ai`)."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -31,6 +31,8 @@ class _Assistance(OptionModel):
 
 class AiTalkOptions(_Assistance):
     duration: int = Field(0, ge=0, description="Maximum length of the AI call in seconds (0: none).")
+    variable_values: dict[str, Any] = Field(
+        default_factory=dict, description="Variables set for this AI call (Vapi variableValues), e.g. for prompts.")
 
 
 class AiTaskOptions(_Assistance):

@@ -1,0 +1,183 @@
+"""What an AI call used: LLM tokens (as the provider reports them, else estimated), TTS characters, STT and call seconds."""
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from flowengine.providers.llm.base import (
+    ChatMessage,
+    LLMEvent,
+    LLMProvider,
+    TextDelta,
+    ToolCallRequest,
+    ToolSpec,
+    Usage,
+)
+from flowengine.providers.stt.base import SAMPLE_RATE, STTProvider, Transcript
+from flowengine.providers.tts.base import TTSProvider
+
+CHARS_PER_TOKEN = 4  # the usual rule of thumb for English text with OpenAI-style tokenizers
+
+
+def estimate_tokens(text: str) -> int:
+    return (len(text) + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN
+
+
+@dataclass
+class LLMUsage:
+    provider: str = ""
+    model: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    requests: int = 0
+    estimated: bool = False  # some request's tokens were estimated (characters / 4): the provider reported none
+
+    def add(self, usage: Usage | None, prompt_text: str, completion_text: str) -> None:
+        self.requests += 1
+        if usage is not None and (usage.input_tokens or usage.output_tokens):
+            self.prompt_tokens += usage.input_tokens
+            self.completion_tokens += usage.output_tokens
+            return
+        self.estimated = True
+        self.prompt_tokens += estimate_tokens(prompt_text)
+        self.completion_tokens += estimate_tokens(completion_text)
+
+
+@dataclass
+class STTUsage:
+    provider: str = ""
+    seconds: float = 0.0  # audio sent to the recogniser (speculative transcriptions too: they are billed)
+    requests: int = 0
+
+
+@dataclass
+class TTSUsage:
+    provider: str = ""
+    characters: int = 0
+    requests: int = 0
+
+
+@dataclass
+class TransportUsage:
+    provider: str = "asterisk"
+    seconds: float = 0.0  # the AI call's length on the phone line
+
+
+@dataclass
+class UsageReport:
+    llm: LLMUsage = field(default_factory=LLMUsage)
+    stt: STTUsage = field(default_factory=STTUsage)
+    tts: TTSUsage = field(default_factory=TTSUsage)
+    transport: TransportUsage = field(default_factory=TransportUsage)
+    analysis: dict[str, LLMUsage] = field(default_factory=dict)  # summary, structuredData, successEvaluation
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["stt"]["seconds"] = round(self.stt.seconds, 3)
+        data["transport"]["seconds"] = round(self.transport.seconds, 3)
+        return data
+
+
+def prompt_text(messages: list[ChatMessage], tools: list[ToolSpec] | None) -> str:
+    parts = [m.content for m in messages] + [c.arguments for m in messages for c in m.tool_calls]
+    parts += [json.dumps({"name": t.name, "description": t.description, "parameters": t.parameters})
+              for t in tools or ()]
+    return "\n".join(parts)
+
+
+class MeteredLLM(LLMProvider):
+    """Counts every request's tokens into `usage`; owns the wrapped provider (closing it closes that)."""
+
+    def __init__(self, inner: LLMProvider, usage: LLMUsage) -> None:
+        self.inner = inner
+        self.usage = usage
+        self.name = inner.name
+        self.is_llm = inner.is_llm
+        self.model = str(getattr(inner, "model", ""))
+        usage.provider, usage.model = usage.provider or inner.name, usage.model or self.model
+
+    def __repr__(self) -> str:
+        return f"Metered({self.inner!r})"
+
+    async def stream(self, messages: list[ChatMessage], *, tools: list[ToolSpec] | None = None,
+                     temperature: float | None = None, max_tokens: int | None = None) -> AsyncIterator[LLMEvent]:
+        reported: Usage | None = None
+        completion: list[str] = []
+        try:
+            async for event in self.inner.stream(messages, tools=tools, temperature=temperature,
+                                                 max_tokens=max_tokens):
+                if isinstance(event, Usage):
+                    reported = event
+                elif isinstance(event, TextDelta):
+                    completion.append(event.text)
+                elif isinstance(event, ToolCallRequest):
+                    completion.append(event.call.name + event.call.arguments)
+                yield event
+        finally:  # a request cut short (barge-in) is still paid for: estimated when nothing was reported
+            self.usage.add(reported, prompt_text(messages, tools), "".join(completion))
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class MeteredSTT(STTProvider):
+    """Counts seconds of audio transcribed; the wrapped recogniser is shared, so closing this closes nothing."""
+
+    def __init__(self, inner: STTProvider, usage: STTUsage) -> None:
+        self.inner = inner
+        self.usage = usage
+        self.name = inner.name
+        usage.provider = usage.provider or inner.name
+
+    async def transcribe(self, pcm: np.ndarray, *, language: str = "") -> Transcript:
+        self.usage.requests += 1
+        self.usage.seconds += pcm.size / SAMPLE_RATE
+        return await self.inner.transcribe(pcm, language=language)
+
+    async def warm_up(self) -> None:
+        await self.inner.warm_up()
+
+
+class MeteredTTS(TTSProvider):
+    """Counts characters sent to the voice; the wrapped voice is shared, so closing this closes nothing."""
+
+    def __init__(self, inner: TTSProvider, usage: TTSUsage) -> None:
+        self.inner = inner
+        self.usage = usage
+        self.name = inner.name
+        self.sample_rate = inner.sample_rate
+        usage.provider = usage.provider or inner.name
+
+    def stream(self, text: str, *, voice_id: str = "", language: str = "") -> AsyncIterator[np.ndarray]:
+        self.usage.requests += 1
+        self.usage.characters += len(text)
+        return self.inner.stream(text, voice_id=voice_id, language=language)
+
+
+@dataclass
+class UsageMeter:
+    """One per AI call: wraps its providers, and times the call from `start()` to `stop()`."""
+
+    report: UsageReport = field(default_factory=UsageReport)
+    started: float = 0.0
+
+    def llm(self, inner: LLMProvider) -> MeteredLLM:
+        return inner if isinstance(inner, MeteredLLM) else MeteredLLM(inner, self.report.llm)
+
+    def stt(self, inner: STTProvider) -> MeteredSTT:
+        return inner if isinstance(inner, MeteredSTT) else MeteredSTT(inner, self.report.stt)
+
+    def tts(self, inner: TTSProvider) -> MeteredTTS:
+        return inner if isinstance(inner, MeteredTTS) else MeteredTTS(inner, self.report.tts)
+
+    def start(self) -> None:
+        self.started = time.monotonic()
+
+    def stop(self) -> None:
+        if self.started:
+            self.report.transport.seconds = time.monotonic() - self.started
