@@ -1,1 +1,1 @@
-"""Outbound dialer: targets, plans, pacing, concurrency, retries, AMD."""
+"""Outbound dialer: targets, plans, call windows, pacing, concurrency, retries, AMD, results."""

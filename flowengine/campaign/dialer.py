@@ -1,0 +1,154 @@
+"""The execute loop of one campaign: pick a ready target, respect pace and caps, dial, record the outcome."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
+from typing import Any
+
+from flowengine.campaign.calls import Outcome, run_call, run_flow
+from flowengine.campaign.pacing import AsteriskCaps, Pacer, Slots
+from flowengine.campaign.resources import Resources
+from flowengine.campaign.results import result_of
+from flowengine.campaign.selection import Choice, next_slot, pick
+from flowengine.campaign.windows import window_of
+from flowengine.flow.model import Flow
+from flowengine.flow.service import FlowService
+from flowengine.store.campaigncalls import Campaigncall
+from flowengine.store.campaigns import Campaign
+from flowengine.store.errors import NotFoundError, PreconditionFailedError
+from flowengine.store.outdials import OutdialTarget
+from flowengine.store.outplans import Outplan
+
+log = logging.getLogger(__name__)
+
+IDLE_POLL_S = 5.0  # end_handle `continue` with nothing to dial: look again this often (VoIPBIN: 5 s)
+MAX_WAIT_S = 1.0  # longest sleep between looks at the campaign's status
+
+
+class Dialer:
+    """Runs until the campaign is no longer `run` (then drains its calls) or, with end_handle `stop`,
+    until no target has a try left and no call is up. `run()` returns True when it ran out of targets."""
+
+    def __init__(self, resources: Resources, flows: FlowService, caps: AsteriskCaps, campaign: Campaign,
+                 plan: Outplan, flow: Flow) -> None:
+        self.resources = resources
+        self.store = resources.store
+        self.flows = flows
+        self.caps = caps
+        self.campaign = campaign
+        self.plan = plan
+        self.window = window_of(plan.call_window)
+        self.flow = flow
+        self.slots = Slots(campaign.max_concurrent_calls)
+        self.pacer = Pacer(campaign.calls_per_second)
+        self.wake = asyncio.Event()
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def customer_id(self) -> str:
+        return self.campaign.customer_id
+
+    async def _sleep(self, seconds: float) -> None:
+        self.wake.clear()
+        try:
+            await asyncio.wait_for(self.wake.wait(), max(0.0, seconds))
+        except TimeoutError:
+            pass
+
+    async def run(self) -> bool:
+        finished = False
+        try:
+            async with asyncio.TaskGroup() as group:
+                finished = await self._loop(group.create_task)
+        finally:
+            self.tasks.clear()
+        return finished
+
+    async def _loop(self, spawn: Callable[[Coroutine[Any, Any, None]], asyncio.Task[None]]) -> bool:
+        while True:
+            self.campaign = await self.store.campaigns.get(self.customer_id, self.campaign.id)
+            if self.campaign.status != "run":
+                return False
+            if not (self.slots.free() and self.caps.slots.free()):
+                await self._sleep(MAX_WAIT_S)
+                continue
+            now = datetime.now(UTC)
+            targets = await self.store.outdialtargets.all_of(self.customer_id, self.campaign.outdial_id, status="idle")
+            chosen = pick(targets, self.plan, self.window, now)
+            if chosen.choice is None:
+                if chosen.exhausted and self.slots.used == 0:
+                    if self.campaign.end_handle == "stop":
+                        return True
+                    await self._sleep(IDLE_POLL_S)
+                    continue
+                until = (chosen.wait_until - now).total_seconds() if chosen.wait_until else MAX_WAIT_S
+                await self._sleep(min(until, MAX_WAIT_S))
+                continue
+            self.slots.take()  # held before any await, so campaigns sharing the global cap cannot overrun it
+            self.caps.slots.take()
+            call = await self._begin(chosen.choice)
+            if call is None:
+                self.slots.give()
+                self.caps.slots.give()
+                continue
+            task = spawn(self._call(call, chosen.choice.target))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    async def _begin(self, choice: Choice) -> Campaigncall | None:
+        """Target `progressing` with its try counted, then the campaigncall: both stored before dialing,
+        so a restart knows the dial may have happened."""
+        target, index = choice.target, choice.index
+        tries = target.tries(index) + 1
+        try:
+            target = await self.resources.update_target(
+                self.customer_id, target.id, when={"status": ("idle",)}, status="progressing",
+                **{f"try_count_{index}": tries})
+        except (NotFoundError, PreconditionFailedError):  # another node took it, or it was deleted
+            return None
+        destination = target.destination(index)
+        assert destination is not None
+        campaign = self.campaign
+        return await self.resources.create_call(Campaigncall(
+            customer_id=self.customer_id, campaign_id=campaign.id, outplan_id=self.plan.id,
+            outdial_id=campaign.outdial_id, outdial_target_id=target.id, flow_id=campaign.flow_id,
+            reference_type="call" if campaign.type == "call" else "flow", status="dialing",
+            source=self.plan.source, destination=destination, destination_index=index, try_count=tries))
+
+    async def _pace(self) -> None:
+        """Right before an origination: the campaign's pace, then the Asterisk-wide one."""
+        await self.pacer.wait()
+        await self.caps.pacer.wait()
+
+    async def _answered(self, call: Campaigncall, reference_id: str, activeflow_id: str) -> None:
+        await self.resources.update_call(self.customer_id, call.id, status="progressing", reference_id=reference_id,
+                                         activeflow_id=activeflow_id)
+
+    async def _call(self, call: Campaigncall, target: OutdialTarget) -> None:
+        try:
+            try:
+                if self.campaign.type == "call":
+                    outcome = await run_call(self.flows, self.flow, self.plan, target, call, self._answered,
+                                             self._pace)
+                else:
+                    await self._pace()
+                    outcome = await run_flow(self.flows, self.flow, target, call, self._answered)
+            except Exception:
+                log.exception("campaigncall %s failed", call.id)
+                outcome = Outcome("failed", False)
+            await self._finish(call, outcome)
+        finally:
+            self.slots.give()
+            self.caps.slots.give()
+            self.wake.set()
+
+    async def _finish(self, call: Campaigncall, outcome: Outcome) -> None:
+        result = result_of(outcome.reason)
+        await self.resources.update_call(self.customer_id, call.id, status="done", result=result,
+                                         hangup_reason=outcome.reason, amd_status=outcome.amd_status)
+        target = await self.store.outdialtargets.get(self.customer_id, call.outdial_target_id)
+        done = result == "success" or next_slot(target, self.plan) is None
+        await self.resources.update_target(self.customer_id, target.id, status="done" if done else "idle")
+        log.info("campaigncall %s to %s: %s (%s)", call.id, call.destination.target, result, outcome.reason)
