@@ -1,0 +1,19 @@
+"""Test-only dialplan for the Vapi and VoiceOS front doors: callees that answer and speak, then stay or hang up."""
+
+FRONTDOOR_TEST_DIALPLAN = r"""
+[flowengine-frontdoor-test]
+; talk<N>: answers, lets the agent greet, says Asterisk's "please leave your message after the tone..."
+; prompt (real speech for the recogniser), then stays N seconds and hangs up
+exten => _talk.,1,Answer()
+ same => n,Wait(9)
+ same => n,Playback(vm-intro)
+ same => n,Wait(${EXTEN:4})
+ same => n,Hangup()
+; hello<N>: the same with one short utterance ("hello world"): nothing interrupts the agent's answer
+exten => _hello.,1,Answer()
+ same => n,Wait(9)
+ same => n,Playback(hello-world)
+ same => n,Wait(${EXTEN:5})
+ same => n,Hangup()
+exten => busy,1,Busy(5)
+"""
