@@ -18,6 +18,8 @@ from pydantic import (
     model_validator,
 )
 
+from flowengine.ai.pricing import PriceTable
+
 ENV_PREFIX = "FLOWENGINE_"
 ENV_SEPARATOR = "__"
 
@@ -133,9 +135,19 @@ class OutboundConfig(_Section):
     dial_timeout_s: int = Field(30, ge=1, le=600)
 
 
+class CampaignConfig(_Section):
+    """Caps shared by every campaign on this engine's Asterisk (each campaign has its own below them)."""
+
+    max_concurrent_calls: int = Field(50, ge=1, le=10000)
+    max_calls_per_second: float = Field(10.0, gt=0, le=1000)
+
+
 class ApiConfig(_Section):
+    enabled: bool = False
     host: str = "127.0.0.1"
-    port: int = Field(8080, ge=1, le=65535)
+    port: int = Field(8080, ge=0, le=65535)  # 0: any free port
+    # Bearer key that manages customers and access keys (/v1.0/customers, /v1.0/accesskeys); empty: none.
+    admin_key: SecretStr = SecretStr("")
 
 
 class StoreConfig(_Section):
@@ -159,9 +171,11 @@ class Config(_Section):
     speech: SpeechConfig = Field(default_factory=SpeechConfig)
     smtp: SmtpConfig = Field(default_factory=SmtpConfig)
     outbound: OutboundConfig = Field(default_factory=OutboundConfig)
+    campaign: CampaignConfig = Field(default_factory=CampaignConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     log: LogConfig = Field(default_factory=LogConfig)
+    prices: PriceTable = Field(default_factory=PriceTable)  # AI call costs (flowengine.ai.pricing)
     flows_dir: str = "flows"
 
 

@@ -14,14 +14,20 @@ from flowengine.ai.aicall import AICallService
 from flowengine.ai.definitions import AIDirectory
 from flowengine.ai.media import MediaSettings
 from flowengine.ai.providers import ProviderPool
+from flowengine.ai.teams import TeamDirectory
+from flowengine.api.server import ApiServer, publish_aicall_events
+from flowengine.api.sources import StoreResources
 from flowengine.asterisk.ami import AmiClient
 from flowengine.asterisk.app import AriApp, CallHandler
 from flowengine.asterisk.ari.client import AriClient
 from flowengine.asterisk.instance import InstanceInfo, PrivateAsterisk
 from flowengine.asterisk.media_server import MediaServer
 from flowengine.asterisk.routing import RouteTable
+from flowengine.campaign.pacing import AsteriskCaps
+from flowengine.campaign.service import CampaignService
 from flowengine.config import AsteriskConfig, Config
 from flowengine.events import EventBus
+from flowengine.flow.callregistry import CallRegistry
 from flowengine.flow.context import Services, SmtpSettings
 from flowengine.flow.directory import FlowDirectory
 from flowengine.flow.persistence import ActiveflowRecorder
@@ -75,8 +81,13 @@ class Engine:
     services: Services = field(default_factory=Services)
     store: Store | None = None
     ais: AIDirectory | None = None
+    teams: TeamDirectory | None = None
     providers: ProviderPool | None = None
     events: EventBus = field(default_factory=EventBus)
+    resources: StoreResources | None = None
+    api: ApiServer | None = None
+    calls: CallRegistry | None = None
+    campaigns: CampaignService | None = None
 
     async def start(self) -> None:
         try:
@@ -91,6 +102,13 @@ class Engine:
         handler = self.handler or (self.flow_service.handle_call if self.flow_service else None)
         assert handler is not None
         self.app = AriApp(self.ari, routes, handler)
+        if self.config.api.enabled and self.store is not None:
+            self.api = ApiServer(self)
+            try:
+                await self.api.start()
+            except BaseException:
+                await self.aclose()
+                raise
         log.info("engine ready: ARI app %r on %s (Asterisk %s)", self.config.asterisk.app,
                  self.config.asterisk.ari_url, self.ari.asterisk_version)
 
@@ -128,30 +146,54 @@ class Engine:
             dial_timeout_s=cfg.outbound.dial_timeout_s, events=self.events,
         )
         self.store = await open_store(cfg)
-        recorder = ActiveflowRecorder(self.store)
+        recorder = ActiveflowRecorder(self.store, events=self.events)
         await recorder.ensure_customer()
         await recorder.recover()
         self.services.observers.append(recorder)
         self.flow_service = FlowService(self.services)
+        self.calls = CallRegistry(self.store, self.events, self.flow_service)  # every call, by id, per customer
+        self.services.observers.append(self.calls.observe)
         self.ais = AIDirectory(Path(cfg.flows_dir) / "ais")
         await asyncio.to_thread(self.ais.scan)
+        # stored flows and AIs (the API's) beside the files, each visible to its own customer only
+        self.teams = TeamDirectory(Path(cfg.flows_dir) / "teams", self.ais)
+        await asyncio.to_thread(self.teams.scan)
+        self.resources = StoreResources(self.store, self.flows, self.ais)
+        await self.resources.warm()
+        self.services.flows = self.resources
         media = cfg.media
         self.providers = ProviderPool()
         self.services.ai = AICallService(
-            self.ais, self.providers, self.ari,
+            self.resources, self.providers, self.ari,
             MediaSettings(format=media.format, bind_host=media.bind_host, advertise_host=media.advertise_host,
                           port_range=(media.port_min, media.port_max)),
-            store=self.store)
+            store=self.store, events=self.events, flow_services=self.services, teams=self.teams)
+        self.services.ai.prices = cfg.prices  # what AI call usage costs
+        publish_aicall_events(self)
+        caps = AsteriskCaps(cfg.campaign.max_concurrent_calls, cfg.campaign.max_calls_per_second)
+        self.campaigns = CampaignService(self.store, self.events, self.flow_service, caps)
+        await self.campaigns.start()  # settles what a previous run left open, resumes running campaigns
         log.info("%d flow(s) and %d AI(s) loaded from %s", len(self.flows.flows), len(self.ais.by_id) // 2,
                  cfg.flows_dir)
 
     async def aclose(self) -> None:
+        if self.api is not None:
+            await self.api.aclose()
+            self.api = None
         if self.app is not None:
             await self.app.aclose()
             self.app = None
+        if self.campaigns is not None:
+            await self.campaigns.aclose()
+            self.campaigns = None
+        if self.calls is not None:
+            await self.calls.aclose()
+            self.calls = None
         if self.flow_service is not None:
             await self.flow_service.aclose()
             self.flow_service = None
+        if isinstance(self.services.ai if self.services else None, AICallService):
+            await self.services.ai.outcomes.aclose()  # post-call analyses still running
         if self.flows is not None:
             await self.flows.aclose()
             self.flows = None

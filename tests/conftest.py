@@ -8,6 +8,9 @@ import pytest
 
 from flowengine.asterisk.ari.client import AriClient
 from flowengine.asterisk.instance import InstanceInfo, PrivateAsterisk
+from tests.ai.dialplan import AI_TEST_DIALPLAN
+from tests.api.frontdoor_dialplan import FRONTDOOR_TEST_DIALPLAN
+from tests.campaign.dialplan import CAMPAIGN_TEST_DIALPLAN
 from tests.flow.dialplan import FLOW_TEST_DIALPLAN
 
 # Contexts the tests dial: the calling side of test calls.
@@ -50,7 +53,9 @@ class Asterisk:
 
 @pytest.fixture(scope="session")
 def asterisk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Asterisk]:
-    instance = PrivateAsterisk(tmp_path_factory.mktemp("asterisk"), extra_dialplan=TEST_DIALPLAN + FLOW_TEST_DIALPLAN)
+    dialplan = TEST_DIALPLAN + FLOW_TEST_DIALPLAN + CAMPAIGN_TEST_DIALPLAN + AI_TEST_DIALPLAN
+    dialplan += FRONTDOOR_TEST_DIALPLAN
+    instance = PrivateAsterisk(tmp_path_factory.mktemp("asterisk"), extra_dialplan=dialplan)
     info = instance.start()
     try:
         yield Asterisk(instance, info)

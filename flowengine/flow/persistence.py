@@ -5,15 +5,18 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from flowengine.api.views import activeflow_view
+from flowengine.events import EventBus
 from flowengine.flow.activeflow import TM_UNSET, Activeflow
 from flowengine.store import Activeflow as StoredActiveflow
 from flowengine.store import Customer, Store
 from flowengine.store.errors import NotFoundError
+from flowengine.tenancy import ENGINE_CUSTOMER_ID, current_customer
 
 log = logging.getLogger(__name__)
 
-# The customer that owns what operators configure in files (flow directory, routes).
-ENGINE_CUSTOMER_ID = "6f1c0e55-0000-4000-8000-00000000f10e"
+__all__ = ["ENGINE_CUSTOMER_ID", "ActiveflowRecorder"]
+
 TIMES = ("tm_create", "tm_update", "tm_delete", "tm_end")
 
 
@@ -29,10 +32,12 @@ class ActiveflowRecorder:
     Writes name the revision they last saw, so two engine nodes never interleave one activeflow.
     """
 
-    def __init__(self, store: Store, customer_id: str = ENGINE_CUSTOMER_ID) -> None:
+    def __init__(self, store: Store, customer_id: str = ENGINE_CUSTOMER_ID, events: EventBus | None = None) -> None:
         self.store = store
         self.customer_id = customer_id
+        self.events = events
         self._revisions: dict[str, int] = {}
+        self._owners: dict[str, str] = {}
         self.writes = 0
 
     async def ensure_customer(self) -> None:
@@ -49,20 +54,34 @@ class ActiveflowRecorder:
             data["tm_end"] = tm_end
         return data
 
+    def owner(self, af: Activeflow) -> str:
+        """The activeflow's customer: its own field, else the customer the running task acts for
+        (flowengine.tenancy; the API sets it), else this recorder's default."""
+        if af.customer_id and af.customer_id != "00000000-0000-0000-0000-000000000000":
+            return af.customer_id
+        if self.customer_id != ENGINE_CUSTOMER_ID:
+            return self.customer_id
+        return current_customer()
+
     async def __call__(self, af: Activeflow, event: str) -> None:
         fields = self._fields(af)
         revision = self._revisions.get(af.id)
+        customer_id = self._owners.setdefault(af.id, self.owner(af))
         if revision is None:
             record = await self.store.activeflows.create(
-                StoredActiveflow(id=af.id, customer_id=self.customer_id, **fields))
+                StoredActiveflow(id=af.id, customer_id=customer_id, **fields))
         else:
             record = await self.store.activeflows.update(
-                self.customer_id, af.id, expected_revision=revision, **fields)
+                customer_id, af.id, expected_revision=revision, **fields)
         self.writes += 1
         if af.status == "ended":
             self._revisions.pop(af.id, None)
+            self._owners.pop(af.id, None)
         else:
             self._revisions[af.id] = record.revision
+        if self.events is not None:
+            kind = "activeflow_created" if revision is None else "activeflow_updated"
+            self.events.emit(kind, customer_id, activeflow_view(record))
 
     async def recover(self) -> list[StoredActiveflow]:
         """End what a previous run of the engine left running or paused; returns those records.

@@ -1,0 +1,61 @@
+"""What routes work with: the store, the event bus and (when serving calls) the running engine."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from fastapi import Request
+from pydantic import SecretStr
+
+from flowengine.api.errors import unavailable
+from flowengine.events import EventBus
+from flowengine.store import Store
+
+if TYPE_CHECKING:
+    from flowengine.ai.aicall import AICallService
+    from flowengine.api.sources import StoreResources
+    from flowengine.api.webhooks import WebhookDispatcher
+    from flowengine.flow.callregistry import CallRegistry
+    from flowengine.flow.service import FlowService
+    from flowengine.runtime import Engine
+
+
+@dataclass
+class ApiDeps:
+    """Built once per app. Without an engine (`engine=None`) the stored resources work and the
+    operations that need Asterisk answer 503."""
+
+    store: Store
+    events: EventBus = field(default_factory=EventBus)
+    admin_key: SecretStr = field(default_factory=lambda: SecretStr(""))
+    engine: Engine | None = None
+    resources: StoreResources | None = None
+    webhooks: WebhookDispatcher | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Room for other front doors (Vapi, VoiceOS, campaigns) to keep their own helpers."""
+
+    def flow_service(self) -> FlowService:
+        engine = self.engine
+        if engine is None or engine.flow_service is None:
+            raise unavailable("this engine runs no flows (no Asterisk connection): the API serves stored data only")
+        return engine.flow_service
+
+    def call_registry(self) -> CallRegistry:
+        engine = self.engine
+        if engine is None or engine.calls is None:
+            raise unavailable("this engine places no calls (no Asterisk connection): the API serves stored data only")
+        return engine.calls
+
+    def ai_service(self) -> AICallService:
+        engine = self.engine
+        service = engine.services.ai if engine is not None else None
+        if service is None:
+            raise unavailable("this engine runs no AI calls (no Asterisk connection)")
+        assert service is not None
+        return service  # type: ignore[no-any-return]
+
+
+def get_deps(request: Request) -> ApiDeps:
+    deps = request.app.state.deps
+    assert isinstance(deps, ApiDeps)
+    return deps

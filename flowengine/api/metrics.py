@@ -1,0 +1,73 @@
+"""/metrics: Prometheus text of live calls, AI calls by status, turn latency, RTP loss and webhook failures."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.registry import Collector
+
+from flowengine.api.deps import ApiDeps, get_deps
+from flowengine.store.aicalls import LIVE_STATUSES
+
+router = APIRouter(tags=["Ops"])
+TURN_BUCKETS_MS = (100.0, 200.0, 300.0, 400.0, 500.0, 600.0, 800.0, 1000.0, 1500.0, 2000.0, 3000.0, 5000.0)
+
+
+class EngineCollector(Collector):
+    """Reads the engine at scrape time; nothing on the call path is touched."""
+
+    def __init__(self, deps: ApiDeps) -> None:
+        self.deps = deps
+
+    def collect(self) -> Iterator[Any]:
+        engine = self.deps.engine
+        calls = GaugeMetricFamily("flowengine_active_calls", "Calls in the ARI app now")
+        calls.add_metric([], len(engine.app.calls) if engine is not None and engine.app is not None else 0)
+        yield calls
+        service = engine.services.ai if engine is not None else None
+        live = list(service.live.values()) if service is not None else []
+        by_status = GaugeMetricFamily("flowengine_aicalls", "Live AI calls by status", labels=["status"])
+        for status in LIVE_STATUSES:
+            by_status.add_metric([status], sum(1 for c in live if c.record.status == status))
+        yield by_status
+        turns = [t.voice_to_voice_ms for c in [*live, *(service.recent if service is not None else [])]
+                 if c.conversation is not None for t in c.conversation.turns]
+        values = [v for v in turns if v is not None]
+        buckets = [(str(edge), float(sum(1 for v in values if v <= edge))) for edge in TURN_BUCKETS_MS]
+        buckets.append(("+Inf", float(len(values))))
+        hist = HistogramMetricFamily("flowengine_turn_voice_to_voice_ms",
+                                     "Voice-to-voice latency of AI turns (live and the last 100 AI calls), ms")
+        hist.add_metric([], buckets, sum_value=sum(values))
+        yield hist
+        received = lost = 0
+        for c in live:
+            if c.media is not None and not c.media.closed:
+                counters = c.media.session.counters()
+                received += counters.get("jitter_received", 0)
+                lost += counters.get("jitter_lost", 0)
+        rtp_received = GaugeMetricFamily("flowengine_rtp_received_packets", "RTP packets received by live AI calls")
+        rtp_received.add_metric([], received)
+        yield rtp_received
+        rtp_lost = GaugeMetricFamily("flowengine_rtp_lost_packets", "RTP packets lost on live AI calls")
+        rtp_lost.add_metric([], lost)
+        yield rtp_lost
+        hooks = self.deps.webhooks
+        failures = CounterMetricFamily("flowengine_webhook_failures", "Webhook deliveries given up")
+        failures.add_metric([], hooks.sender.failures if hooks is not None else 0)
+        yield failures
+        delivered = CounterMetricFamily("flowengine_webhook_deliveries", "Webhook deliveries answered")
+        delivered.add_metric([], hooks.sender.delivered if hooks is not None else 0)
+        yield delivered
+
+
+@router.get("/metrics", response_class=PlainTextResponse,
+            responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
+async def metrics(request: Request) -> PlainTextResponse:
+    deps = get_deps(request)
+    registry = CollectorRegistry()
+    registry.register(EngineCollector(deps))
+    return PlainTextResponse(generate_latest(registry).decode(), media_type="text/plain; version=0.0.4")

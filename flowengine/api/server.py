@@ -1,0 +1,89 @@
+"""The API inside `flowengine serve`: deps from the running engine, webhooks, uvicorn on the engine's loop."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+import aiohttp
+import uvicorn
+
+from flowengine.api.app import create_app
+from flowengine.api.deps import ApiDeps
+from flowengine.api.launch import TaskSet
+from flowengine.api.views import view
+from flowengine.api.webhooks import WebhookDispatcher, WebhookSender
+from flowengine.store import AIcall
+
+if TYPE_CHECKING:
+    from flowengine.runtime import Engine
+
+log = logging.getLogger(__name__)
+
+
+def publish_aicall_events(engine: Engine) -> None:
+    """AI call status changes and new messages onto the engine's bus (VoIPBIN event names)."""
+    service = engine.services.ai
+    if service is None:
+        return
+
+    async def observer(event: str, record: AIcall) -> None:
+        if event == "aimessage_created":
+            messages = service.messages.get(record.id) or []
+            if messages:
+                engine.events.emit(event, record.customer_id, view(messages[-1]), aicall_id=record.id)
+            return
+        engine.events.emit(event, record.customer_id, view(record))
+
+    service.observers.append(observer)
+
+
+class ApiServer:
+    """Serves the API of `engine` on config.api.host:port as a task of the running loop."""
+
+    def __init__(self, engine: Engine) -> None:
+        assert engine.store is not None, "the API needs the engine's store"
+        cfg = engine.config.api
+        self.engine = engine
+        self.http = aiohttp.ClientSession()
+        self.tasks = TaskSet()
+        sender = WebhookSender(self.http)
+        self.webhooks = WebhookDispatcher(engine.store, sender, engine.events)
+        self.deps = ApiDeps(store=engine.store, events=engine.events, admin_key=cfg.admin_key, engine=engine,
+                            resources=engine.resources, webhooks=self.webhooks, extra={"tasks": self.tasks})
+        self.app = create_app(self.deps)
+        config = uvicorn.Config(self.app, host=cfg.host, port=cfg.port, log_config=None, lifespan="off",
+                                access_log=False)
+        self.server = uvicorn.Server(config)
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.ensure_future(self.server.serve())
+        async with asyncio.timeout(10):
+            while not self.server.started:
+                if self._task.done():
+                    self._task.result()
+                    raise RuntimeError("the API server stopped while starting")
+                await asyncio.sleep(0.02)
+        log.info("REST API on http://%s:%d/v1.0", self.engine.config.api.host, self.port)
+
+    @property
+    def port(self) -> int:
+        servers = getattr(self.server, "servers", [])
+        for server in servers:
+            for sock in server.sockets:
+                return int(sock.getsockname()[1])
+        return self.engine.config.api.port
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self.server.should_exit = True
+            await asyncio.wait({self._task}, timeout=5)
+            self._task.cancel()
+            self._task = None
+        await self.tasks.aclose()
+        door = self.deps.extra.get("frontdoor")  # flowengine.api.frontdoor (Vapi and VoiceOS calls)
+        if door is not None:
+            await door.aclose()
+        await self.webhooks.aclose()
+        await self.http.close()

@@ -1,0 +1,69 @@
+"""`flowengine keys create|list|revoke`: API access keys of customers, in the configured store."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from typing import Any
+
+from flowengine.api.views import view
+from flowengine.config import Config, ConfigError, load_config
+from flowengine.runtime import open_store
+from flowengine.store import StoreError
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser("keys", help="manage API access keys (create prints the token once)")
+    parser.add_argument("--config", help="YAML config file (its store is used)")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    actions.required = True
+    create = actions.add_parser("create", help="issue a key for a customer")
+    create.add_argument("customer_id")
+    create.add_argument("--name", default="")
+    create.add_argument("--admin", action="store_true", help="the key also manages customers and keys")
+    listing = actions.add_parser("list", help="a customer's keys (without tokens)")
+    listing.add_argument("customer_id")
+    revoke = actions.add_parser("revoke", help="delete a key: it stops working at once")
+    revoke.add_argument("customer_id")
+    revoke.add_argument("key_id")
+    parser.set_defaults(func=run)
+
+
+def store_config(path: str | None) -> Config:
+    """The config for its store section: the Asterisk settings are not needed here, so a missing
+    ARI password is not an error for this command."""
+    environ = dict(os.environ)
+    environ.setdefault("FLOWENGINE_ASTERISK__PRIVATE_DIR", "unused-by-this-command")
+    return load_config(path, environ)
+
+
+async def _run(args: argparse.Namespace) -> int:
+    store = await open_store(store_config(args.config))
+    try:
+        if args.action == "create":
+            issued = await store.accesskeys.issue(args.customer_id, name=args.name, admin=args.admin)
+            print(json.dumps({**view(issued.key), "token": issued.token.get_secret_value()}, indent=2))
+        elif args.action == "list":
+            token: str | None = None
+            while True:
+                page = await store.accesskeys.list_page(args.customer_id, page_size=100, page_token=token)
+                for key in page.items:
+                    print(json.dumps(view(key)))
+                token = page.next_page_token
+                if not token:
+                    break
+        else:
+            print(json.dumps(view(await store.accesskeys.delete(args.customer_id, args.key_id))))
+    finally:
+        await store.aclose()
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return asyncio.run(_run(args))
+    except (ConfigError, StoreError) as exc:
+        print(f"flowengine keys: {exc}", file=sys.stderr)
+        return 1
