@@ -115,6 +115,9 @@ class SpeechConfig(_Section):
     http_port: int = Field(0, ge=0, le=65535)  # 0: any free port
     advertise_host: str = ""  # the address Asterisk reaches http_host by (other host, NAT)
     cache_dir: str = "run/speech"
+    # load the offline speech models (whisper, piper) in the background at start, so the first AI
+    # call does not wait seconds for them
+    warm_up: bool = True
 
 
 class SmtpConfig(_Section):

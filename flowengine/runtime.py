@@ -86,6 +86,7 @@ class Engine:
     events: EventBus = field(default_factory=EventBus)
     resources: StoreResources | None = None
     api: ApiServer | None = None
+    _warming: asyncio.Task[None] | None = None
     calls: CallRegistry | None = None
     campaigns: CampaignService | None = None
 
@@ -163,6 +164,8 @@ class Engine:
         self.services.flows = self.resources
         media = cfg.media
         self.providers = ProviderPool()
+        if cfg.speech.warm_up:
+            self._warming = asyncio.create_task(self.providers.warm_up(), name="speech warm-up")
         self.services.ai = AICallService(
             self.resources, self.providers, self.ari,
             MediaSettings(format=media.format, bind_host=media.bind_host, advertise_host=media.advertise_host,
@@ -203,6 +206,10 @@ class Engine:
         if self.http is not None:
             await self.http.close()
             self.http = None
+        if self._warming is not None:
+            self._warming.cancel()
+            await asyncio.gather(self._warming, return_exceptions=True)
+            self._warming = None
         if self.providers is not None:
             await self.providers.aclose()
             self.providers = None

@@ -126,7 +126,7 @@ async def demo_call(folder: Path, turns: list[str], engine_model: str = "") -> A
         service = engine.services.ai
         assert isinstance(service, AICallService)
         tts, stt = engine.providers.tts("piper"), engine.providers.stt("whisper")
-        await asyncio.gather(stt.warm_up(), getattr(tts, "warm_up", lambda: asyncio.sleep(0))())
+        await asyncio.gather(stt.warm_up(), tts.warm_up())
         prompts = [caller_voice(tts, await tts.synthesize(text)) for text in turns]
         t0 = time.perf_counter()
         caller = ScriptedCaller(engine.ari)

@@ -58,6 +58,18 @@ class ProviderPool:
         except (UnknownProviderError, LLMConfigError) as exc:
             raise ProviderUnavailable(f"engine_model {engine_model!r}: {exc}") from None
 
+    async def warm_up(self, tts_type: str = "", stt_type: str = "") -> None:
+        """Loads the models of the default (or named) offline STT and TTS; failures are logged, the
+        first call that needs the provider reports them again."""
+        try:
+            stt, tts = self.stt(stt_type), self.tts(tts_type)
+            await stt.warm_up()
+            await tts.warm_up()
+        except (ProviderUnavailable, STTError, TTSError) as exc:
+            log.warning("speech warm-up failed: %s", exc)
+            return
+        log.info("speech models loaded: %s, %s", stt.name, tts.name)
+
     async def aclose(self) -> None:
         for stt in self._stt.values():
             await stt.aclose()

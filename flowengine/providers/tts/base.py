@@ -27,6 +27,9 @@ class TTSProvider(abc.ABC):
         chunks = [c async for c in self.stream(text, voice_id=voice_id, language=language)]
         return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
 
+    async def warm_up(self) -> None:
+        """Load what the first `stream` would (models, voices); nothing by default."""
+
     async def aclose(self) -> None:
         return None
 
