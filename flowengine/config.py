@@ -68,8 +68,9 @@ class AsteriskConfig(_Section):
         return value
 
     @model_validator(mode="after")
-    def _check(self) -> AsteriskConfig:
-        if not self.private_dir and not self.ari_password.get_secret_value():
+    def _check(self, info: ValidationInfo) -> AsteriskConfig:
+        needed = not info.context or info.context.get("asterisk", True)
+        if needed and not self.private_dir and not self.ari_password.get_secret_value():
             raise ValueError("ari_password is required (or set private_dir to run a private Asterisk)")
         return self
 
@@ -220,8 +221,11 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
-    """Read the YAML file (optional), apply environment overrides, validate everything at once."""
+def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None, *,
+                need_asterisk: bool = True) -> Config:
+    """Read the YAML file (optional), apply environment overrides, validate everything at once.
+    `need_asterisk=False` is for commands that only open the store (keys, customers): a config
+    without ARI credentials is then not an error."""
     source = str(path) if path else "<defaults>"
     data: dict[str, Any] = {}
     if path is not None:
@@ -240,7 +244,7 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
         if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
             data.setdefault(section, {})  # so a section's own checks name the section
     try:
-        return Config.model_validate(data)
+        return Config.model_validate(data, context={"asterisk": need_asterisk})
     except ValidationError as exc:
         problems = []
         for err in exc.errors():

@@ -59,3 +59,12 @@ def test_unreadable_files(tmp_path: Path) -> None:
 def test_private_asterisk_needs_no_password() -> None:
     config = load_config(None, {"FLOWENGINE_ASTERISK__PRIVATE_DIR": "run/asterisk"})
     assert config.asterisk.private_dir == "run/asterisk"
+
+
+def test_store_only_commands_need_no_asterisk_credentials(tmp_path: Path) -> None:
+    path = write(tmp_path, "store:\n  url: sqlite+aiosqlite:///x.db\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path, {})
+    assert any("ari_password is required" in p for p in err.value.problems)
+    config = load_config(path, {}, need_asterisk=False)
+    assert config.store.url == "sqlite+aiosqlite:///x.db" and config.asterisk.private_dir == ""

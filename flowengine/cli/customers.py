@@ -4,12 +4,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 from typing import Any
 
 from flowengine.api.views import view
-from flowengine.config import Config, ConfigError, load_config
+from flowengine.config import ConfigError, load_config
 from flowengine.runtime import open_store
 from flowengine.store import Customer, StoreError
 
@@ -27,16 +26,8 @@ def add_parser(sub: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def store_config(path: str | None) -> Config:
-    """The config for its store section: the Asterisk settings are not needed here, so a missing
-    ARI password is not an error for this command."""
-    environ = dict(os.environ)
-    environ.setdefault("FLOWENGINE_ASTERISK__PRIVATE_DIR", "unused-by-this-command")
-    return load_config(path, environ)
-
-
 async def _run(args: argparse.Namespace) -> int:
-    store = await open_store(store_config(args.config))
+    store = await open_store(load_config(args.config, need_asterisk=False))
     try:
         if args.action == "create":
             customer = await store.customers.create(
