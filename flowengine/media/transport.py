@@ -19,6 +19,7 @@ PacketHandler = Callable[[int, int, int, int, int, bytes], None]
 
 RECV_SIZE = 2048
 _FIXED_HEADER = struct.Struct("!BHII")  # after the first byte: marker+PT, sequence, timestamp, SSRC
+_unpack_header = _FIXED_HEADER.unpack_from
 # Datagrams read per event-loop wake-up (reader mode) and epoll passes per tick (poller mode).
 DRAIN_LIMIT = 64
 MAX_PASSES = 8
@@ -50,6 +51,7 @@ class RtpTransport:
     def __init__(self, sock: socket.socket, on_packet: PacketHandler | None = None) -> None:
         self._on_packet = on_packet
         self._sock = sock
+        self._recvfrom = sock.recvfrom
         self._poller: Poller | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._remote: tuple[str, int] | tuple[str, int, int, int] | None = None
@@ -125,7 +127,7 @@ class RtpTransport:
     def read(self) -> bool:
         """Read and handle one datagram; False when none is waiting."""
         try:
-            data, addr = self._sock.recvfrom(RECV_SIZE)
+            data, addr = self._recvfrom(RECV_SIZE)
         except (BlockingIOError, InterruptedError):
             return False
         except OSError as exc:
@@ -134,12 +136,14 @@ class RtpTransport:
             logger.debug("UDP socket error on port %s: %s", self.local_port, exc)
             return False
         # The common case inline (one call less per packet): Asterisk's plain 12-byte header.
-        if addr == self._remote and data[0] == SIMPLE_FIRST_BYTE and len(data) >= RTP_HEADER_LENGTH:
+        size = len(data)
+        if addr == self._remote and size >= RTP_HEADER_LENGTH and data[0] == SIMPLE_FIRST_BYTE:
             self.rx_packets += 1
-            self.rx_bytes += len(data)
-            if self._on_packet is not None:
-                m_pt, seq, ts, ssrc = _FIXED_HEADER.unpack_from(data, 1)
-                self._on_packet(m_pt & 0x7F, m_pt >> 7, seq, ts, ssrc, data[RTP_HEADER_LENGTH:])
+            self.rx_bytes += size
+            on_packet = self._on_packet
+            if on_packet is not None:
+                m_pt, seq, ts, ssrc = _unpack_header(data, 1)
+                on_packet(m_pt & 0x7F, m_pt >> 7, seq, ts, ssrc, data[RTP_HEADER_LENGTH:])
         else:
             self.datagram_received(data, addr)
         return True
@@ -253,6 +257,7 @@ class Poller:
     def __init__(self, *, max_passes: int = MAX_PASSES) -> None:
         self._epoll = select.epoll()
         self._transports: dict[int, RtpTransport] = {}
+        self._readers: dict[int, Callable[[], bool]] = {}
         self.max_passes = max_passes
         self.passes = 0
         self.errors = 0
@@ -263,15 +268,17 @@ class Poller:
     def register(self, transport: RtpTransport) -> None:
         self._epoll.register(transport.fileno, select.EPOLLIN)
         self._transports[transport.fileno] = transport
+        self._readers[transport.fileno] = transport.read
 
     def unregister(self, transport: RtpTransport) -> None:
+        self._readers.pop(transport.fileno, None)
         if self._transports.pop(transport.fileno, None) is not None:
             self._epoll.unregister(transport.fileno)
 
     def poll(self) -> int:
         """Read what is waiting on every socket; returns the number of datagrams read."""
-        transports = self._transports
-        if not transports:
+        readers = self._readers
+        if not readers:
             return 0
         poll = self._epoll.poll
         count = 0
@@ -281,18 +288,20 @@ class Poller:
                 break
             self.passes += 1
             for fd, _ in ready:
-                transport = transports.get(fd)
-                if transport is None:
+                read = readers.get(fd)
+                if read is None:
                     continue
                 try:
-                    if transport.read():
+                    if read():
                         count += 1
                 except Exception:
                     # One session's failing packet handler must not stop the others' audio.
                     self.errors += 1
-                    logger.exception("packet handling failed on port %s", transport.local_port)
+                    transport = self._transports.get(fd)
+                    logger.exception("packet handling failed on port %s", transport and transport.local_port)
         return count
 
     def close(self) -> None:
         self._transports.clear()
+        self._readers.clear()
         self._epoll.close()

@@ -171,7 +171,11 @@ class VadAnalyzer:
         self.config = config or VadConfig()
         self._start_frames = self.config.start_frames
         self._stop_frames = self.config.stop_frames
-        self._min_power = volume_threshold(self.config.min_volume)
+        # Frames whose mean square is below `min_power` are never voiced; with a
+        # `volume_first` backend they are not even scored (the batched path skips them).
+        self.min_power = volume_threshold(self.config.min_volume)
+        self.volume_first = backend.volume_first
+        self._confidence = self.config.confidence
         self.state = VadState.QUIET
         self._count = 0
         self._frame = 0
@@ -192,17 +196,17 @@ class VadAnalyzer:
     def voiced(self, pcm: Pcm, power: float | None = None, raw: bytes | memoryview | None = None) -> bool:
         """Speech by the backend and loud enough; `power` is the frame's mean square if known."""
         backend = self.backend
-        if backend.volume_first:
+        if self.volume_first:
             if power is None:
                 power = mean_square(pcm)
-            if power < self._min_power:
+            if power < self.min_power:
                 return False
-            return backend.confidence(pcm, raw) >= self.config.confidence
-        if backend.confidence(pcm, raw) < self.config.confidence:
+            return backend.confidence(pcm, raw) >= self._confidence
+        if backend.confidence(pcm, raw) < self._confidence:
             return False
         if power is None:
             power = mean_square(pcm)
-        return power >= self._min_power
+        return power >= self.min_power
 
     def process(self, pcm: Pcm) -> tuple[VadEvent, ...]:
         """Analyse the next 20 ms frame; returns the events it caused (usually none)."""
@@ -210,10 +214,14 @@ class VadAnalyzer:
 
     def update(self, voiced: bool) -> tuple[VadEvent, ...]:
         """Advance the state machine by one 20 ms frame."""
+        state = self.state
+        if not voiced and state is VadState.QUIET:
+            # Most frames of a call: nothing to decide.
+            self._frame += 1
+            return _NO_EVENTS
         begin = self._frame * FRAME_MS
         self._frame += 1
         end = begin + FRAME_MS
-        state = self.state
         if voiced:
             if state is VadState.SPEAKING:
                 return _NO_EVENTS

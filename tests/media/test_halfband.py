@@ -104,3 +104,22 @@ def test_single_threaded_blas_restores_the_setting() -> None:
         assert getter() == 2
     finally:
         setter(before)
+
+
+def test_a_receiver_listed_with_nothing_pending_keeps_its_filter_state() -> None:
+    # A new SSRC flushes the jitter buffer, which may hold nothing: the receiver is then
+    # listed for the tick with no frame, next to others that have one. Its stream must
+    # still equal the one-shot result (its filter history must not take another's).
+    codec = get_codec("ulaw")
+    batch = InboundBatch()
+    signals = [codec.decode(codec.encode(noise(160 * 6))) for _ in range(2)]
+    heard: list[list[np.ndarray]] = [[], []]
+    receivers = [Receiver(codec, batch, on_audio=lambda f, k=k: heard[k].append(f.pcm)) for k in range(2)]
+    for i in range(6):
+        if i == 3:
+            receivers[0]._queue([])
+        for k, receiver in enumerate(receivers):
+            receiver._queue([codec.encode(signals[k][i * 160 : (i + 1) * 160])])
+        batch.process()
+    for k in range(2):
+        np.testing.assert_array_equal(np.concatenate(heard[k]), upsample(signals[k]))

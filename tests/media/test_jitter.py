@@ -126,3 +126,26 @@ def test_bad_configuration(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError) as excinfo:
         JitterBuffer(silence=SILENCE, **kwargs)
     assert str(excinfo.value) == message
+
+
+def test_take_in_order_is_push_for_the_expected_packet_only() -> None:
+    # The receiver's fast path (take_in_order, else push) gives what push alone gives.
+    seqs = [65534, 65535, 0, 2, 1, 1, 3, 5, 6, 7, 8, 9, 4, 10, 11, 30000, 30001]
+    fast, slow = JitterBuffer(silence=SILENCE, capacity=3), JitterBuffer(silence=SILENCE, capacity=3)
+    out_fast: list[bytes] = []
+    taken = 0
+    for seq in seqs:
+        if fast.take_in_order(seq, frame(seq)):
+            taken += 1
+            out_fast.append(frame(seq))
+        else:
+            out_fast.extend(fast.push(seq, frame(seq)))
+    assert out_fast == feed(slow, seqs)
+    assert fast.counters() == slow.counters()
+    assert 0 < taken < len(seqs)
+    # Nothing known yet, or something waiting: it declines and changes nothing.
+    fresh = JitterBuffer(silence=SILENCE, capacity=3)
+    assert not fresh.take_in_order(1, frame(1)) and fresh.counters()["jitter_received"] == 0
+    waiting = JitterBuffer(silence=SILENCE, capacity=3)
+    feed(waiting, [1, 3])
+    assert not waiting.take_in_order(2, frame(2)) and len(waiting) == 1

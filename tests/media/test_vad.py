@@ -4,7 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from flowengine.media.codecs import get_codec
 from flowengine.media.g711 import Pcm
+from flowengine.media.inbound import InboundBatch, Receiver
 from flowengine.media.vad import (
     SpeechEnded,
     SpeechResumed,
@@ -235,3 +237,47 @@ def test_silero_at_16k_sees_the_speech(speech_8k: Pcm) -> None:
     analyzer = VadAnalyzer(make_vad_backend("silero", 16000, config), config)
     events = run(analyzer, _frames(speech, 320))
     assert [type(e) for e in events if isinstance(e, (SpeechStarted, SpeechEnded))] == [SpeechStarted, SpeechEnded]
+
+
+class CountingBackend:
+    """A backend that counts the frames it is asked to score."""
+
+    def __init__(self, backend: WebRtcVadBackend) -> None:
+        self.inner = backend
+        self.sample_rate = backend.sample_rate
+        self.volume_first = backend.volume_first
+        self.calls = 0
+
+    def confidence(self, pcm: Pcm, raw: bytes | memoryview | None = None) -> float:
+        self.calls += 1
+        return self.inner.confidence(pcm, raw)
+
+    def reset(self) -> None:
+        self.inner.reset()
+
+
+def test_batched_inbound_path_gives_the_events_of_process_and_scores_only_loud_frames(speech_8k: Pcm) -> None:
+    codec = get_codec("ulaw")
+    config = VadConfig(stop_secs=0.6)
+    rng = np.random.default_rng(3)
+    hiss = (rng.standard_normal(8000) * 20).astype(np.int16)
+    pcm = codec.decode(codec.encode(np.concatenate((hiss, speech_8k, hiss, speech_8k[:4000], hiss))))
+    frames = [pcm[i : i + 160] for i in range(0, len(pcm) - 159, 160)]
+    reference = VadAnalyzer(WebRtcVadBackend(8000, config), config)
+    expected = [event for f in frames for event in reference.process(f)]
+    counting = CountingBackend(WebRtcVadBackend(8000, config))
+    events: list[VadEvent] = []
+    batch = InboundBatch()
+    receiver = Receiver(codec, batch, vad=VadAnalyzer(counting, config), on_event=events.append)
+    payloads = [codec.encode(f) for f in frames]
+    i = 0
+    while i < len(payloads):
+        step = 1 + i % 3  # 1, 2 or 3 frames per tick
+        receiver._queue(payloads[i : i + step])
+        batch.process()
+        i += step
+    assert [type(e) for e in expected].count(SpeechStarted) == 2
+    assert events == expected
+    gate = volume_threshold(config.min_volume)
+    loud = sum(1 for f in frames if float(np.dot(f.astype(np.float32), f.astype(np.float32))) / 160 >= gate)
+    assert counting.calls == loud < len(frames)
