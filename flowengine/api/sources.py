@@ -9,12 +9,14 @@ from __future__ import annotations
 import logging
 from typing import NamedTuple
 
+from pydantic import SecretStr
+
 from flowengine.ai.aicall import AISource
 from flowengine.ai.definitions import AIConfig
 from flowengine.flow.context import FlowSource
 from flowengine.flow.model import Action
 from flowengine.flow.model import Flow as FlowDoc
-from flowengine.store import AI, NIL_ID, Flow, Store
+from flowengine.store import AI, NIL_ID, Flow, SecretDecryptError, Store
 from flowengine.tenancy import ENGINE_CUSTOMER_ID, current_customer
 
 log = logging.getLogger(__name__)
@@ -71,7 +73,8 @@ class StoreResources:
 
     async def put_ai(self, record: AI) -> AIConfig:
         key = await self.store.ais.get_engine_key(record.customer_id, record.id)
-        config = AIConfig(record, key) if key is not None else AIConfig(record)
+        secrets = await self.store.ais.get_tool_secrets(record.customer_id, record.id)  # signs function tools
+        config = AIConfig(record, key or SecretStr(""), secrets)
         self._ais[record.id] = _Owned(record.customer_id, ai=config)
         return config
 
@@ -114,7 +117,10 @@ class StoreResources:
         while True:
             ais = await self.store.ais.list_page(customer_id, page_size=100, page_token=token)
             for ai in ais.items:
-                await self.put_ai(ai)
+                try:
+                    await self.put_ai(ai)
+                except SecretDecryptError as exc:  # one damaged secret must not keep the engine down
+                    log.error("stored AI %s (customer %s) not loaded: %s", ai.id, customer_id, exc)
             token = ais.next_page_token
             if not token:
                 break

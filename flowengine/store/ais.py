@@ -1,6 +1,9 @@
-"""AI configurations; their `engine_key` is encrypted at rest and read only by `get_engine_key`."""
+"""AI configurations; their `engine_key` and tool secrets are encrypted at rest and read only by
+`get_engine_key` and `get_tool_secrets`."""
 from __future__ import annotations
 
+import json as jsonlib
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
@@ -51,6 +54,8 @@ ais = Table(
     json("voicemail_detection", nullable=True),
     text("voicemail_message"),
     json("analysis_plan", nullable=True),
+    # declared function tools' server.secret by tool name, one encrypted JSON object (migration 7)
+    Column("tool_secrets_enc", Text, nullable=True),
     listing_index("ais"),
 )
 
@@ -110,6 +115,16 @@ class AI(CustomerRecord):
             raise ValueError("an end-call phrase must not be empty")
         return phrases
 
+    @field_validator("tools")
+    @classmethod
+    def _no_secrets(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for i, tool in enumerate(value):
+            server = tool.get("server")
+            if isinstance(server, dict) and server.get("secret"):
+                raise ValueError(f"tools[{i}].server.secret: tool secrets are write-only, kept apart from the "
+                                 "AI record (AIRepository tool_secrets)")
+        return value
+
     @field_validator("analysis_plan", mode="before")
     @classmethod
     def _plan(cls, value: Any) -> dict[str, Any] | None:
@@ -130,9 +145,18 @@ class AIRepository(ScopedRepository[AI]):
         plain = engine_key.get_secret_value() if isinstance(engine_key, SecretStr) else engine_key
         return self._secrets.encrypt(plain, purpose="ai engine_key") if plain else None
 
-    async def create(self, record: AI, *, engine_key: str | SecretStr = "") -> AI:
-        """Stores the AI; a non-empty engine_key needs store.secret_key (else EncryptionKeyMissingError)."""
-        return await self._insert(record, {"engine_key_enc": self._encrypt(engine_key)})
+    def _encrypt_tools(self, secrets: Mapping[str, str | SecretStr]) -> str | None:
+        plain = {name: s.get_secret_value() if isinstance(s, SecretStr) else s for name, s in secrets.items()}
+        plain = {name: s for name, s in plain.items() if s}
+        return self._secrets.encrypt(jsonlib.dumps(plain), purpose="ai tool secrets") if plain else None
+
+    async def create(
+        self, record: AI, *, engine_key: str | SecretStr = "", tool_secrets: Mapping[str, str | SecretStr] | None = None
+    ) -> AI:
+        """Stores the AI; a non-empty engine_key or tool secret needs store.secret_key (else
+        EncryptionKeyMissingError). `tool_secrets`: declared tool name -> its server.secret."""
+        return await self._insert(record, {"engine_key_enc": self._encrypt(engine_key),
+                                           "tool_secrets_enc": self._encrypt_tools(tool_secrets or {})})
 
     async def update(
         self,
@@ -143,12 +167,18 @@ class AIRepository(ScopedRepository[AI]):
         expected_revision: int | None = None,
         when: When | None = None,
         engine_key: str | SecretStr | None = None,
+        tool_secrets: Mapping[str, str | SecretStr] | None = None,
         **changes: Any,
     ) -> AI:
-        """As ScopedRepository.update; `engine_key=None` keeps the key, `""` removes it."""
-        extra = None if engine_key is None else {"engine_key_enc": self._encrypt(engine_key)}
+        """As ScopedRepository.update; `engine_key=None` keeps the key, `""` removes it; `tool_secrets=None`
+        keeps the tool secrets, a mapping replaces all of them (`{}` removes them)."""
+        extra: dict[str, Any] = {}
+        if engine_key is not None:
+            extra["engine_key_enc"] = self._encrypt(engine_key)
+        if tool_secrets is not None:
+            extra["tool_secrets_enc"] = self._encrypt_tools(tool_secrets)
         return await self._access.modify(
-            self._scope(customer_id), id, changes, expected_revision=expected_revision, when=when, extra=extra
+            self._scope(customer_id), id, changes, expected_revision=expected_revision, when=when, extra=extra or None
         )
 
     async def get_engine_key(self, customer_id: str, id: str) -> SecretStr | None:
@@ -157,3 +187,12 @@ class AIRepository(ScopedRepository[AI]):
         if token is None:
             return None
         return self._secrets.decrypt(token, purpose=f"engine_key of ai {id}")
+
+    async def get_tool_secrets(self, customer_id: str, id: str) -> dict[str, SecretStr]:
+        """The decrypted secrets of the AI's declared function tools, by tool name: for signing tool requests,
+        never for a response."""
+        token = await self._access.read_column(self._scope(customer_id), id, "tool_secrets_enc")
+        if token is None:
+            return {}
+        plain = self._secrets.decrypt(token, purpose=f"tool secrets of ai {id}").get_secret_value()
+        return {name: SecretStr(secret) for name, secret in jsonlib.loads(plain).items()}

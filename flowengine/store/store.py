@@ -21,7 +21,7 @@ from flowengine.store.crypto import SecretBox
 from flowengine.store.customers import CustomerRepository, customers
 from flowengine.store.database import DEFAULT_URL, Database
 from flowengine.store.flows import FlowRepository
-from flowengine.store.frontdoor import AgentRepository, FrontCallRepository
+from flowengine.store.frontdoor import AgentRepository, FrontCallRepository, agents
 from flowengine.store.keycheck import verify_key
 from flowengine.store.migrate import current_version, head_version, migrate
 from flowengine.store.outdials import OutdialRepository, OutdialTargetRepository
@@ -31,7 +31,8 @@ from flowengine.store.timestamps import Clock, MonotonicClock
 
 log = logging.getLogger(__name__)
 
-_ENCRYPTED: tuple[tuple[Table, str], ...] = ((ais, "engine_key_enc"), (customers, "webhook_secret_enc"))
+_ENCRYPTED: tuple[tuple[Table, str], ...] = (
+    (ais, "engine_key_enc"), (ais, "tool_secrets_enc"), (customers, "webhook_secret_enc"), (agents, "headers_enc"))
 
 
 class Store:

@@ -103,15 +103,16 @@ async def harness(asterisk: Asterisk, ari: AriClient, tmp: Path, server: FakeOpe
 
 
 @asynccontextmanager
-async def tool_server(delay_s: float = 0.0) -> AsyncIterator[tuple[str, list[tuple[bytes, str]]]]:
-    """A function tool's server: records (body, signature header); answers Vapi's results shape."""
+async def tool_server(delay_s: float = 0.0, secret: str = "s3cret") -> AsyncIterator[tuple[str, list[tuple[bytes, str]]]]:
+    """A function tool's server: records (body, signature header); answers Vapi's results shape, or 401
+    when the request is not signed with `secret`."""
     seen: list[tuple[bytes, str]] = []
 
     async def handle(request: web.Request) -> web.Response:
         body = await request.read()
         seen.append((body, request.headers.get(SIGNATURE_HEADER, "")))
         await asyncio.sleep(delay_s)
-        if not verify("s3cret", body, request.headers.get(SIGNATURE_HEADER, "")):
+        if not verify(secret, body, request.headers.get(SIGNATURE_HEADER, "")):
             return web.json_response({"error": "bad signature"}, status=401)
         call_id = json.loads(body)["message"]["toolCallList"][0]["id"]
         return web.json_response({"results": [{"toolCallId": call_id, "result": "Order 42 ships today."}]})

@@ -5,10 +5,14 @@ import logging
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import text
 
+from flowengine.api.sources import StoreResources
 from flowengine.store import Store
+from flowengine.tenancy import acting_for
 from tests.api.conftest import Tenant
+from tests.store.conftest import SECRET_KEY
 
 KEY = "sk-very-secret-engine-key-42"
 
@@ -34,3 +38,88 @@ async def test_engine_key_never_leaks(client: httpx.AsyncClient, tenant: Tenant,
         rows = (await conn.execute(text("SELECT * FROM ais"))).all()
     assert all(KEY not in str(row) for row in rows)
     assert (await client.get(f"/v1.0/ais/{ai['id']}", headers=other.headers)).status_code == 404
+
+
+TOOL_SECRET = "hmac-tool-secret-api-0123456789"
+
+
+def lookup_tool(**server: str) -> dict[str, object]:
+    return {"type": "function", "function": {"name": "lookup_order", "description": "Look up an order."},
+            "server": {"url": "http://127.0.0.1:9/tool", **server}}
+
+
+async def test_tool_secrets_are_write_only_and_kept_across_updates(
+    client: httpx.AsyncClient, tenant: Tenant, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    body = {"name": "agent", "engine_model": "openai.gpt-4o", "tools": [lookup_tool(secret=TOOL_SECRET)]}
+    created = await client.post("/v1.0/ais", json=body, headers=tenant.headers)
+    assert created.status_code == 200, created.text
+    ai = created.json()
+    assert ai["tools"][0]["server"] == {"url": "http://127.0.0.1:9/tool"}  # no secret, no marker
+    secrets = await store.ais.get_tool_secrets(tenant.id, ai["id"])
+    assert secrets == {"lookup_order": SecretStr(TOOL_SECRET)}
+
+    resent = await client.put(f"/v1.0/ais/{ai['id']}", json={**body, "tools": ai["tools"]}, headers=tenant.headers)
+    assert resent.status_code == 200, resent.text  # what GET shows, sent back: the secret stays
+    assert await store.ais.get_tool_secrets(tenant.id, ai["id"]) == secrets
+    bad = await client.post("/v1.0/ais", json={**body, "tools": [lookup_tool(url="ftp://x", secret=TOOL_SECRET)]},
+                            headers=tenant.headers)
+    assert bad.status_code == 400 and bad.json()["error"]["field"] == "tools", bad.text
+    replies = [created, resent, bad, await client.get(f"/v1.0/ais/{ai['id']}", headers=tenant.headers),
+               await client.get("/v1.0/ais", headers=tenant.headers)]
+    assert all(TOOL_SECRET not in reply.text for reply in replies)
+
+    changed = {**body, "tools": [lookup_tool(secret="rotated-secret")]}
+    assert (await client.put(f"/v1.0/ais/{ai['id']}", json=changed, headers=tenant.headers)).status_code == 200
+    assert await store.ais.get_tool_secrets(tenant.id, ai["id"]) == {"lookup_order": SecretStr("rotated-secret")}
+    cleared = {**body, "tools": [lookup_tool(secret="")]}
+    assert (await client.put(f"/v1.0/ais/{ai['id']}", json=cleared, headers=tenant.headers)).status_code == 200
+    assert await store.ais.get_tool_secrets(tenant.id, ai["id"]) == {}
+    await client.put(f"/v1.0/ais/{ai['id']}", json=body, headers=tenant.headers)
+    assert (await client.put(f"/v1.0/ais/{ai['id']}", json={**body, "tools": []}, headers=tenant.headers)).is_success
+    assert await store.ais.get_tool_secrets(tenant.id, ai["id"]) == {}  # the tool went, and its secret
+    assert TOOL_SECRET not in caplog.text and "rotated-secret" not in caplog.text
+    async with store.db.read() as conn:
+        rows = (await conn.execute(text("SELECT * FROM ais"))).all()
+    assert all(TOOL_SECRET not in str(row) for row in rows)
+
+
+async def test_a_stored_ais_tool_secret_reaches_a_fresh_engine_source(
+    client: httpx.AsyncClient, tenant: Tenant, store: Store, shared_url: str
+) -> None:
+    body = {"name": "agent", "engine_model": "openai.gpt-4o", "tools": [lookup_tool(secret=TOOL_SECRET)]}
+    ai = (await client.post("/v1.0/ais", json=body, headers=tenant.headers)).json()
+    async with await Store.open(shared_url, secret_keys=[SECRET_KEY]) as restarted:
+        resources = StoreResources(restarted)
+        loaded = await resources.load_ai(tenant.id, ai["id"])
+        with acting_for(tenant.id):
+            found = resources.get(ai["id"])
+    assert loaded.tool_secrets == {"lookup_order": SecretStr(TOOL_SECRET)}
+    assert found is not None and found.tool_secrets == loaded.tool_secrets
+    assert "secret" not in found.ai.tools[0]["server"]
+
+
+async def test_unknown_tool_names_are_refused(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    body = {"name": "agent", "engine_model": "openai.gpt-4o", "tool_names": ["stop_service", "fly_away"]}
+    reply = await client.post("/v1.0/ais", json=body, headers=tenant.headers)
+    assert reply.status_code == 400 and reply.json()["error"]["field"] == "tool_names"
+    assert "'fly_away' is not a tool" in reply.json()["error"]["message"]
+
+
+async def test_one_undecryptable_stored_secret_does_not_stop_the_engine_loading_the_rest(
+    client: httpx.AsyncClient, tenant: Tenant, store: Store, shared_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    good = (await client.post("/v1.0/ais", json={"name": "good", "engine_model": "openai.gpt-4o",
+                                                  "engine_key": KEY}, headers=tenant.headers)).json()
+    bad = (await client.post("/v1.0/ais", json={"name": "damaged", "engine_model": "openai.gpt-4o",
+                                                 "engine_key": KEY}, headers=tenant.headers)).json()
+    async with store.db.write() as conn:  # a damaged token (e.g. restored from a bad backup)
+        await conn.execute(text("UPDATE ais SET engine_key_enc = 'gAAAAAdamaged' WHERE id = :id"), {"id": bad["id"]})
+    async with await Store.open(shared_url, secret_keys=[SECRET_KEY]) as restarted:
+        resources = StoreResources(restarted)
+        with caplog.at_level(logging.ERROR, logger="flowengine.api.sources"):
+            await resources.warm()
+        with acting_for(tenant.id):
+            assert resources.get(good["id"]) is not None and resources.get(bad["id"]) is None
+    assert f"stored AI {bad['id']}" in caplog.text and KEY not in caplog.text

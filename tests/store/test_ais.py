@@ -22,9 +22,11 @@ from flowengine.store import (
 )
 from flowengine.store.ais import ais
 from flowengine.store.crypto import SecretBox
+from flowengine.store.frontdoor import Agent
 from tests.store.conftest import SECRET_KEY, new_customer
 
 ENGINE_KEY = "sk-test-0123456789abcdefSECRET"
+TOOL_SECRET = "hmac-tool-secret-0123456789SECRET"
 
 SEED_AI = {  # the example of seed 001, engine_key aside
     "name": "Sales Assistant AI",
@@ -106,13 +108,15 @@ async def test_the_key_never_reaches_the_logs(shared_url: str, caplog: pytest.Lo
     store = await Store.open(shared_url, secret_keys=[SECRET_KEY], echo=True)  # SQL and parameters logged
     try:
         customer_id = await new_customer(store)
-        ai = await store.ais.create(AI(customer_id=customer_id, **SEED_AI), engine_key=ENGINE_KEY)
-        await store.ais.update(customer_id, ai.id, engine_key=ENGINE_KEY + "2")
+        ai = await store.ais.create(AI(customer_id=customer_id, **SEED_AI), engine_key=ENGINE_KEY,
+                                    tool_secrets={"lookup_order": TOOL_SECRET})
+        await store.ais.update(customer_id, ai.id, engine_key=ENGINE_KEY + "2", tool_secrets={"x": TOOL_SECRET})
         await store.ais.get_engine_key(customer_id, ai.id)
+        await store.ais.get_tool_secrets(customer_id, ai.id)
     finally:
         await store.aclose()
     assert "INSERT INTO ais" in caplog.text  # the SQL log was on
-    assert ENGINE_KEY not in caplog.text
+    assert ENGINE_KEY not in caplog.text and TOOL_SECRET not in caplog.text
 
 
 async def test_a_wrong_key_fails_at_open(empty_url: str) -> None:
@@ -169,3 +173,66 @@ async def test_an_invalid_key_is_refused_before_opening(key: str, tmp_path: Path
         await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}", secret_keys=[key])
     assert not key or key not in str(error.value)
     assert not (tmp_path / "x.db").exists()
+
+
+FUNCTION_TOOL = {"type": "function", "function": {"name": "lookup_order"}, "server": {"url": "http://127.0.0.1:9/t"}}
+
+
+async def test_tool_secrets_round_trip_encrypted_at_rest(store: Store, backend: str) -> None:
+    customer_id = await new_customer(store)
+    ai = await store.ais.create(AI(customer_id=customer_id, **SEED_AI, tools=[FUNCTION_TOOL]),
+                                tool_secrets={"lookup_order": SecretStr(TOOL_SECRET), "empty": ""})
+    secrets = await store.ais.get_tool_secrets(customer_id, ai.id)
+    assert secrets == {"lookup_order": SecretStr(TOOL_SECRET)}  # an empty secret is no secret
+    assert TOOL_SECRET not in repr(secrets) + repr(ai) + ai.model_dump_json()
+    async with store.db.read() as conn:
+        stored = (await conn.execute(select(ais.c.tool_secrets_enc).where(ais.c.id == ai.id))).scalar_one()
+        if backend == "postgresql":
+            whole = (await conn.execute(text("SELECT ais::text FROM ais WHERE id = :id"), {"id": ai.id})).scalar_one()
+        else:
+            whole = str((await conn.execute(text("SELECT * FROM ais WHERE id = :id"), {"id": ai.id})).one())
+    assert TOOL_SECRET not in stored and TOOL_SECRET not in whole
+    assert TOOL_SECRET in SecretBox([SECRET_KEY]).decrypt(stored, purpose="test").get_secret_value()
+    plain = await store.ais.create(AI(customer_id=customer_id, **SEED_AI))
+    assert await store.ais.get_tool_secrets(customer_id, plain.id) == {}
+    with pytest.raises(NotFoundError):
+        await store.ais.get_tool_secrets(await new_customer(store), ai.id)
+
+
+async def test_update_keeps_replaces_or_removes_tool_secrets(store: Store) -> None:
+    customer_id = await new_customer(store)
+    ai = await store.ais.create(AI(customer_id=customer_id, **SEED_AI, tools=[FUNCTION_TOOL]), engine_key=ENGINE_KEY,
+                                tool_secrets={"lookup_order": TOOL_SECRET})
+    await store.ais.update(customer_id, ai.id, name="renamed", engine_key="sk-other")
+    assert await store.ais.get_tool_secrets(customer_id, ai.id) == {"lookup_order": SecretStr(TOOL_SECRET)}
+    await store.ais.update(customer_id, ai.id, tool_secrets={"lookup_order": "fresh"})
+    assert await store.ais.get_tool_secrets(customer_id, ai.id) == {"lookup_order": SecretStr("fresh")}
+    assert await store.ais.get_engine_key(customer_id, ai.id) == SecretStr("sk-other")  # untouched
+    await store.ais.update(customer_id, ai.id, tool_secrets={})
+    assert await store.ais.get_tool_secrets(customer_id, ai.id) == {}
+
+
+def test_the_record_never_carries_a_tool_secret() -> None:
+    tool = {**FUNCTION_TOOL, "server": {"url": "http://127.0.0.1:9/t", "secret": TOOL_SECRET}}
+    with pytest.raises(ValueError, match=r"tools\[0\].server.secret: tool secrets are write-only") as error:
+        AI(customer_id="00000000-0000-0000-0000-000000000000", tools=[tool])
+    assert TOOL_SECRET not in str(error.value).split("[type=")[0]
+
+
+async def test_tool_secrets_and_agent_headers_rotate_with_the_keys(empty_url: str) -> None:
+    old, new = SECRET_KEY, generate_secret_key()
+    first = await Store.open(empty_url, secret_keys=[old])
+    customer_id = await new_customer(first)
+    ai = await first.ais.create(AI(customer_id=customer_id, **SEED_AI, tools=[FUNCTION_TOOL]),
+                                tool_secrets={"lookup_order": TOOL_SECRET})
+    headers = [{"Authorization": "Bearer hook-credential"}]
+    agent = await first.agents.create_with_headers(Agent(customer_id=customer_id, ai_id=ai.id), headers)
+    await first.aclose()
+
+    both = await Store.open(empty_url, secret_keys=[new, old])
+    assert await both.rotate_secrets() == 2  # the tool secrets and the agent's webhook headers
+    assert await both.rotate_secrets() == 0
+    await both.aclose()
+    async with await Store.open(empty_url, secret_keys=[new]) as only_new:
+        assert await only_new.ais.get_tool_secrets(customer_id, ai.id) == {"lookup_order": SecretStr(TOOL_SECRET)}
+        assert await only_new.agents.get_headers(customer_id, agent.id) == headers
