@@ -21,7 +21,8 @@ from flowengine.api.deps import ApiDeps
 from flowengine.api.errors import bad_request, unavailable
 from flowengine.api.webhooks import WebhookSender
 from flowengine.asterisk.app import Call
-from flowengine.asterisk.ari.events import ChannelDestroyed, StasisEnd
+from flowengine.asterisk.ari.events import ChannelDestroyed, Dial, StasisEnd
+from flowengine.asterisk.ari.subscriptions import Subscription
 from flowengine.asterisk.routing import Route
 from flowengine.events import Event
 from flowengine.flow import varnames as v
@@ -39,6 +40,8 @@ log = logging.getLogger(__name__)
 NOT_ANSWERED = {17: "customer-busy", 18: "customer-did-not-answer", 19: "customer-did-not-answer",
                 21: "customer-did-not-answer"}
 """Vapi endedReason of a dialled number that never answered, by hangup cause (others: failed-to-connect)."""
+DIALSTATUS = {"BUSY": "customer-busy", "NOANSWER": "customer-did-not-answer"}
+"""Vapi endedReason by ARI's Dial `dialstatus` (the cause of a Local channel's end does not tell busy apart)."""
 FAILED_TO_CONNECT = "call.start.error-failed-to-connect"
 CUSTOMER_ENDED = "customer-ended-call"
 
@@ -129,27 +132,32 @@ class FrontDoor:
         self.calls[record.id] = record
         await self._changed(record)
         leg = Leg(service.services.need_ari(), endpoint)
+        dialed: list[str] = []  # Dial dialstatus values (BUSY, NOANSWER...): why an unanswered leg ended
+        dials = service.services.need_ari().subscribe(
+            lambda e: dialed.append(e.dialstatus) if isinstance(e, Dial) and e.dialstatus else None, channel_id=leg.id)
         try:
             with acting_for(record.customer_id):
                 await leg.dial(service.services.dial_timeout_s, placement.caller)
         except Exception as exc:  # noqa: BLE001 - any ARI failure: the call is ended, the client told
             leg.events.close()
+            dials.close()
             log.warning("front door call %s: dialling %s failed: %s", record.id, endpoint, exc)
             await self._end(record, FAILED_TO_CONNECT)
             raise unavailable(f"the number could not be dialled: {exc}") from None
         self.by_leg[leg.id] = record.id
         record = await self._update(record, status="ringing", call_id=leg.id)
-        task = asyncio.ensure_future(self._run(record, leg, flow))
+        task = asyncio.ensure_future(self._run(record, leg, flow, dialed, dials))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return record
 
-    async def _run(self, record: FrontCall, leg: Leg, flow: FlowDoc) -> None:
+    async def _run(self, record: FrontCall, leg: Leg, flow: FlowDoc, dialed: list[str], dials: Subscription) -> None:
         service = self.deps.flow_service()
         reason = ""
         try:
             if not await leg.wait_answer():
-                await self._end(record, NOT_ANSWERED.get(leg.cause, FAILED_TO_CONNECT))
+                why = DIALSTATUS.get(dialed[-1] if dialed else "") or NOT_ANSWERED.get(leg.cause, FAILED_TO_CONNECT)
+                await self._end(record, why)
                 return
             assert leg.handle is not None
             record = await self._update(record, status="in-progress", tm_start=now())
@@ -173,10 +181,11 @@ class FrontDoor:
             log.exception("front door call %s failed", record.id)
             reason = reason or "pipeline-error-flowengine-failed"
         finally:
+            dials.close()
             await leg.close()
             self.by_leg.pop(leg.id, None)
-            current = self.calls.get(record.id, record)
-            if current.status != "ended":
+            current = self.calls.get(record.id)  # None: already ended (an unanswered dial ends above)
+            if current is not None and current.status != "ended":
                 aicall = await self._aicall_of(current, leg.id)
                 said = aicall.ended_reason if aicall is not None else ""
                 # an AI call that ended without a reason of its own ("ended") ended because the line did

@@ -23,9 +23,11 @@ from flowengine.api.vapi_assistant import (
     ANY,
     ASSISTANT,
     OVERRIDES,
+    RULE_FIELDS,
     AssistantError,
     assistant_to_ai,
     merge,
+    rule_fields,
     server_messages,
     unsupported,
 )
@@ -82,17 +84,21 @@ async def _placement(deps: ApiDeps, customer: str, body: dict[str, Any]) -> tupl
     caller = str((body.get("phoneNumber") or {}).get("twilioPhoneNumber") or
                  (body.get("phoneNumber") or {}).get("number") or "")
     if body.get("assistantId") or body.get("squadId"):
-        extra = [k for k in overrides if k != "variableValues"]
+        allowed = ("variableValues", *RULE_FIELDS) if body.get("assistantId") else ("variableValues",)
+        extra = [k for k in overrides if k not in allowed]
         if extra:
-            why = "only variableValues can override a stored assistant or squad here; send a transient assistant"
+            why = (f"only {', '.join(allowed)} can override a stored "
+                   f"{'assistant' if body.get('assistantId') else 'squad'} here; send a transient assistant")
             raise refuse([(f"assistantOverrides.{k}", why) for k in extra])
         resources = _engine(deps)
         if body.get("assistantId"):
             try:
-                await resources.load_ai(customer, str(body["assistantId"]))
+                config = await resources.load_ai(customer, str(body["assistantId"]))
             except (NotFoundError, ValueError):
                 raise bad_request(f"assistant {body['assistantId']} not found", "assistantId") from None
-            return Placement("ai", str(body["assistantId"]), values, caller), {}, ""
+            if any(k != "variableValues" for k in overrides):
+                config = await _overridden(deps, resources, config, overrides)
+            return Placement("ai", config.ai.id, values, caller), {}, ""
         return Placement("team", str(body["squadId"]), values, caller), {}, ""
     if body.get("squad"):
         _engine(deps)
@@ -110,6 +116,27 @@ async def _placement(deps: ApiDeps, customer: str, body: dict[str, Any]) -> tupl
     resources.put_config(AIConfig(ai, tool_secrets={k: SecretStr(v) for k, v in secrets.items()}))
     server = {"url": assistant.get("serverUrl"), "messages": wanted} if assistant.get("serverUrl") else {}
     return Placement("ai", ai.id, values, caller), server, str(assistant.get("serverUrlSecret") or "")
+
+
+async def _overridden(deps: ApiDeps, resources: StoreResources, config: AIConfig,
+                      overrides: dict[str, Any]) -> AIConfig:
+    """This call's copy of a stored assistant with its call rules overridden (stored as an AI of the
+    customer, like a transient assistant; the original is left as it was)."""
+    from pydantic import ValidationError
+
+    from flowengine.store import AI
+
+    keep = config.ai.model_dump(exclude={"id", "revision", "tm_create", "tm_update", "tm_delete"})
+    names = {ours: vapi for vapi, ours in RULE_FIELDS.items()}
+    try:
+        ai = AI.model_validate({**keep, **rule_fields(overrides)})
+    except ValidationError as exc:
+        raise refuse([(f"assistantOverrides.{names.get(str(e['loc'][0]), str(e['loc'][0]))}", e["msg"])
+                      for e in exc.errors()]) from None
+    ai = await deps.store.ais.create(ai, engine_key=config.engine_key, tool_secrets=config.tool_secrets)
+    copy = AIConfig(ai, config.engine_key, dict(config.tool_secrets))
+    resources.put_config(copy)
+    return copy
 
 
 def _engine(deps: ApiDeps) -> StoreResources:

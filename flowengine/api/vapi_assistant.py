@@ -5,6 +5,7 @@ the engine cannot honour (a voice provider it does not have) are refused naming 
 docs/decisions.md has the same table for users."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import ValidationError
@@ -32,6 +33,26 @@ ASSISTANT: dict[str, Any] = {
 }
 OVERRIDES: dict[str, Any] = {**ASSISTANT, "variableValues": ANY}
 """The supported subset of Vapi's assistant (and assistantOverrides): every other key is refused by path."""
+
+RULE_FIELDS = {"firstMessage": "first_message", "firstMessageMode": "first_message_mode",
+               "endCallPhrases": "end_call_phrases", "endCallMessage": "end_call_message",
+               "silenceTimeoutSeconds": "silence_timeout_seconds", "maxDurationSeconds": "max_duration_seconds",
+               "voicemailMessage": "voicemail_message", "analysisPlan": "analysis_plan"}
+"""Vapi assistant fields that are the AI's call rules of the same name (also overridable on an assistantId)."""
+TEXT_FIELDS = ("first_message", "end_call_message", "voicemail_message", "init_prompt")
+_VAPI_VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][\w.\-]*)\s*\}\}")
+
+
+def engine_variables(text: str) -> str:
+    """Vapi's `{{name}}` (filled from variableValues) as the engine's `${name}`; other Liquid stays as written."""
+    return _VAPI_VARIABLE.sub(lambda m: "${" + m.group(1) + "}", text)
+
+
+def rule_fields(assistant: dict[str, Any]) -> dict[str, Any]:
+    """The AI fields of the assistant's call rules that it sets, `{{variables}}` in their texts converted."""
+    fields = {ours: assistant[vapi] for vapi, ours in RULE_FIELDS.items() if assistant.get(vapi) is not None}
+    return {k: engine_variables(v) if k in TEXT_FIELDS and isinstance(v, str) else v for k, v in fields.items()}
+
 
 VOICES = {"piper": "piper", "espeak": "espeak"}
 """Vapi voice.provider -> the engine's tts_type. Cloud voices (azure, elevenlabs, playht, deepgram...) are
@@ -157,18 +178,13 @@ def assistant_to_ai(assistant: dict[str, Any], *, customer_id: str, where: str =
         raise AssistantError(problems)
     parameter = {k: model[k] for k in ("temperature", "maxTokens") if k in model}
     fields: dict[str, Any] = {
-        "name": str(assistant.get("name") or "vapi assistant"), "engine_model": engine_model, "init_prompt": prompt,
+        "name": str(assistant.get("name") or "vapi assistant"), "engine_model": engine_model,
+        "init_prompt": engine_variables(prompt),
         "parameter": parameter, "tts_type": tts or "", "tts_voice_id": str(voice.get("voiceId", "")),
         "stt_type": stt or "", "stt_language": str(heard.get("language", "")), "tools": tools,
         "voicemail_detection": detection,
     }
-    for vapi, ours in (("firstMessage", "first_message"), ("firstMessageMode", "first_message_mode"),
-                       ("endCallPhrases", "end_call_phrases"), ("endCallMessage", "end_call_message"),
-                       ("silenceTimeoutSeconds", "silence_timeout_seconds"),
-                       ("maxDurationSeconds", "max_duration_seconds"), ("voicemailMessage", "voicemail_message"),
-                       ("analysisPlan", "analysis_plan")):
-        if assistant.get(vapi) is not None:
-            fields[ours] = assistant[vapi]
+    fields.update(rule_fields(assistant))
     try:
         return AI(customer_id=customer_id, **fields), secrets
     except ValidationError as exc:

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from flowengine.ai.aicall import AICallService
 from flowengine.asterisk.app import Call
 from flowengine.asterisk.ari.events import ChannelDestroyed, Dial, StasisEnd
 from flowengine.asterisk.routing import Route
@@ -28,6 +29,7 @@ from flowengine.store.records import Address
 log = logging.getLogger(__name__)
 
 AMD_STATUS = "voipbin.amd.status"
+AICALL_ID = "voipbin.aicall.id"  # set by ai_talk: the call's (last) AI call
 # How close to the dial timeout an unanswered end counts as our timeout (ARI reports no cause for it).
 TIMEOUT_SLACK_S = 0.5
 
@@ -50,6 +52,18 @@ def flow_variables(target: OutdialTarget, call: Campaigncall) -> dict[str, Any]:
     return {"campaign.id": call.campaign_id, "campaign.campaigncall_id": call.id,
             "campaign.target.id": target.id, "campaign.target.name": target.name,
             "campaign.target.data": target.data, "campaign.destination": call.destination.target}
+
+
+def voicemail_left(ai: object, aicall_id: str) -> bool:
+    """Whether the AI call `aicall_id` found a machine and said its voicemail message to it (then the
+    target was reached: dialing it again would leave the message twice)."""
+    if not isinstance(ai, AICallService) or not aicall_id:
+        return False
+    live = next((c for c in reversed(ai.recent) if c.record.id == aicall_id), None)
+    rules = live.rules if live is not None else None
+    if rules is None or rules.verdict is None or rules.verdict.answer != "machine":
+        return False
+    return bool(rules.voicemail_message) and rules.said_last == rules.voicemail_message
 
 
 def caller_of(source: Address) -> str:
@@ -95,6 +109,8 @@ async def run_call(flows: FlowService, flow: Flow, plan: Outplan, target: Outdia
         reason = answered_reason(services.hangup_reasons.pop(leg.id, ""))
         # the amd action leaves its verdict in a variable; an AI's voicemail detection ends the call as `amd`
         amd_status = str(af.variables.get(AMD_STATUS, "")) or ("MACHINE" if reason == "amd" else "")
+        if reason == "amd" and voicemail_left(services.ai, str(af.variables.get(AICALL_ID, ""))):
+            reason = "normal"  # a message was left: success, like the amd action's `continue` (counted a machine)
         return Outcome(reason, True, amd_status)
     finally:
         dials.close()
