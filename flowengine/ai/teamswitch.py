@@ -59,6 +59,9 @@ class TeamSession:
         message = self.plan.message(name)
         if message and conversation is not None:
             await say(conversation, message, wait=True)  # said by the member handing over
+            # into the transcript (the caller heard it), not into the model's context: there nothing may
+            # come between a tool call and its result
+            await service._store_message(live, ChatMessage("assistant", message), {"direction": "outgoing"})
         if conversation is not None:  # between turns: the next sentence uses the new providers
             conversation.llm = llm
             conversation.tts = service.pool.tts(ai.tts_type)

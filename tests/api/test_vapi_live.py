@@ -110,9 +110,9 @@ async def test_a_squad_member_transfers_to_the_second_member(
             assert notice["type"] == "member_switched" and notice["transition_function_name"] == "transfer_to_sam"
             assert (notice["from_member"]["name"], notice["to_member"]["name"]) == ("Riley", "Sam")
             said = [m["content"] for m in messages if m["role"] == "assistant" and m["content"]]
-            # Riley greets, then Sam answers; the destination's handover line is spoken but not stored as a
-            # message (flowengine.ai.teamswitch says it outside the conversation's messages -- see the report)
-            assert said[:2] == ["Hi, this is Riley.", "Sam here, from billing."]
+            # Riley greets, says the destination's handover line (in the transcript, not in the model's
+            # context), then Sam answers
+            assert said[:3] == ["Hi, this is Riley.", "Let me get Sam for you.", "Sam here, from billing."]
             # the model Sam answered with had Sam's prompt and Riley's transfer tool no more
             after = run.llm.requests[1].body
             assert any("You are Sam from billing." in str(m.get("content")) for m in after["messages"])
