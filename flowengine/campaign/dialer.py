@@ -86,7 +86,9 @@ class Dialer:
                 until = (chosen.wait_until - now).total_seconds() if chosen.wait_until else MAX_WAIT_S
                 await self._sleep(min(until, MAX_WAIT_S))
                 continue
-            self.slots.take()  # held before any await, so campaigns sharing the global cap cannot overrun it
+            if not (self.slots.free() and self.caps.slots.free()):
+                continue  # another campaign sharing the global cap took the slot while we read the targets
+            self.slots.take()  # taken with no await since the check above, so no campaign can overrun the cap
             self.caps.slots.take()
             call = await self._begin(chosen.choice)
             if call is None:

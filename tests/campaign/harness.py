@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -28,6 +27,12 @@ CONTEXT = "flowengine-campaign-test"
 KEY = generate_secret_key()
 
 
+def _when(message: Any) -> float:
+    """Asterisk's own time of the event (manager.conf `timestampevents`): two events read together
+    from a busy socket would otherwise look simultaneous."""
+    return float(message["Timestamp"])
+
+
 @dataclass
 class ChannelLog:
     """Dialed channels (`;1` halves of the Local channels) as AMI reports them: (name, start, end)."""
@@ -38,12 +43,12 @@ class ChannelLog:
     def on_new(self, message: Any) -> None:
         name = str(message.get("Channel", ""))
         if CONTEXT in name and name.endswith(";1"):
-            self.started[name] = time.monotonic()
+            self.started[name] = _when(message)
 
     def on_hangup(self, message: Any) -> None:
         name = str(message.get("Channel", ""))
         if name in self.started:
-            self.ended[name] = time.monotonic()
+            self.ended[name] = _when(message)
 
     def dialed(self, prefix: str) -> int:
         return sum(1 for name in self.started if name.startswith(f"Local/{prefix}@"))
