@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -37,15 +37,26 @@ def processes_using(conf_file: Path) -> list[int]:
     return pids
 
 
-def open_sockets() -> int:
-    """Sockets this process holds open."""
-    count = 0
+def open_sockets(to_ports: Collection[int]) -> int:
+    """TCP sockets this process holds open to any of `to_ports` (on any address). Only those: the rest
+    of a test session (pools, servers of other fixtures) opens and closes sockets of its own."""
+    inodes = set()
     for fd in os.listdir("/proc/self/fd"):
         try:
-            if os.readlink(f"/proc/self/fd/{fd}").startswith("socket:"):
-                count += 1
+            target = os.readlink(f"/proc/self/fd/{fd}")
         except OSError:
             continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:["):-1])
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as rows:
+            next(rows)
+            for row in rows:
+                fields = row.split()
+                remote_port = int(fields[2].rsplit(":", 1)[1], 16)
+                if fields[9] in inodes and remote_port in to_ports:
+                    count += 1
     return count
 
 

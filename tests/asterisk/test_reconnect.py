@@ -29,7 +29,8 @@ async def test_restart_reconnects_resyncs_and_leaks_nothing(tmp_path: Path) -> N
         await client.start()
         await ami.connect()
         tasks_before = len(asyncio.all_tasks())
-        sockets_before = open_sockets()
+        ports = (info.ari_port, info.ami_port)
+        sockets_before = open_sockets(ports)
 
         # A call is in progress when Asterisk goes away.
         await client.channels.originate("Local/1000@flowengine-inbound", formats="ulaw")
@@ -58,7 +59,7 @@ async def test_restart_reconnects_resyncs_and_leaks_nothing(tmp_path: Path) -> N
         await eventually(lambda: app.active_tasks == 0, what="new call task ended")
 
         await eventually(lambda: len(asyncio.all_tasks()) <= tasks_before, what="tasks back to baseline")
-        assert open_sockets() <= sockets_before + 1  # at most one more pooled HTTP connection
+        assert open_sockets(ports) <= sockets_before + 1  # at most one more pooled HTTP connection
         assert len(processes_using(instance.conf_file)) == 1
     finally:
         await app.aclose()
