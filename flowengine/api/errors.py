@@ -115,8 +115,9 @@ def translate(exc: Exception) -> JSONResponse | None:
     if isinstance(exc, (PreconditionFailedError, StaleRevisionError)):
         return response("FAILED_PRECONDITION", str(exc))
     if isinstance(exc, EncryptionKeyMissingError):
-        return response("FAILED_PRECONDITION", "this engine has no store.secret_key: it cannot keep secrets "
-                        "(engine_key, webhook_secret)", field="engine_key")
+        text = str(exc)  # "<purpose> needs store.secret_key ...": the purpose names what was sent
+        field = next((f for word, f in _SECRET_FIELDS if word in text.split(" needs ", 1)[0]), "")
+        return response("FAILED_PRECONDITION", f"this engine cannot keep secrets: {text}", field=field)
     if isinstance(exc, StoreUnavailableError):
         return response("UNAVAILABLE", f"the store is unavailable: {exc}")
     return None
@@ -145,3 +146,8 @@ def install(app: FastAPI) -> None:
                  StaleRevisionError, EncryptionKeyMissingError, StoreUnavailableError, Exception):
         app.add_exception_handler(kind, handle)
     app.add_exception_handler(StarletteHTTPException, http_error)
+
+
+# which request field carries the secret a store purpose names (flowengine.store: "ai engine_key"...)
+_SECRET_FIELDS = (("engine_key", "engine_key"), ("tool secrets", "tools"), ("webhook_secret", "webhook_secret"),
+                  ("webhook headers", "webhooks"))

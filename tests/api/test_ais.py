@@ -2,16 +2,19 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import httpx
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import text
 
+from flowengine.api.app import create_app
+from flowengine.api.deps import ApiDeps
 from flowengine.api.sources import StoreResources
 from flowengine.store import Store
 from flowengine.tenancy import acting_for
-from tests.api.conftest import Tenant
+from tests.api.conftest import Tenant, new_tenant
 from tests.store.conftest import SECRET_KEY
 
 KEY = "sk-very-secret-engine-key-42"
@@ -123,3 +126,19 @@ async def test_one_undecryptable_stored_secret_does_not_stop_the_engine_loading_
         with acting_for(tenant.id):
             assert resources.get(good["id"]) is not None and resources.get(bad["id"]) is None
     assert f"stored AI {bad['id']}" in caplog.text and KEY not in caplog.text
+
+
+async def test_secrets_sent_to_an_engine_without_a_store_key_are_refused_naming_the_field(tmp_path: Path) -> None:
+    async with await Store.open(f"sqlite+aiosqlite:///{tmp_path}/nokey.db") as keyless:
+        tenant = await new_tenant(keyless)
+        app = create_app(ApiDeps(store=keyless))
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+            for body, field in (
+                ({"name": "a", "engine_model": "openai.gpt-4o", "engine_key": KEY}, "engine_key"),
+                ({"name": "b", "engine_model": "openai.gpt-4o", "tools": [lookup_tool(secret=TOOL_SECRET)]}, "tools"),
+            ):
+                reply = await http.post("/v1.0/ais", json=body, headers=tenant.headers)
+                error = reply.json()["error"]
+                assert reply.status_code == 409 and error["field"] == field, reply.text
+                assert "store.secret_key" in error["message"] and KEY not in reply.text and TOOL_SECRET not in reply.text
+            assert (await http.get("/v1.0/ais", headers=tenant.headers)).json()["result"] == []  # nothing half-saved
