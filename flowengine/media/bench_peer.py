@@ -11,6 +11,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 import numpy as np
+from scipy.signal import lfilter
 
 from flowengine.media.g711 import ulaw_encode
 
@@ -153,6 +154,7 @@ def _arrival_stats(
     the variation the caller would hear.
     """
     jitter: list[np.ndarray[Any, np.dtype[np.float64]]] = []
+    interarrival: list[np.ndarray[Any, np.dtype[np.float64]]] = []
     received = lost = late = 0
     for t_list, ts_list, seq_list in zip(stamps, rtp_ts, rtp_seq, strict=True):
         if not t_list:
@@ -172,7 +174,9 @@ def _arrival_stats(
         lateness = arrival - slots * PERIOD * 1000
         lateness = lateness[inside]
         jitter.append(lateness - lateness.min())
+        interarrival.append(rfc3550_jitter(lateness))
     values = np.concatenate(jitter) if jitter else np.zeros(0)
+    smoothed = np.concatenate(interarrival) if interarrival else np.zeros(0)
     return {
         "received": received,
         "lost": lost,
@@ -183,4 +187,21 @@ def _arrival_stats(
             "p999": percentile(values, 99.9),
             "max": float(values.max()) if len(values) else math.nan,
         },
+        "rfc3550_jitter_ms": {
+            "p50": percentile(smoothed, 50),
+            "p99": percentile(smoothed, 99),
+            "max": float(smoothed.max()) if len(smoothed) else math.nan,
+        },
     }
+
+
+def rfc3550_jitter(lateness: np.ndarray[Any, np.dtype[np.float64]]) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """RFC 3550 section 6.4.1 interarrival jitter after each packet (what Asterisk's RTCP reports).
+
+    `lateness` is arrival minus RTP-timestamp time per packet in arrival order, so the
+    transit difference D(i-1, i) is its first difference; J += (|D| - J) / 16.
+    """
+    d = np.abs(np.diff(lateness))
+    # J[i] = 15/16 J[i-1] + |D[i]| / 16, from J = 0: a one-pole filter.
+    out: np.ndarray[Any, np.dtype[np.float64]] = lfilter([1 / 16], [1.0, -15 / 16], d)
+    return out

@@ -10,7 +10,7 @@ import pytest
 
 from flowengine.cli import bench as cli_bench
 from flowengine.media import bench
-from flowengine.media.bench_peer import _arrival_stats
+from flowengine.media.bench_peer import _arrival_stats, rfc3550_jitter
 
 
 def parser() -> argparse.ArgumentParser:
@@ -49,6 +49,8 @@ def test_tiny_real_run_prints_one_json_object(capsys: pytest.CaptureFixture[str]
     assert report["packets_by_direction"]["in"]["received"] > 100
     assert report["packets_by_direction"]["out"]["received"] > 100
     assert report["packets"]["lost"] == 0
+    assert set(report["rfc3550_jitter_ms"]) == {"p50", "p99", "max"}
+    assert report["clock"]["max_lateness_ms"] >= 0
 
 
 def test_table_output() -> None:
@@ -111,3 +113,40 @@ def test_jitter_is_measured_against_the_ideal_schedule() -> None:
     assert stats["jitter_ms"]["p50"] == pytest.approx(0.0, abs=1e-6)
     assert stats["jitter_ms"]["max"] == pytest.approx(1.5, abs=1e-6)
     assert np.isfinite(stats["jitter_ms"]["p99"])
+    assert stats["rfc3550_jitter_ms"]["max"] > 0
+
+
+def test_rfc3550_jitter_follows_the_transit_differences() -> None:
+    # Constant transit: no jitter. Transit alternating by 2 ms: J climbs towards 2 ms (|D| = 2).
+    assert rfc3550_jitter(np.full(50, 3.0)).max() == 0.0
+    alternating = rfc3550_jitter(np.array([0.0, 2.0] * 200))
+    assert alternating[0] == pytest.approx(2 / 16)
+    assert alternating[-1] == pytest.approx(2.0, abs=1e-3)
+    assert np.all(np.diff(alternating) >= 0)
+
+
+def test_repeated_runs_report_the_median_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    p99s = iter([3.0, 1.0, 2.0])
+
+    def fake_run(streams: int, seconds: float, **kwargs: Any) -> dict[str, Any]:
+        p99 = next(p99s)
+        return {
+            "cpu_us_per_frame": {"in": p99 * 10, "out": 5.0},
+            "send_jitter_ms": {"p99": p99},
+            "packets": {"lost": 0},
+            "steal_percent": 0.0,
+            "clock": {"max_lateness_ms": p99},
+        }
+
+    monkeypatch.setattr(bench, "run_once", fake_run)
+    report = bench.run_repeated(10, 1.0, 3)
+    assert report["send_jitter_ms"]["p99"] == 2.0 and report["cpu_us_per_frame"]["in"] == 20.0
+    assert [r["send_jitter_p99_ms"] for r in report["repeats"]] == [3.0, 1.0, 2.0]
+    with pytest.raises(ValueError):
+        bench.run_repeated(10, 1.0, 0)
+
+
+def test_cli_rejects_bad_repeat(capsys: pytest.CaptureFixture[str]) -> None:
+    args = parser().parse_args(["bench", "media", "--repeat", "0"])
+    assert args.func(args) == 2
+    assert "--repeat must be" in capsys.readouterr().err
