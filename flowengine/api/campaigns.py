@@ -19,6 +19,7 @@ from flowengine.campaign.service import CampaignService
 from flowengine.campaign.targets import parse_address
 from flowengine.campaign.windows import zone
 from flowengine.store import NIL_ID, Campaign, Campaigncall, Outdial, OutdialTarget, Outplan
+from flowengine.store.dialrules import DialRules
 from flowengine.store.records import Address
 
 router = APIRouter()
@@ -205,29 +206,14 @@ async def delete_campaigncall(customer: CustomerId, deps: Deps, id: ResourceId) 
 
 
 # outplans
-class OutplanBody(Body):
+class DialInfoBody(DialRules, Body):
+    """PUT /outplans/{id}/dial_info: the dialing rules only."""
+
+
+class OutplanBody(DialInfoBody):
     name: str = Field("", max_length=255)
     detail: str = Field("", max_length=4096)
-    source: Address = Field(default_factory=Address)
-    dial_timeout: int = Field(30000, ge=1000, le=600000)
-    try_interval: int = Field(60000, ge=0)
-    max_try_count_0: int = Field(1, ge=0, le=100)
-    max_try_count_1: int = Field(0, ge=0, le=100)
-    max_try_count_2: int = Field(0, ge=0, le=100)
-    max_try_count_3: int = Field(0, ge=0, le=100)
-    max_try_count_4: int = Field(0, ge=0, le=100)
     call_window: dict[str, Any] | None = None
-
-
-class DialInfoBody(Body):
-    source: Address = Field(default_factory=Address)
-    dial_timeout: int = Field(30000, ge=1000, le=600000)
-    try_interval: int = Field(60000, ge=0)
-    max_try_count_0: int = Field(1, ge=0, le=100)
-    max_try_count_1: int = Field(0, ge=0, le=100)
-    max_try_count_2: int = Field(0, ge=0, le=100)
-    max_try_count_3: int = Field(0, ge=0, le=100)
-    max_try_count_4: int = Field(0, ge=0, le=100)
 
 
 async def _window_checked(call: Any) -> Any:

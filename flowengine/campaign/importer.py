@@ -24,11 +24,7 @@ async def import_plan(resources: Resources, plan: CampaignPlan, rows: list[Targe
         pass
     spec = plan.outplan
     outplan = await resources.create_outplan(Outplan(
-        id=child_id(campaign_id, "outplan"), customer_id=customer_id, name=plan.name, source=spec.source,
-        dial_timeout=spec.dial_timeout, try_interval=spec.try_interval,
-        max_try_count_0=spec.max_try_count_0, max_try_count_1=spec.max_try_count_1,
-        max_try_count_2=spec.max_try_count_2, max_try_count_3=spec.max_try_count_3,
-        max_try_count_4=spec.max_try_count_4,
+        id=child_id(campaign_id, "outplan"), customer_id=customer_id, name=plan.name, **spec.dial_rules(),
         call_window=spec.call_window.model_dump(mode="json") if spec.call_window else None))
     outdial = await resources.create_outdial(Outdial(
         id=child_id(campaign_id, "outdial"), customer_id=customer_id, campaign_id=campaign_id, name=plan.name))

@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from flowengine.campaign.targets import TargetRow, TargetsError, load_targets, parse_address, parse_yaml
 from flowengine.campaign.windows import CallWindow
-from flowengine.store.records import NIL_ID, Address
+from flowengine.store.dialrules import DialRules
+from flowengine.store.records import NIL_ID
 
 NAMESPACE = uuid.UUID("5c0a1f6e-7a1d-4f0e-9d55-ca3a19000000")
 
@@ -24,17 +25,12 @@ class PlanError(ValueError):
         super().__init__(f"{source}: {len(problems)} problem(s), nothing dialed\n" + "\n".join(problems))
 
 
-class OutplanSpec(BaseModel):
+class OutplanSpec(DialRules):
+    """The file's `outplan:` block: the dialing rules, `source` also as an address string, and a typed
+    `call_window`."""
+
     model_config = ConfigDict(extra="forbid")
 
-    source: Address = Field(default_factory=Address)
-    dial_timeout: int = Field(30000, ge=1000, le=600000)
-    try_interval: int = Field(60000, ge=0)
-    max_try_count_0: int = Field(1, ge=0, le=100)
-    max_try_count_1: int = Field(0, ge=0, le=100)
-    max_try_count_2: int = Field(0, ge=0, le=100)
-    max_try_count_3: int = Field(0, ge=0, le=100)
-    max_try_count_4: int = Field(0, ge=0, le=100)
     call_window: CallWindow | None = None
 
     @field_validator("source", mode="before")
