@@ -173,6 +173,11 @@ async def test_function_tool_signed_request_dtmf_message_and_events_in_order(
     assert ("One moment please.", "") in spoken and not any(t == "Sorry, our system is slow." for t, _ in spoken)
     stored = service.messages[aicall_id]
     assert [m.role for m in stored if m.tool_calls or m.role == "tool"] == ["assistant", "tool", "assistant", "tool"]
+    # The tool's request-start line is in the transcript (the caller heard it), after the tool call.
+    said = [m.content for m in stored if m.role == "assistant" and not m.tool_calls]
+    assert "One moment please." in said and "Sorry, our system is slow." not in said
+    first_call = next(i for i, m in enumerate(stored) if m.tool_calls)
+    assert [m.content for m in stored[first_call:]].index("One moment please.") > 0
     mine = [e for e in events if e.extra.get("aicall_id") == aicall_id]
     types = [e.type for e in mine]
     order = ["aicall_status_progressing", "aicall_speech_started", "aicall_tool_call", "aicall_tool_result",
@@ -201,6 +206,8 @@ async def test_slow_function_server_times_out_and_the_model_is_told(
     told = json.loads(server.requests[1].body["messages"][-1]["content"])
     assert told["result"] == "failed" and "timed out" in told["message"]
     assert ("Sorry, our system is slow.", "") in spoken
+    said = [m.content for m in next(iter(service.messages.values())) if m.role == "assistant" and not m.tool_calls]
+    assert said.index("One moment please.") < said.index("Sorry, our system is slow.")
     results = [e.data for e in events if e.type == "aicall_tool_result"]
     assert results[0]["name"] == "lookup_order" and results[0]["success"] is False
 

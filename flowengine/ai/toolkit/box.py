@@ -18,7 +18,7 @@ from flowengine.ai.toolkit.speech import say
 from flowengine.ai.tools import run_variable_tool
 from flowengine.flow.context import Services
 from flowengine.flow.model import Action
-from flowengine.providers.llm.base import ToolCall, ToolSpec
+from flowengine.providers.llm.base import ChatMessage, ToolCall, ToolSpec
 
 if TYPE_CHECKING:
     from flowengine.ai.aicall import AICallService, LiveAICall
@@ -127,8 +127,8 @@ class CallToolbox:
     async def _declared(self, tool: AssistantTool, call: ToolCall, args: dict[str, Any]) -> ToolOutcome:
         conversation = self.live.conversation
         start = tool.message("request-start")
-        if start is not None and conversation is not None:
-            await say(conversation, start.content)
+        if start is not None:
+            await self._say(start.content)
         delayed = tool.message("request-response-delayed")
         timer = None
         if delayed is not None and conversation is not None:
@@ -140,14 +140,22 @@ class CallToolbox:
                 timer.cancel()
                 await asyncio.gather(timer, return_exceptions=True)
         after = tool.message("request-complete" if outcome.success else "request-failed")
-        if after is not None and conversation is not None:
-            await say(conversation, after.content, wait=outcome.end is not None)
+        if after is not None:
+            await self._say(after.content, wait=outcome.end is not None)
         return outcome
 
     async def _say_later(self, text: str, timing_ms: int | None) -> None:
         await asyncio.sleep((timing_ms if timing_ms is not None else DEFAULT_DELAYED_MS) / 1000)
-        if self.live.conversation is not None:
-            await say(self.live.conversation, text)
+        await self._say(text)
+
+    async def _say(self, text: str, *, wait: bool = False) -> None:
+        """A tool's fixed line on the call's voice, and into the transcript (the caller heard it),
+        not into the model's context, where nothing may come between a tool call and its result."""
+        conversation = self.live.conversation
+        if conversation is None:
+            return
+        await say(conversation, text, wait=wait)
+        await self.service._store_message(self.live, ChatMessage("assistant", text), {"direction": "outgoing"})
 
     async def _run_declared(self, tool: AssistantTool, call: ToolCall, args: dict[str, Any]) -> ToolOutcome:
         live = self.live
@@ -180,8 +188,8 @@ class CallToolbox:
             return failed("assistant destinations work inside squads (teams) only")
         address = {"type": "tel" if destination.type == "number" else "sip", "target": destination.target}
         outcome = await voipbin.connect_call(self, {"destinations": [address]})
-        if outcome.success and destination.message and live.conversation is not None:
-            await say(live.conversation, destination.message, wait=True)
+        if outcome.success and destination.message:
+            await self._say(destination.message, wait=True)
         return outcome
 
     # -- resources -----------------------------------------------------------------------------
