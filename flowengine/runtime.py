@@ -90,6 +90,14 @@ class Engine:
     calls: CallRegistry | None = None
     campaigns: CampaignService | None = None
 
+    async def speech_warmed(self) -> bool:
+        """Wait for the background speech warm-up; False if there is none or it did not finish."""
+        task = self._warming
+        if task is None:
+            return False
+        await asyncio.wait([task])
+        return not task.cancelled() and task.exception() is None
+
     async def start(self) -> None:
         try:
             await self._start_asterisk()

@@ -9,6 +9,7 @@ import signal
 import sys
 from typing import Any
 
+from flowengine import heap
 from flowengine.asterisk.ami import AmiError
 from flowengine.asterisk.ari.rest import AriAuthError, AriError
 from flowengine.asterisk.instance import InstanceError
@@ -58,12 +59,23 @@ async def serve(config: Config) -> int:
     except (AriError, AmiError, InstanceError) as exc:
         print(f"flowengine serve: {startup_error(exc, config)}", file=sys.stderr)
         return 2
+    heap.settle()  # nothing live yet: collect, then freeze what start-up made
+    settling = asyncio.create_task(_settle_after_warm_up(engine), name="heap after warm-up")
     try:
         await stop.wait()
         log.info("stopping")
     finally:
+        settling.cancel()
+        await asyncio.gather(settling, return_exceptions=True)
         await engine.aclose()
     return 0
+
+
+async def _settle_after_warm_up(engine: Engine) -> None:
+    """The speech models load in the background, maybe while calls run: freeze them without a
+    collection (which would stall the calls' media)."""
+    if await engine.speech_warmed():
+        heap.settle(collect=False, reason="speech warm-up")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -69,6 +69,7 @@ def test_serve_runs_a_flow_from_the_flow_directory(tmp_path: Path) -> None:
 def _drive(proc: subprocess.Popen[str], tmp_path: Path, lines: list[str]) -> None:
     try:
         wait_for_line(proc, "engine ready", lines)
+        wait_for_line(proc, "objects frozen after start-up", lines)  # full collections skip start-up objects
         info = json.loads((tmp_path / "ast" / "instance.json").read_text())
 
         async def call() -> None:
