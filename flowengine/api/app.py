@@ -15,7 +15,7 @@ API_PREFIX = "/v1.0"
 
 ROUTER_MODULES: list[str] = [
     "flows", "activeflows", "calls", "ais", "teams", "aicalls", "aimessages", "customers", "accesskeys",
-    "campaigns",
+    "campaigns", "aisummaries",
 ]
 """Modules of `flowengine.api` whose `router` (an APIRouter) is mounted under /v1.0. A new front door
 adds its module name here (or to ROOT_ROUTER_MODULES when its paths are not under /v1.0)."""

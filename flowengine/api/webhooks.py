@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-VoIPBIN-Signature"
 DELIVERED_TYPES = ("call_", "activeflow_", "aicall_", "aimessage_", "ai_", "team_", "campaign", "outdial",
-                   "outplan", "recording_")
+                   "outplan", "recording_", "summary_")
 
 
 def sign(secret: str | SecretStr, body: bytes) -> str:

@@ -34,6 +34,7 @@ from flowengine.store.outplans import Outplan, OutplanRepository
 from flowengine.store.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
 from flowengine.store.records import NIL_ID, Address, CustomerRecord, Record, new_id
 from flowengine.store.store import Store, open_store
+from flowengine.store.summaries import Summary, SummaryRepository
 from flowengine.store.teams import Team, TeamMember, TeamRepository, TeamTransition
 from flowengine.store.timestamps import NOT_YET, format_timestamp, parse_timestamp
 
@@ -91,6 +92,8 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreUnavailableError",
+    "Summary",
+    "SummaryRepository",
     "Team",
     "TeamMember",
     "TeamRepository",

@@ -26,6 +26,7 @@ from flowengine.store.keycheck import verify_key
 from flowengine.store.migrate import current_version, head_version, migrate
 from flowengine.store.outdials import OutdialRepository, OutdialTargetRepository
 from flowengine.store.outplans import OutplanRepository
+from flowengine.store.summaries import SummaryRepository
 from flowengine.store.teams import TeamRepository
 from flowengine.store.timestamps import Clock, MonotonicClock
 
@@ -59,6 +60,7 @@ class Store:
         self.campaigncalls = CampaigncallRepository(db, clock)
         self.frontcalls = FrontCallRepository(db, clock)  # Vapi calls, VoiceOS conversations
         self.agents = AgentRepository(db, clock, secrets)  # VoiceOS agents
+        self.summaries = SummaryRepository(db, clock)  # AI summaries (ai_summary, /aisummaries)
 
     @classmethod
     async def open(

@@ -22,7 +22,7 @@ from flowengine.events import EventBus
 from flowengine.flow.persistence import ENGINE_CUSTOMER_ID
 from flowengine.providers.llm.base import LLMProvider
 from flowengine.providers.stt.base import STTProvider
-from flowengine.store import AI
+from flowengine.store import AI, Customer, Store
 from tests.ai.fakes import ScriptedSTT, ScriptedToolLLM
 from tests.ai.test_ai_talk import Pool, speech_file
 from tests.conftest import Asterisk
@@ -244,17 +244,20 @@ async def test_ai_summary_summarises_the_call_once_it_ended_and_runs_its_flow(
         server.script(Reply(text="Friday is booked. Goodbye.", tool_calls=(("stop_service", "{}"),)),
                       Reply(text="The caller booked Friday."))
         bus = EventBus()
+        url = f"sqlite+aiosqlite:///{tmp_path / 'summaries.db'}"
+        store = await Store.open(url)  # summaries and AI call transcripts are kept there
+        await store.customers.ensure(Customer(id=ENGINE_CUSTOMER_ID, name="engine"))
         service = AICallService(RuleAIs(first_message="Which day?"), ServerPool(ScriptedSTT(["Friday please."]),
                                                                                 server.base_url),
-                                ari, MediaSettings(), events=bus)
-        async with flow_harness(asterisk, ari, tmp_path) as h, bus.stream() as events:
+                                ari, MediaSettings(), store, events=bus)
+        async with store, flow_harness(asterisk, ari, tmp_path) as h, bus.stream() as events:
             h.service.services.ai = service
             h.service.services.events = bus
             h.flows.add(flow)
             h.flows.add(summarised)
             caller = await place_call(ari)
             created = await events.next("summary_created", timeout=10)
-            assert created.data["status"] == "progressing" and created.data["reference_id"] == f"{caller.leg.id};2"
+            assert created.data["status"] == "progressing"
             await eventually(lambda: bool(service.live), what="AI call live")
             await asyncio.sleep(1.5)
             playback = await caller.leg.play(prompt)
@@ -263,7 +266,12 @@ async def test_ai_summary_summarises_the_call_once_it_ended_and_runs_its_flow(
             await h.wait_ended(count=2, timeout=30)
         assert updated.data["status"] == "done" and updated.data["content"] == "The caller booked Friday."
         after = next(af for af in h.ended if af.flow_id == "summarised")
+        call_id = next(af for af in h.ended if af.flow_id == "main").reference_id  # the summarised call
+        assert created.data["reference_id"] == call_id
         assert after.variables["got"] == "The caller booked Friday."
-        assert after.variables["voipbin.ai_summary.reference_id"] == f"{caller.leg.id};2"
+        assert after.variables["voipbin.ai_summary.reference_id"] == call_id
         request = server.requests[-1].body["messages"]
         assert "User: Friday please." in request[-1]["content"] and "en-US" in request[0]["content"]
+        async with await Store.open(url) as restarted:  # kept across a restart, one per call and language
+            kept = await restarted.summaries.find(ENGINE_CUSTOMER_ID, updated.data["reference_id"], "en-US")
+        assert kept is not None and kept.id == created.data["id"] and kept.content == "The caller booked Friday."
