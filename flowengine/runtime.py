@@ -15,7 +15,7 @@ from flowengine.ai.definitions import AIDirectory
 from flowengine.ai.media import MediaSettings
 from flowengine.ai.providers import ProviderPool
 from flowengine.ai.teams import TeamDirectory
-from flowengine.api.server import ApiServer, publish_aicall_events
+from flowengine.api.server import ApiServer
 from flowengine.api.sources import StoreResources
 from flowengine.asterisk.ami import AmiClient
 from flowengine.asterisk.app import AriApp, CallHandler
@@ -180,7 +180,6 @@ class Engine:
                           port_range=(media.port_min, media.port_max)),
             store=self.store, events=self.events, flow_services=self.services, teams=self.teams)
         self.services.ai.prices = cfg.prices  # what AI call usage costs
-        publish_aicall_events(self)
         caps = AsteriskCaps(cfg.campaign.max_concurrent_calls, cfg.campaign.max_calls_per_second)
         self.campaigns = CampaignService(self.store, self.events, self.flow_service, caps)
         await self.campaigns.start()  # settles what a previous run left open, resumes running campaigns

@@ -89,10 +89,9 @@ class AICallService:
 
     def __init__(self, ais: AISource, pool: ProviderPool, ari: AriClient | None, media: MediaSettings,
                  store: Store | None = None, *, events: EventBus | None = None,
-                 flow_services: Services | None = None, teams: TeamSource | None = None,
-                 publish_lifecycle: bool = False) -> None:
+                 flow_services: Services | None = None, teams: TeamSource | None = None) -> None:
         self.ais = ais
-        self.events = AICallEvents(events, lifecycle=publish_lifecycle)
+        self.events = AICallEvents(events)
         self.flow_services = flow_services  # for tools that dial, connect or email
         self.teams = teams
         self.pool = pool

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from flowengine.api.views import view
 from flowengine.events import EventBus
 from flowengine.providers.llm.base import ToolCall
 from flowengine.store import AIcall, AIMessage
@@ -24,30 +25,22 @@ def status_event(status: str) -> str:
     return f"{STATUS_PREFIX}initializing" if status == "initiating" else f"{STATUS_PREFIX}{status}"
 
 
-def aicall_data(record: AIcall) -> dict[str, Any]:
-    return record.model_dump(mode="json")
-
-
 class AICallEvents:
-    """Publishes AI call events; without a bus it does nothing. Status changes and aimessage_created
-    are published here only with `lifecycle=True`: in the engine the API's observer
-    (flowengine.api.server.publish_aicall_events) already forwards those in its webhook view."""
+    """Publishes every AI call event; without a bus it does nothing. Status changes and
+    aimessage_created carry the record in VoIPBIN's webhook view (as the API shows it)."""
 
-    def __init__(self, bus: EventBus | None, *, lifecycle: bool = False) -> None:
+    def __init__(self, bus: EventBus | None) -> None:
         self.bus = bus
-        self.lifecycle = lifecycle
 
     def _emit(self, type: str, record: AIcall, data: dict[str, Any], **extra: Any) -> None:
         if self.bus is not None:
             self.bus.emit(type, record.customer_id, data, aicall_id=record.id, **extra)
 
     def status(self, record: AIcall) -> None:
-        if self.lifecycle:
-            self._emit(status_event(record.status), record, aicall_data(record))
+        self._emit(status_event(record.status), record, view(record))
 
     def message(self, record: AIcall, message: AIMessage) -> None:
-        if self.lifecycle:
-            self._emit(AIMESSAGE_CREATED, record, message.model_dump(mode="json"))
+        self._emit(AIMESSAGE_CREATED, record, view(message))
 
     def tool_call(self, record: AIcall, call: ToolCall, kind: str) -> None:
         self._emit(TOOL_CALL, record, {"aicall_id": record.id, "activeflow_id": record.activeflow_id,

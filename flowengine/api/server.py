@@ -11,31 +11,12 @@ import uvicorn
 from flowengine.api.app import create_app
 from flowengine.api.deps import ApiDeps
 from flowengine.api.launch import TaskSet
-from flowengine.api.views import view
 from flowengine.api.webhooks import WebhookDispatcher, WebhookSender
-from flowengine.store import AIcall
 
 if TYPE_CHECKING:
     from flowengine.runtime import Engine
 
 log = logging.getLogger(__name__)
-
-
-def publish_aicall_events(engine: Engine) -> None:
-    """AI call status changes and new messages onto the engine's bus (VoIPBIN event names)."""
-    service = engine.services.ai
-    if service is None:
-        return
-
-    async def observer(event: str, record: AIcall) -> None:
-        if event == "aimessage_created":
-            messages = service.messages.get(record.id) or []
-            if messages:
-                engine.events.emit(event, record.customer_id, view(messages[-1]), aicall_id=record.id)
-            return
-        engine.events.emit(event, record.customer_id, view(record))
-
-    service.observers.append(observer)
 
 
 class ApiServer:

@@ -92,7 +92,7 @@ async def harness(asterisk: Asterisk, ari: AriClient, tmp: Path, server: FakeOpe
     bus.subscribe(events.append)
     llm = create_llm("openai.gpt-test", "sk-test", {}, base_url=server.base_url)
     service = AICallService(Source(*configs), LoggedPool(llm, spoken), ari, MediaSettings(), events=bus,
-                            teams=teams, publish_lifecycle=True)  # type: ignore[arg-type]
+                            teams=teams)  # type: ignore[arg-type]
     try:
         async with flow_harness(asterisk, ari, tmp) as h:
             h.service.services.ai = service
