@@ -268,7 +268,7 @@ class AICallService:
             conversation.on_speech = lambda who, started, text: self.events.speech(live.record, who, started, text)
             live.conversation = conversation
             rules.attach(conversation)
-            dtmf = DtmfFeed(self.ari, call.id, conversation.send_user_text)
+            dtmf = DtmfFeed(self.ari, call.channel.id, conversation.send_user_text)
             try:
                 await self._set_status(live, "progressing")
                 reason = await rules.converse(

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -25,7 +26,9 @@ class CallEnded(Exception):
 
 @dataclass
 class Call:
-    """One caller in our ARI app, from StasisStart to hangup."""
+    """One caller in our ARI app, from StasisStart to hangup. `id` is the call's id (a UUID: its
+    activeflow's reference_id, its record in /calls, its events); `channel.id` is the Asterisk channel,
+    for ARI only. Channels the engine dials itself are given the call's id, so both coincide."""
 
     channel: ChannelHandle
     route: Route
@@ -36,10 +39,11 @@ class Call:
     hangup_cause_txt: str = ""
     # Out in the dialplan on an errand (echo...): leaving Stasis then does not end the call.
     away: bool = False
+    call_id: str = ""  # minted for inbound calls, whose channel id Asterisk chose
 
     @property
     def id(self) -> str:
-        return self.channel.id
+        return self.call_id or self.channel.id
 
     async def until_hangup(self, awaitable: Awaitable[T]) -> T:
         """Await `awaitable`, but raise CallEnded (cancelling it) as soon as the call ends."""
@@ -107,7 +111,8 @@ class AriApp:
             self._spawn(channel.id, self._refuse(channel, str(exc)))
             return
         route = self.routes.resolve(channel.dialplan.exten, args)
-        call = Call(ChannelHandle(self.client, channel.id, channel), route, channel.dialplan.exten, args)
+        call = Call(ChannelHandle(self.client, channel.id, channel), route, channel.dialplan.exten, args,
+                    call_id=str(uuid.uuid4()))
         self.calls[channel.id] = call
         self.calls_started += 1
         self._spawn(channel.id, self._run(call))
@@ -136,8 +141,8 @@ class AriApp:
 
     async def _run(self, call: Call) -> None:
         with log_context(call_id=call.id):
-            log.info("call from %r to %r: flow %r (%s)", call.channel.snapshot.caller.number,
-                     call.dialed, call.route.flow_id, call.route.reason)
+            log.info("call from %r to %r on channel %s: flow %r (%s)", call.channel.snapshot.caller.number,
+                     call.dialed, call.channel.id, call.route.flow_id, call.route.reason)
             try:
                 await self.handler(call)
             except CallEnded:
@@ -150,15 +155,15 @@ class AriApp:
                         await asyncio.shield(call.channel.hangup())
                     except AriError as exc:
                         log.debug("hangup after handler: %s", exc)
-                self.calls.pop(call.id, None)
+                self.calls.pop(call.channel.id, None)
                 log.info("call ended%s", f" ({call.hangup_cause} {call.hangup_cause_txt})" if call.hangup_cause else "")
 
     async def _resync(self, channels: list[Channel], bridges: list[Bridge]) -> None:
         """After a reconnect: calls whose channel no longer exists have ended."""
         live = {c.id for c in channels}
-        for call_id, call in list(self.calls.items()):
-            if call_id not in live:
-                log.warning("call %s vanished while ARI was disconnected", call_id)
+        for channel_id, call in list(self.calls.items()):
+            if channel_id not in live:
+                log.warning("call %s vanished while ARI was disconnected", call.id)
                 call.hangup_cause_txt = "lost with Asterisk"
                 call.ended.set()
 

@@ -99,14 +99,15 @@ async def run_call(flows: FlowService, flow: Flow, plan: Outplan, target: Outdia
         watcher = ari.subscribe(
             lambda e: live.ended.set() if isinstance(e, (StasisEnd, ChannelDestroyed)) else None, channel_id=leg.id)
         try:
-            runner = flows.create(flow, reference_type=ReferenceType.CALL, reference_id=leg.id, call=live,
+            # the leg's channel id is the call's id (a UUID): the campaigncall's and activeflow's reference_id
+            runner = flows.create(flow, reference_type=ReferenceType.CALL, reference_id=live.id, call=live,
                                   external=flow_variables(target, call))
             runner.variables.update({v.CALL_DIRECTION: "outgoing"})
-            await answered(call, leg.id, runner.activeflow.id)
+            await answered(call, live.id, runner.activeflow.id)
             af = await flows.run(runner)
         finally:
             watcher.close()
-        reason = answered_reason(services.hangup_reasons.pop(leg.id, ""))
+        reason = answered_reason(services.hangup_reasons.pop(live.id, ""))
         # the amd action leaves its verdict in a variable; an AI's voicemail detection ends the call as `amd`
         amd_status = str(af.variables.get(AMD_STATUS, "")) or ("MACHINE" if reason == "amd" else "")
         if reason == "amd" and voicemail_left(services.ai, str(af.variables.get(AICALL_ID, ""))):

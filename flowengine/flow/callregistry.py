@@ -1,5 +1,9 @@
 """Live calls by id with their customer: records every call (inbound, API-originated, dialed by flows)
-in the store, publishes VoIPBIN's call events, and controls live calls (hangup, mute, hold, talk, record)."""
+in the store, publishes VoIPBIN's call events, and controls live calls (hangup, mute, hold, talk, record).
+
+A call has one id, a UUID: its record's id, its activeflow's reference_id, the id its events carry. Calls
+the engine dials get a channel of that same id; an inbound call's id is minted when it enters Stasis
+(flowengine.asterisk.app.Call.id). The Asterisk channel id is kept as the record's internal `channel_id`."""
 from __future__ import annotations
 
 import asyncio
@@ -102,8 +106,8 @@ class CallRegistry:
         self.events = events
         self.flow_service = flow_service
         self.services = flow_service.services
-        self.live: dict[str, LiveCall] = {}
-        self._by_channel: dict[str, str] = {}
+        self.live: dict[str, LiveCall] = {}  # by call id
+        self._by_channel: dict[str, str] = {}  # Asterisk channel id -> call id, for calls being recorded or live
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # -- recording calls -----------------------------------------------------------------------
@@ -177,11 +181,13 @@ class CallRegistry:
 
     async def observe(self, af: Activeflow, event: str) -> None:
         """Activeflow observer: records calls the engine did not originate through `originate`."""
-        if af.reference_type != ReferenceType.CALL or af.reference_id in self._by_channel:
+        if af.reference_type != ReferenceType.CALL or af.reference_id in self.live:
             return
         runner = self.flow_service.runners.get(af.id)
         call = runner.call if runner is not None else None
         if runner is None or call is None or call.ended.is_set() or af.status == "ended":
+            return
+        if call.channel.id in self._by_channel:  # known: originated here, or recorded on an earlier move
             return
         snap = call.channel.snapshot
         direction = "outgoing" if runner.variables.lookup(v.CALL_DIRECTION) == "outgoing" else "incoming"
@@ -189,14 +195,14 @@ class CallRegistry:
         dialed = Address(type="tel", target=call.dialed)
         answered = snap.state == "Up"
         record = CallRecord(
-            customer_id=current_customer(), flow_id=af.flow_id or NIL_ID, activeflow_id=af.id,
+            id=call.id, customer_id=current_customer(), flow_id=af.flow_id or NIL_ID, activeflow_id=af.id,
             source=caller if direction == "incoming" else dialed,
             destination=dialed if direction == "incoming" else caller,
-            status="progressing" if answered else "ringing", direction=direction, channel_id=call.id,
+            status="progressing" if answered else "ringing", direction=direction, channel_id=call.channel.id,
             tm_progressing=self.store.clock() if answered else NOT_YET,
         )
         live = LiveCall(record, call.channel, answered=answered, runner=runner)
-        self._by_channel[call.id] = record.id  # this activeflow's next moves do not record it again
+        self._by_channel[call.channel.id] = record.id  # this activeflow's next moves do not record it again
         self._watch(live)  # before the first await: a hangup meanwhile is not missed
         async with live.lock:
             live.record = await self.store.calls.create(record)
@@ -247,7 +253,7 @@ class CallRegistry:
                     return
         finally:
             events.close()
-        call = AriCall(live.channel, Route(flow.id or "", "api"), live.record.destination.target, {})
+        call = AriCall(live.channel, Route(flow.id or "", "api"), live.record.destination.target, {}, call_id=live.id)
 
         def on_gone(event: Event) -> None:
             if isinstance(event, ChannelDestroyed):

@@ -144,7 +144,7 @@ class Runner:
         af = self.activeflow
         with log_context(activeflow_id=af.id):
             if self.call is not None and self.services.ari is not None:
-                self._dtmf_sub = self.services.ari.subscribe(self._on_call_event, channel_id=self.call.id)
+                self._dtmf_sub = self.services.ari.subscribe(self._on_call_event, channel_id=self.call.channel.id)
             try:
                 await self._loop()
             finally:

@@ -164,7 +164,7 @@ class FlowService:
                 lambda e: call.ended.set() if isinstance(e, (StasisEnd, ChannelDestroyed)) else None,
                 channel_id=leg.id)
             try:
-                runner = self.create(flow, reference_type=ReferenceType.CALL, reference_id=leg.id, call=call)
+                runner = self.create(flow, reference_type=ReferenceType.CALL, reference_id=call.id, call=call)
                 runner.variables.update({v.CALL_DIRECTION: "outgoing",
                                          v.CALL_MASTER_CALL_ID: master.call.id if master and master.call else ""})
                 return await self.run(runner)

@@ -171,10 +171,9 @@ async def test_a_campaign_runs_a_flow_stored_through_the_api(live: Live) -> None
     assert [a["type"] for a in af["executed_actions"]] == ["variable_set", "talk"]
     assert af["current_action"]["type"] == "sleep"  # the flow ran to its last action
     assert af["status"] == "ended"
-    # the call the flow ran on is the customer's, listed under /calls (found by its activeflow: the
-    # campaigncall's reference_id is the ARI channel id, not the /calls id -- see the report)
+    # the call the flow ran on is the customer's, listed under /calls by the campaigncall's reference_id
     listed = (await live.get("/v1.0/calls?page_size=100"))["result"]
     ran_on = [c for c in listed if c["activeflow_id"] == af["id"]]
-    assert len(ran_on) == 1 and ran_on[0]["direction"] == "outgoing"
+    assert len(ran_on) == 1 and ran_on[0]["direction"] == "outgoing" and ran_on[0]["id"] == answered["reference_id"]
     assert (await live.get("/v1.0/calls?page_size=100", live.other))["result"] == []
     assert (await live.get(f"/v1.0/campaigns/{foreign['id']}", live.other))["status"] == "stop"

@@ -44,12 +44,13 @@ def caller_id(source: Address | None, anonymous: str) -> str:
 
 
 class Leg:
-    """One dialed channel: originated into our app, known by its events."""
+    """One dialed channel: originated into our app, known by its events. Its channel id is a UUID, the
+    id of the call it becomes (its activeflow's reference_id, its record in /calls)."""
 
     def __init__(self, ari: AriClient, endpoint: str) -> None:
         self.ari = ari
         self.endpoint = endpoint
-        self.id = f"leg-{uuid.uuid4()}"
+        self.id = str(uuid.uuid4())
         self.events: EventQueue = ari.events(self.id)
         self.handle: ChannelHandle | None = None
         self.cause = 0
@@ -111,10 +112,10 @@ async def confbridge_join(ctx: ActionContext, opts: opt.ConfbridgeJoinOptions) -
     bridge = await ari.bridges.create("mixing", bridge_id=opts.confbridge_id)
     try:
         await answer_if_needed(ctx)
-        await call.until_hangup(bridge.add(call.id))
-        await call.until_hangup(wait_left(ari, bridge, call.id))
+        await call.until_hangup(bridge.add(call.channel.id))
+        await call.until_hangup(wait_left(ari, bridge, call.channel.id))
     finally:
-        await cleanup(_release_room(bridge, call.id))
+        await cleanup(_release_room(bridge, call.channel.id))
 
 
 async def _release_room(bridge: BridgeHandle, leaving: str) -> None:
@@ -152,7 +153,7 @@ async def connect(ctx: ActionContext, opts: opt.ConnectOptions) -> None:
                 return
             raise ActionFailed(f"no destination answered ({causes})")
         await answer_if_needed(ctx)
-        await bridge.add(call.id, winner.id)
+        await bridge.add(call.channel.id, winner.id)
         log.info("connected to %s", winner.endpoint)
         await call.until_hangup(winner.wait_gone())
         ctx.services.hangup_reasons[winner.id] = CAUSE_REASONS.get(winner.cause, "normal")

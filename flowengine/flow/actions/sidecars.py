@@ -164,7 +164,7 @@ async def _errand(ctx: ActionContext, exten: str, duration_ms: int) -> None:
     ari = ctx.services.need_ari()
     call = ctx.call
     name = (await call.channel.refresh()).name
-    queue = ari.events(call.id)
+    queue = ari.events(call.channel.id)
     call.away = True
     try:
         await call.channel.continue_in_dialplan(SERVICES_CONTEXT, exten, 1)
