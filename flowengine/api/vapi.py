@@ -6,9 +6,12 @@ is one of the customer's AIs, a `squad` becomes a team; the call dials `customer
 engine's outbound endpoints and runs the AI call on the answer."""
 from __future__ import annotations
 
-from typing import Annotated, Any
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query
+from pydantic import BaseModel, Field
 
 from flowengine.ai.definitions import AIConfig
 from flowengine.ai.teams import TeamError, squad_to_team
@@ -31,9 +34,9 @@ from flowengine.api.vapi_assistant import (
     server_messages,
     unsupported,
 )
-from flowengine.api.vapi_views import aicall_parts, call_view
+from flowengine.api.vapi_views import Instant, aicall_parts, call_view
 from flowengine.store import AlreadyExistsError, NotFoundError
-from flowengine.store.frontdoor import FrontCall
+from flowengine.store.frontdoor import BOUND_OPS, BoundOp, FrontCall
 
 JsonBody = Annotated[Any, Body()]
 router = APIRouter(prefix="/call", tags=["Vapi"])
@@ -207,16 +210,62 @@ async def _vapi_call(deps: ApiDeps, customer: str, id: str) -> FrontCall:
     return record
 
 
+class CallQuery(BaseModel):
+    """Vapi's List Calls query. Times are ISO 8601 date-times (one without a zone is UTC); a call never
+    updated was last updated when it was created (its updatedAt)."""
+
+    id: str | None = Field(None, description="only the call with this id")
+    assistantId: str | None = Field(None, description="only the calls placed with this assistantId")
+    phoneNumberId: str | None = Field(None, description="refused (400): stored phone numbers are not supported")
+    limit: float = Field(100, ge=1, le=1000, description="at most this many calls (a whole number)")
+    createdAtGt: Instant | None = Field(None, description="only the calls created after this time")
+    createdAtLt: Instant | None = Field(None, description="only the calls created before this time")
+    createdAtGe: Instant | None = Field(None, description="only the calls created at or after this time")
+    createdAtLe: Instant | None = Field(None, description="only the calls created at or before this time")
+    updatedAtGt: Instant | None = Field(None, description="only the calls updated after this time")
+    updatedAtLt: Instant | None = Field(None, description="only the calls updated before this time")
+    updatedAtGe: Instant | None = Field(None, description="only the calls updated at or after this time")
+    updatedAtLe: Instant | None = Field(None, description="only the calls updated at or before this time")
+
+    def bounds(self, name: Literal["createdAt", "updatedAt"]) -> dict[BoundOp, datetime]:
+        given: dict[BoundOp, datetime | None] = {op: getattr(self, f"{name}{op.title()}") for op in BOUND_OPS}
+        return {op: at for op, at in given.items() if at is not None}
+
+
+MAX_SCAN = 10_000
+"""assistantId is matched on the stored request (a call with overrides runs a copy of the assistant, so its
+ai_id is not the assistantId given), after the database query: a list by assistantId reads at most this
+many of the newest calls passing the other filters."""
+
+
 @router.get("")
-async def list_calls(customer: CustomerId, deps: Deps, limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
-    """Vapi's List Calls: the newest first, at most `limit`."""
+async def list_calls(customer: CustomerId, deps: Deps, query: Annotated[CallQuery, Query()]) -> list[dict[str, Any]]:
+    """Vapi's List Calls: the newest first, at most `limit`, filtered by id, assistantId and the
+    createdAt / updatedAt bounds."""
+    if query.phoneNumberId:
+        raise refuse([("phoneNumberId", "stored phone numbers are not supported: no call here has one")])
+    if not float(query.limit).is_integer():  # the default is the int 100
+        raise refuse([("limit", "must be a whole number")])
+    limit = int(query.limit)
+    filters: dict[str, object] = {"kind": "vapi"}
+    if query.id:
+        try:
+            filters["id"] = str(uuid.UUID(query.id))
+        except ValueError:
+            return []  # ids are UUIDs (flowengine.api.ids): no call has this one
+    created, updated = query.bounds("createdAt"), query.bounds("updatedAt")
     out: list[dict[str, Any]] = []
     token: str | None = None
-    while len(out) < limit:
-        page = await deps.store.frontcalls.list_page(customer, page_size=min(100, limit), page_token=token,
-                                                     filters={"kind": "vapi"})
-        for record in page.items[: limit - len(out)]:
-            out.append(call_view(record, *await aicall_parts(deps.store, record)))
+    read = 0
+    while len(out) < limit and read < MAX_SCAN:
+        page = await deps.store.frontcalls.list_page_within(
+            customer, created=created, updated=updated, page_size=100 if query.assistantId else min(100, limit),
+            page_token=token, filters=filters)
+        read += len(page.items)
+        for record in page.items:
+            if len(out) < limit and (not query.assistantId or
+                                     str(record.config.get("assistantId") or "") == query.assistantId):
+                out.append(call_view(record, *await aicall_parts(deps.store, record)))
         token = page.next_page_token
         if not token:
             break

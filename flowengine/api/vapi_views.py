@@ -2,14 +2,27 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import AfterValidator
 
 from flowengine.store import AIcall, AIMessage, NotFoundError, Store
 from flowengine.store.frontdoor import FrontCall
 from flowengine.store.records import NIL_ID
-from flowengine.store.timestamps import NOT_YET
+from flowengine.store.timestamps import NOT_YET, as_utc
 
 ROLES = {"assistant": "bot", "user": "user", "system": "system", "tool": "tool_call_result"}
+
+
+def _utc(value: datetime) -> datetime:
+    try:
+        return as_utc(value)
+    except OverflowError:
+        raise ValueError("is out of range once converted to UTC") from None
+
+
+Instant = Annotated[datetime, AfterValidator(_utc)]
+"""A time in a query of either front door: ISO 8601, aware UTC (a time without a zone is UTC)."""
 
 
 def iso(value: datetime) -> str | None:
@@ -58,7 +71,8 @@ def call_view(record: FrontCall, aicall: AIcall | None, messages: list[AIMessage
     analysis = (aicall.analysis or {}) if aicall is not None else {}
     view: dict[str, Any] = {
         "id": record.id, "orgId": record.customer_id, "type": "outboundPhoneCall", "phoneCallTransport": "sip",
-        "status": record.status, "createdAt": iso(record.tm_create), "updatedAt": iso(record.tm_update),
+        "status": record.status, "createdAt": iso(record.tm_create),
+        "updatedAt": iso(record.tm_update if record.tm_update != NOT_YET else record.tm_create),
         "startedAt": iso(record.tm_start), "endedAt": iso(record.tm_end), "name": record.name,
         "metadata": record.metadata, "customer": body.get("customer") or {"number": record.to_number},
         "messages": [m for m in vapi_messages(messages, record.tm_start) if m["role"] != "system"],

@@ -2,14 +2,17 @@
 
 An agent is an AI plus its VoiceOS configuration (flowengine.store.frontdoor.Agent); a conversation is a
 front-door call (flowengine.api.frontdoor) running an AI call. Validation errors are FastAPI's
-HTTPValidationError (422, `{"detail": [{loc, msg, type}]}`) as VoiceOS answers them."""
+HTTPValidationError (422, `{"detail": [{loc, msg, type}]}`) as VoiceOS answers them: the bodies' are made
+here, FastAPI's own (query values, a body that is not JSON) by VoiceOSRoute, where /v1.0 answers 400."""
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import ValidationError
 
 from flowengine.api import voiceos_hooks
@@ -18,7 +21,7 @@ from flowengine.api.deps import ApiDeps
 from flowengine.api.errors import unavailable
 from flowengine.api.frontdoor import FrontDoor, Placement
 from flowengine.api.ids import ResourceId
-from flowengine.api.vapi_views import aicall_parts
+from flowengine.api.vapi_views import Instant, aicall_parts
 from flowengine.api.voiceos_agents import AgentProblems, agent_to_ai, split_headers
 from flowengine.api.voiceos_models import AgentConfig, CreateCall, UpdateAgent
 from flowengine.api.voiceos_views import agent_view, conversation_view
@@ -26,13 +29,31 @@ from flowengine.store import NotFoundError
 from flowengine.store.frontdoor import Agent, FrontCall
 
 JsonBody = Annotated[Any, Body()]
-router = APIRouter(tags=["VoiceOS"])
 STATUSES = {"queued": ("queued", "ringing"), "started": ("in-progress",), "ended": ("ended",)}
 MAX_SCAN = 10_000  # list endpoints page by index; they look at most this many records
 
 
 def invalid(errors: list[dict[str, Any]]) -> JSONResponse:
     return JSONResponse({"detail": errors}, status_code=422)
+
+
+class VoiceOSRoute(APIRoute):
+    """A route whose request validation errors (a query value of the wrong type, out of range or not in
+    its enum) are VoiceOS's 422 HTTPValidationError rather than the engine-wide 400 of flowengine.api.errors."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                return invalid([{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()])
+
+        return handle
+
+
+router = APIRouter(tags=["VoiceOS"], route_class=VoiceOSRoute)
 
 
 def _errors(exc: ValidationError) -> list[dict[str, Any]]:
@@ -48,8 +69,8 @@ async def _page(items: list[Any], index: int, limit: int) -> dict[str, Any]:
     return {"items": items[start:start + limit], "index": index, "has_more": len(items) > start + limit}
 
 
-async def _all(repo: Any, customer: str, filters: dict[str, Any] | None, created_after: datetime | None,
-               created_before: datetime | None, wanted: int) -> list[Any]:
+async def _all(repo: Any, customer: str, filters: dict[str, Any] | None, created_after: Instant | None,
+               created_before: Instant | None, wanted: int) -> list[Any]:
     out: list[Any] = []
     token: str | None = None
     while len(out) < min(wanted, MAX_SCAN):
@@ -93,8 +114,8 @@ async def create_agent(customer: CustomerId, deps: Deps, body: JsonBody) -> dict
 
 @router.get("/agents", response_model=None)
 async def list_agents(customer: CustomerId, deps: Deps, index: int = Query(0, ge=0),
-                      limit: int = Query(10, ge=1, le=100), created_after: datetime | None = None,
-                      created_before: datetime | None = None) -> dict[str, Any]:
+                      limit: int = Query(10, ge=1, le=100), created_after: Instant | None = None,
+                      created_before: Instant | None = None) -> dict[str, Any]:
     found = await _all(deps.store.agents, customer, None, created_after, created_before, (index + 1) * limit + 1)
     return await _page([agent_view(a) for a in found], index, limit)
 
@@ -198,13 +219,11 @@ async def _conversation(deps: ApiDeps, customer: str, id: str) -> FrontCall | No
 
 
 @router.get("/conversations", response_model=None)
-async def list_conversations(customer: CustomerId, deps: Deps, status: str | None = None,
+async def list_conversations(customer: CustomerId, deps: Deps,
+                             status: Literal["queued", "started", "ended"] | None = None,
                              index: int = Query(0, ge=0), limit: int = Query(10, ge=1, le=100),
-                             created_after: datetime | None = None,
-                             created_before: datetime | None = None) -> dict[str, Any] | JSONResponse:
-    if status is not None and status not in STATUSES:
-        return invalid([{"loc": ["query", "status"], "msg": "must be one of started, ended, queued",
-                         "type": "enum"}])
+                             created_after: Instant | None = None,
+                             created_before: Instant | None = None) -> dict[str, Any] | JSONResponse:
     filters: dict[str, Any] = {"kind": "voiceos"}
     if status is not None:
         filters["status"] = STATUSES[status]

@@ -2,20 +2,29 @@
 from __future__ import annotations
 
 import json as jsonlib
+import operator
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import Field
-from sqlalchemy import Column, Table, Text
+from sqlalchemy import Column, ColumnElement, Table, Text, case
 
 from flowengine.store.crypto import SecretBox
 from flowengine.store.database import Database
+from flowengine.store.pagination import Page
 from flowengine.store.records import NIL_ID, CustomerRecord, UtcTime
 from flowengine.store.repository import ScopedRepository
 from flowengine.store.schema import json, listing_index, metadata, ref, resource_columns, text, timestamp
-from flowengine.store.timestamps import NOT_YET, Clock
+from flowengine.store.timestamps import NOT_YET, Clock, as_utc
 
 FrontKind = Literal["vapi", "voiceos"]
 FrontStatus = Literal["queued", "ringing", "in-progress", "ended"]
+BoundOp = Literal["gt", "lt", "ge", "le"]
+BOUND_OPS: tuple[BoundOp, ...] = ("gt", "lt", "ge", "le")
+Bounds = Mapping[BoundOp, datetime]
+"""Limits on a time: `{"ge": start, "lt": end}` keeps start <= time < end."""
+_COMPARE = {"gt": operator.gt, "lt": operator.lt, "ge": operator.ge, "le": operator.le}
 
 frontcalls = Table(
     "frontcalls",
@@ -72,7 +81,19 @@ class FrontCallRepository(ScopedRepository[FrontCall]):
     resource = "call"
     table = frontcalls
     record_type = FrontCall
-    filterable = ("kind", "status", "aicall_id", "call_id")
+    filterable = ("id", "kind", "status", "aicall_id", "call_id")
+
+    async def list_page_within(self, customer_id: str, *, created: Bounds, updated: Bounds, page_size: int,
+                               page_token: str | None = None,
+                               filters: Mapping[str, object] | None = None) -> Page[FrontCall]:
+        """list_page of the calls created within `created` and last changed within `updated` (the last
+        change of a call never updated is its creation, as Vapi's updatedAt)."""
+        c = self.table.c
+        changed = case((c.tm_update == NOT_YET, c.tm_create), else_=c.tm_update)
+        within: list[ColumnElement[bool]] = [_COMPARE[op](c.tm_create, as_utc(at)) for op, at in created.items()]
+        within += [_COMPARE[op](changed, as_utc(at)) for op, at in updated.items()]
+        return await self._access.page([*self._scope(customer_id), *within], page_size=page_size,
+                                       page_token=page_token, filters=filters)
 
 
 class Agent(CustomerRecord):
