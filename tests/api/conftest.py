@@ -41,6 +41,17 @@ async def new_tenant(store: Store, name: str = "tenant") -> Tenant:
 
 
 @pytest.fixture
+async def frozen(shared_url: str) -> AsyncIterator[tuple[Store, store_fixtures.FrozenClock]]:
+    """The API's database seen through a clock the test moves: records created and updated at known times."""
+    clock = store_fixtures.FrozenClock()
+    store = await Store.open(shared_url, secret_keys=[store_fixtures.SECRET_KEY], clock=clock)
+    try:
+        yield store, clock
+    finally:
+        await store.aclose()
+
+
+@pytest.fixture
 def deps(store: Store) -> ApiDeps:
     return ApiDeps(store=store, admin_key=SecretStr(ADMIN_KEY))
 

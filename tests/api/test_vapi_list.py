@@ -2,7 +2,6 @@
 and other customers' calls staying invisible."""
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,20 +12,9 @@ from flowengine.store import Store
 from flowengine.store.frontdoor import FrontCall
 from flowengine.store.records import new_id
 from tests.api.conftest import Tenant
-from tests.store.conftest import SECRET_KEY, FrozenClock
+from tests.store.conftest import FrozenClock
 
 T0 = "2024-03-01T10:00:00"
-
-
-@pytest.fixture
-async def frozen(shared_url: str) -> AsyncIterator[tuple[Store, FrozenClock]]:
-    """The API's database seen through a clock the test moves: calls created and updated at known times."""
-    clock = FrozenClock()
-    store = await Store.open(shared_url, secret_keys=[SECRET_KEY], clock=clock)
-    try:
-        yield store, clock
-    finally:
-        await store.aclose()
 
 
 @dataclass

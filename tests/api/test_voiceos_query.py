@@ -2,8 +2,6 @@
 the /v1.0 API keeps its 400 ErrorResponse; the filters on stored conversations and agents."""
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
 
@@ -11,7 +9,7 @@ from flowengine.store import Store
 from flowengine.store.frontdoor import Agent, FrontCall
 from flowengine.store.records import new_id
 from tests.api.conftest import Tenant
-from tests.store.conftest import SECRET_KEY, FrozenClock
+from tests.store.conftest import FrozenClock
 
 BAD = {
     "/agents": [("index", "-1"), ("index", "first"), ("limit", "0"), ("limit", "101"), ("limit", "1.5"),
@@ -52,16 +50,6 @@ async def test_a_body_that_is_not_json_is_a_422_too(client: httpx.AsyncClient, t
     reply = await client.post("/agents", content=b"{not json", headers={**tenant.headers,
                                                                          "Content-Type": "application/json"})
     assert reply.status_code == 422 and reply.json()["detail"][0]["loc"][0] == "body"
-
-
-@pytest.fixture
-async def frozen(shared_url: str) -> AsyncIterator[tuple[Store, FrozenClock]]:
-    clock = FrozenClock()
-    store = await Store.open(shared_url, secret_keys=[SECRET_KEY], clock=clock)
-    try:
-        yield store, clock
-    finally:
-        await store.aclose()
 
 
 async def test_list_filters_on_stored_conversations_and_agents(client: httpx.AsyncClient, tenant: Tenant,
