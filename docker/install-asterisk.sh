@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs Asterisk 16.28 from Debian 11's security suite on Debian 12, plus the system tools flowengine
-# needs (sox, espeak-ng, SIPp, PostgreSQL); idempotent. Mirror URIs come from the apt sources.
+# needs (sox, espeak-ng, SIPp, PostgreSQL, a C compiler for the media kernel); idempotent. Mirror URIs come from the apt sources.
 set -euo pipefail
 
-SYSTEM_PACKAGES="asterisk asterisk-modules asterisk-core-sounds-en-gsm asterisk-moh-opsound-gsm sox espeak-ng sip-tester python3-venv postgresql"
+SYSTEM_PACKAGES="asterisk asterisk-modules asterisk-core-sounds-en-gsm asterisk-moh-opsound-gsm sox espeak-ng sip-tester python3-venv python3-dev gcc libc6-dev postgresql"
 LIST=/etc/apt/sources.list.d/flowengine-bullseye.sources
 
 need_install() {

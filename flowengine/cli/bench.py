@@ -134,8 +134,9 @@ def run_media(args: argparse.Namespace) -> int:
 def format_table(report: dict[str, Any]) -> str:
     cpu, jitter, packets = report["cpu_us_per_frame"], report["send_jitter_ms"], report["packets"]
     machine = report["machine"]
+    native = "" if report.get("native_inbound", True) else ", numpy inbound (C kernel not built)"
     rows = [
-        ("streams", f"{report['streams']} full-duplex, {report['seconds']:g} s, {report['event_loop']}"),
+        ("streams", f"{report['streams']} full-duplex, {report['seconds']:g} s, {report['event_loop']}{native}"),
         ("CPU per frame in", f"{cpu['in']} us"),
         ("CPU per frame out", f"{cpu['out']} us"),
         ("engine CPU", f"{report['engine_cpu_percent']} % of one core (peer {report['peer_cpu_percent']} %)"),

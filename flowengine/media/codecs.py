@@ -34,6 +34,8 @@ class Codec:
     decode: Callable[[bytes], Pcm]
     encode: Callable[[Pcm], bytes]
     silence_byte: int
+    # G.711: the 256 int16 samples of the byte values (lets the native kernel decode).
+    decode_table: Pcm | None = None
 
     @property
     def samples_per_frame(self) -> int:
@@ -66,7 +68,7 @@ def get_codec(name: str) -> Codec:
         raise ValueError(f"unknown media format {name!r}; expected one of: {known}") from None
 
 
-register_codec(Codec("ulaw", 0, 8000, 1, g711.ulaw_decode, g711.ulaw_encode, g711.ULAW_SILENCE))
-register_codec(Codec("alaw", 8, 8000, 1, g711.alaw_decode, g711.alaw_encode, g711.ALAW_SILENCE))
+register_codec(Codec("ulaw", 0, 8000, 1, g711.ulaw_decode, g711.ulaw_encode, g711.ULAW_SILENCE, g711.ULAW_DECODE))
+register_codec(Codec("alaw", 8, 8000, 1, g711.alaw_decode, g711.alaw_encode, g711.ALAW_SILENCE, g711.ALAW_DECODE))
 # Asterisk's static payload type for slin16 (L16 at 16 kHz, big-endian, 640 bytes per 20 ms).
 register_codec(Codec("slin16", 118, 16000, 2, l16_decode, l16_encode, 0))

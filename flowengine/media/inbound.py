@@ -10,10 +10,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from flowengine.media import native
 from flowengine.media.codecs import Codec
 from flowengine.media.frames import AudioFrame
 from flowengine.media.g711 import Pcm
-from flowengine.media.halfband import HISTORY, upsample_rows
+from flowengine.media.halfband import COEFF_BITS, HISTORY, PHASE, upsample_rows
 from flowengine.media.jitter import FillMode, JitterBuffer
 from flowengine.media.resample import ENGINE_RATE, Resampler
 from flowengine.media.vad import FRAME_MS, VadAnalyzer, VadEvent
@@ -35,6 +36,7 @@ RESAMPLE_FRAMES = 2
 SLICE_SECONDS = 0.002
 GROUP_SIZE = 128
 HISTORY_ROWS = 64  # initial size of the half-band state table (doubles when full)
+_NATIVE_SCALE = 1.0 / (1 << COEFF_BITS)
 
 AudioHandler = Callable[[AudioFrame], None]
 EventHandler = Callable[[VadEvent], None]
@@ -233,21 +235,32 @@ class Receiver:
 
 
 class Decoded:
-    """One group's frames of a tick, decoded once for all its receivers: int16 rows, float32
-    rows, their mean squares, the int16 rows as bytes (`row_bytes` each), and (half-band
-    path) the rows at 16 kHz."""
+    """One group's frames of a tick, decoded once for all its receivers: int16 rows, their
+    mean squares, the int16 rows as bytes (`row_bytes` each), (half-band path) the rows at
+    16 kHz, and float32 rows (made on first use: only the soxr path reads them)."""
 
-    __slots__ = ("pcm", "powers", "raw", "row_bytes", "samples", "wide")
+    __slots__ = ("_samples", "pcm", "powers", "raw", "row_bytes", "wide")
 
     def __init__(
-        self, pcm: Pcm, samples: npt.NDArray[np.float32], powers: list[float], raw: memoryview, wide: Pcm | None
+        self,
+        pcm: Pcm,
+        samples: npt.NDArray[np.float32] | None,
+        powers: list[float],
+        raw: memoryview,
+        wide: Pcm | None,
     ) -> None:
         self.pcm = pcm
-        self.samples = samples
+        self._samples = samples
         self.powers = powers
         self.raw = raw
         self.row_bytes = pcm.shape[1] * 2
         self.wide = wide
+
+    @property
+    def samples(self) -> npt.NDArray[np.float32]:
+        if self._samples is None:
+            self._samples = self.pcm.astype(np.float32)
+        return self._samples
 
 
 class InboundBatch:
@@ -258,8 +271,12 @@ class InboundBatch:
     hold the next tick's sends back by more than one slice.
     """
 
-    def __init__(self, *, slice_seconds: float = SLICE_SECONDS, group_size: int = GROUP_SIZE) -> None:
+    def __init__(
+        self, *, slice_seconds: float = SLICE_SECONDS, group_size: int = GROUP_SIZE, use_native: bool = True
+    ) -> None:
         self.ready: list[Receiver] = []
+        # The C kernel for G.711 groups on the half-band path (None: numpy for every group).
+        self.native = native.inbound if use_native else None
         self.slice_seconds = slice_seconds
         self.group_size = group_size
         self.errors = 0
@@ -319,12 +336,15 @@ class InboundBatch:
             receiver.pending = []
             payloads.extend(pending)
             counts.append(len(pending))
-        pcm = codec.decode(b"".join(payloads)).reshape(len(payloads), -1)
-        samples = pcm.astype(np.float32)
-        powers: list[float] = (np.einsum("ij,ij->i", samples, samples) / pcm.shape[1]).tolist()
-        wide = self._upsample_group(receivers, counts, pcm) if receivers[0].history_slot is not None else None
-        frames = Decoded(pcm, samples, powers, memoryview(pcm.tobytes()), wide)
-        if wide is not None and len(receivers) == len(payloads):
+        if self.native is not None and codec.decode_table is not None and receivers[0].history_slot is not None:
+            frames = self._native_group(receivers, counts, payloads, codec.decode_table)
+        else:
+            pcm = codec.decode(b"".join(payloads)).reshape(len(payloads), -1)
+            samples = pcm.astype(np.float32)
+            powers: list[float] = (np.einsum("ij,ij->i", samples, samples) / pcm.shape[1]).tolist()
+            wide = self._upsample_group(receivers, counts, pcm) if receivers[0].history_slot is not None else None
+            frames = Decoded(pcm, samples, powers, memoryview(pcm.tobytes()), wide)
+        if frames.wide is not None and len(receivers) == len(payloads):
             # One frame each on the half-band path (the usual tick): row i is receiver i's.
             for i, receiver in enumerate(receivers):
                 try:
@@ -342,6 +362,25 @@ class InboundBatch:
                 self.errors += 1
                 logger.exception("inbound processing failed for %r", receiver)
             row += count
+
+    def _native_group(
+        self, receivers: list[Receiver], counts: list[int], payloads: list[bytes], table: Pcm
+    ) -> Decoded:
+        """Decode, mean squares and half-band of the group's G.711 frames in one C call (the
+        same frames as `_upsample_group`, bit for bit)."""
+        assert self.native is not None
+        rows = len(payloads)
+        frame = len(payloads[0])
+        slots = np.array([r.history_slot for r in receivers], dtype=np.int64)
+        if rows != len(receivers):
+            slots = np.repeat(slots, counts)
+        pcm = np.empty((rows, frame), dtype=np.int16)
+        wide = np.empty((rows, 2 * frame), dtype=np.int16)
+        powers = np.empty(rows)
+        self.native.upsample_g711(
+            b"".join(payloads), table, PHASE, _NATIVE_SCALE, self.histories, slots, pcm, wide, powers
+        )
+        return Decoded(pcm, None, powers.tolist(), memoryview(pcm.tobytes()), wide)
 
     def _upsample_group(self, receivers: list[Receiver], counts: list[int], pcm: Pcm) -> Pcm:
         """All frames of the group to 16 kHz in one matrix product. Row r's filter history is

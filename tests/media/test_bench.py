@@ -51,6 +51,7 @@ def test_tiny_real_run_prints_one_json_object(capsys: pytest.CaptureFixture[str]
     assert report["packets"]["lost"] == 0
     assert set(report["rfc3550_jitter_ms"]) == {"p50", "p99", "max"}
     assert report["clock"]["max_lateness_ms"] >= 0
+    assert report["native_inbound"] is True
 
 
 def test_table_output() -> None:

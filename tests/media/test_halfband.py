@@ -54,11 +54,13 @@ def test_full_scale_is_clipped_not_wrapped() -> None:
     assert y.min() == -32768 and y.max() == 32767
 
 
-def test_batched_path_equals_one_shot_for_every_stream() -> None:
+@pytest.mark.parametrize("use_native", [True, False], ids=["native", "numpy"])
+@pytest.mark.parametrize("codec_name", ["ulaw", "alaw"])
+def test_batched_path_equals_one_shot_for_every_stream(use_native: bool, codec_name: str) -> None:
     # Three streams whose frames arrive unevenly over the ticks (0, 1 or 2 per tick), decoded
     # in groups as the inbound batch does: each stream's output equals its one-shot result.
-    codec = get_codec("ulaw")
-    batch = InboundBatch()
+    codec = get_codec(codec_name)
+    batch = InboundBatch(use_native=use_native)
     signals = [codec.decode(codec.encode(noise(160 * 30))) for _ in range(3)]
     heard: list[list[np.ndarray]] = [[], [], []]
     receivers = []
@@ -106,12 +108,13 @@ def test_single_threaded_blas_restores_the_setting() -> None:
         setter(before)
 
 
-def test_a_receiver_listed_with_nothing_pending_keeps_its_filter_state() -> None:
+@pytest.mark.parametrize("use_native", [True, False], ids=["native", "numpy"])
+def test_a_receiver_listed_with_nothing_pending_keeps_its_filter_state(use_native: bool) -> None:
     # A new SSRC flushes the jitter buffer, which may hold nothing: the receiver is then
     # listed for the tick with no frame, next to others that have one. Its stream must
     # still equal the one-shot result (its filter history must not take another's).
     codec = get_codec("ulaw")
-    batch = InboundBatch()
+    batch = InboundBatch(use_native=use_native)
     signals = [codec.decode(codec.encode(noise(160 * 6))) for _ in range(2)]
     heard: list[list[np.ndarray]] = [[], []]
     receivers = [Receiver(codec, batch, on_audio=lambda f, k=k: heard[k].append(f.pcm)) for k in range(2)]
