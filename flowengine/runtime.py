@@ -162,6 +162,7 @@ class Engine:
         self.flow_service = FlowService(self.services)
         self.calls = CallRegistry(self.store, self.events, self.flow_service)  # every call, by id, per customer
         self.services.observers.append(self.calls.observe)
+        self.services.calls = self.calls
         self.ais = AIDirectory(Path(cfg.flows_dir) / "ais")
         await asyncio.to_thread(self.ais.scan)
         # stored flows and AIs (the API's) beside the files, each visible to its own customer only

@@ -1,26 +1,30 @@
-"""One campaigncall: dial the destination with the outplan's caller id and timeout, run the flow on answer
-(type call), or run the flow without a call (type flow); report how it ended."""
+"""One campaigncall: dial the destination with the outplan's caller id and timeout, recorded as a call from the
+dial on, run the flow on answer (type call), or run the flow without a call (type flow); report how it ended."""
 from __future__ import annotations
 
 import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, cast
 
 from flowengine.ai.aicall import AICallService
 from flowengine.asterisk.app import Call
-from flowengine.asterisk.ari.events import ChannelDestroyed, Dial, StasisEnd
+from flowengine.asterisk.ari.events import ChannelDestroyed, StasisEnd
+from flowengine.asterisk.ari.handles import ChannelHandle
 from flowengine.asterisk.routing import Route
 from flowengine.campaign.results import answered_reason, unanswered_reason
 from flowengine.flow import varnames as v
 from flowengine.flow.actions.bridging import Leg, caller_id, endpoint_for
 from flowengine.flow.activeflow import ReferenceType
+from flowengine.flow.callregistry import CallRegistry
+from flowengine.flow.context import Services
 from flowengine.flow.handlers import ActionFailed
 from flowengine.flow.model import Flow
 from flowengine.flow.options.common import Address as FlowAddress
 from flowengine.flow.service import FlowService
+from flowengine.store.calls import HangupBy, HangupReason
 from flowengine.store.campaigncalls import Campaigncall
 from flowengine.store.outdials import OutdialTarget
 from flowengine.store.outplans import Outplan
@@ -45,6 +49,31 @@ class Outcome:
 
 Answered = Callable[[Campaigncall, str, str], Awaitable[None]]
 """Told when the target answers (or the flow starts): (campaigncall, reference id, activeflow id)."""
+Dialed = Callable[[Campaigncall, str], Awaitable[None]]
+"""Told once the dialed call is recorded: (campaigncall, call id)."""
+
+
+@dataclass
+class DialEnding:
+    """How a campaign leg ended, as the call registry writes it on the call record (a `Verdict`). An
+    unanswered end is read once, so the call record and the campaigncall give the same reason."""
+
+    services: Services
+    call_id: str
+    timeout_s: int
+    started: float = field(default_factory=time.monotonic)
+    unanswered: tuple[HangupReason, HangupBy] | None = None
+
+    def __call__(self, cause: int, answered: bool, dialstatus: str) -> tuple[HangupReason, HangupBy | None]:
+        if answered:  # the amd action (or the AI's voicemail rules) say `amd`; who hung up: the registry's rule
+            return cast(HangupReason, answered_reason(self.services.hangup_reasons.get(self.call_id, ""))), None
+        if self.unanswered is None:
+            # ARI reports no cause for our own dial timeout: an end close to it is ours
+            timed_out = time.monotonic() - self.started >= self.timeout_s - TIMEOUT_SLACK_S
+            by: HangupBy = "local" if timed_out else "remote"
+            self.unanswered = (cast(HangupReason, unanswered_reason(cause, dialstatus, timed_out)), by)
+        reason, by = self.unanswered
+        return reason, by
 
 
 def flow_variables(target: OutdialTarget, call: Campaigncall) -> dict[str, Any]:
@@ -71,11 +100,18 @@ def caller_of(source: Address) -> str:
                                  target_name=source.target_name), "no") if source.target else ""
 
 
+def registry_of(services: Services) -> CallRegistry:
+    if services.calls is None:
+        raise ActionFailed("campaign calls are recorded as calls: this engine has no call registry")
+    return services.calls
+
+
 async def run_call(flows: FlowService, flow: Flow, plan: Outplan, target: OutdialTarget, call: Campaigncall,
-                   answered: Answered, pace: Callable[[], Awaitable[None]]) -> Outcome:
-    """Type `call`: dial (after `pace` allows), and on answer run `flow` on the call until it ends."""
+                   dialed: Dialed, answered: Answered, pace: Callable[[], Awaitable[None]]) -> Outcome:
+    """Type `call`: dial (after `pace` allows) as a recorded call, and on answer run `flow` on it until it ends."""
     services = flows.services
     ari = services.need_ari()
+    registry = registry_of(services)
     destination = call.destination
     try:
         endpoint = endpoint_for(services, FlowAddress(type=destination.type or "tel", target=destination.target))
@@ -83,26 +119,33 @@ async def run_call(flows: FlowService, flow: Flow, plan: Outplan, target: Outdia
         log.warning("campaigncall %s: %s", call.id, exc)
         return Outcome("failed", False)
     timeout_s = max(1, math.ceil(plan.dial_timeout / 1000))
+    # the leg's channel id is the call's id (a UUID): its record's, the campaigncall's and activeflow's reference_id
     leg = Leg(ari, endpoint)
-    statuses: list[str] = []
-    dials = ari.subscribe(lambda e: statuses.append(e.dialstatus) if isinstance(e, Dial) and e.dialstatus else None,
-                          channel_id=leg.id)
+
+    async def origination() -> ChannelHandle:
+        await leg.dial(timeout_s, caller_of(plan.source))
+        assert leg.handle is not None
+        return leg.handle
+
     try:
         await pace()
-        started = time.monotonic()
-        await leg.dial(timeout_s, caller_of(plan.source))
+        ending = DialEnding(services, leg.id, timeout_s)
+        tracked = await registry.dial(call.customer_id, leg.id, origination, flow_id=flow.id or "",
+                                     source=plan.source, destination=destination, verdict=ending)
+        await dialed(call, tracked.id)
         if not await leg.wait_answer():
-            timed_out = time.monotonic() - started >= timeout_s - TIMEOUT_SLACK_S
-            return Outcome(unanswered_reason(leg.cause, statuses[-1] if statuses else "", timed_out), False)
+            return Outcome(ending(leg.cause, False, tracked.dialstatus)[0], False)
         assert leg.handle is not None
         live = Call(leg.handle, Route(flow.id or "", "campaign"), destination.target, {})
         watcher = ari.subscribe(
             lambda e: live.ended.set() if isinstance(e, (StasisEnd, ChannelDestroyed)) else None, channel_id=leg.id)
         try:
-            # the leg's channel id is the call's id (a UUID): the campaigncall's and activeflow's reference_id
+            if tracked.gone.is_set():  # hung up between answer and here: the watcher came too late to see it
+                live.ended.set()
             runner = flows.create(flow, reference_type=ReferenceType.CALL, reference_id=live.id, call=live,
                                   external=flow_variables(target, call))
-            runner.variables.update({v.CALL_DIRECTION: "outgoing"})
+            runner.variables.update({v.CALL_ID: live.id, v.CALL_DIRECTION: "outgoing"})
+            await registry.attach(tracked, runner)
             await answered(call, live.id, runner.activeflow.id)
             af = await flows.run(runner)
         finally:
@@ -114,7 +157,6 @@ async def run_call(flows: FlowService, flow: Flow, plan: Outplan, target: Outdia
             reason = "normal"  # a message was left: success, like the amd action's `continue` (counted a machine)
         return Outcome(reason, True, amd_status)
     finally:
-        dials.close()
         await leg.close()
 
 

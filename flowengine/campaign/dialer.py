@@ -101,7 +101,8 @@ class Dialer:
 
     async def _begin(self, choice: Choice) -> Campaigncall | None:
         """Target `progressing` with its try counted, then the campaigncall: both stored before dialing,
-        so a restart knows the dial may have happened."""
+        so a restart knows the dial may have happened. A type `call` one references its call (`_dialed`)
+        only once the call is recorded."""
         target, index = choice.target, choice.index
         tries = target.tries(index) + 1
         try:
@@ -116,13 +117,17 @@ class Dialer:
         return await self.resources.create_call(Campaigncall(
             customer_id=self.customer_id, campaign_id=campaign.id, outplan_id=self.plan.id,
             outdial_id=campaign.outdial_id, outdial_target_id=target.id, flow_id=campaign.flow_id,
-            reference_type="call" if campaign.type == "call" else "flow", status="dialing",
+            reference_type="none" if campaign.type == "call" else "flow", status="dialing",
             source=self.plan.source, destination=destination, destination_index=index, try_count=tries))
 
     async def _pace(self) -> None:
         """Right before an origination: the campaign's pace, then the Asterisk-wide one."""
         await self.pacer.wait()
         await self.caps.pacer.wait()
+
+    async def _dialed(self, call: Campaigncall, call_id: str) -> None:
+        """The dialed call is recorded (`/calls/{call_id}` resolves): the campaigncall may name it."""
+        await self.resources.update_call(self.customer_id, call.id, reference_type="call", reference_id=call_id)
 
     async def _answered(self, call: Campaigncall, reference_id: str, activeflow_id: str) -> None:
         await self.resources.update_call(self.customer_id, call.id, status="progressing", reference_id=reference_id,
@@ -132,8 +137,8 @@ class Dialer:
         try:
             try:
                 if self.campaign.type == "call":
-                    outcome = await run_call(self.flows, self.flow, self.plan, target, call, self._answered,
-                                             self._pace)
+                    outcome = await run_call(self.flows, self.flow, self.plan, target, call, self._dialed,
+                                             self._answered, self._pace)
                 else:
                     await self._pace()
                     outcome = await run_flow(self.flows, self.flow, target, call, self._answered)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +17,7 @@ from flowengine.api.views import view
 from flowengine.asterisk.app import Call as AriCall
 from flowengine.asterisk.ari.events import ChannelDestroyed, ChannelStateChange, Dial, Event, StasisEnd, StasisStart
 from flowengine.asterisk.ari.handles import ChannelHandle
-from flowengine.asterisk.ari.rest import AriError, quietly
+from flowengine.asterisk.ari.rest import quietly
 from flowengine.asterisk.ari.subscriptions import Subscription
 from flowengine.asterisk.routing import Route
 from flowengine.events import EventBus
@@ -28,7 +28,7 @@ from flowengine.flow.runner import Runner
 from flowengine.flow.service import FlowService
 from flowengine.store import NIL_ID, NOT_YET, Store
 from flowengine.store import Call as CallRecord
-from flowengine.store.calls import HangupReason, MuteDirection
+from flowengine.store.calls import HangupBy, HangupReason, MuteDirection
 from flowengine.store.errors import NotFoundError
 from flowengine.store.records import Address
 from flowengine.tenancy import acting_for, current_customer
@@ -63,6 +63,11 @@ def hangup_reason(cause: int, answered: bool, dialstatus: str = "") -> HangupRea
     return "failed"
 
 
+Verdict = Callable[[int, bool, str], tuple[HangupReason, HangupBy | None]]
+"""How the dialing code reads a call's end: (Q.850 cause, answered, dial status) -> (hangup_reason, hangup_by
+or None for the registry's own rule). Lets a campaign's call record and its campaigncall agree."""
+
+
 def _mute_after(current: str, direction: str, on: bool) -> MuteDirection:
     now = {"in", "out"} if current == "both" else ({current} if current else set())
     change = {"in", "out"} if direction == "both" else {direction}
@@ -84,6 +89,7 @@ class LiveCall:
     runner: Runner | None = None
     recording: tuple[str, ChannelHandle] | None = None
     subscription: Subscription | None = None
+    verdict: Verdict | None = None
     gone: asyncio.Event = field(default_factory=asyncio.Event)  # the channel is gone
     recorded: asyncio.Event = field(default_factory=asyncio.Event)  # ... and the hangup is stored
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -163,10 +169,12 @@ class CallRegistry:
         af = live.runner.activeflow if live.runner is not None else None
         # ours: the API hung up, the flow's hangup action did, or its activeflow had ended
         local = live.local_hangup or (af is not None and (af.status == "ended" or af.current_action.type == "hangup"))
+        reason, by = hangup_reason(cause, live.answered, live.dialstatus), None
+        if live.verdict is not None:
+            reason, by = live.verdict(cause, live.answered, live.dialstatus)
         async with live.lock:
             record, changed = await self.store.calls.hangup(
-                live.customer_id, live.id, by="local" if local else "remote",
-                reason=hangup_reason(cause, live.answered, live.dialstatus))
+                live.customer_id, live.id, by=by or ("local" if local else "remote"), reason=reason)
             live.record = record
         self.live.pop(live.id, None)
         self._by_channel.pop(live.channel.id, None)
@@ -211,6 +219,34 @@ class CallRegistry:
             await self._hung_up(live, call.hangup_cause)
 
     # -- originating ---------------------------------------------------------------------------
+    async def dial(self, customer_id: str, call_id: str, origination: Callable[[], Awaitable[ChannelHandle]], *,
+                   flow_id: str, source: Address, destination: Address,
+                   verdict: Verdict | None = None) -> LiveCall:
+        """Records the outgoing call `call_id` (status `dialing`, `call_created`) around `origination`, which
+        dials a channel of id `call_id`: watched from before the dial, so ringing, answer and hangup (answered
+        or not) are recorded and published. The flow is attached later (`attach`). An AriError of the dial
+        propagates and nothing is recorded."""
+        record = CallRecord(id=call_id, customer_id=customer_id, flow_id=flow_id or NIL_ID, source=source,
+                            destination=destination, status="dialing", direction="outgoing", channel_id=call_id)
+        live = LiveCall(record, ChannelHandle(self.services.need_ari(), call_id), verdict=verdict)
+        self._watch(live, call_id)  # from before the dial: no state change is missed
+        async with live.lock:  # event-driven writes wait for the stored row
+            try:
+                live.channel = await origination()
+            except BaseException:
+                if live.subscription is not None:
+                    live.subscription.close()
+                raise
+            live.record = await self.store.calls.create(record)
+        self._register(live)
+        return live
+
+    async def attach(self, live: LiveCall, runner: Runner) -> CallRecord:
+        """The answered call's activeflow: the record names it (`call_updated`), and `observe` leaves the
+        call to this record (no second one)."""
+        live.runner = runner
+        return await self._write(live, "call_updated", activeflow_id=runner.activeflow.id)
+
     async def originate(self, customer_id: str, flow: Flow, *, endpoint: str, source: Address,
                         destination: Address, caller_id: str = "",
                         variables: Mapping[str, str] | None = None) -> CallRecord:
@@ -218,23 +254,17 @@ class CallRegistry:
         with reference `call`). Returns the call as created (status `dialing`)."""
         ari = self.services.need_ari()
         call_id = str(uuid.uuid4())
-        record = CallRecord(id=call_id, customer_id=customer_id, flow_id=flow.id or NIL_ID, source=source,
-                            destination=destination, status="dialing", direction="outgoing", channel_id=call_id)
         events = ari.events(call_id)
-        live = LiveCall(record, ChannelHandle(ari, call_id))
-        self._watch(live, call_id)  # from before the dial: no state change is missed
-        async with live.lock:  # event-driven writes wait for the stored row
-            try:
-                live.channel = await ari.channels.originate(
-                    endpoint, channel_id=call_id, caller_id=caller_id, timeout=self.services.dial_timeout_s,
-                    formats="ulaw")
-            except AriError:
-                events.close()
-                if live.subscription is not None:
-                    live.subscription.close()
-                raise
-            live.record = await self.store.calls.create(record)
-        self._register(live)
+
+        def origination() -> Awaitable[ChannelHandle]:
+            return ari.channels.originate(endpoint, channel_id=call_id, caller_id=caller_id,
+                                          timeout=self.services.dial_timeout_s, formats="ulaw")
+        try:
+            live = await self.dial(customer_id, call_id, origination, flow_id=flow.id or NIL_ID, source=source,
+                                   destination=destination)
+        except BaseException:
+            events.close()
+            raise
         with acting_for(customer_id):
             self._spawn(self._run(live, events, flow, variables or {}))
         return live.record
@@ -268,8 +298,7 @@ class CallRegistry:
                                               call=call, external=dict(variables) or None)
             runner.activeflow.customer_id = live.customer_id
             runner.variables.update({v.CALL_ID: live.id, v.CALL_DIRECTION: "outgoing"})
-            live.runner = runner
-            await self._write(live, "call_updated", activeflow_id=runner.activeflow.id)
+            await self.attach(live, runner)
             await self.flow_service.run(runner)
         finally:
             watcher.close()

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from flowengine.asterisk.app import Call
     from flowengine.asterisk.ari.client import AriClient
     from flowengine.flow.activeflow import Activeflow
+    from flowengine.flow.callregistry import CallRegistry
     from flowengine.flow.dtmf import DigitBuffer
     from flowengine.flow.runner import Runner
     from flowengine.flow.variables import Variables
@@ -65,6 +66,7 @@ class Services:
     dial_flow: DialFlow | None = None
     dial_timeout_s: int = 30
     ai: Any = None  # flowengine.ai.aicall.AICallService when AI calls are configured
+    calls: CallRegistry | None = None  # the engine's call records (campaign calls are recorded through it)
     endpoints: dict[str, str] = field(default_factory=dict)
     hangup_reasons: dict[str, str] = field(default_factory=dict)
     events: EventBus = field(default_factory=EventBus)

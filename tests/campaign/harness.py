@@ -14,6 +14,7 @@ from flowengine.asterisk.ari.client import AriClient
 from flowengine.campaign.pacing import AsteriskCaps
 from flowengine.campaign.service import CampaignService
 from flowengine.events import EventBus
+from flowengine.flow.callregistry import CallRegistry
 from flowengine.flow.context import Services
 from flowengine.flow.service import FlowService
 from flowengine.store import Campaign, Customer, Outdial, Outplan, Store, generate_secret_key
@@ -117,12 +118,15 @@ async def campaign_harness(asterisk: Asterisk, ari: AriClient, db: Path, *, max_
     services = Services(ari=ari, ami=ami, flows=Flows(), events=events,
                         endpoints={"extension": f"Local/{{target}}@{CONTEXT}"})
     flows = FlowService(services)
+    services.calls = CallRegistry(store, events, flows)  # campaign calls are recorded, as in the engine
+    services.observers.append(services.calls.observe)
     service = CampaignService(store, events, flows, AsteriskCaps(max_calls, max_cps))
     try:
         await service.start()
         yield CampaignHarness(store, events, service, flows, log)
     finally:
         await service.aclose()
+        await services.calls.aclose()
         await flows.aclose()
         await store.aclose()
         for sub in subs:
