@@ -14,6 +14,7 @@ from flowengine.ai.aicall import AICallService
 from flowengine.ai.definitions import AIDirectory
 from flowengine.ai.media import MediaSettings
 from flowengine.ai.providers import ProviderPool
+from flowengine.ai.recovery import AIRecovery
 from flowengine.ai.teams import TeamDirectory
 from flowengine.api.server import ApiServer
 from flowengine.api.sources import StoreResources
@@ -31,6 +32,7 @@ from flowengine.flow.callregistry import CallRegistry
 from flowengine.flow.context import Services, SmtpSettings
 from flowengine.flow.directory import FlowDirectory
 from flowengine.flow.persistence import ActiveflowRecorder
+from flowengine.flow.reconcile import hang_up_stale_calls
 from flowengine.flow.service import FlowService
 from flowengine.flow.speech import SpeechCache
 from flowengine.providers.tts import TTS_PROVIDERS
@@ -89,6 +91,7 @@ class Engine:
     _warming: asyncio.Task[None] | None = None
     calls: CallRegistry | None = None
     campaigns: CampaignService | None = None
+    ai_recovery: AIRecovery | None = None
 
     async def speech_warmed(self) -> bool:
         """Wait for the background speech warm-up; False if there is none or it did not finish."""
@@ -162,6 +165,7 @@ class Engine:
         self.flow_service = FlowService(self.services)
         self.calls = CallRegistry(self.store, self.events, self.flow_service)  # every call, by id, per customer
         self.services.observers.append(self.calls.observe)
+        await hang_up_stale_calls(self.store, self.events, known=self.calls.live)  # a previous run's calls
         self.services.calls = self.calls
         self.ais = AIDirectory(Path(cfg.flows_dir) / "ais")
         await asyncio.to_thread(self.ais.scan)
@@ -181,6 +185,9 @@ class Engine:
                           port_range=(media.port_min, media.port_max)),
             store=self.store, events=self.events, flow_services=self.services, teams=self.teams)
         self.services.ai.prices = cfg.prices  # what AI call usage costs
+        # a previous run's AI calls end now; its summaries are written in the background
+        self.ai_recovery = AIRecovery(self.store, self.events, self.services.ai, self.services.start_flow)
+        await self.ai_recovery.start()
         caps = AsteriskCaps(cfg.campaign.max_concurrent_calls, cfg.campaign.max_calls_per_second)
         self.campaigns = CampaignService(self.store, self.events, self.flow_service, caps)
         await self.campaigns.start()  # settles what a previous run left open, resumes running campaigns
@@ -197,6 +204,9 @@ class Engine:
         if self.campaigns is not None:
             await self.campaigns.aclose()
             self.campaigns = None
+        if self.ai_recovery is not None:
+            await self.ai_recovery.aclose()
+            self.ai_recovery = None
         if self.calls is not None:
             await self.calls.aclose()
             self.calls = None

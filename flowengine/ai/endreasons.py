@@ -11,6 +11,7 @@ SILENCE_TIMED_OUT = "silence-timed-out"
 EXCEEDED_MAX_DURATION = "exceeded-max-duration"
 VOICEMAIL = "voicemail"
 MANUALLY_CANCELED = "manually-canceled"
+SERVER_SHUTDOWN = "server-shutdown"  # the engine stopped during the call (set when the next start settles it)
 PIPELINE_ERROR_PREFIX = "pipeline-error-"
 
 VoiceOSReason = Literal["agent_ended", "user_ended", "unknown"]
@@ -36,6 +37,7 @@ ENDINGS: dict[str, Ending] = {
     EXCEEDED_MAX_DURATION: Ending("local", "timeout", "agent_ended", True),
     VOICEMAIL: Ending("local", "amd", "agent_ended", False),  # voicemailMessage is said instead
     MANUALLY_CANCELED: Ending("local", "normal", "unknown", False),
+    SERVER_SHUTDOWN: Ending("local", "failed", "unknown", False),
 }
 PIPELINE_ERROR = Ending("local", "failed", "unknown", False)
 UNKNOWN = Ending("local", "normal", "unknown", False)

@@ -84,28 +84,22 @@ class ActiveflowRecorder:
             self.events.emit(kind, customer_id, activeflow_view(record))
 
     async def recover(self) -> list[StoredActiveflow]:
-        """End what a previous run of the engine left running or paused; returns those records.
-        Their calls went with that process, so the reason says where each one was."""
+        """End what a previous run of the engine left running or paused, for every customer (the API's
+        customers' activeflows too); returns those records. Their calls went with that process, so the
+        reason says where each one was."""
         recovered: list[StoredActiveflow] = []
-        token: str | None = None
-        while True:
-            page = await self.store.activeflows.list_page(
-                self.customer_id, page_size=100, page_token=token, filters={"status": ["running", "paused"]})
-            for stale in page.items:
-                if stale.id in self._revisions:
-                    continue
-                where = stale.current_action.get("id", "?")
-                try:
-                    ended, changed = await self.store.activeflows.end(
-                        self.customer_id, stale.id,
-                        reason=f"engine restarted while {stale.status} at action {where!r}")
-                except NotFoundError:
-                    continue
-                if changed:
-                    recovered.append(ended)
-            if not page.next_page_token:
-                break
-            token = page.next_page_token
+        stale_ones = await self.store.activeflows.of_every_customer(filters={"status": ["running", "paused"]})
+        for stale in stale_ones:
+            if stale.id in self._revisions:
+                continue
+            where = stale.current_action.get("id", "?")
+            try:
+                ended, changed = await self.store.activeflows.end(
+                    stale.customer_id, stale.id, reason=f"engine restarted while {stale.status} at action {where!r}")
+            except NotFoundError:
+                continue
+            if changed:
+                recovered.append(ended)
         if recovered:
             log.warning("%d activeflow(s) left running by a previous engine were ended", len(recovered))
         return recovered

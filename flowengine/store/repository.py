@@ -77,6 +77,15 @@ class ScopedRepository(Generic[R]):
             filters=filters,
         )
 
+    async def of_every_customer(self, *, filters: Mapping[str, object]) -> list[R]:
+        """Live records of every customer matching `filters`, oldest first: for the engine's own start-up
+        work (settling what a previous run left open), never to answer a customer."""
+        access, t = self._access, self.table
+        stmt = select(*access.columns).where(access.live(), *access.filter_conditions(filters))
+        async with self._db.read() as conn:
+            rows = (await conn.execute(stmt.order_by(t.c.tm_create, t.c.id))).all()
+        return [access.record(row) for row in rows]
+
     async def update(
         self,
         customer_id: str,

@@ -9,7 +9,8 @@ from flowengine.flow.context import Services
 from flowengine.flow.model import Flow
 from flowengine.flow.persistence import ENGINE_CUSTOMER_ID, ActiveflowRecorder
 from flowengine.flow.service import FlowService
-from flowengine.store import Store
+from flowengine.store import Activeflow as StoredActiveflow
+from flowengine.store import Customer, Store
 from tests.support import Flows
 
 FLOW = Flow.model_validate({"id": "main", "name": "main", "actions": [
@@ -62,5 +63,28 @@ async def test_cursor_and_end_are_stored_and_a_restart_recovers(tmp_path: Path) 
         assert [r.id for r in recovered] == [stale.activeflow.id]
         row = await store.activeflows.get(ENGINE_CUSTOMER_ID, stale.activeflow.id)
         assert row.status == "ended" and row.ended_reason.startswith("engine restarted while running at action")
+    finally:
+        await store.aclose()
+
+
+async def test_a_restart_ends_every_customers_activeflows(tmp_path: Path) -> None:
+    # Activeflows the API started for its customers were left running and paused as well as the engine's own.
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
+    try:
+        recorder = ActiveflowRecorder(store)
+        await recorder.ensure_customer()
+        customer = await store.customers.create(Customer(name="acme"))
+        left = [await store.activeflows.create(StoredActiveflow(customer_id=owner, status=status,
+                                                                current_action={"id": "talk-1"}))
+                for owner, status in ((customer.id, "running"), (customer.id, "paused"), (ENGINE_CUSTOMER_ID, "running"))]
+        done = await store.activeflows.create(StoredActiveflow(customer_id=customer.id, status="ended"))
+        recovered = await recorder.recover()
+        assert sorted(r.id for r in recovered) == sorted(a.id for a in left)
+        for record in left:
+            row = await store.activeflows.get(record.customer_id, record.id)
+            assert row.status == "ended"
+            assert row.ended_reason == f"engine restarted while {record.status} at action 'talk-1'"
+        assert (await store.activeflows.get(customer.id, done.id)).ended_reason == ""
+        assert await recorder.recover() == []
     finally:
         await store.aclose()

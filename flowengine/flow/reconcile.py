@@ -1,0 +1,53 @@
+"""Call records a stopped engine left live: hung up when the engine starts again, as its registry would have."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Container
+
+from flowengine.api.views import view
+from flowengine.events import EventBus
+from flowengine.store import NOT_YET, Call, Store
+from flowengine.store.calls import HangupBy, HangupReason
+from flowengine.store.errors import NotFoundError
+
+log = logging.getLogger(__name__)
+
+LIVE_STATUSES = ("dialing", "ringing", "progressing", "terminating", "canceling")
+"""Every call status but `hangup`."""
+
+
+def stale_ending(call: Call) -> tuple[HangupReason, HangupBy]:
+    """The hangup_reason and hangup_by of a call whose engine stopped under it.
+
+    A call already `terminating` or `canceling` was being hung up by this side: it gets what the registry
+    would have written once the channel went (`normal` if it was answered, else `cancel`). Any other live
+    call ended through neither party: its engine went away. VoIPBIN's `failed` is the reason of a call that
+    could not go on (congestion, unavailable channel), which is what happened; `normal` would tell webhooks
+    and campaigns that the conversation ended as its parties meant to, which nobody knows. Both are `local`:
+    this side dropped the call."""
+    answered = call.tm_progressing != NOT_YET
+    if call.status == "terminating":
+        return ("normal" if answered else "cancel"), "local"
+    if call.status == "canceling":
+        return "cancel", "local"
+    return "failed", "local"
+
+
+async def hang_up_stale_calls(store: Store, events: EventBus, known: Container[str] = ()) -> list[Call]:
+    """Hangs up the stored calls of every customer still live in the store but not among `known` (the ids of
+    the running engine's live calls), with `call_hangup` as the registry publishes it. Returns those hung up."""
+    settled: list[Call] = []
+    for stale in await store.calls.of_every_customer(filters={"status": LIVE_STATUSES}):
+        if stale.id in known:
+            continue
+        reason, by = stale_ending(stale)
+        try:
+            record, changed = await store.calls.hangup(stale.customer_id, stale.id, by=by, reason=reason)
+        except NotFoundError:  # deleted meanwhile
+            continue
+        if changed:
+            events.emit("call_hangup", record.customer_id, view(record, exclude=("channel_id",)))
+            settled.append(record)
+    if settled:
+        log.warning("%d call(s) left live by a previous engine were hung up", len(settled))
+    return settled

@@ -1,0 +1,239 @@
+"""AI calls and summaries a previous engine left open are settled at start-up (SQLite and PostgreSQL): AI calls
+terminated with their reason and event, summaries really written by the AI's model (a local OpenAI-compatible
+server) or `done` with the error, the running engine's records untouched, and a stop meanwhile left safe."""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from flowengine.ai.aicall import AICallService
+from flowengine.ai.definitions import AIDirectory
+from flowengine.ai.media import MediaSettings
+from flowengine.ai.providers import ProviderPool
+from flowengine.ai.recovery import ENGINE_STOPPED, AIRecovery, terminate_stale_aicalls
+from flowengine.api.views import view
+from flowengine.config import AsteriskConfig, Config, SpeechConfig, StoreConfig
+from flowengine.events import Event, EventBus
+from flowengine.runtime import Engine, asterisk_config_for
+from flowengine.store import (
+    AI,
+    NOT_YET,
+    Activeflow,
+    AIcall,
+    AIMessage,
+    Call,
+    Customer,
+    Flow,
+    Store,
+    Summary,
+    generate_secret_key,
+)
+from tests.conftest import Asterisk
+from tests.fakes.openai_server import FakeOpenAIServer, Reply
+from tests.store import conftest as store_fixtures
+from tests.support import eventually
+
+postgres = store_fixtures.postgres
+backend = store_fixtures.backend
+empty_url = store_fixtures.empty_url
+
+
+@pytest.fixture
+async def store(empty_url: str) -> AsyncIterator[Store]:
+    """A database of its own: start-up recovery looks at every customer's records."""
+    opened = await Store.open(empty_url, secret_keys=[store_fixtures.SECRET_KEY])
+    try:
+        yield opened
+    finally:
+        await opened.aclose()
+
+
+@pytest.fixture
+def bus() -> EventBus:
+    return EventBus()
+
+
+@pytest.fixture
+def seen(bus: EventBus) -> list[Event]:
+    found: list[Event] = []
+    bus.subscribe(found.append)
+    return found
+
+
+def service(store: Store, bus: EventBus, tmp_path: Path) -> AICallService:
+    return AICallService(AIDirectory(tmp_path / "ais"), ProviderPool(), None, MediaSettings(), store, events=bus)
+
+
+async def customer(store: Store, name: str) -> str:
+    return (await store.customers.create(Customer(name=name))).id
+
+
+async def ended_call_with_ai(store: Store, customer_id: str, *lines: tuple[str, str],
+                             ai_gone: bool = False) -> tuple[Call, AIcall]:
+    """A call whose flow set a variable and whose AI call talked, as a stopped engine left them."""
+    flow_run = await store.activeflows.create(Activeflow(customer_id=customer_id, status="ended",
+                                                         reference_type="call", variables={"office": "Bright Smile"}))
+    call = await store.calls.create(Call(customer_id=customer_id, direction="incoming", status="hangup",
+                                         activeflow_id=flow_run.id, channel_id="1700000000.1"))
+    ai = await store.ais.create(AI(customer_id=customer_id, name="agent", engine_model="openai.gpt-test"),
+                                engine_key="sk-recovery-key")
+    aicall = await store.aicalls.create(AIcall(customer_id=customer_id, assistance_id=ai.id, reference_type="call",
+                                               reference_id=call.id, activeflow_id=flow_run.id,
+                                               status="terminated"))
+    for role, text in lines:
+        await store.aimessages.create(AIMessage(customer_id=customer_id, aicall_id=aicall.id, active_ai_id=ai.id,
+                                                role=role, content=text,
+                                                direction="incoming" if role == "assistant" else "outgoing"))
+    if ai_gone:
+        await store.ais.delete(customer_id, ai.id)
+    return call, aicall
+
+
+async def open_summary(store: Store, call: Call, language: str = "en-US") -> Summary:
+    return await store.summaries.create(Summary(customer_id=call.customer_id, activeflow_id=call.activeflow_id,
+                                                reference_id=call.id, language=language))
+
+
+async def test_live_ai_calls_of_every_customer_are_terminated_with_the_reason(
+        store: Store, bus: EventBus, seen: list[Event]) -> None:
+    a, b = await customer(store, "A"), await customer(store, "B")
+    stale = [await store.aicalls.create(AIcall(customer_id=owner, status=status, reference_type="call"))
+             for owner, status in ((a, "initiating"), (a, "progressing"), (b, "pausing"), (b, "resuming"),
+                                   (b, "terminating"))]
+    over = await store.aicalls.create(AIcall(customer_id=a, status="terminated", ended_reason="customer-ended-call"))
+    current = await store.aicalls.create(AIcall(customer_id=a, status="progressing"))  # the running engine's
+
+    terminated = await terminate_stale_aicalls(store, bus, known={current.id})
+
+    assert sorted(r.id for r in terminated) == sorted(r.id for r in stale)
+    for before in stale:
+        record = await store.aicalls.get(before.customer_id, before.id)
+        assert (record.status, record.ended_reason) == ("terminated", ENGINE_STOPPED)
+        assert record.tm_end != NOT_YET
+        event = next(e for e in seen if e.data["id"] == before.id)
+        assert event.type == "aicall_status_terminated" and event.customer_id == before.customer_id
+        assert event.data == view(record) and event.extra == {"aicall_id": before.id}
+    assert len(seen) == len(stale)
+    assert await store.aicalls.get(a, over.id) == over
+    assert await store.aicalls.get(a, current.id) == current
+    assert await terminate_stale_aicalls(store, bus, known={current.id}) == []
+
+
+async def test_progressing_summaries_are_written_from_the_stored_transcripts(
+        store: Store, bus: EventBus, seen: list[Event], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    a, b = await customer(store, "A"), await customer(store, "B")
+    talked, _ = await ended_call_with_ai(store, a, ("system", "You book appointments."), ("assistant", "Which day?"),
+                                         ("user", "Friday please."), ("assistant", "Friday is booked."))
+    silent = await store.calls.create(Call(customer_id=b, direction="incoming", status="hangup"))
+    orphaned, _ = await ended_call_with_ai(store, b, ("user", "Hello?"), ai_gone=True)
+    written = await open_summary(store, talked)
+    no_transcript = await open_summary(store, silent, language="")
+    no_ai = await open_summary(store, orphaned)
+    finished = await store.summaries.update(a, (await open_summary(store, talked, "de")).id, status="done",
+                                            content="Schon fertig.")
+    async with FakeOpenAIServer() as server:
+        monkeypatch.setenv("FLOWENGINE_LLM_OPENAI_BASE_URL", server.base_url)
+        server.script(Reply(text="The caller booked Friday."))
+        recovery = AIRecovery(store, bus, service(store, bus, tmp_path), start_flow=None)
+        assert await recovery.start() == []
+        done = await recovery.written()
+        await recovery.aclose()
+    assert sorted(s.id for s in done) == sorted([written.id, no_transcript.id, no_ai.id])
+    got = await store.summaries.get(a, written.id)
+    assert (got.status, got.content, got.error) == ("done", "The caller booked Friday.", "")
+    assert len(server.requests) == 1
+    request = server.requests[0]
+    assert request.headers.get("Authorization") == "Bearer sk-recovery-key"
+    prompt = request.body["messages"][-1]["content"]
+    assert "AI: Which day?\nUser: Friday please.\nAI: Friday is booked." in prompt
+    assert "Bright Smile" in prompt  # the activeflow's stored variables
+    empty = await store.summaries.get(b, no_transcript.id)
+    assert (empty.status, empty.content) == ("done", "") and "had no AI call" in empty.error
+    gone = await store.summaries.get(b, no_ai.id)
+    assert (gone.status, gone.content) == ("done", "") and "is gone" in gone.error
+    updates = {e.data["id"]: e for e in seen if e.type == "summary_updated"}
+    assert set(updates) == {written.id, no_transcript.id, no_ai.id}
+    assert updates[written.id].data == view(got) and updates[no_ai.id].customer_id == b
+    assert await store.summaries.get(a, finished.id) == finished
+
+
+async def test_a_stop_while_writing_leaves_the_summary_for_the_next_start(
+        store: Store, bus: EventBus, seen: list[Event], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    a = await customer(store, "A")
+    call, _ = await ended_call_with_ai(store, a, ("user", "Cancel my booking."), ("assistant", "Done."))
+    summary = await open_summary(store, call)
+    async with FakeOpenAIServer() as server:
+        monkeypatch.setenv("FLOWENGINE_LLM_OPENAI_BASE_URL", server.base_url)
+        server.script(Reply(text="too late", delay_s=60), Reply(text="The booking was cancelled."))
+        first = AIRecovery(store, bus, service(store, bus, tmp_path), start_flow=None)
+        await first.start()
+        await eventually(lambda: len(server.requests) == 1, what="the model asked")
+        await first.aclose()  # the engine stops while the model is answering
+        left = await store.summaries.get(a, summary.id)
+        assert left == summary and not [e for e in seen if e.type == "summary_updated"]
+        second = AIRecovery(store, bus, service(store, bus, tmp_path), start_flow=None)
+        await second.start()
+        [done] = await second.written()
+        await second.aclose()
+    assert (done.id, done.status, done.content) == (summary.id, "done", "The booking was cancelled.")
+    assert [e.data["id"] for e in seen if e.type == "summary_updated"] == [summary.id]
+
+
+async def test_the_engine_settles_a_previous_runs_records_when_it_starts(
+        asterisk: Asterisk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url, key = f"sqlite+aiosqlite:///{tmp_path / 'engine.db'}", generate_secret_key()
+    async with await Store.open(url, secret_keys=[key]) as before:  # what the stopped engine left
+        tenant = await customer(before, "A")
+        call, aicall = await ended_call_with_ai(before, tenant, ("assistant", "How can I help?"),
+                                                ("user", "My tooth hurts."))
+        call = await before.calls.update(tenant, call.id, status="progressing")
+        aicall = await before.aicalls.update(tenant, aicall.id, status="progressing")
+        on_end = await before.flows.create(Flow(customer_id=tenant, name="after summary", actions=[
+            {"type": "variable_set", "option": {"key": "got", "value": "${voipbin.ai_summary.content}"}}]))
+        summary = await before.summaries.create(Summary(
+            customer_id=tenant, activeflow_id=call.activeflow_id, on_end_flow_id=on_end.id, reference_id=call.id))
+    (tmp_path / "flows").mkdir()
+    config = Config(
+        asterisk=asterisk_config_for(asterisk.info, AsteriskConfig.model_construct()).model_copy(
+            update={"app": "flowengine-recoverytest"}),
+        store=StoreConfig(url=url, secret_key=SecretStr(key)),
+        speech=SpeechConfig(tts="espeak", cache_dir=str(tmp_path / "speech"), warm_up=False),
+        flows_dir=str(tmp_path / "flows"))
+    engine = Engine(config)
+    seen: list[Event] = []
+    engine.events.subscribe(seen.append)
+    async with FakeOpenAIServer() as server:
+        monkeypatch.setenv("FLOWENGINE_LLM_OPENAI_BASE_URL", server.base_url)
+        server.script(Reply(text="A caller with toothache."))
+        await engine.start()
+        try:
+            store, recovery = engine.store, engine.ai_recovery
+            assert store is not None and recovery is not None
+            # settled before the engine took calls
+            hung_up = await store.calls.get(tenant, call.id)
+            assert (hung_up.status, hung_up.hangup_reason, hung_up.hangup_by) == ("hangup", "failed", "local")
+            ended = await store.aicalls.get(tenant, aicall.id)
+            assert (ended.status, ended.ended_reason) == ("terminated", ENGINE_STOPPED)
+            [done] = await recovery.written()
+            ran: list[Activeflow] = []
+            for _ in range(100):  # at most 10 s for the on_end flow
+                page = await store.activeflows.list_page(tenant, filters={"flow_id": on_end.id, "status": "ended"})
+                ran = page.items
+                if ran:
+                    break
+                await asyncio.sleep(0.1)
+        finally:
+            await engine.aclose()
+    assert (done.id, done.status, done.content, done.error) == (summary.id, "done", "A caller with toothache.", "")
+    assert "User: My tooth hurts." in server.requests[-1].body["messages"][-1]["content"]
+    assert len(ran) == 1 and (ran[0].reference_type, ran[0].reference_id) == ("ai", summary.id)
+    assert ran[0].reference_activeflow_id == call.activeflow_id
+    assert ran[0].variables["got"] == "A caller with toothache."
+    kinds = [(e.type, e.data["id"]) for e in seen if e.type in ("call_hangup", "aicall_status_terminated",
+                                                                 "summary_updated")]
+    assert kinds == [("call_hangup", call.id), ("aicall_status_terminated", aicall.id),
+                     ("summary_updated", summary.id)]
