@@ -18,6 +18,7 @@ from flowengine.ai.recovery import AIRecovery
 from flowengine.ai.teams import TeamDirectory
 from flowengine.api.server import ApiServer
 from flowengine.api.sources import StoreResources
+from flowengine.api.webhooks import WebhookDispatcher, WebhookSender
 from flowengine.asterisk.ami import AmiClient
 from flowengine.asterisk.app import AriApp, CallHandler
 from flowengine.asterisk.ari.client import AriClient
@@ -88,6 +89,7 @@ class Engine:
     events: EventBus = field(default_factory=EventBus)
     resources: StoreResources | None = None
     api: ApiServer | None = None
+    webhooks: WebhookDispatcher | None = None
     _warming: asyncio.Task[None] | None = None
     calls: CallRegistry | None = None
     campaigns: CampaignService | None = None
@@ -158,6 +160,9 @@ class Engine:
             dial_timeout_s=cfg.outbound.dial_timeout_s, events=self.events,
         )
         self.store = await open_store(cfg)
+        if cfg.api.enabled:
+            # listening before the previous run is settled below, so its hangups reach customers' webhooks
+            self.webhooks = WebhookDispatcher(self.store, WebhookSender(self.http), self.events)
         recorder = ActiveflowRecorder(self.store, events=self.events)
         await recorder.ensure_customer()
         await recorder.recover()
@@ -221,6 +226,9 @@ class Engine:
         if self.media_server is not None:
             await self.media_server.aclose()
             self.media_server = None
+        if self.webhooks is not None:
+            await self.webhooks.aclose()
+            self.webhooks = None
         if self.http is not None:
             await self.http.close()
             self.http = None

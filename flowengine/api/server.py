@@ -28,8 +28,10 @@ class ApiServer:
         self.engine = engine
         self.http = aiohttp.ClientSession()
         self.tasks = TaskSet()
-        sender = WebhookSender(self.http)
-        self.webhooks = WebhookDispatcher(engine.store, sender, engine.events)
+        # the engine's dispatcher when it has one (listening since start-up); else the API's own
+        webhooks: WebhookDispatcher | None = getattr(engine, "webhooks", None)
+        self._own_webhooks = webhooks is None
+        self.webhooks = webhooks or WebhookDispatcher(engine.store, WebhookSender(self.http), engine.events)
         self.deps = ApiDeps(store=engine.store, events=engine.events, admin_key=cfg.admin_key, engine=engine,
                             resources=engine.resources, webhooks=self.webhooks, extra={"tasks": self.tasks})
         self.app = create_app(self.deps)
@@ -66,5 +68,6 @@ class ApiServer:
         door = self.deps.extra.get("frontdoor")  # flowengine.api.frontdoor (Vapi and VoiceOS calls)
         if door is not None:
             await door.aclose()
-        await self.webhooks.aclose()
+        if self._own_webhooks:
+            await self.webhooks.aclose()
         await self.http.close()

@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiohttp import web
 from pydantic import SecretStr
 
 from flowengine.ai.aicall import AICallService
@@ -16,7 +18,7 @@ from flowengine.ai.media import MediaSettings
 from flowengine.ai.providers import ProviderPool
 from flowengine.ai.recovery import ENGINE_STOPPED, AIRecovery, terminate_stale_aicalls
 from flowengine.api.views import view
-from flowengine.config import AsteriskConfig, Config, SpeechConfig, StoreConfig
+from flowengine.config import ApiConfig, AsteriskConfig, Config, SpeechConfig, StoreConfig
 from flowengine.events import Event, EventBus
 from flowengine.runtime import Engine, asterisk_config_for
 from flowengine.store import (
@@ -186,8 +188,22 @@ async def test_a_stop_while_writing_leaves_the_summary_for_the_next_start(
 async def test_the_engine_settles_a_previous_runs_records_when_it_starts(
         asterisk: Asterisk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     url, key = f"sqlite+aiosqlite:///{tmp_path / 'engine.db'}", generate_secret_key()
+    hooks: list[dict[str, Any]] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        hooks.append(await request.json())
+        return web.Response()
+
+    receiver = web.Application()
+    receiver.router.add_post("/hook", hook)
+    site_runner = web.AppRunner(receiver)
+    await site_runner.setup()
+    site = web.TCPSite(site_runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     async with await Store.open(url, secret_keys=[key]) as before:  # what the stopped engine left
-        tenant = await customer(before, "A")
+        tenant = (await before.customers.create(Customer(
+            name="A", webhook_uri=f"http://127.0.0.1:{port}/hook", webhook_method="POST"))).id
         call, aicall = await ended_call_with_ai(before, tenant, ("assistant", "How can I help?"),
                                                 ("user", "My tooth hurts."))
         call = await before.calls.update(tenant, call.id, status="progressing")
@@ -202,7 +218,7 @@ async def test_the_engine_settles_a_previous_runs_records_when_it_starts(
             update={"app": "flowengine-recoverytest"}),
         store=StoreConfig(url=url, secret_key=SecretStr(key)),
         speech=SpeechConfig(tts="espeak", cache_dir=str(tmp_path / "speech"), warm_up=False),
-        flows_dir=str(tmp_path / "flows"))
+        flows_dir=str(tmp_path / "flows"), api=ApiConfig(enabled=True, port=0))
     engine = Engine(config)
     seen: list[Event] = []
     engine.events.subscribe(seen.append)
@@ -226,9 +242,15 @@ async def test_the_engine_settles_a_previous_runs_records_when_it_starts(
                 if ran:
                     break
                 await asyncio.sleep(0.1)
+            # the start-up hangups reach the customer's webhook too (the dispatcher listened before them)
+            await eventually(lambda: {"call_hangup", "aicall_status_terminated"} <= {h["type"] for h in hooks},
+                             what="the start-up events at the webhook")
         finally:
             await engine.aclose()
+            await site_runner.cleanup()
     assert (done.id, done.status, done.content, done.error) == (summary.id, "done", "A caller with toothache.", "")
+    sent = {h["type"]: h["data"]["id"] for h in hooks if h["type"] in ("call_hangup", "aicall_status_terminated")}
+    assert sent == {"call_hangup": call.id, "aicall_status_terminated": aicall.id}
     assert "User: My tooth hurts." in server.requests[-1].body["messages"][-1]["content"]
     assert len(ran) == 1 and (ran[0].reference_type, ran[0].reference_id) == ("ai", summary.id)
     assert ran[0].reference_activeflow_id == call.activeflow_id
