@@ -4,7 +4,6 @@ server) or `done` with the error, the running engine's records untouched, and a 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -44,14 +43,13 @@ backend = store_fixtures.backend
 empty_url = store_fixtures.empty_url
 
 
+empty_store = store_fixtures.empty_store
+
+
 @pytest.fixture
-async def store(empty_url: str) -> AsyncIterator[Store]:
+def store(empty_store: Store) -> Store:
     """A database of its own: start-up recovery looks at every customer's records."""
-    opened = await Store.open(empty_url, secret_keys=[store_fixtures.SECRET_KEY])
-    try:
-        yield opened
-    finally:
-        await opened.aclose()
+    return empty_store
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 `call_hangup` as the registry publishes it, every customer's, and the running engine's own calls untouched."""
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
@@ -20,14 +19,13 @@ empty_url = store_fixtures.empty_url
 ANSWERED = datetime(2024, 3, 1, 10, 0, 5, tzinfo=UTC)
 
 
+empty_store = store_fixtures.empty_store
+
+
 @pytest.fixture
-async def store(empty_url: str) -> AsyncIterator[Store]:
+def store(empty_store: Store) -> Store:
     """A database of its own: start-up recovery looks at every customer's records."""
-    opened = await Store.open(empty_url, secret_keys=[store_fixtures.SECRET_KEY])
-    try:
-        yield opened
-    finally:
-        await opened.aclose()
+    return empty_store
 
 
 async def customer(store: Store, name: str) -> str:

@@ -80,6 +80,16 @@ async def store(shared_url: str) -> AsyncIterator[Store]:
 
 
 @pytest.fixture
+async def empty_store(empty_url: str) -> AsyncIterator[Store]:
+    """A database of its own (for work that looks at every customer's records, like start-up recovery)."""
+    store = await Store.open(empty_url, secret_keys=[SECRET_KEY])
+    try:
+        yield store
+    finally:
+        await store.aclose()
+
+
+@pytest.fixture
 def clock() -> FrozenClock:
     return FrozenClock()
 
