@@ -63,6 +63,11 @@ def hangup_reason(cause: int, answered: bool, dialstatus: str = "") -> HangupRea
     return "failed"
 
 
+def publish_call(events: EventBus, kind: str, record: CallRecord) -> None:
+    """A call event as every one goes out: the record's view without the internal channel id."""
+    events.emit(kind, record.customer_id, view(record, exclude=("channel_id",)))
+
+
 Verdict = Callable[[int, bool, str], tuple[HangupReason, HangupBy | None]]
 """How the dialing code reads a call's end: (Q.850 cause, answered, dial status) -> (hangup_reason, hangup_by
 or None for the registry's own rule). Lets a campaign's call record and its campaigncall agree."""
@@ -118,7 +123,7 @@ class CallRegistry:
 
     # -- recording calls -----------------------------------------------------------------------
     def _emit(self, kind: str, record: CallRecord) -> None:
-        self.events.emit(kind, record.customer_id, view(record, exclude=("channel_id",)))
+        publish_call(self.events, kind, record)
 
     async def _write(self, live: LiveCall, kind: str | None = None, **changes: Any) -> CallRecord:
         async with live.lock:

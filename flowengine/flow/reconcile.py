@@ -4,8 +4,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Container
 
-from flowengine.api.views import view
 from flowengine.events import EventBus
+from flowengine.flow.callregistry import publish_call
 from flowengine.store import NOT_YET, Call, Store
 from flowengine.store.calls import HangupBy, HangupReason
 from flowengine.store.errors import NotFoundError
@@ -46,7 +46,7 @@ async def hang_up_stale_calls(store: Store, events: EventBus, known: Container[s
         except NotFoundError:  # deleted meanwhile
             continue
         if changed:
-            events.emit("call_hangup", record.customer_id, view(record, exclude=("channel_id",)))
+            publish_call(events, "call_hangup", record)
             settled.append(record)
     if settled:
         log.warning("%d call(s) left live by a previous engine were hung up", len(settled))
