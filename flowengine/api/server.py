@@ -5,13 +5,11 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-import aiohttp
 import uvicorn
 
 from flowengine.api.app import create_app
 from flowengine.api.deps import ApiDeps
 from flowengine.api.launch import TaskSet
-from flowengine.api.webhooks import WebhookDispatcher, WebhookSender
 
 if TYPE_CHECKING:
     from flowengine.runtime import Engine
@@ -26,12 +24,9 @@ class ApiServer:
         assert engine.store is not None, "the API needs the engine's store"
         cfg = engine.config.api
         self.engine = engine
-        self.http = aiohttp.ClientSession()
+        assert engine.webhooks is not None, "the engine starts its webhook dispatcher with the store"
         self.tasks = TaskSet()
-        # the engine's dispatcher when it has one (listening since start-up); else the API's own
-        webhooks: WebhookDispatcher | None = getattr(engine, "webhooks", None)
-        self._own_webhooks = webhooks is None
-        self.webhooks = webhooks or WebhookDispatcher(engine.store, WebhookSender(self.http), engine.events)
+        self.webhooks = engine.webhooks  # the engine's: listening since start-up, closed by the engine
         self.deps = ApiDeps(store=engine.store, events=engine.events, admin_key=cfg.admin_key, engine=engine,
                             resources=engine.resources, webhooks=self.webhooks, extra={"tasks": self.tasks})
         self.app = create_app(self.deps)
@@ -68,6 +63,4 @@ class ApiServer:
         door = self.deps.extra.get("frontdoor")  # flowengine.api.frontdoor (Vapi and VoiceOS calls)
         if door is not None:
             await door.aclose()
-        if self._own_webhooks:
-            await self.webhooks.aclose()
-        await self.http.close()
+
