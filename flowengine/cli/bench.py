@@ -11,6 +11,8 @@ DEFAULT_SECONDS = 10.0
 MAX_SECONDS = 600.0
 MAX_STREAMS = 5000
 MAX_REPEATS = 9
+DEFAULT_FLOOR_SECONDS = 5.0
+MAX_FLOOR_SECONDS = 60.0
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -31,6 +33,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     media.add_argument("--uvloop", action="store_true", help="run the engine on uvloop instead of asyncio's loop")
     media.add_argument(
         "--repeat", type=int, default=1, help=f"main runs (1..{MAX_REPEATS}); the one with the median p99 is reported"
+    )
+    media.add_argument(
+        "--peer-drain", choices=("wake", "tick"), default="wake",
+        help="wake: the peer sleeps on its sockets, so each send also wakes it, as Asterisk's threads would "
+        "(default); tick: it drains them every 5 ms, so the figures are the engine's alone",
+    )
+    media.add_argument(
+        "--host-floor", type=float, default=DEFAULT_FLOOR_SECONDS, metavar="SECONDS",
+        help=f"first measure how late an idle timer wakes on this host (default {DEFAULT_FLOOR_SECONDS:g} s; 0: skip)",
     )
     media.set_defaults(func=run_media)
     conversation = bench_sub.add_parser(
@@ -110,19 +121,30 @@ def run_media(args: argparse.Namespace) -> int:
     if not 1 <= args.repeat <= MAX_REPEATS:
         print(f"--repeat must be 1..{MAX_REPEATS}", file=sys.stderr)
         return 2
+    if not 0 <= args.host_floor <= MAX_FLOOR_SECONDS:
+        print(f"--host-floor must be 0..{MAX_FLOOR_SECONDS:g}", file=sys.stderr)
+        return 2
     log = None if args.json else (lambda line: print(line, file=sys.stderr))
+    if log and args.host_floor:
+        log(f"measuring this host's timer wake-up for {args.host_floor:g} s ...")
+    floor = bench.timer_floor(args.host_floor)
     if log:
         times = f" x {args.repeat}" if args.repeat > 1 else ""
         log(f"running {args.streams} streams for {args.seconds:g} s{times} ...")
-    report = bench.run_repeated(args.streams, args.seconds, args.repeat, use_uvloop=args.uvloop)
+    report = bench.run_repeated(args.streams, args.seconds, args.repeat, use_uvloop=args.uvloop,
+                                peer_drain=args.peer_drain)
     search: dict[str, Any] | None = None
     if not args.no_search:
         if log:
             log("searching the highest stream count with p99 send jitter <= 2 ms ...")
-        search = bench.search_max_streams(budget=args.search_budget, use_uvloop=args.uvloop, log=log)
+        search = bench.search_max_streams(budget=args.search_budget, use_uvloop=args.uvloop,
+                                          peer_drain=args.peer_drain, log=log)
     report["max_streams_p99_2ms"] = None if search is None else search["max_streams"]
     if search is not None:
         report["max_streams_search"] = search
+    # An idle process's timer wake-up on this host, measured just before the runs: the floor
+    # under the send jitter (None if skipped or not on Linux).
+    report["host_timer_wake_ms"] = floor
     report["machine"] = bench.machine()
     if args.json:
         print(json.dumps(report))
@@ -135,8 +157,9 @@ def format_table(report: dict[str, Any]) -> str:
     cpu, jitter, packets = report["cpu_us_per_frame"], report["send_jitter_ms"], report["packets"]
     machine = report["machine"]
     native = "" if report.get("native_inbound", True) else ", numpy inbound (C kernel not built)"
+    drain = report.get("peer_drain", "wake")
     rows = [
-        ("streams", f"{report['streams']} full-duplex, {report['seconds']:g} s, {report['event_loop']}{native}"),
+        ("streams", f"{report['streams']} full-duplex, {report['seconds']:g} s, {report['event_loop']}{native}, peer {drain}"),
         ("CPU per frame in", f"{cpu['in']} us"),
         ("CPU per frame out", f"{cpu['out']} us"),
         ("engine CPU", f"{report['engine_cpu_percent']} % of one core (peer {report['peer_cpu_percent']} %)"),
@@ -145,6 +168,8 @@ def format_table(report: dict[str, Any]) -> str:
         ("packets sent/received", f"{packets['sent']} / {packets['received']}"),
         ("packets lost/late", f"{packets['lost']} / {packets['late']}"),
         ("max streams (p99 <= 2 ms)", str(report["max_streams_p99_2ms"])),
+        ("tick wake-up late p50/p99", _tick_lateness(report)),
+        ("idle timer wake-up p50/p99", _floor(report)),
         ("host noise", _noise(report)),
         ("machine", f"{machine['cpu']}, {machine['cores']} cores, Python {machine['python']}"),
     ]
@@ -160,6 +185,18 @@ def format_table(report: dict[str, Any]) -> str:
 def _rfc3550(report: dict[str, Any]) -> str:
     jitter = report.get("rfc3550_jitter_ms")
     return "-" if jitter is None else f"{jitter['p50']} / {jitter['p99']} ms"
+
+
+def _tick_lateness(report: dict[str, Any]) -> str:
+    lateness = report.get("clock", {}).get("lateness_ms")
+    return "-" if lateness is None else f"{lateness['p50']} / {lateness['p99']} ms"
+
+
+def _floor(report: dict[str, Any]) -> str:
+    floor = report.get("host_timer_wake_ms")
+    if floor is None:
+        return "-"
+    return f"{floor['p50']} / {floor['p99']} ms (max {floor['max']} ms, {floor['wakes']} wakes of an idle process)"
 
 
 def _noise(report: dict[str, Any]) -> str:

@@ -5,8 +5,6 @@ import asyncio
 import gc
 import math
 import multiprocessing
-import os
-import platform
 import time
 from collections.abc import Callable
 from typing import Any
@@ -14,11 +12,14 @@ from typing import Any
 import numpy as np
 
 from flowengine.media import native
-from flowengine.media.bench_peer import run_peer
+from flowengine.media.bench_host import cpu_steal_seconds, machine, timer_floor
+from flowengine.media.bench_peer import DRAIN_MODES, percentile, run_peer
 from flowengine.media.clock import MediaClock
 from flowengine.media.frames import AudioFrame
 from flowengine.media.session import MediaSession
 from flowengine.media.vad import VadEvent
+
+__all__ = ["machine", "passes", "run_once", "run_repeated", "search_max_streams", "timer_floor"]
 
 WARMUP = 1.0
 PEER_TIMEOUT = 30.0
@@ -88,35 +89,6 @@ class _Hook:
         self.on_tick = fn
 
 
-def machine() -> dict[str, Any]:
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return {
-        "cpu": model,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
-
-
-def cpu_steal_seconds() -> float | None:
-    """CPU time the hypervisor gave other guests while this one wanted it (`steal` in
-    /proc/stat, all CPUs), or None where the kernel does not report it."""
-    try:
-        with open("/proc/stat", encoding="ascii") as f:
-            fields = f.readline().split()
-        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return None
-
-
 def _tone_chunk() -> np.ndarray[Any, np.dtype[np.int16]]:
     t = np.arange(16000 * CHUNK_MS // 1000) / 16000
     return (8000 * np.sin(2 * np.pi * 400 * t)).astype(np.int16)
@@ -138,6 +110,7 @@ async def _engine(conn: Any, streams: int, seconds: float, warmup: float) -> dic
     sessions = [MediaSession(clock=clock, on_audio=on_audio, on_event=on_event, name=f"bench-{i}") for i in range(streams)]
     snapshots: list[tuple[float, float, int, int]] = []
     steal: list[float | None] = []
+    lateness: list[float] = []
     try:
         for session in sessions:
             await session.start()
@@ -154,12 +127,14 @@ async def _engine(conn: Any, streams: int, seconds: float, warmup: float) -> dic
         await asyncio.sleep(warmup)
         probe.measuring = True
         clock.max_lateness = 0.0
+        clock.lateness_samples = lateness = []
         steal.append(cpu_steal_seconds())
         snapshots.append((time.process_time(), probe.cpu, *_frame_counts(sessions)))
         await asyncio.sleep(seconds)
         snapshots.append((time.process_time(), probe.cpu, *_frame_counts(sessions)))
         steal.append(cpu_steal_seconds())
         probe.measuring = False
+        clock.lateness_samples = None
         max_lateness = clock.max_lateness
     finally:
         await clock.aclose()
@@ -188,6 +163,9 @@ async def _engine(conn: Any, streams: int, seconds: float, warmup: float) -> dic
             "late_ticks": clock.late_ticks,
             "skipped_ticks": clock.skipped_ticks,
             "max_lateness_ms": round(max_lateness * 1000, 3),
+            # How late each tick woke after its deadline: the part of the send jitter that is
+            # the host's scheduling, before the first packet of the tick is sent.
+            "lateness_ms": _lateness(lateness),
         },
         # The host's noise over the measured window: CPU time stolen by other guests, in % of
         # the window summed over CPUs (None if the kernel does not say).
@@ -195,6 +173,11 @@ async def _engine(conn: Any, streams: int, seconds: float, warmup: float) -> dic
         "peer": peer,
         "consumer": counts,
     }
+
+
+def _lateness(samples: list[float]) -> dict[str, float | None]:
+    values = np.array(samples, dtype=np.float64) * 1000
+    return {"p50": _round(percentile(values, 50)), "p99": _round(percentile(values, 99))}
 
 
 def _steal_percent(steal: list[float | None], seconds: float) -> float | None:
@@ -216,13 +199,17 @@ def _recv(conn: Any) -> Any:
     return conn.recv()
 
 
-def run_once(streams: int, seconds: float, *, warmup: float = WARMUP, use_uvloop: bool = False) -> dict[str, Any]:
+def run_once(
+    streams: int, seconds: float, *, warmup: float = WARMUP, use_uvloop: bool = False, peer_drain: str = "wake"
+) -> dict[str, Any]:
     """One run: N full-duplex streams for `seconds` after `warmup`."""
     if streams < 1:
         raise ValueError("streams must be at least 1")
+    if peer_drain not in DRAIN_MODES:
+        raise ValueError(f"peer_drain must be one of {', '.join(DRAIN_MODES)}, not {peer_drain!r}")
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe()
-    peer = ctx.Process(target=run_peer, args=(child, streams, warmup, seconds), daemon=True)
+    peer = ctx.Process(target=run_peer, args=(child, streams, warmup, seconds, peer_drain), daemon=True)
     peer.start()
     try:
         if use_uvloop:
@@ -236,10 +223,10 @@ def run_once(streams: int, seconds: float, *, warmup: float = WARMUP, use_uvloop
         if peer.is_alive():
             peer.kill()
             peer.join()
-    return _report(streams, seconds, result, use_uvloop)
+    return _report(streams, seconds, result, use_uvloop, peer_drain)
 
 
-def _report(streams: int, seconds: float, result: dict[str, Any], use_uvloop: bool) -> dict[str, Any]:
+def _report(streams: int, seconds: float, result: dict[str, Any], use_uvloop: bool, peer_drain: str) -> dict[str, Any]:
     peer, total = result["peer"], result["total"]
     out = {"sent": total["tx_packets"], "received": peer["received"], "lost": peer["lost"], "late": peer["late"]}
     inbound = {
@@ -260,6 +247,9 @@ def _report(streams: int, seconds: float, result: dict[str, Any], use_uvloop: bo
         "peer_cpu_percent": round(peer["cpu_seconds"] / max(1e-9, peer["wall_seconds"]) * 100, 1),
         "rfc3550_jitter_ms": {k: _round(peer["rfc3550_jitter_ms"][k]) for k in ("p50", "p99", "max")},
         "event_loop": "uvloop" if use_uvloop else "asyncio",
+        # wake: the peer sleeps on its sockets, so each engine sendto on loopback also wakes it
+        # (as Asterisk's channel threads would); tick: it drains them on its own 5 ms slots.
+        "peer_drain": peer_drain,
         # The C inbound kernel (decode + half-band); False: the numpy path (~3 us more a frame).
         "native_inbound": native.available(),
         "clock": result["clock"],
@@ -267,7 +257,9 @@ def _report(streams: int, seconds: float, result: dict[str, Any], use_uvloop: bo
     }
 
 
-def run_repeated(streams: int, seconds: float, repeats: int, *, use_uvloop: bool = False) -> dict[str, Any]:
+def run_repeated(
+    streams: int, seconds: float, repeats: int, *, use_uvloop: bool = False, peer_drain: str = "wake"
+) -> dict[str, Any]:
     """`repeats` runs; the report is the run with the median p99 send jitter (so its figures
     belong together), plus one summary line per run under `repeats`.
 
@@ -275,7 +267,7 @@ def run_repeated(streams: int, seconds: float, repeats: int, *, use_uvloop: bool
     """
     if repeats < 1:
         raise ValueError("repeats must be at least 1")
-    reports = [run_once(streams, seconds, use_uvloop=use_uvloop) for _ in range(repeats)]
+    reports = [run_once(streams, seconds, use_uvloop=use_uvloop, peer_drain=peer_drain) for _ in range(repeats)]
     ranked = sorted(reports, key=lambda r: _p99_key(r["send_jitter_ms"]["p99"]))
     chosen = dict(ranked[(len(ranked) - 1) // 2])
     if repeats > 1:
@@ -286,6 +278,7 @@ def run_repeated(streams: int, seconds: float, repeats: int, *, use_uvloop: bool
                 "lost": r["packets"]["lost"],
                 "steal_percent": r["steal_percent"],
                 "max_tick_lateness_ms": r["clock"]["max_lateness_ms"],
+                "tick_lateness_p99_ms": r["clock"]["lateness_ms"]["p99"],
             }
             for r in reports
         ]
@@ -314,6 +307,7 @@ def search_max_streams(
     start: int = SEARCH_START,
     cap: int = SEARCH_CAP,
     use_uvloop: bool = False,
+    peer_drain: str = "wake",
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Highest N whose p99 send jitter stays <= 2 ms (and loss <= 1%): double, then bisect.
@@ -325,7 +319,7 @@ def search_max_streams(
     runs: list[dict[str, Any]] = []
     n = start
     while time.monotonic() - began < budget:
-        report = run_once(n, seconds, warmup=WARMUP, use_uvloop=use_uvloop)
+        report = run_once(n, seconds, warmup=WARMUP, use_uvloop=use_uvloop, peer_drain=peer_drain)
         ok = passes(report)
         runs.append({"streams": n, "p99_ms": report["send_jitter_ms"]["p99"], "ok": ok})
         if log is not None:

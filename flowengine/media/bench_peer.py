@@ -24,6 +24,11 @@ PERIOD = 0.020
 # Streams send in this many groups spread over the 20 ms period, as independent Asterisk
 # bridges would, instead of one burst of N packets.
 GROUPS = 4
+# How the peer reads: `wake` sleeps on its sockets (epoll), so on loopback each of the engine's
+# sendto calls also wakes this process, as Asterisk's channel threads would be woken; `tick`
+# sleeps until its next send slot and then drains what arrived, so the engine's sends wake
+# nobody. Arrival times come from kernel stamps either way.
+DRAIN_MODES = ("wake", "tick")
 RUN_TAIL = 0.3  # seconds of receiving after sending stops
 MAX_SECONDS = 600.0
 
@@ -45,7 +50,7 @@ def percentile(values: np.ndarray[Any, np.dtype[np.float64]], q: float) -> float
     return float(np.percentile(values, q)) if len(values) else math.nan
 
 
-def run_peer(conn: Connection, streams: int, warmup: float, seconds: float) -> None:
+def run_peer(conn: Connection, streams: int, warmup: float, seconds: float, drain: str = "wake") -> None:
     """Process entry point. Protocol: send our ports, receive the engine's, run, send a report."""
     socks = []
     for _ in range(streams):
@@ -59,13 +64,15 @@ def run_peer(conn: Connection, streams: int, warmup: float, seconds: float) -> N
         socks.append(sock)
     conn.send([s.getsockname()[1] for s in socks])
     engine_ports: list[int] = conn.recv()
-    report = _run(socks, engine_ports, warmup, min(seconds, MAX_SECONDS))
+    report = _run(socks, engine_ports, warmup, min(seconds, MAX_SECONDS), sleep_on_sockets=drain == "wake")
     for sock in socks:
         sock.close()
     conn.send(report)
 
 
-def _run(socks: list[socket.socket], engine_ports: list[int], warmup: float, seconds: float) -> dict[str, Any]:
+def _run(
+    socks: list[socket.socket], engine_ports: list[int], warmup: float, seconds: float, *, sleep_on_sockets: bool
+) -> dict[str, Any]:
     streams = len(socks)
     frames = speech_like_frames()
     poller = select.epoll()
@@ -107,6 +114,9 @@ def _run(socks: list[socket.socket], engine_ports: list[int], warmup: float, sec
             k += 1
             continue
         timeout = max(0.0, (deadline if now < send_end else stop) - now)
+        if not sleep_on_sockets:
+            time.sleep(timeout)
+            timeout = 0.0
         for fd, _ in poller.poll(timeout):
             i = index_of[fd]
             sock = socks[i]

@@ -78,6 +78,9 @@ class MediaClock:
         self.skipped_ticks = 0
         self.late_ticks = 0
         self.max_lateness = 0.0
+        # When a list, every tick's lateness (seconds after its deadline) is appended: the bench
+        # reports its percentiles, the host's share of the send jitter.
+        self.lateness_samples: list[float] | None = None
         self.client_errors = 0
         self.receive_errors = 0
 
@@ -139,6 +142,8 @@ class MediaClock:
                 n += behind
                 logger.warning("media clock stalled %.0f ms; skipped %d ticks", lateness * 1000, behind)
         self.max_lateness = max(self.max_lateness, lateness)
+        if self.lateness_samples is not None:
+            self.lateness_samples.append(lateness)
         return n
 
     async def _run_realtime(self, ticks: int | None) -> None:

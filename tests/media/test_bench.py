@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from typing import Any
 
 import numpy as np
@@ -35,7 +36,9 @@ def test_cli_rejects_out_of_range_values(capsys: pytest.CaptureFixture[str]) -> 
 
 
 def test_tiny_real_run_prints_one_json_object(capsys: pytest.CaptureFixture[str]) -> None:
-    args = parser().parse_args(["bench", "media", "--streams", "3", "--seconds", "1", "--json", "--no-search"])
+    args = parser().parse_args(
+        ["bench", "media", "--streams", "3", "--seconds", "1", "--json", "--no-search", "--host-floor", "0.4"]
+    )
     assert args.func(args) == 0
     report = json.loads(capsys.readouterr().out)
     assert set(report) >= {"streams", "seconds", "cpu_us_per_frame", "send_jitter_ms", "packets", "max_streams_p99_2ms", "machine"}
@@ -51,7 +54,40 @@ def test_tiny_real_run_prints_one_json_object(capsys: pytest.CaptureFixture[str]
     assert report["packets"]["lost"] == 0
     assert set(report["rfc3550_jitter_ms"]) == {"p50", "p99", "max"}
     assert report["clock"]["max_lateness_ms"] >= 0
+    lateness = report["clock"]["lateness_ms"]
+    assert 0 <= lateness["p50"] <= lateness["p99"] <= report["clock"]["max_lateness_ms"]
     assert report["native_inbound"] is True
+    assert report["peer_drain"] == "wake"
+    floor = report["host_timer_wake_ms"]
+    assert floor["wakes"] == 20 and 0 <= floor["p50"] <= floor["p99"] <= floor["max"]
+
+
+def test_a_peer_that_drains_on_its_own_tick_still_sees_every_packet(capsys: pytest.CaptureFixture[str]) -> None:
+    args = parser().parse_args(["bench", "media", "--streams", "3", "--seconds", "1", "--json", "--no-search",
+                                "--host-floor", "0", "--peer-drain", "tick"])
+    assert args.func(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["peer_drain"] == "tick" and report["host_timer_wake_ms"] is None
+    assert report["packets_by_direction"]["out"]["received"] > 100
+    assert report["packets"]["lost"] == 0 and report["packets"]["late"] == 0
+    assert report["send_jitter_ms"]["p50"] is not None
+
+
+def test_bad_peer_drain_and_host_floor_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        parser().parse_args(["bench", "media", "--peer-drain", "sometimes"])
+    args = parser().parse_args(["bench", "media", "--host-floor", "-1"])
+    assert args.func(args) == 2
+    assert "--host-floor must be" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="peer_drain"):
+        bench.run_once(1, 1.0, peer_drain="sometimes")
+
+
+def test_timer_floor_measures_idle_wake_ups() -> None:
+    assert bench.timer_floor(0) is None
+    floor = bench.timer_floor(0.2)
+    assert floor is not None and floor["wakes"] == 10 and floor["seconds"] == 0.2
+    assert 0 <= floor["p50"] <= floor["p99"] <= floor["max"]
 
 
 def test_table_output() -> None:
@@ -65,12 +101,18 @@ def test_table_output() -> None:
         "send_jitter_ms": {"p50": 0.5, "p99": 1.5, "p999": 2.5},
         "packets": {"sent": 2000, "received": 2000, "lost": 0, "late": 0},
         "max_streams_p99_2ms": 400,
+        "clock": {"lateness_ms": {"p50": 0.2, "p99": 1.1}, "max_lateness_ms": 3.0, "skipped_ticks": 0},
+        "host_timer_wake_ms": {"p50": 0.25, "p99": 2.5, "max": 4.0, "wakes": 250},
+        "peer_drain": "tick",
         "machine": {"cpu": "Test CPU", "cores": 2, "python": "3.11.7"},
     }
     table = cli_bench.format_table(report)
+    assert re.search(r"^tick wake-up late p50/p99 +0.2 / 1.1 ms$", table, re.MULTILINE)
+    assert "0.25 / 2.5 ms (max 4.0 ms, 250 wakes" in table
+    assert "peer tick" in table
     assert "CPU per frame in" in table and "12.5 us" in table
     assert "0.5 / 1.5 / 2.5 ms" in table
-    assert "max streams (p99 <= 2 ms)  400" in table
+    assert re.search(r"^max streams \(p99 <= 2 ms\) +400$", table, re.MULTILINE)
 
 
 def test_search_doubles_then_bisects_and_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -136,13 +178,14 @@ def test_repeated_runs_report_the_median_run(monkeypatch: pytest.MonkeyPatch) ->
             "send_jitter_ms": {"p99": p99},
             "packets": {"lost": 0},
             "steal_percent": 0.0,
-            "clock": {"max_lateness_ms": p99},
+            "clock": {"max_lateness_ms": p99, "lateness_ms": {"p50": 0.1, "p99": p99 / 2}},
         }
 
     monkeypatch.setattr(bench, "run_once", fake_run)
     report = bench.run_repeated(10, 1.0, 3)
     assert report["send_jitter_ms"]["p99"] == 2.0 and report["cpu_us_per_frame"]["in"] == 20.0
     assert [r["send_jitter_p99_ms"] for r in report["repeats"]] == [3.0, 1.0, 2.0]
+    assert [r["tick_lateness_p99_ms"] for r in report["repeats"]] == [1.5, 0.5, 1.0]
     with pytest.raises(ValueError):
         bench.run_repeated(10, 1.0, 0)
 

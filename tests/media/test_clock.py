@@ -57,6 +57,22 @@ async def test_an_hour_of_ticks_has_zero_cumulative_drift() -> None:
     assert sum(lateness) / ticks > 0.001
 
 
+async def test_lateness_samples_are_recorded_only_when_asked() -> None:
+    fake = FakeTime()
+    clock = MediaClock(time=fake.time, sleep=fake.sleep)
+    recorder = Recorder(fake)
+    clock._clients.append(recorder)
+    clock._snapshot = (recorder,)
+    await clock.run(ticks=10)
+    assert clock.lateness_samples is None
+    clock.lateness_samples = samples = []
+    await clock.run(ticks=50)
+    clock.lateness_samples = None
+    start = clock.start
+    assert samples == [t - (start + n * 0.02) for n, t in enumerate(recorder.times[10:])]
+    assert 0 <= min(samples) and max(samples) <= clock.max_lateness
+
+
 async def test_a_stall_is_caught_up_tick_by_tick() -> None:
     fake = FakeTime()
     stalls = iter([0.1])
