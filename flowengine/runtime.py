@@ -23,6 +23,7 @@ from flowengine.asterisk.ami import AmiClient
 from flowengine.asterisk.app import AriApp, CallHandler
 from flowengine.asterisk.ari.client import AriClient
 from flowengine.asterisk.instance import InstanceInfo, PrivateAsterisk
+from flowengine.asterisk.leftovers import Leftovers, clear_leftovers, find_leftovers
 from flowengine.asterisk.media_server import MediaServer
 from flowengine.asterisk.routing import RouteTable
 from flowengine.campaign.pacing import AsteriskCaps
@@ -94,6 +95,7 @@ class Engine:
     calls: CallRegistry | None = None
     campaigns: CampaignService | None = None
     ai_recovery: AIRecovery | None = None
+    leftovers: Leftovers = field(default_factory=Leftovers)  # what this start cleared from Asterisk for a previous run
 
     async def speech_warmed(self) -> bool:
         """Wait for the background speech warm-up; False if there is none or it did not finish."""
@@ -135,6 +137,8 @@ class Engine:
             self.config = self.config.model_copy(update={"asterisk": cfg})
         self.ari = AriClient(cfg.ari_url, cfg.ari_username, cfg.ari_password.get_secret_value(), cfg.app,
                              reconnect_min=cfg.reconnect_min_s, reconnect_max=cfg.reconnect_max_s)
+        # before our app is registered again: what Asterisk still holds for it is a dead run's
+        self.leftovers = await clear_leftovers(self.ari, await find_leftovers(self.ari))
         await self.ari.start()
         if cfg.ami_secret.get_secret_value():
             self.ami = AmiClient(cfg.ami_host, cfg.ami_port, cfg.ami_username, cfg.ami_secret.get_secret_value())

@@ -1,4 +1,4 @@
-"""Small helpers shared by tests: bounded polling and processes of a private Asterisk."""
+"""Small helpers shared by tests: bounded polling, processes of a private Asterisk, a caller in Stasis."""
 from __future__ import annotations
 
 import asyncio
@@ -8,6 +8,8 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
+from flowengine.asterisk.ari.client import AriClient
+from flowengine.asterisk.ari.events import StasisStart
 from flowengine.flow.model import Flow
 
 
@@ -74,3 +76,14 @@ class Flows:
 
     def get_flow(self, flow_id: str) -> Flow | None:
         return self.by_id.get(flow_id)
+
+
+async def stasis_call(ari: AriClient) -> str:
+    """A caller that stays on the line, in `ari`'s application: its channel id once in Stasis."""
+    entered = asyncio.get_running_loop().create_future()
+    sub = ari.subscribe(lambda e: entered.done() or not isinstance(e, StasisStart) or entered.set_result(e.channel.id))
+    try:
+        await ari.channels.originate("Local/wait@flowengine-test", formats="ulaw")
+        return str(await asyncio.wait_for(entered, 10))
+    finally:
+        sub.close()

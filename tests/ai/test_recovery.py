@@ -17,6 +17,7 @@ from flowengine.ai.media import MediaSettings
 from flowengine.ai.providers import ProviderPool
 from flowengine.ai.recovery import ENGINE_STOPPED, AIRecovery, terminate_stale_aicalls
 from flowengine.api.views import view
+from flowengine.asterisk.ari.client import AriClient
 from flowengine.config import ApiConfig, AsteriskConfig, Config, SpeechConfig, StoreConfig
 from flowengine.events import Event, EventBus
 from flowengine.runtime import Engine, asterisk_config_for
@@ -36,7 +37,7 @@ from flowengine.store import (
 from tests.conftest import Asterisk
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.store import conftest as store_fixtures
-from tests.support import eventually
+from tests.support import eventually, stasis_call
 
 postgres = store_fixtures.postgres
 backend = store_fixtures.backend
@@ -217,6 +218,15 @@ async def test_the_engine_settles_a_previous_runs_records_when_it_starts(
         store=StoreConfig(url=url, secret_key=SecretStr(key)),
         speech=SpeechConfig(tts="espeak", cache_dir=str(tmp_path / "speech"), warm_up=False),
         flows_dir=str(tmp_path / "flows"), api=ApiConfig(enabled=True, port=0))
+    dead = AriClient(asterisk.info.ari_url, asterisk.info.ari_username, asterisk.info.ari_password,
+                     config.asterisk.app)
+    await dead.start()  # the previous run's caller is still in Stasis, in its bridge, on this Asterisk
+    try:
+        caller = await stasis_call(dead)
+        bridge = await dead.bridges.create("mixing")
+        await bridge.add(caller)
+    finally:
+        await dead.aclose()
     engine = Engine(config)
     seen: list[Event] = []
     engine.events.subscribe(seen.append)
@@ -227,6 +237,8 @@ async def test_the_engine_settles_a_previous_runs_records_when_it_starts(
         try:
             store, recovery = engine.store, engine.ai_recovery
             assert store is not None and recovery is not None
+            assert engine.leftovers.bridge_ids == (bridge.id,) and caller in engine.leftovers.channel_ids
+            assert engine.ari is not None and caller not in {c.id for c in await engine.ari.channels.list()}
             # settled before the engine took calls
             hung_up = await store.calls.get(tenant, call.id)
             assert (hung_up.status, hung_up.hangup_reason, hung_up.hangup_by) == ("hangup", "failed", "local")
