@@ -16,7 +16,7 @@ from flowengine.asterisk.ari.handles import ChannelHandle
 from flowengine.asterisk.routing import Route
 from flowengine.campaign.results import answered_reason, unanswered_reason
 from flowengine.flow import varnames as v
-from flowengine.flow.actions.bridging import Leg, caller_id, endpoint_for
+from flowengine.flow.actions.bridging import Leg, caller_id, dial_timed_out, endpoint_for
 from flowengine.flow.activeflow import ReferenceType
 from flowengine.flow.callregistry import CallRegistry
 from flowengine.flow.context import Services
@@ -34,8 +34,6 @@ log = logging.getLogger(__name__)
 
 AMD_STATUS = "voipbin.amd.status"
 AICALL_ID = "voipbin.aicall.id"  # set by ai_talk: the call's (last) AI call
-# How close to the dial timeout an unanswered end counts as our timeout (ARI reports no cause for it).
-TIMEOUT_SLACK_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -69,7 +67,7 @@ class DialEnding:
             return cast(HangupReason, answered_reason(self.services.hangup_reasons.get(self.call_id, ""))), None
         if self.unanswered is None:
             # ARI reports no cause for our own dial timeout: an end close to it is ours
-            timed_out = time.monotonic() - self.started >= self.timeout_s - TIMEOUT_SLACK_S
+            timed_out = dial_timed_out(self.started, self.timeout_s)
             by: HangupBy = "local" if timed_out else "remote"
             self.unanswered = (cast(HangupReason, unanswered_reason(cause, dialstatus, timed_out)), by)
         reason, by = self.unanswered

@@ -22,6 +22,7 @@ from flowengine.asterisk.ari.subscriptions import Subscription
 from flowengine.asterisk.routing import Route
 from flowengine.events import EventBus
 from flowengine.flow import varnames as v
+from flowengine.flow.actions.bridging import LegEnding
 from flowengine.flow.activeflow import Activeflow, ReferenceType
 from flowengine.flow.model import Flow
 from flowengine.flow.runner import Runner
@@ -226,13 +227,14 @@ class CallRegistry:
     # -- originating ---------------------------------------------------------------------------
     async def dial(self, customer_id: str, call_id: str, origination: Callable[[], Awaitable[ChannelHandle]], *,
                    flow_id: str, source: Address, destination: Address,
-                   verdict: Verdict | None = None) -> LiveCall:
+                   verdict: Verdict | None = None, master_call_id: str = "") -> LiveCall:
         """Records the outgoing call `call_id` (status `dialing`, `call_created`) around `origination`, which
         dials a channel of id `call_id`: watched from before the dial, so ringing, answer and hangup (answered
         or not) are recorded and published. The flow is attached later (`attach`). An AriError of the dial
-        propagates and nothing is recorded."""
+        propagates and nothing is recorded. With `master_call_id` the call is chained to that call (`chain`)."""
         record = CallRecord(id=call_id, customer_id=customer_id, flow_id=flow_id or NIL_ID, source=source,
-                            destination=destination, status="dialing", direction="outgoing", channel_id=call_id)
+                            destination=destination, status="dialing", direction="outgoing", channel_id=call_id,
+                            master_call_id=master_call_id or NIL_ID)
         live = LiveCall(record, ChannelHandle(self.services.need_ari(), call_id), verdict=verdict)
         self._watch(live, call_id)  # from before the dial: no state change is missed
         async with live.lock:  # event-driven writes wait for the stored row
@@ -244,7 +246,26 @@ class CallRegistry:
                 raise
             live.record = await self.store.calls.create(record)
         self._register(live)
+        if master_call_id:
+            await self.chain(master_call_id, call_id)
         return live
+
+    async def chain(self, master_call_id: str, call_id: str) -> None:
+        """Appends `call_id` to the live master call's `chained_call_ids` (`call_updated`), as VoIPBIN's
+        ChainedCallIDAdd; a master no longer live or already ending keeps its list (logged)."""
+        live = self.live.get(master_call_id)
+        if live is None or live.gone.is_set() or live.record.status in ("terminating", "canceling", "hangup"):
+            log.info("call %s: master call %s is not live, not chained to it", call_id, master_call_id)
+            return
+        async with live.lock:
+            try:
+                record = await self.store.calls.update(live.customer_id, live.id,
+                                                       chained_call_ids=[*live.record.chained_call_ids, call_id])
+            except NotFoundError:  # deleted meanwhile: the new call goes on all the same
+                log.info("call %s: master call %s is gone, not chained to it", call_id, master_call_id)
+                return
+            live.record = record
+        self._emit("call_updated", record)
 
     async def attach(self, live: LiveCall, runner: Runner) -> CallRecord:
         """The answered call's activeflow: the record names it (`call_updated`), and `observe` leaves the
@@ -266,7 +287,7 @@ class CallRegistry:
                                           timeout=self.services.dial_timeout_s, formats="ulaw")
         try:
             live = await self.dial(customer_id, call_id, origination, flow_id=flow.id or NIL_ID, source=source,
-                                   destination=destination)
+                                   destination=destination, verdict=LegEnding(self.services.dial_timeout_s))
         except BaseException:
             events.close()
             raise

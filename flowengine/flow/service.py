@@ -11,7 +11,7 @@ from flowengine.asterisk.ari.events import ChannelDestroyed, StasisEnd
 from flowengine.asterisk.routing import Route
 from flowengine.flow import actions  # noqa: F401  (registers the executors)
 from flowengine.flow import varnames as v
-from flowengine.flow.actions.bridging import CAUSE_REASONS, Leg
+from flowengine.flow.actions.bridging import CAUSE_REASONS, Leg, dial_leg
 from flowengine.flow.activeflow import Activeflow, ReferenceType
 from flowengine.flow.context import Services
 from flowengine.flow.external import sanitize_external
@@ -141,13 +141,17 @@ class FlowService:
         log.info("call flow %s ended: %s", flow_id, af.ended_reason)
 
     async def dial_flow(self, endpoint: str, flow: Flow, *, caller: str = "", target: Address | None = None,
-                        master: Runner | None = None) -> None:
-        """Dial `endpoint` and run `flow` on the call once it answers (in the background)."""
+                        source: Address | None = None, master: Runner | None = None) -> None:
+        """Dial `endpoint` and run `flow` on the call once it answers (in the background). With the engine's
+        call registry the call is recorded from the dial on, chained to `master`'s call (a call whose flow
+        hangs it up when it ends)."""
         ari = self.services.need_ari()
         leg = Leg(ari, endpoint)
-        await leg.dial(self.services.dial_timeout_s, caller)
+        master_call_id = master.call.id if master is not None and master.call is not None else ""
+        await dial_leg(self.services, leg, caller, source=source, destination=target, flow_id=flow.id or "",
+                       master_call_id=master_call_id)
         if master is not None:
-            master.on_end(leg.close)
+            master.on_end(leg.drop)
         task = asyncio.ensure_future(self._run_dialed(leg, flow, target, master))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -167,6 +171,11 @@ class FlowService:
                 runner = self.create(flow, reference_type=ReferenceType.CALL, reference_id=call.id, call=call)
                 runner.variables.update({v.CALL_DIRECTION: "outgoing",
                                          v.CALL_MASTER_CALL_ID: master.call.id if master and master.call else ""})
+                if leg.live is not None and self.services.calls is not None:
+                    if leg.live.gone.is_set():  # hung up between answer and here: the watcher came too late
+                        call.ended.set()
+                    runner.activeflow.customer_id = leg.live.customer_id
+                    await self.services.calls.attach(leg.live, runner)  # its record, not a second one
                 return await self.run(runner)
             finally:
                 watcher.close()

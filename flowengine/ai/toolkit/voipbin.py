@@ -72,7 +72,8 @@ async def create_call(box: CallToolbox, args: dict[str, Any]) -> ToolOutcome:
     created, problems = 0, []
     for destination in opts.destinations:
         try:
-            await services.dial_flow(endpoint_for(services, destination), flow, caller=cid, target=destination)
+            await services.dial_flow(endpoint_for(services, destination), flow, caller=cid, target=destination,
+                                     source=opts.source)
             created += 1
         except (ActionFailed, AriError, OSError) as exc:  # told to the model, never raised into the conversation
             problems.append(f"{destination.target}: {exc}")

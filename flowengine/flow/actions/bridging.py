@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from flowengine.asterisk.ari.client import AriClient
 from flowengine.asterisk.ari.events import ChannelDestroyed, ChannelLeftBridge, Event, StasisEnd, StasisStart
@@ -16,12 +19,46 @@ from flowengine.flow.handlers import ActionFailed, cleanup, executor
 from flowengine.flow.model import Flow
 from flowengine.flow.options import bridge as opt
 from flowengine.flow.options.common import Address
+from flowengine.store.records import Address as RecordAddress
+from flowengine.tenancy import current_customer
+
+if TYPE_CHECKING:
+    from flowengine.flow.callregistry import LiveCall
+    from flowengine.store.calls import HangupBy, HangupReason
 
 log = logging.getLogger(__name__)
 
 # Q.850 cause -> the ARI hangup reason that relays it
 CAUSE_REASONS = {16: "normal", 17: "busy", 18: "no_answer", 19: "no_answer", 21: "rejected", 1: "unallocated",
                  34: "congestion", 38: "congestion", 41: "failure", 31: "normal_unspecified"}
+# How close to the dial timeout an unanswered end counts as our timeout (ARI reports no cause for it).
+DIAL_TIMEOUT_SLACK_S = 0.5
+
+
+def dial_timed_out(started: float, timeout_s: int) -> bool:
+    """Whether a leg dialled at monotonic time `started` that ended unanswered now ended by our own dial
+    timeout of `timeout_s` (ARI gives no cause for it, so an end this close to it counts as ours)."""
+    return time.monotonic() - started >= timeout_s - DIAL_TIMEOUT_SLACK_S
+
+
+@dataclass
+class LegEnding:
+    """How a dialled leg's call record reads its end (a callregistry `Verdict`): hung up by us before
+    answer (`Leg.drop`) is `cancel` by `local`; unanswered at our dial timeout is our `noanswer`, as for
+    campaign calls; anything else follows the registry's rule."""
+
+    timeout_s: int
+    started: float = field(default_factory=time.monotonic)
+    dropped: bool = False
+
+    def __call__(self, cause: int, answered: bool, dialstatus: str) -> tuple[HangupReason, HangupBy | None]:
+        from flowengine.flow.callregistry import hangup_reason  # the registry imports this module
+
+        if not answered and self.dropped:
+            return "cancel", "local"
+        if not answered and dial_timed_out(self.started, self.timeout_s):
+            return "noanswer", "local"
+        return hangup_reason(cause, answered, dialstatus), None
 
 
 def endpoint_for(services: Services, address: Address) -> str:
@@ -55,6 +92,9 @@ class Leg:
         self.handle: ChannelHandle | None = None
         self.cause = 0
         self.answered = False
+        self.ended = False  # its end was seen here (destroyed, or left Stasis)
+        self.live: LiveCall | None = None  # its call record, when the engine has a call registry
+        self.ending: LegEnding | None = None  # ... and how that record reads its end
 
     async def dial(self, timeout: int, caller: str) -> None:
         self.handle = await self.ari.channels.originate(self.endpoint, channel_id=self.id, timeout=timeout,
@@ -69,6 +109,7 @@ class Leg:
                 return True
             if isinstance(event, ChannelDestroyed):
                 self.cause = event.cause
+                self.ended = True
                 return False
 
     async def wait_gone(self) -> None:
@@ -76,8 +117,10 @@ class Leg:
             event = await self.events.get()
             if isinstance(event, ChannelDestroyed):
                 self.cause = event.cause
+                self.ended = True
                 return
             if isinstance(event, StasisEnd):
+                self.ended = True
                 return
 
     async def close(self) -> None:
@@ -87,6 +130,42 @@ class Leg:
                 await self.handle.hangup()
             except AriError:
                 pass
+
+    async def drop(self) -> None:
+        """Hangs the leg up as ours: its record ends by `local` (`cancel` if never answered)."""
+        if self.live is not None and not self.ended and not self.live.gone.is_set():
+            self.live.local_hangup = True
+            if self.ending is not None:
+                self.ending.dropped = True
+        await self.close()
+
+
+def record_address(address: Address | None) -> RecordAddress:
+    """A flow option's address as a call record keeps it (`tel` when no type is given)."""
+    if address is None:
+        return RecordAddress()
+    return RecordAddress(type=address.type or "tel", target=address.target, target_name=address.target_name,
+                         name=address.name, detail=address.detail)
+
+
+async def dial_leg(services: Services, leg: Leg, caller: str, *, source: Address | None,
+                   destination: Address | None, flow_id: str = "", master_call_id: str = "") -> None:
+    """Dials `leg`. With the engine's call registry it is a call record from the dial on (`leg.live`),
+    chained to `master_call_id` when given; without one, it is only dialled."""
+    registry = services.calls
+    if registry is None:
+        await leg.dial(services.dial_timeout_s, caller)
+        return
+
+    async def origination() -> ChannelHandle:
+        await leg.dial(services.dial_timeout_s, caller)
+        assert leg.handle is not None
+        return leg.handle
+
+    leg.ending = LegEnding(services.dial_timeout_s)
+    leg.live = await registry.dial(current_customer(), leg.id, origination, flow_id=flow_id,
+                                   source=record_address(source), destination=record_address(destination),
+                                   verdict=leg.ending, master_call_id=master_call_id)
 
 
 async def wait_left(ari: AriClient, bridge: BridgeHandle, channel_id: str) -> None:
@@ -138,12 +217,13 @@ async def connect(ctx: ActionContext, opts: opt.ConnectOptions) -> None:
         if call.channel.snapshot.state != "Up":
             await call.until_hangup(call.channel.ring())
         cid = caller_id(opts.source, opts.anonymous)
-        for leg in legs:
-            await leg.dial(ctx.services.dial_timeout_s, cid)
+        for leg, destination in zip(legs, opts.destinations, strict=True):
+            await dial_leg(ctx.services, leg, cid, source=opts.source, destination=destination,
+                           master_call_id=call.id)
         winner = await call.until_hangup(_first_answer(legs))
         for leg in legs:
             if leg is not winner:
-                await leg.close()
+                await leg.drop()
         if winner is None:
             causes = ", ".join(f"{leg.endpoint}: {leg.cause}" for leg in legs)
             if opts.relay_reason:
@@ -166,7 +246,7 @@ async def connect(ctx: ActionContext, opts: opt.ConnectOptions) -> None:
 
 async def _release_connect(legs: list[Leg], bridge: BridgeHandle) -> None:
     for leg in legs:
-        await leg.close()
+        await leg.drop()
     await bridge.destroy()
 
 
@@ -205,5 +285,5 @@ async def call(ctx: ActionContext, opts: opt.CallOptions) -> None:
     cid = caller_id(opts.source, opts.anonymous)
     for destination in opts.destinations:
         endpoint = endpoint_for(services, destination)
-        await services.dial_flow(endpoint, flow, caller=cid, target=destination,
+        await services.dial_flow(endpoint, flow, caller=cid, target=destination, source=opts.source,
                                  master=ctx.runner if opts.chained else None)
