@@ -78,7 +78,7 @@ async def live(asterisk: Asterisk, tmp_path: Path) -> AsyncIterator[Live]:
         store=StoreConfig(url=f"sqlite+aiosqlite:///{tmp_path / 'engine.db'}",
                           secret_key=SecretStr(generate_secret_key())),
         speech=SpeechConfig(tts="espeak", cache_dir=str(tmp_path / "speech")),
-        outbound=OutboundConfig(endpoints={"tel": "Local/{target}@flowengine-test"}),
+        outbound=OutboundConfig(endpoints={"tel": "Local/{target}@flowengine-test"}, dial_timeout_s=4),
         calls=CallsConfig(recordings_dir=str(asterisk.instance.directory / "spool" / "recording")),
         flows_dir=str(tmp_path / "flows"), routes=RoutesConfig(default_flow="main"),
     )
@@ -202,6 +202,10 @@ async def test_unanswered_destination_and_bad_requests(live: Live) -> None:
     call = await live.dial([{"type": "answer"}], target="busy")
     done = await live.wait_status(call["id"], "hangup")
     assert done["hangup_reason"] == "busy" and done["activeflow_id"] == "00000000-0000-0000-0000-000000000000"
+    assert done["hangup_by"] == "remote"
+    ringing = await live.dial([{"type": "answer"}], target="noanswer")  # rings past our dial timeout
+    done = await live.wait_status(ringing["id"], "hangup")
+    assert (done["hangup_reason"], done["hangup_by"]) == ("noanswer", "local")
     h = live.tenant.headers
     no_type = await live.http.post("/v1.0/calls", headers=h, json={
         "destinations": [{"type": "sip", "target": "x"}], "actions": [{"type": "answer"}]})
