@@ -18,7 +18,7 @@ from pydantic import (
     model_validator,
 )
 
-from flowengine.ai.pricing import PriceTable
+from flowengine.providers.pricing import PriceTable
 
 ENV_PREFIX = "FLOWENGINE_"
 ENV_SEPARATOR = "__"
@@ -179,7 +179,7 @@ class Config(_Section):
     api: ApiConfig = Field(default_factory=ApiConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     log: LogConfig = Field(default_factory=LogConfig)
-    prices: PriceTable = Field(default_factory=PriceTable)  # AI call costs (flowengine.ai.pricing)
+    prices: PriceTable = Field(default_factory=PriceTable)  # AI call costs (flowengine.providers.pricing)
     flows_dir: str = "flows"
 
 

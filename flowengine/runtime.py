@@ -12,12 +12,12 @@ from pydantic import SecretStr
 from flowengine.ai import talk  # noqa: F401  (registers the ai_talk executor)
 from flowengine.ai.aicall import AICallService
 from flowengine.ai.definitions import AIDirectory
-from flowengine.ai.media import MediaSettings
+from flowengine.ai.postcall.recovery import AIRecovery
 from flowengine.ai.providers import ProviderPool
-from flowengine.ai.recovery import AIRecovery
+from flowengine.ai.sources import StoreResources
 from flowengine.ai.teams import TeamDirectory
+from flowengine.ai.voice.media import MediaSettings
 from flowengine.api.server import ApiServer
-from flowengine.api.sources import StoreResources
 from flowengine.api.webhooks import WebhookDispatcher, WebhookSender
 from flowengine.asterisk.ami import AmiClient
 from flowengine.asterisk.app import AriApp, CallHandler

@@ -11,21 +11,19 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from flowengine.ai.callrules import CallRules
-from flowengine.ai.conversation import Conversation, ConversationSettings
 from flowengine.ai.definitions import AIConfig
-from flowengine.ai.dtmf import DtmfFeed
 from flowengine.ai.events import AICallEvents
-from flowengine.ai.media import CallMedia, MediaSettings
-from flowengine.ai.outcome import CallOutcomes
-from flowengine.ai.pricing import PriceTable
+from flowengine.ai.postcall.outcome import CallOutcomes
 from flowengine.ai.providers import ProviderPool
 from flowengine.ai.teams import TeamError, TeamPlan, TeamSource, find_stored_team, plan_team
-from flowengine.ai.teamswitch import member_parameter
 from flowengine.ai.text import TASK_PROMPT, TASK_TIMEOUT_S, TextConversation
-from flowengine.ai.toolkit.box import CallToolbox
-from flowengine.ai.tools import run_variable_tool, tools_for
-from flowengine.ai.usage import UsageMeter
+from flowengine.ai.tools.box import CallToolbox
+from flowengine.ai.tools.variables import run_variable_tool, tools_for
+from flowengine.ai.voice.callrules import CallRules
+from flowengine.ai.voice.conversation import Conversation, ConversationSettings
+from flowengine.ai.voice.dtmf import DtmfFeed
+from flowengine.ai.voice.media import CallMedia, MediaSettings
+from flowengine.ai.voice.teamswitch import member_parameter
 from flowengine.asterisk.app import Call
 from flowengine.asterisk.ari.client import AriClient
 from flowengine.events import EventBus
@@ -34,6 +32,8 @@ from flowengine.flow.persistence import ENGINE_CUSTOMER_ID
 from flowengine.flow.variables import Variables
 from flowengine.media.vad import VadConfig
 from flowengine.providers.llm.base import ChatMessage, LLMProvider, ToolCall, ToolSpec
+from flowengine.providers.pricing import PriceTable
+from flowengine.providers.usage import UsageMeter
 from flowengine.store import AIcall, AIMessage, Store
 from flowengine.store import ToolCall as StoredToolCall
 from flowengine.store import ToolFunction as StoredToolFunction
@@ -76,9 +76,9 @@ class LiveAICall:
     conversation: Conversation | None = None
     text: TextConversation | None = None
     llm: LLMProvider | None = None  # owned by this AI call: closed when it ends
-    toolbox: CallToolbox | None = None  # its tools (and team), see flowengine.ai.toolkit
-    rules: CallRules | None = None  # first message, end-call phrases, limits, voicemail (flowengine.ai.callrules)
-    meter: UsageMeter | None = None  # tokens, characters, seconds (flowengine.ai.usage)
+    toolbox: CallToolbox | None = None  # its tools (and team), see flowengine.ai.tools
+    rules: CallRules | None = None  # first message, end-call phrases, limits, voicemail (flowengine.ai.voice.callrules)
+    meter: UsageMeter | None = None  # tokens, characters, seconds (flowengine.providers.usage)
     end_kind: EndKind = "soft"
     ended_reason: str = ""
     done: asyncio.Event = field(default_factory=asyncio.Event)
@@ -300,7 +300,7 @@ class AICallService:
         return await talk
 
     async def _tool(self, live: LiveAICall, call: ToolCall) -> tuple[str, str | None]:
-        """Tool calls go to the AI call's toolbox (flowengine.ai.toolkit)."""
+        """Tool calls go to the AI call's toolbox (flowengine.ai.tools)."""
         if live.toolbox is not None:
             return await live.toolbox.run(call)
         if call.name == "stop_service":

@@ -9,8 +9,8 @@ from pathlib import Path
 import yaml
 from pydantic import SecretStr, ValidationError
 
-from flowengine.ai.toolkit.catalog import validate_tool_names
-from flowengine.ai.toolkit.declared import split_secrets
+from flowengine.ai.tools.catalog import validate_tool_names
+from flowengine.ai.tools.declared import split_secrets
 from flowengine.flow.persistence import ENGINE_CUSTOMER_ID
 from flowengine.store import AI
 

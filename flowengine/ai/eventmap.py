@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flowengine.ai import events as ev
-from flowengine.ai.outcome import END_OF_CALL_REPORT
+from flowengine.ai.postcall.outcome import END_OF_CALL_REPORT
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from flowengine.api.views import view
 from flowengine.events import EventBus
 from flowengine.providers.llm.base import ToolCall
 from flowengine.store import AIcall, AIMessage
+from flowengine.store.views import view
 
 Speaker = Literal["caller", "agent"]  # data.who of speech events
 

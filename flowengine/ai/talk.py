@@ -1,12 +1,12 @@
 """The AI actions: `ai_talk` (the caller talks with an AI or team; soft ends continue the flow) and `ai_task`."""
 from __future__ import annotations
 
-from flowengine.ai import summary  # noqa: F401  (registers ai_summary)
 from flowengine.ai.aicall import AICallError, AICallService
 from flowengine.ai.endreasons import hangup_reason
+from flowengine.ai.postcall import summary  # noqa: F401  (registers ai_summary)
 from flowengine.ai.providers import ProviderUnavailable
 from flowengine.ai.teams import TeamError
-from flowengine.ai.tools import ToolConfigError
+from flowengine.ai.tools.variables import ToolConfigError
 from flowengine.flow.actions.calls import answer_if_needed
 from flowengine.flow.context import ActionContext
 from flowengine.flow.handlers import ActionFailed, executor

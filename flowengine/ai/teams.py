@@ -12,8 +12,8 @@ import yaml
 from pydantic import ValidationError
 
 from flowengine.ai.definitions import AIConfig
-from flowengine.ai.toolkit.catalog import SPECS
-from flowengine.ai.toolkit.declared import parse_tools
+from flowengine.ai.tools.catalog import SPECS
+from flowengine.ai.tools.declared import parse_tools
 from flowengine.flow.persistence import ENGINE_CUSTOMER_ID
 from flowengine.store import AI
 from flowengine.store.teams import Team, TeamMember, TeamTransition
@@ -207,7 +207,7 @@ def assistant_to_ai(assistant: dict[str, Any], *, where: str, customer_id: str) 
     tools: list[dict[str, Any]] = []
     secrets: dict[str, str] = {}
     if model.get("tools"):
-        from flowengine.ai.toolkit.declared import split_secrets
+        from flowengine.ai.tools.declared import split_secrets
 
         try:
             tools, secrets = split_secrets(list(model["tools"]))

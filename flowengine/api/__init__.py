@@ -1,9 +1,13 @@
 """REST API: VoIPBIN-style /v1.0 resources, Vapi-compatible call endpoints, auth, webhooks.
 
-How a module adds endpoints (flowengine/api/vapi.py, campaigns.py, voiceos.py follow flows.py):
+Layout: the shared core here (app, auth, errors, pagination, bodies, ids, deps, webhooks, health, metrics,
+server) under three front doors that only translate onto the engine's services: `voipbin/` (the /v1.0
+resources), `vapi/` (Vapi's `/call`) and `voiceos/` (VoiceOS's `/conversations`, `/agents`).
 
-- Write `flowengine/api/<name>.py` with a module-level `router = APIRouter(prefix="/<resource>", tags=[...])`
-  and add `"<name>"` to `ROUTER_MODULES` in app.py (mounted under /v1.0) or to `ROOT_ROUTER_MODULES`
+How a module adds endpoints (flowengine/api/vapi/routes.py, voipbin/campaigns.py follow voipbin/flows.py):
+
+- Write `flowengine/api/<door>/<name>.py` with a module-level `router = APIRouter(prefix="/<resource>",
+  tags=[...])` and add its router to `VOIPBIN_ROUTERS` in app.py (mounted under /v1.0) or to `ROOT_ROUTERS`
   (mounted at the root, e.g. Vapi's `/call`). `create_app(deps)` includes them in that order.
 - The current customer: declare a parameter `customer: CustomerId` (flowengine.api.auth). It runs the
   Bearer / `?accesskey=` authentication and gives the customer id; pass it first to every store call
@@ -13,7 +17,7 @@ How a module adds endpoints (flowengine/api/vapi.py, campaigns.py, voiceos.py fo
   event bus, `deps.engine` the running Engine or None; `deps.flow_service()` and `deps.ai_service()`
   return the engine parts or answer 503 when the engine runs no calls; `deps.call_registry()` is the
   engine's live calls (flowengine.flow.callregistry: originate, hangup, mute, hold, talk, record).
-  `deps.resources` (flowengine.api.sources.StoreResources) makes stored flows/AIs runnable; start engine
+  `deps.resources` (flowengine.ai.sources.StoreResources) makes stored flows/AIs runnable; start engine
   work inside `with acting_for(customer):` (flowengine.tenancy) so flows, AIs and records are the customer's.
 - Path ids: `id: ResourceId` (flowengine.api.ids) turns a non-UUID into a 404. Lists: `paging: Paging`
   and return `page_out(page, view)` with `response_model=PageOut[View]` (flowengine.api.pagination).

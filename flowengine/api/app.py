@@ -1,39 +1,42 @@
 """The ASGI app: `create_app(deps)` mounts every router under /v1.0, the ops endpoints and error handling."""
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from flowengine.api import errors
+from flowengine.api import errors, health, metrics
 from flowengine.api.deps import ApiDeps
 from flowengine.api.errors import ErrorResponse
+from flowengine.api.vapi import routes as vapi
+from flowengine.api.voiceos import routes as voiceos
+from flowengine.api.voipbin import (
+    accesskeys,
+    activeflows,
+    aicalls,
+    aimessages,
+    ais,
+    aisummaries,
+    calls,
+    campaigns,
+    customers,
+    flows,
+    teams,
+)
 
 API_PREFIX = "/v1.0"
 
-ROUTER_MODULES: list[str] = [
-    "flows", "activeflows", "calls", "ais", "teams", "aicalls", "aimessages", "customers", "accesskeys",
-    "campaigns", "aisummaries",
-]
-"""Modules of `flowengine.api` whose `router` (an APIRouter) is mounted under /v1.0. A new front door
-adds its module name here (or to ROOT_ROUTER_MODULES when its paths are not under /v1.0)."""
+VOIPBIN_ROUTERS: tuple[APIRouter, ...] = (
+    flows.router, activeflows.router, calls.router, ais.router, teams.router, aicalls.router, aimessages.router,
+    customers.router, accesskeys.router, campaigns.router, aisummaries.router,
+)
+"""VoIPBIN's resources, mounted under /v1.0."""
 
-ROOT_ROUTER_MODULES: list[str] = ["health", "metrics", "vapi", "voiceos"]
-"""Modules whose `router` is mounted at the root (ops endpoints, Vapi-compatible `/call`...)."""
+ROOT_ROUTERS: tuple[APIRouter, ...] = (health.router, metrics.router, vapi.router, voiceos.router)
+"""Mounted at the root: ops endpoints and the Vapi and VoiceOS front doors (`/call`, `/conversations`...)."""
 
 ERROR_CODES = (400, 401, 403, 404, 409, 503)
-
-
-def _routers(names: list[str]) -> list[APIRouter]:
-    out = []
-    for name in names:
-        module = importlib.import_module(f"flowengine.api.{name}")
-        router = module.router
-        assert isinstance(router, APIRouter), f"flowengine.api.{name}.router is not an APIRouter"
-        out.append(router)
-    return out
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
@@ -73,9 +76,9 @@ def create_app(deps: ApiDeps) -> FastAPI:
     )
     app.state.deps = deps
     errors.install(app)
-    for router in _routers(ROUTER_MODULES):
+    for router in VOIPBIN_ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
-    for router in _routers(ROOT_ROUTER_MODULES):
+    for router in ROOT_ROUTERS:
         app.include_router(router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -10,10 +10,11 @@ from pydantic import SecretStr
 from flowengine.api.errors import unavailable
 from flowengine.events import EventBus
 from flowengine.store import Store
+from flowengine.tasks import TaskOwner
 
 if TYPE_CHECKING:
     from flowengine.ai.aicall import AICallService
-    from flowengine.api.sources import StoreResources
+    from flowengine.ai.sources import StoreResources
     from flowengine.api.webhooks import WebhookDispatcher
     from flowengine.flow.callregistry import CallRegistry
     from flowengine.flow.service import FlowService
@@ -31,6 +32,8 @@ class ApiDeps:
     engine: Engine | None = None
     resources: StoreResources | None = None
     webhooks: WebhookDispatcher | None = None
+    tasks: TaskOwner = field(default_factory=lambda: TaskOwner("api"))
+    """What the API started in the background (activeflows, calls, summaries); closed with the server."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Room for other front doors (Vapi, VoiceOS, campaigns) to keep their own helpers."""
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import aiohttp
 
-from flowengine.ai.outcome import END_OF_CALL_REPORT
+from flowengine.ai.postcall.outcome import END_OF_CALL_REPORT
 from flowengine.api.deps import ApiDeps
 from flowengine.api.errors import bad_request, unavailable
 from flowengine.api.webhooks import WebhookSender

@@ -9,7 +9,6 @@ import uvicorn
 
 from flowengine.api.app import create_app
 from flowengine.api.deps import ApiDeps
-from flowengine.api.launch import TaskSet
 
 if TYPE_CHECKING:
     from flowengine.runtime import Engine
@@ -25,10 +24,9 @@ class ApiServer:
         cfg = engine.config.api
         self.engine = engine
         assert engine.webhooks is not None, "the engine starts its webhook dispatcher with the store"
-        self.tasks = TaskSet()
         self.webhooks = engine.webhooks  # the engine's: listening since start-up, closed by the engine
         self.deps = ApiDeps(store=engine.store, events=engine.events, admin_key=cfg.admin_key, engine=engine,
-                            resources=engine.resources, webhooks=self.webhooks, extra={"tasks": self.tasks})
+                            resources=engine.resources, webhooks=self.webhooks)
         self.app = create_app(self.deps)
         config = uvicorn.Config(self.app, host=cfg.host, port=cfg.port, log_config=None, lifespan="off",
                                 access_log=False)
@@ -59,7 +57,7 @@ class ApiServer:
             await asyncio.wait({self._task}, timeout=5)
             self._task.cancel()
             self._task = None
-        await self.tasks.aclose()
+        await self.deps.tasks.aclose(timeout=10)
         door = self.deps.extra.get("frontdoor")  # flowengine.api.frontdoor (Vapi and VoiceOS calls)
         if door is not None:
             await door.aclose()

@@ -69,7 +69,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 def run_conversation(args: argparse.Namespace) -> int:
     import asyncio
 
-    from flowengine.ai.bench import run_conversation_bench
+    from flowengine.bench.conversation import run_conversation_bench
     from flowengine.logs import setup_logging
 
     if not 1 <= args.turns <= 200 or not 0 <= args.barge_ins <= 50:
@@ -90,7 +90,7 @@ def run_conversation(args: argparse.Namespace) -> int:
 def run_turns(args: argparse.Namespace) -> int:
     import asyncio
 
-    from flowengine.ai.turnbench import run_turn_bench
+    from flowengine.bench.turns import run_turn_bench
     from flowengine.providers.stt.whisper import WhisperSTT
     from flowengine.providers.tts import TTS_PROVIDERS
 
@@ -110,7 +110,7 @@ def run_turns(args: argparse.Namespace) -> int:
 
 
 def run_media(args: argparse.Namespace) -> int:
-    from flowengine.media import bench
+    from flowengine.bench import media as bench
 
     if not 1 <= args.streams <= MAX_STREAMS:
         print(f"--streams must be 1..{MAX_STREAMS}", file=sys.stderr)

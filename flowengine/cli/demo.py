@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from flowengine.ai.demo import run_demo
+from flowengine.bench.demo import run_demo
 from flowengine.logs import setup_logging
 
 

@@ -7,10 +7,10 @@ import json
 import sys
 from typing import Any
 
-from flowengine.api.views import view
 from flowengine.config import ConfigError, load_config
 from flowengine.runtime import open_store
 from flowengine.store import StoreError
+from flowengine.store.views import view
 
 
 def add_parser(sub: Any) -> None:

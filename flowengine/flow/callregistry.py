@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from flowengine.api.views import view
 from flowengine.asterisk.app import Call as AriCall
 from flowengine.asterisk.ari.events import ChannelDestroyed, ChannelStateChange, Dial, Event, StasisEnd, StasisStart
 from flowengine.asterisk.ari.handles import ChannelHandle
@@ -32,6 +31,7 @@ from flowengine.store import Call as CallRecord
 from flowengine.store.calls import HangupBy, HangupReason, MuteDirection
 from flowengine.store.errors import NotFoundError
 from flowengine.store.records import Address
+from flowengine.store.views import view
 from flowengine.tenancy import acting_for, current_customer
 
 log = logging.getLogger(__name__)

@@ -5,12 +5,12 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from flowengine.api.views import activeflow_view
 from flowengine.events import EventBus
 from flowengine.flow.activeflow import TM_UNSET, Activeflow
 from flowengine.store import Activeflow as StoredActiveflow
 from flowengine.store import Customer, Store
 from flowengine.store.errors import NotFoundError
+from flowengine.store.views import activeflow_view
 from flowengine.tenancy import ENGINE_CUSTOMER_ID, current_customer
 
 log = logging.getLogger(__name__)

@@ -94,7 +94,7 @@ class AI(CustomerRecord):
     tool_names: list[str] = Field(default_factory=list)
     tools: list[dict[str, Any]] = Field(default_factory=list)
     """Tools the assistant declares (Vapi kinds: function, transferCall, dtmf, endCall), checked by
-    flowengine.ai.toolkit.declared; never with a `server.secret` (secrets are write-only)."""
+    flowengine.ai.tools.declared; never with a `server.secret` (secrets are write-only)."""
     direct_hash: str = ""
     # Call rules, from the Vapi assistant (docs/ai.md "Call rules"); 0 seconds = no limit.
     first_message: str = ""

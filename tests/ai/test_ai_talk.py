@@ -11,8 +11,8 @@ from typing import Any
 from flowengine.ai import talk  # noqa: F401  (registers ai_talk)
 from flowengine.ai.aicall import AICallService
 from flowengine.ai.definitions import AIConfig
-from flowengine.ai.media import MediaSettings
 from flowengine.ai.providers import ProviderPool
+from flowengine.ai.voice.media import MediaSettings
 from flowengine.asterisk.ari.client import AriClient
 from flowengine.flow.persistence import ENGINE_CUSTOMER_ID
 from flowengine.providers.llm.base import LLMProvider

@@ -6,9 +6,9 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from flowengine.ai.analysis import AnalysisUnavailable, analyse, rubric_result, transcript_of
-from flowengine.ai.usage import LLMUsage
+from flowengine.ai.postcall.analysis import AnalysisUnavailable, analyse, rubric_result, transcript_of
 from flowengine.providers.llm import create_llm
+from flowengine.providers.usage import LLMUsage
 from flowengine.store import AI
 from flowengine.store.aifeatures import AnalysisPlan
 from tests.fakes.openai_server import FakeOpenAIServer, Reply

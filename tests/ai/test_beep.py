@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from flowengine.ai.beep import Beep, BeepDetector, find_beeps
+from flowengine.ai.voice.beep import Beep, BeepDetector, find_beeps
 from flowengine.media.g711 import ulaw_decode, ulaw_encode
 
 RATE = 16000

@@ -12,15 +12,15 @@ import pytest
 
 from flowengine.ai import talk  # noqa: F401  (registers ai_talk)
 from flowengine.ai.aicall import AICallService
-from flowengine.ai.callrules import SILENCE_PROMPT
 from flowengine.ai.definitions import AIConfig
-from flowengine.ai.media import MediaSettings
-from flowengine.ai.outcome import END_OF_CALL_REPORT
-from flowengine.ai.pricing import LLMPrice, PerCharacters, PerMinute, PriceTable
+from flowengine.ai.postcall.outcome import END_OF_CALL_REPORT
+from flowengine.ai.voice.callrules import SILENCE_PROMPT
+from flowengine.ai.voice.media import MediaSettings
 from flowengine.asterisk.ari.client import AriClient
 from flowengine.events import EventBus
 from flowengine.flow.persistence import ENGINE_CUSTOMER_ID
 from flowengine.providers.llm.base import LLMProvider
+from flowengine.providers.pricing import LLMPrice, PerCharacters, PerMinute, PriceTable
 from flowengine.providers.stt.base import STTProvider
 from flowengine.store import AI, Customer, Store
 from tests.ai.fakes import ScriptedSTT, ScriptedToolLLM

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import numpy as np
 import pytest
 
-from flowengine.ai.conversation import Conversation, ConversationSettings
+from flowengine.ai.voice.conversation import Conversation, ConversationSettings
 from flowengine.media.frames import AudioFrame, MediaInbox
 from flowengine.media.vad import SpeechEnded, SpeechStarted, SpeechStopping
 from flowengine.providers.llm.base import ChatMessage, LLMError, TextDelta

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from flowengine.ai.endpointing import TurnEnd, TurnJudge, digits_in
+from flowengine.ai.voice.endpointing import TurnEnd, TurnJudge, digits_in
 
 
 def test_digits_spelled_or_written() -> None:

@@ -13,10 +13,9 @@ from pydantic import SecretStr
 
 from flowengine.ai.aicall import AICallService
 from flowengine.ai.definitions import AIDirectory
-from flowengine.ai.media import MediaSettings
+from flowengine.ai.postcall.recovery import ENGINE_STOPPED, AIRecovery, terminate_stale_aicalls
 from flowengine.ai.providers import ProviderPool
-from flowengine.ai.recovery import ENGINE_STOPPED, AIRecovery, terminate_stale_aicalls
-from flowengine.api.views import view
+from flowengine.ai.voice.media import MediaSettings
 from flowengine.asterisk.ari.client import AriClient
 from flowengine.config import ApiConfig, AsteriskConfig, Config, SpeechConfig, StoreConfig
 from flowengine.events import Event, EventBus
@@ -34,6 +33,7 @@ from flowengine.store import (
     Summary,
     generate_secret_key,
 )
+from flowengine.store.views import view
 from tests.conftest import Asterisk
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.store import conftest as store_fixtures

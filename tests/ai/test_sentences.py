@@ -1,7 +1,7 @@
 """Sentence cutting of streamed replies."""
 from __future__ import annotations
 
-from flowengine.ai.sentences import SentenceSplitter
+from flowengine.ai.voice.sentences import SentenceSplitter
 
 
 def feed(chunks: list[str], soft: int = 120) -> list[str]:

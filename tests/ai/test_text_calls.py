@@ -9,8 +9,8 @@ from pydantic import SecretStr
 from flowengine.ai import talk  # noqa: F401  (registers ai_task)
 from flowengine.ai.aicall import AICallService
 from flowengine.ai.definitions import AIConfig
-from flowengine.ai.media import MediaSettings
 from flowengine.ai.providers import ProviderPool
+from flowengine.ai.voice.media import MediaSettings
 from flowengine.flow.activeflow import ReferenceType
 from flowengine.flow.context import Services
 from flowengine.flow.model import Flow

@@ -18,8 +18,8 @@ from scipy.signal import resample_poly
 from flowengine.ai import talk  # noqa: F401  (registers ai_talk)
 from flowengine.ai.aicall import AICallService
 from flowengine.ai.definitions import AIConfig
-from flowengine.ai.media import MediaSettings
-from flowengine.ai.toolkit.signing import SIGNATURE_HEADER, verify
+from flowengine.ai.tools.signing import SIGNATURE_HEADER, verify
+from flowengine.ai.voice.media import MediaSettings
 from flowengine.asterisk.ari.client import AriClient
 from flowengine.events import Event, EventBus
 from flowengine.flow.persistence import ENGINE_CUSTOMER_ID

@@ -10,10 +10,10 @@ from flowengine.ai import events as ev
 from flowengine.ai.definitions import AIConfig, AIDefinitionError, load_ai_file
 from flowengine.ai.eventmap import EVENT_MAP, vapi_message_type, voiceos_hook
 from flowengine.ai.teams import TeamDirectory, TeamError, squad_to_team
-from flowengine.ai.toolkit.declared import DeclaredToolError, parse_tools, split_secrets
-from flowengine.ai.toolkit.outcome import arguments
-from flowengine.ai.toolkit.server import request_body
-from flowengine.ai.toolkit.signing import sign, verify
+from flowengine.ai.tools.declared import DeclaredToolError, parse_tools, split_secrets
+from flowengine.ai.tools.outcome import arguments
+from flowengine.ai.tools.server import request_body
+from flowengine.ai.tools.signing import sign, verify
 from flowengine.providers.llm.base import ToolCall
 
 FUNCTION = {"type": "function", "function": {"name": "lookup_order", "parameters": {

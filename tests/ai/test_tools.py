@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from flowengine.ai.tools import ToolConfigError, run_variable_tool, tools_for, validate_tool_names
+from flowengine.ai.tools.variables import ToolConfigError, run_variable_tool, tools_for, validate_tool_names
 from flowengine.flow.variables import Variables
 from flowengine.providers.llm.base import ToolCall
 

@@ -15,9 +15,9 @@ from aiosmtpd.controller import Controller
 from pydantic import SecretStr
 
 from flowengine.ai.definitions import AIConfig
+from flowengine.ai.sources import StoreResources
 from flowengine.api.app import create_app
 from flowengine.api.deps import ApiDeps
-from flowengine.api.sources import StoreResources
 from flowengine.asterisk.ari.client import AriClient
 from flowengine.asterisk.ari.events import ChannelDtmfReceived, ChannelEnteredBridge
 from flowengine.asterisk.ari.events import Event as AriEvent

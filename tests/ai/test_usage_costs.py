@@ -6,10 +6,10 @@ from collections.abc import AsyncIterator
 import numpy as np
 import pytest
 
-from flowengine.ai.pricing import LLMPrice, PerCharacters, PerMinute, PriceTable, costs
-from flowengine.ai.usage import UsageMeter, estimate_tokens
 from flowengine.config import ConfigError, load_config
 from flowengine.providers.llm.base import ChatMessage, LLMEvent, LLMProvider, TextDelta, ToolSpec
+from flowengine.providers.pricing import LLMPrice, PerCharacters, PerMinute, PriceTable, costs
+from flowengine.providers.usage import UsageMeter, estimate_tokens
 from tests.ai.fakes import ScriptedLLM, ScriptedSTT, ToneTTS
 
 

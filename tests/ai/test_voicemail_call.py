@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from flowengine.ai.voicemail import AudioClassifier  # noqa: F401  (the classifier under test)
+from flowengine.ai.voice.voicemail import AudioClassifier  # noqa: F401  (the classifier under test)
 from flowengine.asterisk.ari.client import AriClient
 from tests.ai.fakes import ScriptedSTT, ScriptedToolLLM
 from tests.ai.test_call_rules import AI_ID, rules_harness

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from flowengine.ai.voicemail import AudioClassifier, Verdict
+from flowengine.ai.voice.voicemail import AudioClassifier, Verdict
 from flowengine.media.frames import AudioFrame
 from flowengine.media.vad import SpeechEnded, SpeechStarted
 from flowengine.store.aifeatures import VoicemailDetection

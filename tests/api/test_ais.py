@@ -9,9 +9,9 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import text
 
+from flowengine.ai.sources import StoreResources
 from flowengine.api.app import create_app
 from flowengine.api.deps import ApiDeps
-from flowengine.api.sources import StoreResources
 from flowengine.store import Store
 from flowengine.tenancy import acting_for
 from tests.api.conftest import Tenant, new_tenant
@@ -121,7 +121,7 @@ async def test_one_undecryptable_stored_secret_does_not_stop_the_engine_loading_
         await conn.execute(text("UPDATE ais SET engine_key_enc = 'gAAAAAdamaged' WHERE id = :id"), {"id": bad["id"]})
     async with await Store.open(shared_url, secret_keys=[SECRET_KEY]) as restarted:
         resources = StoreResources(restarted)
-        with caplog.at_level(logging.ERROR, logger="flowengine.api.sources"):
+        with caplog.at_level(logging.ERROR, logger="flowengine.ai.sources"):
             await resources.warm()
         with acting_for(tenant.id):
             assert resources.get(good["id"]) is not None and resources.get(bad["id"]) is None

@@ -8,7 +8,6 @@ from typing import Any
 import httpx
 import pytest
 
-from flowengine.api.activeflows import tasks_of
 from flowengine.api.deps import ApiDeps
 from flowengine.events import Event
 from flowengine.store import AI, NIL_ID, NOT_YET, Activeflow, AIcall, AIMessage, Call, Store, format_timestamp
@@ -81,7 +80,7 @@ async def test_post_summarises_an_ended_calls_transcript_once(
                                                                                       tenant.id)
         assert made["on_end_flow_id"] == NIL_ID and made["tm_delete"] == format_timestamp(NOT_YET)
         done = await written(client, tenant, made["id"])
-        await tasks_of(deps).aclose()
+        await deps.tasks.aclose(timeout=10)
     assert done["content"] == "The caller booked Friday." and done["error"] == ""
     request = server.requests[-1]
     assert request.headers.get("Authorization") == "Bearer sk-tenant-key"  # the AI's own key
@@ -107,7 +106,7 @@ async def test_a_call_without_ai_call_is_done_with_the_reason(
     r = await client.post("/v1.0/aisummaries", json=body(call.id, language=""), headers=tenant.headers)
     assert r.status_code == 200, r.text
     done = await written(client, tenant, r.json()["id"])
-    await tasks_of(deps).aclose()
+    await deps.tasks.aclose(timeout=10)
     assert done["content"] == "" and "had no AI call" in done["error"]
 
 
@@ -148,7 +147,7 @@ async def test_another_customer_never_sees_or_deletes_and_delete_is_soft(
     r = await client.post("/v1.0/aisummaries", json=body(call.id, language=""), headers=tenant.headers)
     summary_id = r.json()["id"]
     await written(client, tenant, summary_id)
-    await tasks_of(deps).aclose()
+    await deps.tasks.aclose(timeout=10)
     seen = events_of(deps)
     assert (await client.get(f"/v1.0/aisummaries/{summary_id}", headers=other.headers)).status_code == 404
     refused = await client.delete(f"/v1.0/aisummaries/{summary_id}", headers=other.headers)

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from flowengine.api.vapi import CALL
-from flowengine.api.vapi_assistant import ANY
+from flowengine.api.vapi.assistant import ANY
+from flowengine.api.vapi.routes import CALL
 from tests.api.conftest import Tenant
 from tests.api.frontdoor_harness import receiver, running_engine, until
 from tests.conftest import Asterisk

@@ -15,7 +15,7 @@ from voiceos.models.create_call import CreateCall
 from voiceos.models.update_agent import UpdateAgent
 from voiceos.models.webhook import Webhook
 
-from flowengine.api.voiceos_models import EVENTS
+from flowengine.api.voiceos.models import EVENTS
 from tests.api.conftest import Tenant
 from tests.api.frontdoor_harness import Running, receiver, running_engine, until
 from tests.conftest import Asterisk

@@ -10,7 +10,7 @@ from typing import Any
 from flowengine.ai import talk  # noqa: F401  (registers ai_talk)
 from flowengine.ai.aicall import AICallService
 from flowengine.ai.definitions import AIConfig
-from flowengine.ai.media import MediaSettings
+from flowengine.ai.voice.media import MediaSettings
 from flowengine.asterisk.ari.client import AriClient
 from flowengine.campaign.results import tally
 from flowengine.flow.persistence import ENGINE_CUSTOMER_ID

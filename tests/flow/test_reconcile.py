@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from flowengine.api.views import view
 from flowengine.events import Event, EventBus
 from flowengine.flow.reconcile import hang_up_stale_calls
 from flowengine.store import NOT_YET, Call, Customer, Store
+from flowengine.store.views import view
 from tests.store import conftest as store_fixtures
 
 postgres = store_fixtures.postgres

@@ -10,8 +10,8 @@ import pytest
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from flowengine.api.app import create_app
-from flowengine.api.campaigns import DialInfoBody, OutplanBody
 from flowengine.api.deps import ApiDeps
+from flowengine.api.voipbin.campaigns import DialInfoBody, OutplanBody
 from flowengine.campaign.plan import OutplanSpec, PlanError, load_plan
 from flowengine.store import Address, CustomerRecord, Outplan, Store
 from flowengine.store.dialrules import DESTINATION_SLOTS, DialRules

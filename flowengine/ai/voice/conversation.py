@@ -1,0 +1,418 @@
+"""The conversation loop: caller turns (VAD -> STT) to replies (LLM -> sentences -> TTS -> paced playout)."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from flowengine.ai.endreasons import pipeline_error
+from flowengine.ai.voice.endpointing import TurnEnd, TurnJudge
+from flowengine.ai.voice.heard import HeardTracker
+from flowengine.ai.voice.metrics import TurnMetrics
+from flowengine.ai.voice.sentences import SentenceSplitter
+from flowengine.media.frames import AudioFrame, MediaInbox
+from flowengine.media.vad import SpeechEnded, SpeechResumed, SpeechStarted, SpeechStopping
+from flowengine.providers.llm.base import (
+    ChatMessage,
+    LLMError,
+    LLMProvider,
+    TextDelta,
+    ToolCall,
+    ToolCallRequest,
+    ToolSpec,
+    Usage,
+)
+from flowengine.providers.stt.base import STTError, STTProvider, Transcript
+from flowengine.providers.tts.base import TTSError, TTSProvider
+
+log = logging.getLogger(__name__)
+
+PREROLL_MS = 300  # audio kept before the VAD's speech start: quiet onsets ("hi", "tue-") fall below its threshold
+MAX_BUFFER_MS = 60_000
+BACKCHANNELS = frozenset({"mm", "mmhm", "mm-hm", "mhm", "uh-huh", "uhhuh", "uh", "um", "hmm", "yeah", "yes",
+                          "ok", "okay", "right", "sure", "aha", "ah", "oh"})
+
+# What a tool call does to the conversation: None keeps going (with the result sent back to the
+# model), otherwise the conversation ends with that reason.
+ToolHandler = Callable[[ToolCall], Awaitable[tuple[str, str | None]]]
+MessageSink = Callable[[ChatMessage, dict[str, object]], Awaitable[None]]
+
+
+@dataclass
+class ConversationSettings:
+    speak_first: bool = False
+    first_message: str = ""  # said as is when speaking first; else the model writes the opening
+    language: str = ""
+    voice_id: str = ""
+    smart_turn: bool = False
+    min_interruption_ms: int = 400  # caller speech this long during agent speech interrupts it
+    min_interruption_words: int = 2  # ... or this many words that are not a backchannel
+    temperature: float | None = None
+    max_tokens: int | None = None
+    # said when a provider fails for good (after its own retries), before the AI call ends with
+    # `pipeline-error-<provider>-<component>-failed`; "" ends without a word
+    apology: str = "I am sorry, I have a technical problem and cannot go on. Please call again later."
+
+
+@dataclass
+class _Utterance:
+    start_ms: int
+    end_ms: int = 0
+    stt: asyncio.Task[Transcript] | None = None
+    during_agent_speech: bool = False
+
+
+@dataclass
+class Conversation:
+    inbox: MediaInbox
+    play: Callable[..., None]  # MediaSession.play(pcm, rate, mark=)
+    flush: Callable[[], None]
+    clear: Callable[[], object]  # -> ClearResult
+    pause_output: Callable[[], None]
+    resume_output: Callable[[], None]
+    queued_ms: Callable[[], int]
+    stt: STTProvider
+    llm: LLMProvider
+    tts: TTSProvider
+    messages: list[ChatMessage]
+    settings: ConversationSettings = field(default_factory=ConversationSettings)
+    tools: list[ToolSpec] = field(default_factory=list)
+    on_tool: ToolHandler | None = None
+    on_message: MessageSink | None = None
+    after_tools: Callable[[], Awaitable[bool]] | None = None  # True: the model answers the tool results
+    on_speech: Callable[[str, bool, str], None] | None = None  # (who: caller|agent, started, text)
+    turns: list[TurnMetrics] = field(default_factory=list)
+    ended_reason: str = ""
+
+    def __post_init__(self) -> None:
+        self._frames: deque[AudioFrame] = deque(maxlen=MAX_BUFFER_MS // 20)
+        self._utterance: _Utterance | None = None
+        self._reply: asyncio.Task[None] | None = None
+        self._paused = False
+        self._done = asyncio.Event()
+        self.heard = HeardTracker()
+        self.judge = TurnJudge(self.settings.smart_turn)
+        self._pending_end: asyncio.Task[None] | None = None
+        self.interruptions = 0
+        self.false_interruptions = 0
+        self.provider_failures = 0
+        self.barge_in_stop_ms: list[float] = []
+
+    # -- mark callback (called from the media clock tick) ------------------------------------
+    def on_mark(self, mark: Hashable) -> None:
+        self.heard.reached(mark)
+
+    # -- control ------------------------------------------------------------------------------
+    def end(self, reason: str) -> None:
+        if not self.ended_reason:
+            self.ended_reason = reason
+        self._done.set()
+        self.inbox.close()
+
+    async def pause(self) -> None:
+        """Neither listen nor speak: queued audio dropped, in-flight work cancelled, context kept."""
+        self._paused = True
+        self.clear()
+        await self._cancel_reply()
+        self._drop_utterance()
+
+    def resume(self, line: str = "") -> None:
+        """Listen and speak again; `line` is said first (e.g. "Thanks for waiting.")."""
+        self._paused = False
+        self._frames.clear()
+        if line:
+            self._start_reply(TurnMetrics(index=0), say=line)
+
+    @property
+    def speaking(self) -> bool:
+        return (self._reply is not None and not self._reply.done()) or self.queued_ms() > 0
+
+    @property
+    def caller_speaking(self) -> bool:
+        """The caller is in an utterance (or a held, unfinished turn): for the silence timeout."""
+        return self._utterance is not None or self._pending_end is not None
+
+    def say(self, text: str) -> None:
+        """The agent says `text` now unless it is speaking (a call rule's prompt); stored like any reply."""
+        if not self.speaking and not self._done.is_set():
+            self._start_reply(TurnMetrics(index=0), say=text)
+
+    async def cut(self) -> None:
+        """Stop the agent mid-reply (a call rule ends the call): unsent audio is dropped and the stored
+        message keeps what the caller heard."""
+        result = self.clear()
+        self.heard.interrupted(result)
+        self.resume_output()
+        await self._cancel_reply()
+
+    async def send_user_text(self, text: str) -> None:
+        """A user message that is not speech (DTMF keys): answered at once, like a finished turn."""
+        if self._done.is_set() or self._paused:
+            return
+        if self.speaking:
+            await self._interrupt()
+        await self._commit_turn(TurnMetrics(index=len(self.turns) + 1, caller_text=text))
+
+    # -- the loop -----------------------------------------------------------------------------
+    async def run(self) -> str:
+        try:
+            if self.settings.speak_first:
+                self._start_reply(TurnMetrics(index=0, caller_text=""), opening=True)
+            async for item in self.inbox:
+                if self._paused:
+                    continue
+                if isinstance(item, AudioFrame):
+                    self._frames.append(item)
+                elif isinstance(item, SpeechStarted):
+                    self._on_speech_started(item)
+                elif isinstance(item, SpeechStopping):
+                    self._on_speech_stopping(item)
+                elif isinstance(item, SpeechResumed):
+                    self._on_speech_resumed()
+                elif isinstance(item, SpeechEnded):
+                    await self._on_speech_ended(item)
+                if self._done.is_set():
+                    break
+        finally:
+            if self._pending_end is not None:
+                self._pending_end.cancel()
+            await self._cancel_reply()
+            self._drop_utterance()
+        return self.ended_reason or "ended"
+
+    def _on_speech_started(self, event: SpeechStarted) -> None:
+        self._drop_utterance()
+        if self._pending_end is not None:  # the caller goes on with a held (unfinished) turn
+            self._pending_end.cancel()
+            self._pending_end = None
+        agent = self.speaking
+        self._utterance = _Utterance(start_ms=event.start_ms, during_agent_speech=agent)
+        if self.on_speech is not None:
+            self.on_speech("caller", True, "")
+        if agent:
+            # Stop the agent within this frame; whether it was a real interruption is decided
+            # once we know how long the caller spoke and what they said (backchannels resume).
+            started = time.perf_counter()
+            self.pause_output()
+            self.barge_in_stop_ms.append((time.perf_counter() - started) * 1000 + 20.0)
+
+    def _on_speech_stopping(self, event: SpeechStopping) -> None:
+        utt = self._utterance
+        if utt is None:
+            return
+        utt.end_ms = event.end_ms
+        utt.stt = asyncio.ensure_future(self._transcribe(utt))  # speculative: hides STT behind endpointing
+
+    def _on_speech_resumed(self) -> None:
+        utt = self._utterance
+        if utt is not None and utt.stt is not None:
+            utt.stt.cancel()
+            utt.stt = None
+
+    async def _on_speech_ended(self, event: SpeechEnded) -> None:
+        utt = self._utterance
+        self._utterance = None
+        if utt is None:
+            return
+        decided = time.perf_counter()
+        utt.end_ms = event.end_ms
+        if self.on_speech is not None:
+            self.on_speech("caller", False, "")
+        stt = utt.stt if utt.stt is not None else asyncio.ensure_future(self._transcribe(utt))
+        try:
+            transcript = await stt
+        except asyncio.CancelledError:
+            return
+        except STTError as exc:
+            await self._fail("transcriber", self.stt.name, exc)
+            return
+        text = transcript.text.strip()
+        spoke_ms = event.end_ms - event.start_ms
+        if utt.during_agent_speech:
+            words = [w.strip(".,!?").lower() for w in text.split()]
+            real = [w for w in words if w and w not in BACKCHANNELS]
+            if spoke_ms < self.settings.min_interruption_ms and len(real) < self.settings.min_interruption_words:
+                self.false_interruptions += 1
+                log.info("backchannel %r (%d ms) during agent speech: the agent goes on", text, spoke_ms)
+                self.resume_output()
+                return
+            await self._interrupt()
+        if not text:
+            return
+        stt_wait_ms = (time.perf_counter() - decided) * 1000
+        if self.judge.judge(text) is TurnEnd.WAIT:
+            # Smart turn: the caller stopped mid-thought ("and...", half a number): keep listening,
+            # and answer anyway if nothing more comes.
+            self.judge.hold(text)
+            self._pending_end = asyncio.ensure_future(self._answer_held(event, transcript))
+            log.debug("turn not finished, waiting: %r", text)
+            return
+        metrics = TurnMetrics(index=len(self.turns) + 1, caller_text=self.judge.take(text), decided_at=decided,
+                              endpointing_ms=float(event.t_ms - event.end_ms),
+                              stt_ms=float(transcript.compute_ms), stt_wait_ms=stt_wait_ms)
+        await self._commit_turn(metrics)
+
+    async def _answer_held(self, event: SpeechEnded, transcript: Transcript) -> None:
+        await asyncio.sleep(self.judge.extra_wait_ms / 1000)
+        self._pending_end = None
+        metrics = TurnMetrics(index=len(self.turns) + 1, caller_text=self.judge.take(),
+                              decided_at=time.perf_counter(),
+                              endpointing_ms=float(event.t_ms - event.end_ms + self.judge.extra_wait_ms),
+                              stt_ms=float(transcript.compute_ms))
+        await self._commit_turn(metrics)
+
+    async def _commit_turn(self, metrics: TurnMetrics) -> None:
+        user = ChatMessage("user", metrics.caller_text)
+        self.messages.append(user)
+        await self._emit(user, {"direction": "incoming"})
+        self._start_reply(metrics)
+
+    async def _transcribe(self, utt: _Utterance) -> Transcript:
+        first = utt.start_ms - PREROLL_MS
+        last = utt.end_ms
+        frames = [f.pcm for f in self._frames if first <= f.t_ms < last + 20]
+        if not frames:
+            return Transcript("")
+        pcm = np.concatenate(frames).astype(np.int16, copy=False)
+        return await self.stt.transcribe(pcm, language=self.settings.language)
+
+    def _drop_utterance(self) -> None:
+        if self._utterance is not None and self._utterance.stt is not None:
+            self._utterance.stt.cancel()
+        self._utterance = None
+
+    async def _interrupt(self) -> None:
+        self.interruptions += 1
+        result = self.clear()
+        self.heard.interrupted(result)  # before the reply's own cleanup writes what was said
+        self.resume_output()
+        await self._cancel_reply()
+        log.info("barge-in: agent stopped, %d ms of queued speech dropped", getattr(result, "ms", 0))
+
+    async def _cancel_reply(self) -> None:
+        task, self._reply = self._reply, None
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    def _start_reply(self, metrics: TurnMetrics, opening: bool = False, say: str = "") -> None:
+        if opening and self.settings.first_message:
+            say = self.settings.first_message
+        self._reply = asyncio.ensure_future(self._respond(metrics, say))
+
+    async def _emit(self, message: ChatMessage, extra: dict[str, object]) -> None:
+        if self.on_message is not None:
+            await self.on_message(message, extra)
+
+    # -- one reply ----------------------------------------------------------------------------
+    async def _respond(self, metrics: TurnMetrics, say: str) -> None:
+        """One agent turn; a provider that fails for good ends the conversation (see `_fail`)."""
+        try:
+            await self._turn(metrics, say)
+        except LLMError as exc:
+            await self._fail("llm", self.llm.name, exc)
+        except TTSError as exc:
+            await self._fail("voice", self.tts.name, exc)
+
+    async def _fail(self, component: Literal["llm", "voice", "transcriber"], provider: str, exc: Exception) -> None:
+        """The provider already retried: apologise (unless the voice itself failed) and end with Vapi's
+        `pipeline-error-...` reason; the flow decides what follows (ai_talk ends softly)."""
+        log.error("AI call %s provider %r failed, ending the conversation: %s", component, provider, exc)
+        self.provider_failures += 1
+        if component != "voice" and self.settings.apology and not self._done.is_set():
+            try:
+                await self._turn(TurnMetrics(index=0), self.settings.apology)
+            except TTSError as again:
+                log.error("the apology could not be spoken either: %s", again)
+        self.end(pipeline_error(provider or "unknown", component))
+
+    async def _turn(self, metrics: TurnMetrics, say: str) -> None:
+        """One agent turn: `say` verbatim, or what the model answers to the conversation so far."""
+        reply_id = uuid.uuid4().hex[:8]
+        self.heard.start(reply_id)
+        sentences: asyncio.Queue[str | None] = asyncio.Queue()
+        calls: list[ToolCall] = []
+        try:
+            speaker = asyncio.ensure_future(self._speak(reply_id, sentences, metrics))
+            try:
+                if say:
+                    await sentences.put(say)
+                else:
+                    calls = await self._think(sentences, metrics)
+            finally:
+                await sentences.put(None)
+                await speaker
+            self.flush()
+            while self.queued_ms() > 0:
+                await asyncio.sleep(0.02)
+        finally:
+            said = self.heard.finish()
+            if said and self.on_speech is not None:
+                self.on_speech("agent", False, said)
+            if said or calls:  # a tool-only reply is kept too: tool results must follow their call
+                message = ChatMessage("assistant", said, tool_calls=tuple(calls))
+                self.messages.append(message)
+                await self._emit(message, {"direction": "outgoing", "interrupted": self.heard.was_interrupted})
+            if metrics.index:
+                self.turns.append(metrics)
+        for call in calls:
+            await self._run_tool(call)
+        if calls and self.after_tools is not None and await self.after_tools() and not self._done.is_set():
+            await self._respond(TurnMetrics(index=0), "")  # the model answers the tool results
+
+    async def _think(self, sentences: asyncio.Queue[str | None], metrics: TurnMetrics) -> list[ToolCall]:
+        splitter = SentenceSplitter()
+        calls: list[ToolCall] = []
+        asked = time.perf_counter()
+        async for event in self.llm.stream(self.messages, tools=self.tools or None,
+                                           temperature=self.settings.temperature,
+                                           max_tokens=self.settings.max_tokens):
+            if isinstance(event, TextDelta):
+                if metrics.llm_first_token_ms is None:
+                    metrics.llm_first_token_ms = (time.perf_counter() - asked) * 1000
+                for sentence in splitter.push(event.text):
+                    await sentences.put(sentence)
+            elif isinstance(event, ToolCallRequest):
+                calls.append(event.call)
+            elif isinstance(event, Usage):
+                metrics.input_tokens, metrics.output_tokens = event.input_tokens, event.output_tokens
+        for sentence in splitter.flush():
+            await sentences.put(sentence)
+        return calls
+
+    async def _speak(self, reply_id: str, sentences: asyncio.Queue[str | None], metrics: TurnMetrics) -> None:
+        index = 0
+        while (sentence := await sentences.get()) is not None:
+            started = time.perf_counter()
+            first = True
+            async for chunk in self.tts.stream(sentence, voice_id=self.settings.voice_id,
+                                               language=self.settings.language):
+                if first and metrics.tts_first_audio_ms is None:
+                    metrics.tts_first_audio_ms = (time.perf_counter() - started) * 1000
+                    if metrics.decided_at:
+                        metrics.engine_ms = max(0.0, (time.perf_counter() - metrics.decided_at) * 1000
+                                                - metrics.provider_ms())
+                if first and index == 0 and self.on_speech is not None:
+                    self.on_speech("agent", True, "")
+                first = False
+                self.heard.queued(reply_id, index, sentence, chunk.size * 1000 // self.tts.sample_rate)
+                self.play(chunk, self.tts.sample_rate, mark=(reply_id, index))
+            index += 1
+
+    async def _run_tool(self, call: ToolCall) -> None:
+        if self.on_tool is None:
+            result, end = f'{{"error": "tool {call.name} is not available"}}', None
+        else:
+            result, end = await self.on_tool(call)
+        message = ChatMessage("tool", result, tool_call_id=call.id, name=call.name)
+        self.messages.append(message)
+        await self._emit(message, {"direction": "incoming"})
+        if end is not None:
+            self.end(end)

@@ -1,0 +1,87 @@
+"""A VoiceOS agent configuration as an AI: providers mapped to the engine's own (others refused by name), the
+prompt, first message, duration limit, tools; webhook headers split off to be kept encrypted."""
+from __future__ import annotations
+
+from typing import Any
+
+from flowengine.api.voiceos.models import AgentConfig
+from flowengine.store import AI
+
+VOICES = {"piper": "piper", "espeak": "espeak"}
+"""VoiceOS voice.provider -> tts_type. azure, deepgram, elevenlabs, playht and rime are cloud voices this engine
+does not have: refused by name (flowengine's own `piper` and `espeak` are accepted as an extension)."""
+TRANSCRIBERS = {"whisper": "whisper"}
+"""VoiceOS transcriber.provider -> stt_type (deepgram and azure refused; `whisper` is an extension)."""
+HEADER_MASK = "********"
+RELAY_URL = "https://voiceos.relay.invalid/function_call"
+"""The server.url of a VoiceOS function tool: never called, its calls are relayed to the agent's webhooks."""
+
+
+class AgentProblems(ValueError):
+    """FastAPI-shaped validation errors: [{loc, msg, type}]."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__("; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors))
+        self.errors = errors
+
+
+def _problem(loc: list[str | int], msg: str) -> dict[str, Any]:
+    return {"loc": ["body", *loc], "msg": msg, "type": "value_error"}
+
+
+def agent_to_ai(config: AgentConfig, *, customer_id: str, name: str, where: list[str | int]) -> AI:
+    problems: list[dict[str, Any]] = []
+    voice, heard, model = config.voice, config.transcriber, config.language_model
+    tts = VOICES.get(voice.provider) if voice is not None else "piper"
+    if tts is None and voice is not None:
+        problems.append(_problem([*where, "voice", "provider"], f"voice provider {voice.provider!r} is not available"
+                                 f" in this engine (its voices: {', '.join(VOICES)})"))
+    stt = TRANSCRIBERS.get(heard.provider) if heard is not None else "whisper"
+    if stt is None and heard is not None:
+        problems.append(_problem([*where, "transcriber", "provider"], f"transcriber {heard.provider!r} is not "
+                                 "available in this engine (its recogniser: whisper)"))
+    if model is not None and model.credential_id:
+        problems.append(_problem([*where, "language_model", "credential_id"], "stored credentials are not supported:"
+                                 " the engine uses its configured OPENAI_API_KEY"))
+    if config.hooks:
+        problems.append(_problem([*where, "hooks"], "hooks are not supported by this engine: use webhooks"))
+    tools: list[dict[str, Any]] = []
+    if model is not None and model.tools:
+        relayed = any("function_call:triggered" in w.events for w in config.webhooks or [])
+        if not relayed:
+            problems.append(_problem([*where, "language_model", "tools"], "tools need a webhook subscribed to "
+                                     "function_call:triggered: its answer is the tool result"))
+        tools = [{"type": "function", "function": t.function.model_dump(), "server": {"url": RELAY_URL}}
+                 for t in model.tools]
+    for i, hook in enumerate(config.webhooks or []):
+        if hook.filter:
+            from flowengine.api.voiceos.filter import FilterError, parse_filter
+
+            try:
+                parse_filter(hook.filter)
+            except FilterError as exc:
+                problems.append(_problem([*where, "webhooks", i, "filter"], str(exc)))
+    if problems:
+        raise AgentProblems(problems)
+    voice_id = str(getattr(voice, "voice_id", "") or "") if voice is not None else ""
+    language = str(getattr(heard, "language", "") or "") if heard is not None else ""
+    parameter: dict[str, Any] = {}
+    if model is not None:
+        parameter = {"temperature": model.temperature, "max_tokens": model.max_tokens}
+    return AI(customer_id=customer_id, name=name, engine_model=f"openai.{model.model}" if model else "openai.gpt-4o",
+              init_prompt=config.prompt or "", parameter=parameter, tts_type=tts or "", tts_voice_id=voice_id,
+              stt_type=stt or "", stt_language=language, tools=tools,
+              first_message=config.initial_message or "",
+              first_message_mode="assistant-speaks-first" if config.initial_message else "assistant-waits-for-user",
+              max_duration_seconds=config.max_duration_seconds or 0)
+
+
+def split_headers(config: AgentConfig) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    """The configuration to store (webhook headers masked) and the headers of each webhook (to encrypt)."""
+    data = config.model_dump(mode="json")
+    headers: list[dict[str, str]] = []
+    for hook in data.get("webhooks") or []:
+        headers.append(dict(hook.get("headers") or {}))
+        if hook.get("headers"):
+            hook["headers"] = {k: HEADER_MASK for k in hook["headers"]}
+    return data, headers

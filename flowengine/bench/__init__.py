@@ -1,0 +1,1 @@
+"""Benchmarks, the demo and the scripted caller: they drive the engine from outside, as a user would."""

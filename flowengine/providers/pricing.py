@@ -1,0 +1,114 @@
+"""The price table (config `prices`) and an AI call's costs in Vapi's costBreakdown and VoiceOS's cost_breakdown shapes."""
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from flowengine.providers.usage import UsageReport
+
+OFFLINE_PROVIDERS = ("rules", "whisper", "piper", "espeak", "asterisk")
+
+
+class _Price(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LLMPrice(_Price):
+    input_per_million: float = Field(0.0, ge=0)  # per million prompt tokens
+    output_per_million: float = Field(0.0, ge=0)  # per million completion tokens
+
+
+class PerMinute(_Price):
+    per_minute: float = Field(0.0, ge=0)
+
+
+class PerCharacters(_Price):
+    per_million_characters: float = Field(0.0, ge=0)
+
+
+class PriceTable(_Price):
+    """Prices by provider. `llm` keys are `provider.model` or just `provider` (any model of it); `stt` and
+    `tts` keys are provider names (`whisper`, `piper`...). The offline providers cost nothing; a provider
+    without a price is costed at 0 and named in the breakdown's `unpriced` list, never silently."""
+
+    currency: str = "USD"
+    llm: dict[str, LLMPrice] = Field(default_factory=dict)
+    stt: dict[str, PerMinute] = Field(default_factory=dict)
+    tts: dict[str, PerCharacters] = Field(default_factory=dict)
+    transport: PerMinute = Field(default_factory=PerMinute)  # the phone line, per minute of call
+    platform: PerMinute = Field(default_factory=PerMinute)  # the engine itself (Vapi `vapi`, VoiceOS `agent`)
+
+    def llm_price(self, provider: str, model: str) -> LLMPrice | None:
+        return self.llm.get(f"{provider}.{model}") or self.llm.get(provider) or (
+            LLMPrice() if provider in OFFLINE_PROVIDERS else None)
+
+    def stt_price(self, provider: str) -> PerMinute | None:
+        return self.stt.get(provider) or (PerMinute() if provider in OFFLINE_PROVIDERS else None)
+
+    def tts_price(self, provider: str) -> PerCharacters | None:
+        return self.tts.get(provider) or (PerCharacters() if provider in OFFLINE_PROVIDERS else None)
+
+
+def _money(value: float) -> float:
+    return round(value, 6)
+
+
+def llm_cost(prices: PriceTable, provider: str, model: str, prompt: int, completion: int,
+             unpriced: list[str]) -> float:
+    price = prices.llm_price(provider, model)
+    if price is None:
+        unpriced.append(f"llm {provider}.{model}")
+        return 0.0
+    return (prompt * price.input_per_million + completion * price.output_per_million) / 1_000_000
+
+
+def costs(usage: UsageReport, prices: PriceTable) -> dict[str, Any]:
+    """The `costs` of one AI call, amounts in `prices.currency`: `vapi` is Vapi's `costBreakdown`, `voiceos`
+    VoiceOS's `cost_breakdown`."""
+    unpriced: list[str] = []
+    llm = usage.llm
+    llm_total = llm_cost(prices, llm.provider, llm.model, llm.prompt_tokens, llm.completion_tokens, unpriced)
+    stt_price = prices.stt_price(usage.stt.provider)
+    if stt_price is None:
+        unpriced.append(f"stt {usage.stt.provider}")
+    stt_total = usage.stt.seconds / 60 * (stt_price.per_minute if stt_price else 0.0)
+    tts_price = prices.tts_price(usage.tts.provider)
+    if tts_price is None:
+        unpriced.append(f"tts {usage.tts.provider}")
+    tts_total = usage.tts.characters * (tts_price.per_million_characters if tts_price else 0.0) / 1_000_000
+    minutes = usage.transport.seconds / 60
+    transport_total = minutes * prices.transport.per_minute
+    platform_total = minutes * prices.platform.per_minute
+    analysis = usage.analysis
+    analysis_costs = {
+        part: llm_cost(prices, llm.provider, llm.model, t.prompt_tokens, t.completion_tokens, unpriced)
+        for part, t in analysis.items()}
+    total = llm_total + stt_total + tts_total + transport_total + platform_total + sum(analysis_costs.values())
+    vapi: dict[str, Any] = {
+        "transport": _money(transport_total), "stt": _money(stt_total), "llm": _money(llm_total),
+        "tts": _money(tts_total), "vapi": _money(platform_total), "total": _money(total),
+        "llmPromptTokens": llm.prompt_tokens, "llmCompletionTokens": llm.completion_tokens,
+        "ttsCharacters": usage.tts.characters,
+    }
+    if analysis:
+        breakdown: dict[str, Any] = {}
+        for part, t in analysis.items():
+            breakdown[part] = _money(analysis_costs[part])
+            breakdown[f"{part}PromptTokens"] = t.prompt_tokens
+            breakdown[f"{part}CompletionTokens"] = t.completion_tokens
+        vapi["analysisCostBreakdown"] = breakdown
+    voiceos = {
+        "total": _money(total),
+        "agent": _money(platform_total),
+        "language_model": {"provider": llm.provider, "cost": _money(llm_total + sum(analysis_costs.values())),
+                           "input_tokens": llm.prompt_tokens + sum(t.prompt_tokens for t in analysis.values()),
+                           "output_tokens": llm.completion_tokens
+                           + sum(t.completion_tokens for t in analysis.values())},
+        "transcriber": {"provider": usage.stt.provider, "cost": _money(stt_total), "seconds": usage.stt.seconds},
+        "voice": {"provider": usage.tts.provider, "cost": _money(tts_total), "characters": usage.tts.characters},
+        "telephony": {"provider": usage.transport.provider, "cost": _money(transport_total),
+                      "seconds": usage.transport.seconds},
+    }
+    return {"currency": prices.currency, "total": _money(total), "vapi": vapi, "voiceos": voiceos,
+            "tokens_estimated": llm.estimated, "unpriced": sorted(set(unpriced))}
