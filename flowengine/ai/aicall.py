@@ -30,6 +30,7 @@ from flowengine.events import EventBus
 from flowengine.flow.context import Services
 from flowengine.flow.persistence import ENGINE_CUSTOMER_ID
 from flowengine.flow.variables import Variables
+from flowengine.logs import log_context
 from flowengine.media.vad import VadConfig
 from flowengine.providers.llm.base import ChatMessage, LLMProvider, ToolCall, ToolSpec
 from flowengine.providers.pricing import PriceTable
@@ -209,18 +210,19 @@ class AICallService:
             "voipbin.aicall.ai_engine_model": ai.engine_model, "voipbin.aicall.confbridge_id": aicall_id,
             "voipbin.aicall.stt_language": ai.stt_language, "voipbin.aicall.pipecatcall_id": "",
         })
-        try:
-            await self._set_status(live, "initiating")
-            await self._run(live, call, llm, stt, tts, prompt, parameter, max_duration_s, tools)
-        finally:
-            self.live.pop(aicall_id, None)
-            await live.toolbox.aclose()
-            await llm.aclose()
-            self.recent.append(live)
-            while len(self.messages) > (self.recent.maxlen or 0):  # keep transcripts of recent calls only
-                del self.messages[next(iter(self.messages))]
-            live.done.set()
-            await self.outcomes.finish(live, config)
+        with log_context(aicall_id=aicall_id):  # on every record of this AI call, its media's included
+            try:
+                await self._set_status(live, "initiating")
+                await self._run(live, call, llm, stt, tts, prompt, parameter, max_duration_s, tools)
+            finally:
+                self.live.pop(aicall_id, None)
+                await live.toolbox.aclose()
+                await llm.aclose()
+                self.recent.append(live)
+                while len(self.messages) > (self.recent.maxlen or 0):  # keep transcripts of recent calls only
+                    del self.messages[next(iter(self.messages))]
+                live.done.set()
+                await self.outcomes.finish(live, config)
         return live
 
     async def _run(self, live: LiveAICall, call: Call, llm: Any, stt: Any, tts: Any, prompt: str,
@@ -352,11 +354,12 @@ class AICallService:
                    timeout_s: float = TASK_TIMEOUT_S) -> LiveAICall:
         """`ai_task`: the model acts headless through its tools until stop_service (or the timeout)."""
         live, text = await self._text_call(config, variables, "task", "", activeflow_id, TASK_PROMPT)
-        try:
-            reason = await text.run_task(timeout_s)
-            live.ended_reason = live.ended_reason or reason
-        finally:
-            await self._finish_text(live)
+        with log_context(aicall_id=live.record.id):
+            try:
+                reason = await text.run_task(timeout_s)
+                live.ended_reason = live.ended_reason or reason
+            finally:
+                await self._finish_text(live)
         return live
 
     async def start_conversation(self, *, config: AIConfig, variables: Variables, reference_id: str = "",

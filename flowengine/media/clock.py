@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import select
 import time
@@ -62,7 +63,10 @@ class MediaClock:
         self._sleep = sleep
         self.max_catchup = max_catchup
         self._clients: list[Tickable] = []
-        self._snapshot: tuple[Tickable, ...] = ()
+        # Each client's tick runs in the context it joined from (its call's log ids), never in the
+        # context of whichever call happened to start the clock's task.
+        self._contexts: dict[int, contextvars.Context] = {}
+        self._snapshot: tuple[tuple[Tickable, contextvars.Context], ...] = ()
         self._task: asyncio.Task[None] | None = None
         self.inbound = InboundBatch()
         # Sockets read by the tick; None where epoll is missing (sockets then use loop readers).
@@ -101,17 +105,26 @@ class MediaClock:
         return self.start + n * self.period
 
     def add(self, client: Tickable) -> None:
+        """Registers `client` (its ticks run in a copy of the caller's context) and starts the clock."""
+        self.join(client)
+        if self._task is None or self._task.done():
+            # Shared by every call: started in an empty context, so it carries no call's ids.
+            self._task = asyncio.get_running_loop().create_task(self.run(), name="media-clock",
+                                                                context=contextvars.Context())
+
+    def join(self, client: Tickable) -> None:
+        """Registers `client` without starting the real-time task (for `run(ticks=...)` on a fake clock)."""
         if client in self._clients:
             raise ValueError("client is already registered with this clock")
         self._clients.append(client)
-        self._snapshot = tuple(self._clients)
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self.run(), name="media-clock")
+        self._contexts[id(client)] = contextvars.copy_context()
+        self._snapshot = tuple((c, self._contexts[id(c)]) for c in self._clients)
 
     def remove(self, client: Tickable) -> None:
         if client in self._clients:
             self._clients.remove(client)
-            self._snapshot = tuple(self._clients)
+            del self._contexts[id(client)]
+            self._snapshot = tuple((c, self._contexts[id(c)]) for c in self._clients)
 
     async def run(self, *, ticks: int | None = None) -> None:
         """Tick until no client is left (or `ticks` ticks were run)."""
@@ -196,9 +209,9 @@ class MediaClock:
 
     def _tick(self) -> None:
         self.ticks += 1
-        for client in self._snapshot:
+        for client, context in self._snapshot:
             try:
-                client.on_tick()
+                context.run(client.on_tick)
             except Exception:
                 # One broken session must not stop the others' audio.
                 self.client_errors += 1
@@ -213,6 +226,7 @@ class MediaClock:
 
     async def aclose(self) -> None:
         self._clients.clear()
+        self._contexts.clear()
         self._snapshot = ()
         task, self._task = self._task, None
         if task is not None and not task.done():

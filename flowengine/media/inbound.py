@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from collections.abc import Callable
@@ -76,6 +77,9 @@ class Receiver:
             self._threshold = vad.config.confidence
         self.on_audio = on_audio
         self.on_event = on_event
+        # The batch consumes every session's frames in the shared clock's tick; each receiver's
+        # part runs in the context it was made in, so its logs (and tasks) carry its call's ids.
+        self.context = contextvars.copy_context()
         self.jitter = JitterBuffer(silence=codec.silence, capacity=jitter_capacity, fill=jitter_fill)
         # Half-band path: this stream's filter state is row `history_slot` of the batch's table.
         self.history_slot: int | None = None
@@ -348,7 +352,7 @@ class InboundBatch:
             # One frame each on the half-band path (the usual tick): row i is receiver i's.
             for i, receiver in enumerate(receivers):
                 try:
-                    receiver.consume_one(i, frames)
+                    receiver.context.run(receiver.consume_one, i, frames)
                 except Exception:
                     self.errors += 1
                     logger.exception("inbound processing failed for %r", receiver)
@@ -356,7 +360,7 @@ class InboundBatch:
         row = 0
         for receiver, count in zip(receivers, counts):
             try:
-                receiver.consume(row, count, frames)
+                receiver.context.run(receiver.consume, row, count, frames)
             except Exception:
                 # A failing consumer must not take the other calls' audio down with it.
                 self.errors += 1

@@ -39,8 +39,7 @@ async def test_an_hour_of_ticks_has_zero_cumulative_drift() -> None:
     fake = FakeTime()
     clock = MediaClock(time=fake.time, sleep=fake.sleep)
     recorder = Recorder(fake)
-    clock._clients.append(recorder)  # registered without starting the real-time task
-    clock._snapshot = (recorder,)
+    clock.join(recorder)  # registered without starting the real-time task
     ticks = 3600 * 50
     await clock.run(ticks=ticks)
     assert len(recorder.times) == ticks
@@ -61,8 +60,7 @@ async def test_lateness_samples_are_recorded_only_when_asked() -> None:
     fake = FakeTime()
     clock = MediaClock(time=fake.time, sleep=fake.sleep)
     recorder = Recorder(fake)
-    clock._clients.append(recorder)
-    clock._snapshot = (recorder,)
+    clock.join(recorder)
     await clock.run(ticks=10)
     assert clock.lateness_samples is None
     clock.lateness_samples = samples = []
@@ -82,8 +80,7 @@ async def test_a_stall_is_caught_up_tick_by_tick() -> None:
 
     clock = MediaClock(time=fake.time, sleep=sleep)
     recorder = Recorder(fake)
-    clock._clients.append(recorder)
-    clock._snapshot = (recorder,)
+    clock.join(recorder)
     await clock.run(ticks=20)
     assert len(recorder.times) == 20
     assert clock.skipped_ticks == 0
@@ -99,8 +96,7 @@ async def test_a_long_stall_skips_ahead_instead_of_bursting() -> None:
 
     clock = MediaClock(time=fake.time, sleep=sleep, max_catchup=10)
     recorder = Recorder(fake)
-    clock._clients.append(recorder)
-    clock._snapshot = (recorder,)
+    clock.join(recorder)
     await clock.run(ticks=60)
     assert clock.skipped_ticks == 50
     assert len(recorder.times) == 10
@@ -116,8 +112,8 @@ async def test_a_failing_client_does_not_stop_the_others(caplog: pytest.LogCaptu
             raise RuntimeError("boom")
 
     recorder = Recorder(fake)
-    clock._clients.extend([Broken(), recorder])
-    clock._snapshot = tuple(clock._clients)
+    clock.join(Broken())
+    clock.join(recorder)
     await clock.run(ticks=3)
     assert len(recorder.times) == 3
     assert clock.client_errors == 3
