@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fastapi import Request
 from pydantic import SecretStr
@@ -14,6 +14,7 @@ from flowengine.tasks import TaskOwner
 
 if TYPE_CHECKING:
     from flowengine.ai.aicall import AICallService
+    from flowengine.ai.placedcalls.service import PlacedCalls
     from flowengine.ai.sources import StoreResources
     from flowengine.api.webhooks import WebhookDispatcher
     from flowengine.flow.callregistry import CallRegistry
@@ -34,8 +35,8 @@ class ApiDeps:
     webhooks: WebhookDispatcher | None = None
     tasks: TaskOwner = field(default_factory=lambda: TaskOwner("api"))
     """What the API started in the background (activeflows, calls, summaries); closed with the server."""
-    extra: dict[str, Any] = field(default_factory=dict)
-    """Room for other front doors (Vapi, VoiceOS, campaigns) to keep their own helpers."""
+    placed_calls: PlacedCalls | None = None
+    """The calls the Vapi and VoiceOS front doors place (None without an engine); closed with the server."""
 
     def flow_service(self) -> FlowService:
         engine = self.engine
@@ -48,6 +49,11 @@ class ApiDeps:
         if engine is None or engine.calls is None:
             raise unavailable("this engine places no calls (no Asterisk connection): the API serves stored data only")
         return engine.calls
+
+    def need_placed_calls(self) -> PlacedCalls:
+        if self.placed_calls is None:
+            raise unavailable("this engine places no calls (no Asterisk connection): the API serves stored data only")
+        return self.placed_calls
 
     def ai_service(self) -> AICallService:
         engine = self.engine

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from flowengine.ai.placedcalls.errors import CallRefused, DialFailed
 from flowengine.flow.errors import ExternalVariablesError, FlowValidationError
 from flowengine.flow.problems import format_path
 from flowengine.store.errors import (
@@ -120,6 +121,10 @@ def translate(exc: Exception) -> JSONResponse | None:
         return response("FAILED_PRECONDITION", f"this engine cannot keep secrets: {text}", field=field)
     if isinstance(exc, StoreUnavailableError):
         return response("UNAVAILABLE", f"the store is unavailable: {exc}")
+    if isinstance(exc, CallRefused):
+        return response("INVALID_ARGUMENT", str(exc), field=exc.field)
+    if isinstance(exc, DialFailed):
+        return response("UNAVAILABLE", str(exc))
     return None
 
 
@@ -143,7 +148,8 @@ def install(app: FastAPI) -> None:
 
     for kind in (ApiError, RequestValidationError, FlowValidationError, ExternalVariablesError, NotFoundError,
                  AlreadyExistsError, InvalidQueryError, InvalidChangeError, PreconditionFailedError,
-                 StaleRevisionError, EncryptionKeyMissingError, StoreUnavailableError, Exception):
+                 StaleRevisionError, EncryptionKeyMissingError, StoreUnavailableError, CallRefused, DialFailed,
+                 Exception):
         app.add_exception_handler(kind, handle)
     app.add_exception_handler(StarletteHTTPException, http_error)
 

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import uvicorn
 
+from flowengine.ai.aicall import AICallService
+from flowengine.ai.placedcalls.service import PlacedCalls
 from flowengine.api.app import create_app
 from flowengine.api.deps import ApiDeps
 
@@ -25,8 +27,11 @@ class ApiServer:
         self.engine = engine
         assert engine.webhooks is not None, "the engine starts its webhook dispatcher with the store"
         self.webhooks = engine.webhooks  # the engine's: listening since start-up, closed by the engine
+        ai = engine.services.ai
+        placed = (PlacedCalls(engine.store, engine.events, engine.flow_service, ai)
+                  if engine.flow_service is not None and isinstance(ai, AICallService) else None)
         self.deps = ApiDeps(store=engine.store, events=engine.events, admin_key=cfg.admin_key, engine=engine,
-                            resources=engine.resources, webhooks=self.webhooks)
+                            resources=engine.resources, webhooks=self.webhooks, placed_calls=placed)
         self.app = create_app(self.deps)
         config = uvicorn.Config(self.app, host=cfg.host, port=cfg.port, log_config=None, lifespan="off",
                                 access_log=False)
@@ -58,7 +63,6 @@ class ApiServer:
             self._task.cancel()
             self._task = None
         await self.deps.tasks.aclose(timeout=10)
-        door = self.deps.extra.get("frontdoor")  # flowengine.api.frontdoor (Vapi and VoiceOS calls)
-        if door is not None:
-            await door.aclose()
+        if self.deps.placed_calls is not None:
+            await self.deps.placed_calls.aclose()
 

@@ -114,7 +114,7 @@ async def test_a_vapi_call_from_the_seed_reaches_an_ai_call_and_ends_with_the_ph
             assert patched.json()["name"] == "renamed" and patched.json()["metadata"] == {"a": "b"}
             bad = await http.patch(f"/call/{call['id']}", json={"status": "ended"}, headers=run.headers())
             assert bad.status_code == 400 and bad.json()["error"]["field"] == "status"
-        door = run.engine.api.deps.extra["frontdoor"] if run.engine.api else None
+        door = run.engine.api.deps.placed_calls if run.engine.api else None
         assert door is not None
 
         async def reported() -> bool:

@@ -12,11 +12,13 @@ from typing import Any
 from flowengine.ai import events as ev
 from flowengine.ai.eventmap import VAPI_ROLE
 from flowengine.ai.postcall.outcome import END_OF_CALL_REPORT
+from flowengine.api.callhooks import FrontDoorHooks
 from flowengine.api.frontcalls import aicall_parts
-from flowengine.api.frontdoor import FrontDoor, Notifier
 from flowengine.api.vapi.views import call_view
 from flowengine.events import Event
+from flowengine.store import Store
 from flowengine.store.frontdoor import FrontCall
+from flowengine.store.records import NIL_ID
 
 ROLE = {"assistant": "assistant", "user": "user"}
 
@@ -26,49 +28,53 @@ def _wanted(record: FrontCall) -> tuple[str, list[str]]:
     return str(server.get("url", "")), list(server.get("messages") or [])
 
 
-def install(door: FrontDoor) -> None:
-    if "vapi" in door.notifiers:
-        return
+class VapiHooks(FrontDoorHooks):
+    """The server messages of the Vapi calls. `secrets` holds each call's serverUrlSecret (memory only) until
+    its last message was sent."""
 
-    async def send(record: FrontCall, message: dict[str, Any]) -> None:
+    kind = "vapi"
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store)
+        self.secrets: dict[str, str] = {}
+
+    async def _send(self, record: FrontCall, message: dict[str, Any]) -> None:
         url, wanted = _wanted(record)
         if not url or message["type"] not in wanted:
             return
         message["timestamp"] = int(time.time() * 1000)
-        aicall, messages = await aicall_parts(door.deps.store, record)
+        aicall, messages = await aicall_parts(self.store, record)
         message.setdefault("call", call_view(record, aicall, messages))
         body = json.dumps({"message": message}, separators=(",", ":")).encode()
-        await door.sender.send(url, body, door.secrets.get(record.id) or None)
+        await self.sender.send(url, body, self.secrets.get(record.id) or None)
 
-    async def status(record: FrontCall) -> None:
-        message: dict[str, Any] = {"type": "status-update", "status": record.status}
-        if record.status == "ended":
-            message["endedReason"] = record.ended_reason
-        await send(record, message)
-        if record.status == "ended" and record.aicall_id == "00000000-0000-0000-0000-000000000000":
-            door.secrets.pop(record.id, None)  # never answered: no report will follow
+    async def status(self, call: FrontCall) -> None:
+        message: dict[str, Any] = {"type": "status-update", "status": call.status}
+        if call.status == "ended":
+            message["endedReason"] = call.ended_reason
+        await self._send(call, message)
+        if call.status == "ended" and call.aicall_id == NIL_ID:
+            self.secrets.pop(call.id, None)  # never answered: no report will follow
 
-    async def event(record: FrontCall, event: Event) -> None:
+    async def event(self, call: FrontCall, event: Event) -> None:
         data = event.data
         if event.type == ev.AIMESSAGE_CREATED and data.get("role") in ROLE and data.get("content"):
             if data.get("role") == "user":
-                await send(record, {"type": "transcript", "role": "user", "transcriptType": "final",
-                                    "transcript": data["content"]})
-            aicall, messages = await aicall_parts(door.deps.store, record)
-            view = call_view(record, aicall, messages)
-            await send(record, {"type": "conversation-update", "messages": view["messages"], "call": view})
+                await self._send(call, {"type": "transcript", "role": "user", "transcriptType": "final",
+                                        "transcript": data["content"]})
+            aicall, messages = await aicall_parts(self.store, call)
+            view = call_view(call, aicall, messages)
+            await self._send(call, {"type": "conversation-update", "messages": view["messages"], "call": view})
         elif event.type in (ev.SPEECH_STARTED, ev.SPEECH_ENDED):
-            await send(record, {"type": "speech-update", "role": VAPI_ROLE.get(str(data.get("who")), "assistant"),
-                                "status": "started" if event.type == ev.SPEECH_STARTED else "stopped"})
+            await self._send(call, {"type": "speech-update", "role": VAPI_ROLE.get(str(data.get("who")), "assistant"),
+                                    "status": "started" if event.type == ev.SPEECH_STARTED else "stopped"})
         elif event.type == END_OF_CALL_REPORT:
-            fresh = await door.deps.store.frontcalls.get(record.customer_id, record.id)
-            aicall, messages = await aicall_parts(door.deps.store, fresh)
+            fresh = await self.store.frontcalls.get(call.customer_id, call.id)
+            aicall, messages = await aicall_parts(self.store, fresh)
             view = call_view(fresh, aicall, messages)
-            await send(fresh, {"type": "end-of-call-report", "endedReason": fresh.ended_reason or data.get(
+            await self._send(fresh, {"type": "end-of-call-report", "endedReason": fresh.ended_reason or data.get(
                 "ended_reason", ""), "call": view, "transcript": view["transcript"], "messages": view["messages"],
                 "analysis": view.get("analysis", {}), "costBreakdown": view.get("costBreakdown", {}),
                 "cost": view.get("cost", 0), "startedAt": view.get("startedAt"), "endedAt": view.get("endedAt"),
                 "summary": view.get("analysis", {}).get("summary", "")})
-            door.secrets.pop(record.id, None)
-
-    door.notifiers["vapi"] = Notifier(event=event, status=status)
+            self.secrets.pop(call.id, None)

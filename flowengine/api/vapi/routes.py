@@ -14,15 +14,15 @@ from fastapi import APIRouter, Body, Query
 from pydantic import BaseModel, Field
 
 from flowengine.ai.definitions import AIConfig
+from flowengine.ai.placedcalls.errors import CallRefused
+from flowengine.ai.placedcalls.service import Assistance
 from flowengine.ai.sources import StoreResources
 from flowengine.ai.teams import TeamError, squad_to_team
 from flowengine.api.auth import CustomerId, Deps
 from flowengine.api.deps import ApiDeps
 from flowengine.api.errors import ApiError, bad_request, unavailable
 from flowengine.api.frontcalls import Instant, aicall_parts
-from flowengine.api.frontdoor import FrontDoor, Placement
 from flowengine.api.ids import ResourceId
-from flowengine.api.vapi import hooks as vapi_hooks
 from flowengine.api.vapi.assistant import (
     ANY,
     ASSISTANT,
@@ -35,6 +35,7 @@ from flowengine.api.vapi.assistant import (
     server_messages,
     unsupported,
 )
+from flowengine.api.vapi.hooks import VapiHooks
 from flowengine.api.vapi.views import call_view
 from flowengine.store import AlreadyExistsError, NotFoundError
 from flowengine.store.frontdoor import BOUND_OPS, BoundOp, FrontCall
@@ -80,13 +81,17 @@ def _check(body: dict[str, Any]) -> None:
         raise refuse(problems)
 
 
-async def _placement(deps: ApiDeps, customer: str, body: dict[str, Any]) -> tuple[Placement, dict[str, Any], str]:
+def _caller(body: dict[str, Any]) -> str:
+    """The caller id shown to the callee: phoneNumber's number, if any."""
+    phone = body.get("phoneNumber") or {}
+    return str(phone.get("twilioPhoneNumber") or phone.get("number") or "")
+
+
+async def _assistance(deps: ApiDeps, customer: str, body: dict[str, Any]) -> tuple[Assistance, dict[str, Any], str]:
     """What runs on the call, the serverUrl settings and the hook secret (the body is checked before the
     engine is needed: a bad body is a 400 even where no calls run)."""
     overrides = body.get("assistantOverrides") or {}
     values = dict(overrides.get("variableValues") or {})
-    caller = str((body.get("phoneNumber") or {}).get("twilioPhoneNumber") or
-                 (body.get("phoneNumber") or {}).get("number") or "")
     if body.get("assistantId") or body.get("squadId"):
         allowed = ("variableValues", *RULE_FIELDS) if body.get("assistantId") else ("variableValues",)
         extra = [k for k in overrides if k not in allowed]
@@ -102,11 +107,11 @@ async def _placement(deps: ApiDeps, customer: str, body: dict[str, Any]) -> tupl
                 raise bad_request(f"assistant {body['assistantId']} not found", "assistantId") from None
             if any(k != "variableValues" for k in overrides):
                 config = await _overridden(deps, resources, config, overrides)
-            return Placement("ai", config.ai.id, values, caller), {}, ""
-        return Placement("team", str(body["squadId"]), values, caller), {}, ""
+            return Assistance("ai", config.ai.id, values), {}, ""
+        return Assistance("team", str(body["squadId"]), values), {}, ""
     if body.get("squad"):
         _engine(deps)
-        return await _squad(deps, customer, body, values, caller), {}, ""
+        return await _squad(deps, customer, body, values), {}, ""
     assistant = merge(body["assistant"], {k: v for k, v in overrides.items() if k != "variableValues"})
     try:
         ai, secrets = assistant_to_ai(assistant, customer_id=customer, spec=ASSISTANT)
@@ -119,7 +124,7 @@ async def _placement(deps: ApiDeps, customer: str, body: dict[str, Any]) -> tupl
     ai = await deps.store.ais.create(ai)
     resources.put_config(AIConfig(ai, tool_secrets={k: SecretStr(v) for k, v in secrets.items()}))
     server = {"url": assistant.get("serverUrl"), "messages": wanted} if assistant.get("serverUrl") else {}
-    return Placement("ai", ai.id, values, caller), server, str(assistant.get("serverUrlSecret") or "")
+    return Assistance("ai", ai.id, values), server, str(assistant.get("serverUrlSecret") or "")
 
 
 async def _overridden(deps: ApiDeps, resources: StoreResources, config: AIConfig,
@@ -144,14 +149,13 @@ async def _overridden(deps: ApiDeps, resources: StoreResources, config: AIConfig
 
 
 def _engine(deps: ApiDeps) -> StoreResources:
-    deps.flow_service()  # 503 before anything is stored when the engine runs no calls
+    deps.need_placed_calls()  # 503 before anything is stored when the engine places no calls
     if deps.resources is None:
         raise unavailable("this engine runs no AI calls")
     return deps.resources
 
 
-async def _squad(deps: ApiDeps, customer: str, body: dict[str, Any], values: dict[str, Any],
-                 caller: str) -> Placement:
+async def _squad(deps: ApiDeps, customer: str, body: dict[str, Any], values: dict[str, Any]) -> Assistance:
     from pydantic import SecretStr
 
     assert deps.resources is not None
@@ -172,23 +176,29 @@ async def _squad(deps: ApiDeps, customer: str, body: dict[str, Any], values: dic
     except AlreadyExistsError:
         await deps.store.teams.update(customer, team.id, **team.model_dump(
             exclude={"id", "customer_id", "revision", "tm_create", "tm_update", "tm_delete"}))
-    return Placement("team", team.id, values, caller)
+    return Assistance("team", team.id, values)
 
 
 async def _create(customer: str, deps: ApiDeps, body: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise bad_request("the body must be a JSON object")
     _check(body)
-    placement, server, secret = await _placement(deps, customer, body)
+    assistance, server, secret = await _assistance(deps, customer, body)
     config = without_secrets(body)
     if server:
         config["_server"] = server
     record = FrontCall(customer_id=customer, kind="vapi", name=str(body.get("name") or ""),
-                       ai_id=placement.assistance_id, to_number=str(body["customer"]["number"]),
-                       from_number=placement.caller, config=config, metadata=dict(body.get("metadata") or {}))
-    door = FrontDoor.of(deps)
-    vapi_hooks.install(door)
-    record = await door.place(record, placement, secret=secret)
+                       ai_id=assistance.id, to_number=str(body["customer"]["number"]),
+                       from_number=_caller(body), config=config, metadata=dict(body.get("metadata") or {}))
+    calls = deps.need_placed_calls()
+    hooks = VapiHooks.of(calls, deps.store)
+    if secret:
+        hooks.secrets[record.id] = secret  # signs the call's messages from its first status on
+    try:
+        record = await calls.place(record, assistance, number_field="customer.number")
+    except CallRefused:
+        hooks.secrets.pop(record.id, None)
+        raise
     return call_view(record, None, [])
 
 

@@ -1,7 +1,7 @@
 """VoiceOS-compatible API at the root: /conversations (create_phone_call, get, list, recording) and /agents CRUD.
 
 An agent is an AI plus its VoiceOS configuration (flowengine.store.frontdoor.Agent); a conversation is a
-front-door call (flowengine.api.frontdoor) running an AI call. Validation errors are FastAPI's
+call placed by flowengine.ai.placedcalls, running an AI call. Validation errors are FastAPI's
 HTTPValidationError (422, `{"detail": [{loc, msg, type}]}`) as VoiceOS answers them: the bodies' are made
 here, FastAPI's own (query values, a body that is not JSON) by VoiceOSRoute, where /v1.0 answers 400."""
 from __future__ import annotations
@@ -15,14 +15,15 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
 
+from flowengine.ai.placedcalls.errors import CallRefused
+from flowengine.ai.placedcalls.service import Assistance
 from flowengine.api.auth import CustomerId, Deps
 from flowengine.api.deps import ApiDeps
 from flowengine.api.errors import unavailable
 from flowengine.api.frontcalls import Instant, aicall_parts
-from flowengine.api.frontdoor import FrontDoor, Placement
 from flowengine.api.ids import ResourceId
-from flowengine.api.voiceos import hooks as voiceos_hooks
 from flowengine.api.voiceos.agents import AgentProblems, agent_to_ai, split_headers
+from flowengine.api.voiceos.hooks import VoiceOSHooks
 from flowengine.api.voiceos.models import AgentConfig, CreateCall, UpdateAgent
 from flowengine.api.voiceos.views import agent_view, conversation_view
 from flowengine.store import NotFoundError
@@ -177,11 +178,10 @@ async def create_phone_call(customer: CustomerId, deps: Deps, body: JsonBody) ->
     if (request.agent_id is None) == (request.agent_config is None):
         return invalid([{"loc": ["body", "agent_id"], "msg": "give exactly one of agent_id and agent_config",
                          "type": "value_error"}])
-    deps.flow_service()
+    calls = deps.need_placed_calls()
     if deps.resources is None:
         raise unavailable("this engine runs no AI calls")
-    door = FrontDoor.of(deps)
-    voiceos_hooks.install(door)
+    hooks = VoiceOSHooks.of(calls, deps.store)
     if request.agent_id is not None:
         try:
             agent = await deps.store.agents.get(customer, request.agent_id)
@@ -205,8 +205,12 @@ async def create_phone_call(customer: CustomerId, deps: Deps, body: JsonBody) ->
     record = FrontCall(customer_id=customer, kind="voiceos", ai_id=ai_id, to_number=request.to_number,
                        from_number=request.from_number, config=config,
                        metadata=dict(config.get("metadata") or {}))
-    voiceos_hooks._headers(door)[record.id] = headers
-    record = await door.place(record, Placement("ai", ai_id, caller=request.from_number))
+    hooks.headers[record.id] = headers  # the webhooks' headers, from the first status on
+    try:
+        record = await calls.place(record, Assistance("ai", ai_id))
+    except CallRefused:
+        hooks.headers.pop(record.id, None)
+        raise
     return conversation_view(record, None, [])
 
 
