@@ -21,7 +21,9 @@ class DialRules(BaseModel):
     source: Address = Field(default_factory=Address, description="Caller id the calls present.")
     dial_timeout: int = Field(30000, ge=1000, le=600000,
                               description="Milliseconds a destination may ring before the try counts as no answer.")
-    try_interval: int = Field(60000, ge=0, description="Milliseconds between two tries of the same target.")
+    # bounded by the stored column (a 32-bit INTEGER on PostgreSQL): ~24.8 days
+    try_interval: int = Field(60000, ge=0, le=2**31 - 1,
+                              description="Milliseconds between two tries of the same target.")
     max_try_count_0: int = Field(1, ge=0, le=100, description=_TRIES.format(0))
     max_try_count_1: int = Field(0, ge=0, le=100, description=_TRIES.format(1))
     max_try_count_2: int = Field(0, ge=0, le=100, description=_TRIES.format(2))

@@ -66,3 +66,12 @@ async def test_bad_call_window_names_the_field(client: httpx.AsyncClient, tenant
     response = await client.post("/v1.0/outplans", headers=tenant.headers, json={
         "name": "p", "call_window": {"days": ["someday"], "start": "09:00", "end": "17:00"}})
     assert response.status_code == 400 and "call_window" in response.text
+
+
+async def test_a_try_interval_past_the_stored_column_is_refused(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    # schemathesis found it: 7975707203669454456094720 reached SQLite and answered 500
+    for value in (2**31, 7975707203669454456094720):
+        response = await client.post("/v1.0/outplans", headers=tenant.headers, json={"name": "p", "try_interval": value})
+        assert response.status_code == 400 and "try_interval" in response.text, response.text
+    kept = await client.post("/v1.0/outplans", headers=tenant.headers, json={"name": "p", "try_interval": 2**31 - 1})
+    assert kept.status_code == 200 and kept.json()["try_interval"] == 2**31 - 1
