@@ -37,7 +37,6 @@ from flowengine.flow.persistence import ActiveflowRecorder
 from flowengine.flow.reconcile import hang_up_stale_calls
 from flowengine.flow.service import FlowService
 from flowengine.flow.speech import SpeechCache
-from flowengine.providers.tts import TTS_PROVIDERS
 from flowengine.store import Store
 
 log = logging.getLogger(__name__)
@@ -157,7 +156,7 @@ class Engine:
         smtp = cfg.smtp
         self.services = Services(
             ari=self.ari, ami=self.ami, flows=self.flows,
-            speech=SpeechCache(TTS_PROVIDERS.create(speech.tts), self.media_server), http=self.http,
+            speech=SpeechCache.with_voice(speech.tts, self.media_server), http=self.http,
             smtp=SmtpSettings(smtp.host, smtp.port, smtp.username, smtp.password.get_secret_value(),
                               smtp.sender, smtp.starttls),
             recordings_dir=cfg.calls.recordings_dir, endpoints=dict(cfg.outbound.endpoints),

@@ -1,66 +1,45 @@
-"""Chooses the STT, LLM and TTS of an AI call from its configuration; speech models are shared per process."""
+"""Chooses the STT, LLM and TTS of an AI call from its configuration (through the provider catalogue); speech
+models are shared per process."""
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, TypeVar
 
-from flowengine.providers.llm.base import LLM_PROVIDERS, LLMConfigError, LLMProvider, ModelRef
-from flowengine.providers.registry import UnknownProviderError
-from flowengine.providers.stt.base import STT_PROVIDERS, STTError, STTProvider
-from flowengine.providers.tts.base import TTS_PROVIDERS, TTSError, TTSProvider
+from flowengine.providers.catalogue import LLM, STT, TTS, Catalogue, ProviderUnavailableError
+from flowengine.providers.llm.base import LLMConfigError, LLMProvider
+from flowengine.providers.stt.base import STTError, STTProvider
+from flowengine.providers.tts.base import TTSError, TTSProvider
 
 log = logging.getLogger(__name__)
+P = TypeVar("P", STTProvider, TTSProvider)
 
-OFFLINE_TTS = {"": "piper", "piper": "piper", "espeak": "espeak"}
-OFFLINE_STT = {"": "whisper", "whisper": "whisper"}
-
-
-class ProviderUnavailable(ValueError):
-    """The AI names a provider this engine cannot use; the message says which and what exists."""
+ProviderUnavailable = ProviderUnavailableError
+"""The AI names a provider this engine cannot use; the message says which field, which value and why."""
 
 
 class ProviderPool:
-    """One STT and one TTS instance per provider name per process (models load once)."""
+    """One STT and one TTS instance per provider per process (models load once); `""` and aliases share
+    the instance of the provider they stand for."""
 
     def __init__(self) -> None:
         self._stt: dict[str, STTProvider] = {}
         self._tts: dict[str, TTSProvider] = {}
 
     def tts(self, tts_type: str) -> TTSProvider:
-        name = OFFLINE_TTS.get(tts_type)
-        if name is None:
-            raise ProviderUnavailable(
-                f"tts_type {tts_type!r} is not available in this engine; offline voices: piper, espeak")
-        if name not in self._tts:
-            try:
-                self._tts[name] = TTS_PROVIDERS.create(name)
-            except (UnknownProviderError, TTSError) as exc:
-                raise ProviderUnavailable(str(exc)) from None
-        return self._tts[name]
+        return _shared(TTS, tts_type, self._tts)
 
     def stt(self, stt_type: str) -> STTProvider:
-        name = OFFLINE_STT.get(stt_type)
-        if name is None:
-            raise ProviderUnavailable(
-                f"stt_type {stt_type!r} is not available in this engine; offline recogniser: whisper")
-        if name not in self._stt:
-            try:
-                self._stt[name] = STT_PROVIDERS.create(name)
-            except (UnknownProviderError, STTError) as exc:
-                raise ProviderUnavailable(str(exc)) from None
-        return self._stt[name]
+        return _shared(STT, stt_type, self._stt)
 
     def llm(self, engine_model: str, api_key: str, parameter: dict[str, Any]) -> LLMProvider:
         try:
-            ref = ModelRef.parse(engine_model)
-            return LLM_PROVIDERS.create(ref.provider, model=ref.model, api_key=api_key, base_url="",
-                                        parameter=parameter)
-        except (UnknownProviderError, LLMConfigError) as exc:
+            return LLM.create(engine_model, api_key=api_key, parameter=parameter)
+        except LLMConfigError as exc:  # the catalogue's own refusals already name the field
             raise ProviderUnavailable(f"engine_model {engine_model!r}: {exc}") from None
 
     async def warm_up(self, tts_type: str = "", stt_type: str = "") -> None:
-        """Loads the models of the default (or named) offline STT and TTS; failures are logged, the
-        first call that needs the provider reports them again."""
+        """Loads the models of the default (or named) STT and TTS; failures are logged, the first call
+        that needs the provider reports them again."""
         try:
             stt, tts = self.stt(stt_type), self.tts(tts_type)
             await stt.warm_up()
@@ -75,3 +54,13 @@ class ProviderPool:
             await stt.aclose()
         for tts in self._tts.values():
             await tts.aclose()
+
+
+def _shared(catalogue: Catalogue[P], name: str, made: dict[str, P]) -> P:
+    provider = catalogue.resolve(name) or name  # an unknown name is refused by create, never kept
+    if provider not in made:
+        try:
+            made[provider] = catalogue.create(name)
+        except (STTError, TTSError) as exc:
+            raise ProviderUnavailable(f"{catalogue.field} {name!r}: {exc}") from None
+    return made[provider]

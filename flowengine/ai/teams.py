@@ -15,6 +15,7 @@ from flowengine.ai.definitions import AIConfig
 from flowengine.ai.tools.catalog import SPECS
 from flowengine.ai.tools.declared import parse_tools
 from flowengine.flow.persistence import ENGINE_CUSTOMER_ID
+from flowengine.providers.catalogue import LLM, STT, TTS, Catalogue
 from flowengine.store import AI
 from flowengine.store.teams import Team, TeamMember, TeamTransition
 
@@ -213,6 +214,9 @@ def assistant_to_ai(assistant: dict[str, Any], *, where: str, customer_id: str) 
             tools, secrets = split_secrets(list(model["tools"]))
         except ValueError as exc:
             problems.append(f"{where}.model.{exc}")
+    tts = _provider(TTS, voice.get("provider"), f"{where}.voice.provider", problems)
+    stt = _provider(STT, heard.get("provider"), f"{where}.transcriber.provider", problems)
+    engine = _engine_model(model, where, problems)
     if problems:
         raise TeamError("; ".join(problems))
     name = str(data.get("name") or "")
@@ -222,12 +226,31 @@ def assistant_to_ai(assistant: dict[str, Any], *, where: str, customer_id: str) 
     for key in ("temperature", "maxTokens"):
         if key in model:
             parameter[key] = model[key]
-    engine = f"{model.get('provider', 'openai')}.{model['model']}" if model.get("model") else ""
     ai = AI(id=_stable_id("squad-ai", f"{customer_id}/{name}"), customer_id=customer_id, name=name,
-            engine_model=engine, init_prompt=prompt, parameter=parameter, tts_type=str(voice.get("provider", "")),
-            tts_voice_id=str(voice.get("voiceId", "")), stt_type=str(heard.get("provider", "")),
+            engine_model=engine, init_prompt=prompt, parameter=parameter, tts_type=tts,
+            tts_voice_id=str(voice.get("voiceId", "")), stt_type=stt,
             stt_language=str(heard.get("language", "")), tools=tools)
     return ai, secrets
+
+
+def _engine_model(model: dict[str, Any], where: str, problems: list[str]) -> str:
+    provider, name = str(model.get("provider") or "openai"), str(model.get("model") or "")
+    if not name:
+        problems.append(f"{where}.model.model: required (the model of the member's AI)")
+        return ""
+    answer = LLM.check(f"{provider}.{name}")
+    if not answer.runs_here:  # a missing key is the call's problem: the engine may have it by then
+        problems.append(f"{where}.model.provider: {provider!r} is not available: {answer.reason}")
+        return ""
+    return f"{answer.provider}.{name}"
+
+
+def _provider(catalogue: Catalogue[Any], value: Any, where: str, problems: list[str]) -> str:
+    """The engine's name for a member's provider (absent: the engine's default), or a problem at `where`."""
+    answer = catalogue.check(str(value or ""))
+    if not answer.runs_here:  # a missing key is the call's problem: the engine may have it by then
+        problems.append(f"{where}: {answer.problem()}")
+    return answer.provider
 
 
 def _slug(name: str) -> str:

@@ -1,4 +1,4 @@
-"""Speech for `talk`: text -> TTS -> 8 kHz WAV in a cache folder -> a URI Asterisk plays."""
+"""Speech for `talk`: text -> the catalogue's TTS -> 8 kHz WAV in a cache folder -> a URI Asterisk plays."""
 from __future__ import annotations
 
 import asyncio
@@ -11,6 +11,7 @@ import numpy as np
 import soxr
 
 from flowengine.asterisk.media_server import MediaServer
+from flowengine.providers.catalogue import TTS
 from flowengine.providers.tts.base import TTSProvider
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,12 @@ class SpeechCache:
         self.server = server
         self.rendered = 0
         self._locks: dict[str, asyncio.Lock] = {}
+
+    @classmethod
+    def with_voice(cls, tts_type: str, server: MediaServer, *, field: str = "speech.tts") -> SpeechCache:
+        """`talk`'s voice by name (the configuration's `speech.tts`; "" = the engine's default voice), made by
+        the provider catalogue like an AI's; ProviderUnavailableError says why a name cannot be used."""
+        return cls(TTS.create(tts_type, field=field), server)
 
     async def render(self, text: str, *, language: str = "", voice_id: str = "") -> str:
         key = hashlib.sha256(f"{self.tts.name}\0{voice_id}\0{language}\0{text}".encode()).hexdigest()[:32]

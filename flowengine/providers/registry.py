@@ -1,39 +1,65 @@
-"""Provider registries keyed by the names users write (`tts_type`, `stt_type`, engine providers)."""
+"""Provider registries keyed by the names users write (`tts_type`, `stt_type`, engine providers): each
+name's factory and what it needs to run here."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+
+Ready = Callable[..., str]
+"""Called with the factory's keyword arguments: "" when the provider can be made now, else what is
+missing, in words a user can act on (a package to install, a key to set). It must be cheap: it looks,
+it does not load."""
+
+
+def always_ready(**_: object) -> str:
+    return ""
 
 
 class UnknownProviderError(LookupError):
     """A provider name no registry entry answers to."""
 
 
+@dataclass(frozen=True)
+class Registration(Generic[T]):
+    factory: Callable[..., T]
+    ready: Ready
+
+
 class ProviderRegistry(Generic[T]):
-    """name -> factory; refuses duplicates; unknown names list what exists."""
+    """name -> factory and readiness check; refuses duplicates; unknown names list what exists."""
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
-        self._factories: dict[str, Callable[..., T]] = {}
+        self._entries: dict[str, Registration[T]] = {}
 
-    def register(self, name: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    def register(self, name: str, *, ready: Ready = always_ready) -> Callable[[Callable[..., T]], Callable[..., T]]:
         def add(factory: Callable[..., T]) -> Callable[..., T]:
-            if name in self._factories:
+            if name in self._entries:
                 raise ValueError(f"{self.kind} provider {name!r} registered twice")
-            self._factories[name] = factory
+            self._entries[name] = Registration(factory, ready)
             return factory
 
         return add
 
-    def create(self, name: str, **kwargs: object) -> T:
+    def _entry(self, name: str) -> Registration[T]:
         try:
-            factory = self._factories[name]
+            return self._entries[name]
         except KeyError:
-            known = ", ".join(sorted(self._factories)) or "none"
+            known = ", ".join(sorted(self._entries)) or "none"
             raise UnknownProviderError(f"unknown {self.kind} provider {name!r}; known: {known}") from None
-        return factory(**kwargs)
+
+    def create(self, name: str, **kwargs: object) -> T:
+        return self._entry(name).factory(**kwargs)
+
+    def ready(self, name: str, **kwargs: object) -> str:
+        """"" when `name` can be created with these arguments now, else why not."""
+        return self._entry(name).ready(**kwargs)
 
     def names(self) -> list[str]:
-        return sorted(self._factories)
+        return sorted(self._entries)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries

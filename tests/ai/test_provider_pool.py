@@ -5,7 +5,7 @@ import logging
 
 import pytest
 
-from flowengine.ai.providers import ProviderPool
+from flowengine.ai.providers import ProviderPool, ProviderUnavailable
 from flowengine.providers.tts.piper import PiperTTS
 
 
@@ -26,3 +26,25 @@ async def test_warm_up_of_an_unknown_voice_is_logged_not_raised(caplog: pytest.L
         await pool.warm_up(tts_type="azure")
     assert "speech warm-up failed" in caplog.text and "tts_type 'azure'" in caplog.text
     await pool.aclose()
+
+
+async def test_names_are_the_catalogues_aliases_share_one_instance_and_missing_setup_is_refused(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    pool = ProviderPool()
+    try:
+        assert pool.stt("faster-whisper") is pool.stt("") and pool.tts("ESPEAK") is pool.tts("espeak")
+        with pytest.raises(ProviderUnavailable, match="^stt_type 'deepgram' is not available: this engine has no "
+                                                      "provider for Deepgram speech recognition"):
+            pool.stt("deepgram")  # a seed name with no provider here: refused, never run on whisper
+        monkeypatch.setattr("flowengine.providers.needs.shutil.which", lambda program: None)
+        fresh = ProviderPool()
+        with pytest.raises(ProviderUnavailable, match="^tts_type 'espeak' is not available: espeak-ng is not installed"):
+            fresh.tts("espeak")
+        monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+        with pytest.raises(ProviderUnavailable, match="environment variable OPENAI_API_KEY"):
+            pool.llm("openai.gpt-4o", "", {})
+        llm = pool.llm("openai.gpt-4o", "sk-test", {})
+        assert llm.name == "openai"
+        await llm.aclose()
+    finally:
+        await pool.aclose()

@@ -1,4 +1,4 @@
-"""/v1.0/ais: engine_key is write-only: never in responses, logs or the database in clear."""
+"""/v1.0/ais: engine_key is write-only: never in responses, logs or the database in clear; providers are the catalogue's."""
 from __future__ import annotations
 
 import logging
@@ -12,6 +12,7 @@ from sqlalchemy import text
 from flowengine.ai.sources import StoreResources
 from flowengine.api.app import create_app
 from flowengine.api.deps import ApiDeps
+from flowengine.providers.catalogue import check
 from flowengine.store import Store
 from flowengine.tenancy import acting_for
 from tests.api.conftest import Tenant, new_tenant
@@ -108,6 +109,23 @@ async def test_unknown_tool_names_are_refused(client: httpx.AsyncClient, tenant:
     reply = await client.post("/v1.0/ais", json=body, headers=tenant.headers)
     assert reply.status_code == 400 and reply.json()["error"]["field"] == "tool_names"
     assert "'fly_away' is not a tool" in reply.json()["error"]["message"]
+
+
+async def test_providers_this_engine_cannot_run_are_refused_naming_the_field(client: httpx.AsyncClient,
+                                                                             tenant: Tenant) -> None:
+    for field, value in (("tts_type", "elevenlabs"), ("stt_type", "deepgram"), ("engine_model", "aws.claude-3"),
+                         ("tts_type", "pipr")):
+        body = {"name": "agent", "engine_model": "openai.gpt-4o", field: value}
+        reply = await client.post("/v1.0/ais", json=body, headers=tenant.headers)
+        assert reply.status_code == 400 and reply.json()["error"]["field"] == field, reply.text
+        reason = check({"tts_type": "tts", "stt_type": "stt", "engine_model": "llm"}[field], value).reason
+        assert f"{value!r} is not available: {reason}" in reply.json()["error"]["message"]
+    created = await client.post("/v1.0/ais", json={"name": "agent", "engine_model": "rules.appointments",
+                                                   "tts_type": "", "stt_type": "whisper"}, headers=tenant.headers)
+    assert created.status_code == 200 and created.json()["tts_type"] == ""  # "" stays: the engine's default voice
+    changed = await client.put(f"/v1.0/ais/{created.json()['id']}", json={
+        "name": "agent", "engine_model": "rules.appointments", "tts_type": "playht"}, headers=tenant.headers)
+    assert changed.status_code == 400 and changed.json()["error"]["field"] == "tts_type"
 
 
 async def test_one_undecryptable_stored_secret_does_not_stop_the_engine_loading_the_rest(

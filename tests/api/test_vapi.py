@@ -13,6 +13,7 @@ import pytest
 
 from flowengine.api.vapi.assistant import ANY
 from flowengine.api.vapi.routes import CALL
+from flowengine.providers.catalogue import LLM, STT, TTS
 from tests.api.conftest import Tenant
 from tests.api.frontdoor_harness import receiver, running_engine, until
 from tests.conftest import Asterisk
@@ -57,6 +58,18 @@ async def test_values_the_engine_cannot_honour_are_refused_by_path(client: httpx
     assert "assistant.recordingEnabled" in message
     missing = await client.post("/call", json={"assistant": {"name": "x"}}, headers=tenant.headers)
     assert "customer.number" in missing.json()["error"]["message"]
+
+
+async def test_providers_are_the_catalogues_with_vapis_spellings(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    body = {"customer": {"number": "talk1"}, "assistant": {
+        "model": {"provider": "anthropic", "model": "claude-3-5-sonnet"}, "voice": {"provider": "11labs"},
+        "transcriber": {"provider": "gladia"}}}
+    reply = await client.post("/call", json=body, headers=tenant.headers)
+    assert reply.status_code == 400
+    message = reply.json()["error"]["message"]
+    assert f"assistant.model.provider: 'anthropic' is not available: {LLM.check('anthropic.x').reason}" in message
+    assert f"assistant.voice.provider: '11labs' is not available: {TTS.check('elevenlabs').reason}" in message
+    assert f"assistant.transcriber.provider: 'gladia' is not available: {STT.check('gladia').reason}" in message
 
 
 def supported_seed(number: str, server_url: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from voiceos.models.update_agent import UpdateAgent
 from voiceos.models.webhook import Webhook
 
 from flowengine.api.voiceos.models import EVENTS
+from flowengine.providers.catalogue import STT, TTS
 from tests.api.conftest import Tenant
 from tests.api.frontdoor_harness import Running, receiver, running_engine, until
 from tests.conftest import Asterisk
@@ -40,6 +41,7 @@ async def test_agent_bodies_are_validated_as_voiceos_does(client: httpx.AsyncCli
     detail = refused.json()["detail"]
     assert detail[0]["loc"] == ["body", "voice", "provider"] and "'elevenlabs' is not available" in detail[0]["msg"]
     assert detail[1]["loc"] == ["body", "transcriber", "provider"]
+    assert TTS.check("elevenlabs").reason in detail[0]["msg"] and STT.check("deepgram").reason in detail[1]["msg"]
     tool = {"type": "function", "function": {"name": "a-b", "parameters": {}}}
     named = await client.post("/agents", json={"language_model": {"tools": [tool]}}, headers=tenant.headers)
     assert named.status_code == 422 and "function" in json.dumps(named.json()["detail"][0]["loc"])

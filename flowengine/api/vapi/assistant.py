@@ -2,7 +2,8 @@
 
 Anything outside SUPPORTED is refused with its JSON path (`assistant.voice.speed`), never ignored; values
 the engine cannot honour (a voice provider it does not have) are refused naming the path and the value.
-docs/decisions.md has the same table for users."""
+Which model, voice and transcriber providers exist is the provider catalogue's answer (Vapi's spellings such
+as `11labs` included). docs/decisions.md has the same table for users."""
 from __future__ import annotations
 
 import re
@@ -11,8 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from flowengine.ai.tools.declared import DeclaredToolError, split_secrets
-from flowengine.providers.llm.base import LLM_PROVIDERS
-from flowengine.providers.llm.endpoints import UNSUPPORTED as UNSUPPORTED_LLMS
+from flowengine.providers.catalogue import LLM, STT, TTS, Catalogue
 from flowengine.store import AI
 from flowengine.store.aifeatures import VoicemailDetection
 
@@ -54,11 +54,6 @@ def rule_fields(assistant: dict[str, Any]) -> dict[str, Any]:
     return {k: engine_variables(v) if k in TEXT_FIELDS and isinstance(v, str) else v for k, v in fields.items()}
 
 
-VOICES = {"piper": "piper", "espeak": "espeak"}
-"""Vapi voice.provider -> the engine's tts_type. Cloud voices (azure, elevenlabs, playht, deepgram...) are
-refused by name: this engine speaks with its own offline voices only."""
-TRANSCRIBERS = {"whisper": "whisper", "faster-whisper": "whisper"}
-"""Vapi transcriber.provider -> the engine's stt_type (deepgram, gladia, talkscriber... are refused)."""
 SERVER_MESSAGES = ("status-update", "end-of-call-report", "tool-calls", "transcript", "conversation-update",
                    "speech-update")
 """The serverUrl messages this engine sends (Vapi's default set when serverMessages is absent is the first four)."""
@@ -103,10 +98,19 @@ def _engine_model(model: dict[str, Any], where: str, problems: list[tuple[str, s
     if not provider or not name:
         problems.append((f"{where}.model", "model.provider and model.model are required"))
         return ""
-    if provider in UNSUPPORTED_LLMS or provider not in LLM_PROVIDERS.names():
-        reason = UNSUPPORTED_LLMS.get(provider, f"known: {', '.join(sorted(LLM_PROVIDERS.names()))}")
-        problems.append((f"{where}.model.provider", f"{provider!r} is not available in this engine ({reason})"))
-    return f"{provider}.{name}"
+    answer = LLM.check(f"{provider}.{name}")
+    if not answer.runs_here:  # a missing key is the call's problem: the engine may have it by then
+        problems.append((f"{where}.model.provider", f"{provider!r} is not available: {answer.reason}"))
+        return ""
+    return f"{answer.provider}.{name}"
+
+
+def provider_of(catalogue: Catalogue[Any], value: Any, path: str, problems: list[tuple[str, str]]) -> str:
+    """The engine's name for a Vapi voice/transcriber provider (absent: the engine's default), or a problem."""
+    answer = catalogue.check(str(value or ""))
+    if not answer.runs_here:
+        problems.append((path, answer.problem()))
+    return answer.provider
 
 
 def _voicemail(data: dict[str, Any] | None, where: str, problems: list[tuple[str, str]]) -> VoicemailDetection | None:
@@ -157,14 +161,8 @@ def assistant_to_ai(assistant: dict[str, Any], *, customer_id: str, where: str =
         if not isinstance(m, dict) or m.get("role") != "system":
             problems.append((f"{where}.model.messages[{i}].role", "only system messages (the prompt) are supported"))
     prompt = "\n".join(str(m.get("content", "")) for m in messages if isinstance(m, dict))
-    tts = VOICES.get(str(voice.get("provider", "piper")))
-    if tts is None:
-        problems.append((f"{where}.voice.provider", (f"{voice.get('provider')!r} is not available in this engine "
-                                                     f"(offline voices: {', '.join(VOICES)})")))
-    stt = TRANSCRIBERS.get(str(heard.get("provider", "whisper")))
-    if stt is None:
-        problems.append((f"{where}.transcriber.provider", (f"{heard.get('provider')!r} is not available in "
-                                                           "this engine (offline recogniser: whisper)")))
+    tts = provider_of(TTS, voice.get("provider"), f"{where}.voice.provider", problems)
+    stt = provider_of(STT, heard.get("provider"), f"{where}.transcriber.provider", problems)
     for flag in ("recordingEnabled", "hipaaEnabled"):
         if assistant.get(flag):
             problems.append((f"{where}.{flag}", "true is not supported by this engine (false only)"))
@@ -180,8 +178,8 @@ def assistant_to_ai(assistant: dict[str, Any], *, customer_id: str, where: str =
     fields: dict[str, Any] = {
         "name": str(assistant.get("name") or "vapi assistant"), "engine_model": engine_model,
         "init_prompt": engine_variables(prompt),
-        "parameter": parameter, "tts_type": tts or "", "tts_voice_id": str(voice.get("voiceId", "")),
-        "stt_type": stt or "", "stt_language": str(heard.get("language", "")), "tools": tools,
+        "parameter": parameter, "tts_type": tts, "tts_voice_id": str(voice.get("voiceId", "")),
+        "stt_type": stt, "stt_language": str(heard.get("language", "")), "tools": tools,
         "voicemail_detection": detection,
     }
     fields.update(rule_fields(assistant))

@@ -1,17 +1,14 @@
-"""A VoiceOS agent configuration as an AI: providers mapped to the engine's own (others refused by name), the
-prompt, first message, duration limit, tools; webhook headers split off to be kept encrypted."""
+"""A VoiceOS agent configuration as an AI: providers as the provider catalogue names them (the ones this engine
+cannot run refused by name, with the reason), the prompt, first message, duration limit, tools; webhook headers
+split off to be kept encrypted."""
 from __future__ import annotations
 
 from typing import Any
 
 from flowengine.api.voiceos.models import AgentConfig
+from flowengine.providers.catalogue import LLM, STT, TTS, Catalogue
 from flowengine.store import AI
 
-VOICES = {"piper": "piper", "espeak": "espeak"}
-"""VoiceOS voice.provider -> tts_type. azure, deepgram, elevenlabs, playht and rime are cloud voices this engine
-does not have: refused by name (flowengine's own `piper` and `espeak` are accepted as an extension)."""
-TRANSCRIBERS = {"whisper": "whisper"}
-"""VoiceOS transcriber.provider -> stt_type (deepgram and azure refused; `whisper` is an extension)."""
 HEADER_MASK = "********"
 RELAY_URL = "https://voiceos.relay.invalid/function_call"
 """The server.url of a VoiceOS function tool: never called, its calls are relayed to the agent's webhooks."""
@@ -32,14 +29,12 @@ def _problem(loc: list[str | int], msg: str) -> dict[str, Any]:
 def agent_to_ai(config: AgentConfig, *, customer_id: str, name: str, where: list[str | int]) -> AI:
     problems: list[dict[str, Any]] = []
     voice, heard, model = config.voice, config.transcriber, config.language_model
-    tts = VOICES.get(voice.provider) if voice is not None else "piper"
-    if tts is None and voice is not None:
-        problems.append(_problem([*where, "voice", "provider"], f"voice provider {voice.provider!r} is not available"
-                                 f" in this engine (its voices: {', '.join(VOICES)})"))
-    stt = TRANSCRIBERS.get(heard.provider) if heard is not None else "whisper"
-    if stt is None and heard is not None:
-        problems.append(_problem([*where, "transcriber", "provider"], f"transcriber {heard.provider!r} is not "
-                                 "available in this engine (its recogniser: whisper)"))
+    # VoiceOS's cloud providers are range-checked by the models, then asked about here; flowengine's own
+    # (`piper`, `espeak`, `whisper`) are accepted as an extension; absent means the engine's default
+    tts = _provider(TTS, voice.provider if voice is not None else "", [*where, "voice", "provider"], problems)
+    stt = _provider(STT, heard.provider if heard is not None else "", [*where, "transcriber", "provider"], problems)
+    engine_model = f"openai.{model.model}" if model is not None else "openai.gpt-4o"
+    _provider(LLM, engine_model, [*where, "language_model", "model"], problems)
     if model is not None and model.credential_id:
         problems.append(_problem([*where, "language_model", "credential_id"], "stored credentials are not supported:"
                                  " the engine uses its configured OPENAI_API_KEY"))
@@ -68,12 +63,20 @@ def agent_to_ai(config: AgentConfig, *, customer_id: str, name: str, where: list
     parameter: dict[str, Any] = {}
     if model is not None:
         parameter = {"temperature": model.temperature, "max_tokens": model.max_tokens}
-    return AI(customer_id=customer_id, name=name, engine_model=f"openai.{model.model}" if model else "openai.gpt-4o",
-              init_prompt=config.prompt or "", parameter=parameter, tts_type=tts or "", tts_voice_id=voice_id,
-              stt_type=stt or "", stt_language=language, tools=tools,
+    return AI(customer_id=customer_id, name=name, engine_model=engine_model,
+              init_prompt=config.prompt or "", parameter=parameter, tts_type=tts, tts_voice_id=voice_id,
+              stt_type=stt, stt_language=language, tools=tools,
               first_message=config.initial_message or "",
               first_message_mode="assistant-speaks-first" if config.initial_message else "assistant-waits-for-user",
               max_duration_seconds=config.max_duration_seconds or 0)
+
+
+def _provider(catalogue: Catalogue[Any], name: str, loc: list[str | int], problems: list[dict[str, Any]]) -> str:
+    """The engine's name for a provider, or a problem at `loc`."""
+    answer = catalogue.check(name)
+    if not answer.runs_here:  # a missing key is the call's problem: the engine may have it by then
+        problems.append(_problem(loc, answer.problem()))
+    return answer.provider
 
 
 def split_headers(config: AgentConfig) -> tuple[dict[str, Any], list[dict[str, str]]]:

@@ -1,5 +1,7 @@
 """/v1.0/ais: AI configurations; `engine_key` and the declared tools' `server.secret` are write-only
-(encrypted at rest, never returned or logged)."""
+(encrypted at rest, never returned or logged). `engine_model`, `tts_type` and `stt_type` are checked with the
+provider catalogue: a name this engine cannot run is a 400 naming the field; what a runnable one still needs
+(a key, a package) is checked when a call makes the provider, since the key may come later."""
 from __future__ import annotations
 
 from typing import Any
@@ -13,6 +15,7 @@ from flowengine.api.auth import CustomerId, Deps
 from flowengine.api.bodies import Body
 from flowengine.api.ids import ResourceId
 from flowengine.api.pagination import PageOut, Paging, page_out
+from flowengine.providers.catalogue import LLM, STT, TTS, Catalogue
 from flowengine.store import AI, NIL_ID, VadConfig
 from flowengine.store.ais import AIType
 from flowengine.store.views import view, view_model
@@ -44,6 +47,21 @@ class AIBody(Body):
     _tool_secrets: dict[str, SecretStr] = PrivateAttr(default_factory=dict)
     _secrets_removed: set[str] = PrivateAttr(default_factory=set)
 
+    @field_validator("engine_model")
+    @classmethod
+    def _runnable_model(cls, value: str) -> str:
+        return runnable(LLM, value)
+
+    @field_validator("tts_type")
+    @classmethod
+    def _runnable_voice(cls, value: str) -> str:
+        return runnable(TTS, value)
+
+    @field_validator("stt_type")
+    @classmethod
+    def _runnable_recogniser(cls, value: str) -> str:
+        return runnable(STT, value)
+
     @field_validator("tool_names")
     @classmethod
     def _known_tools(cls, value: list[str]) -> list[str]:
@@ -73,6 +91,14 @@ class AIBody(Body):
         without a secret (not `""`, which removes)."""
         kept = {t.name for t in parse_tools(self.tools) if t.type == "function"} - self._secrets_removed
         return {**{name: s for name, s in stored.items() if name in kept}, **self._tool_secrets}
+
+
+def runnable(catalogue: Catalogue[Any], name: str) -> str:
+    """`name` as written (VoIPBIN's "" stays the engine's default) when a provider here runs it."""
+    answer = catalogue.check(name)
+    if not answer.runs_here:
+        raise ValueError(answer.problem())
+    return name
 
 
 def ai_view(ai: AI) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Where each `engine_model` provider lives: OpenAI-compatible base URLs, key variables, and the unsupported ones."""
+"""Where each OpenAI-compatible `engine_model` provider lives: base URLs and key variables (the seed providers
+this engine cannot run are in flowengine.providers.vendors, with the reason)."""
 from __future__ import annotations
 
 import os
@@ -37,16 +38,6 @@ ENDPOINTS: dict[str, Endpoint] = {e.provider: e for e in (
     _e("sambanova", "https://api.sambanova.ai/v1"),
     _e("together", "https://api.together.xyz/v1"),
 )}
-
-# Seed providers this engine refuses, with what to do instead (never a silent fallback to another model).
-UNSUPPORTED: dict[str, str] = {
-    "anthropic": "anthropic's Messages API is not supported here; use an OpenAI-compatible route such as "
-                 "openrouter.anthropic/<model>",
-    "aws": "aws (Bedrock) is not supported here: its API is not OpenAI-compatible; use an OpenAI-compatible "
-           "provider (openai, groq, together, ...)",
-    "azure": "azure OpenAI is not supported here: it needs per-deployment URLs and an api-version; use openai, "
-             "or point FLOWENGINE_LLM_OPENAI_BASE_URL at an OpenAI-compatible gateway",
-}
 
 
 def base_url_env(provider: str) -> str:

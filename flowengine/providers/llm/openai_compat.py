@@ -20,7 +20,8 @@ from flowengine.providers.llm.base import (
     ToolSpec,
     Usage,
 )
-from flowengine.providers.llm.endpoints import ENDPOINTS, UNSUPPORTED, resolve_api_key, resolve_base_url
+from flowengine.providers.llm.endpoints import ENDPOINTS, resolve_api_key, resolve_base_url
+from flowengine.providers.needs import missing_modules
 
 log = logging.getLogger(__name__)
 
@@ -229,11 +230,17 @@ def _create(provider: str, *, model: str = "", api_key: str = "", base_url: str 
                            base_url=resolve_base_url(endpoint, base_url), parameter=parameter)
 
 
-def _refuse(provider: str, **_: object) -> LLMProvider:
-    raise LLMConfigError(UNSUPPORTED[provider])
+def _ready(provider: str, *, api_key: str = "", **_: object) -> str:
+    """The openai client installed and a key found (the AI's engine_key or the provider's variable)."""
+    missing = missing_modules(("openai",), f"the {provider} LLM needs the openai client: {INSTALL_HINT}")
+    if missing:
+        return missing
+    try:
+        resolve_api_key(ENDPOINTS[provider], api_key)
+    except LLMConfigError as exc:
+        return str(exc)
+    return ""
 
 
 for _name in ENDPOINTS:
-    LLM_PROVIDERS.register(_name)(functools.partial(_create, _name))
-for _name in UNSUPPORTED:
-    LLM_PROVIDERS.register(_name)(functools.partial(_refuse, _name))
+    LLM_PROVIDERS.register(_name, ready=functools.partial(_ready, _name))(functools.partial(_create, _name))

