@@ -13,7 +13,7 @@ import pytest
 import soxr
 
 from flowengine.providers.llm.textnorm import spoken_digits
-from flowengine.providers.stt import STT_PROVIDERS, STTError, default_stt
+from flowengine.providers.stt import STT_PROVIDERS, STTError
 from flowengine.providers.stt.whisper import WhisperSTT, whisper_language
 from flowengine.providers.tts import TTS_PROVIDERS
 
@@ -154,11 +154,3 @@ async def test_bad_input(stt: WhisperSTT) -> None:
         await stt.transcribe(np.zeros((2, 100), dtype=np.int16))
     with pytest.raises(STTError, match="int16"):
         await stt.transcribe(np.zeros(100, dtype=np.int32))
-
-
-def test_default_stt() -> None:
-    assert isinstance(default_stt(), WhisperSTT)
-    assert isinstance(default_stt("deepgram"), WhisperSTT)  # a seed cloud type, offline
-    assert isinstance(default_stt("whisper"), WhisperSTT)
-    with pytest.raises(LookupError, match="unknown stt_type 'deepgrm'"):
-        default_stt("deepgrm")

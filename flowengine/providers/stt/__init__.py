@@ -1,6 +1,5 @@
 """Speech-to-text providers: the base class, the registry, the offline recogniser."""
 from flowengine.providers.stt import whisper  # noqa: F401  (registers the offline recogniser)
 from flowengine.providers.stt.base import STT_PROVIDERS, STTError, STTProvider, Transcript
-from flowengine.providers.stt.defaults import default_stt
 
-__all__ = ["STT_PROVIDERS", "STTError", "STTProvider", "Transcript", "default_stt"]
+__all__ = ["STT_PROVIDERS", "STTError", "STTProvider", "Transcript"]
