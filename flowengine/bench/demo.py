@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import subprocess
 import time
@@ -173,9 +174,11 @@ async def run_demo(folder: Path, *, engine_model: str = "", on_line: Callable[[s
 
 
 async def _wait_ai_call(service: AICallService, timeout: float = 15) -> LiveAICall | None:
-    deadline = time.perf_counter() + timeout
-    while service.live and time.perf_counter() < deadline:
-        await asyncio.sleep(0.1)
+    """The demo's AI call once it has ended (each live call sets `done` when its record is final)."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout):
+            for live in list(service.live.values()):
+                await live.done.wait()
     return service.recent[-1] if service.recent else None
 
 
