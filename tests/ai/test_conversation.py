@@ -46,8 +46,8 @@ async def run_rig(rig: Rig) -> tuple[asyncio.Task[str], asyncio.Task[None]]:
     return asyncio.ensure_future(rig.conv.run()), asyncio.ensure_future(rig.out.drain())
 
 
-async def settle(rig: Rig, timeout: float = 5) -> None:
-    await asyncio.wait_for(rig.conv.wait_idle(), timeout)
+async def settle(rig: Rig) -> None:
+    await asyncio.wait_for(rig.conv.wait_idle(), 5)
 
 
 async def stop(rig: Rig, tasks: tuple[asyncio.Task[str], asyncio.Task[None]]) -> None:

@@ -71,8 +71,8 @@ class Ticks:
         self.changed.set()  # a tick has just run
         await asyncio.sleep(seconds)
 
-    async def until(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-        async with asyncio.timeout(timeout):
+    async def until(self, predicate: Callable[[], bool]) -> None:
+        async with asyncio.timeout(10):
             while not predicate():
                 self.changed.clear()
                 await self.changed.wait()
