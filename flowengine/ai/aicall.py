@@ -7,7 +7,7 @@ import json
 import logging
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -248,21 +248,11 @@ class AICallService:
         rules = live.rules or CallRules()
         settings = rules.settings(settings)
         assert self.ari is not None
-        conversation: Conversation | None = None
-
-        def on_mark(mark: Hashable) -> None:
-            if conversation is not None:
-                conversation.on_mark(mark)
-
-        media = await CallMedia.attach(self.ari, call.channel, live.record.confbridge_id, self.media_settings,
-                                       vad, on_mark=on_mark)
+        media = await CallMedia.attach(self.ari, call.channel, live.record.confbridge_id, self.media_settings, vad)
         live.media = media
         try:
-            session = media.session
             conversation = Conversation(
-                inbox=media.inbox, play=session.play, flush=session.flush_output, clear=session.clear_output,
-                pause_output=session.pause_output, resume_output=session.resume_output,
-                queued_ms=lambda: session.queued_ms, stt=stt, llm=llm, tts=tts, messages=list(system),
+                inbox=media.inbox, output=media.session.output, stt=stt, llm=llm, tts=tts, messages=list(system),
                 settings=settings, tools=tools, on_tool=lambda c: self._tool(live, c),
                 on_message=lambda m, extra: self._store_message(live, m, extra))
             assert live.toolbox is not None

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import subprocess
 import time
@@ -49,6 +50,7 @@ CALLER_TURNS = [
 ]
 CALLER_PITCH_CENTS = 300  # the caller speaks with the offline voice, raised: a different voice (measured:
 # raised, it survives u-law and a clipped onset better than lowered)
+AI_CALL_END_S = 15.0  # after the caller hung up, the AI call's record is final within this
 
 
 @dataclass
@@ -172,10 +174,12 @@ async def run_demo(folder: Path, *, engine_model: str = "", on_line: Callable[[s
     return report
 
 
-async def _wait_ai_call(service: AICallService, timeout: float = 15) -> LiveAICall | None:
-    deadline = time.perf_counter() + timeout
-    while service.live and time.perf_counter() < deadline:
-        await asyncio.sleep(0.1)
+async def _wait_ai_call(service: AICallService) -> LiveAICall | None:
+    """The demo's AI call once it has ended (each live call sets `done` when its record is final)."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(AI_CALL_END_S):
+            for live in list(service.live.values()):
+                await live.done.wait()
     return service.recent[-1] if service.recent else None
 
 

@@ -12,11 +12,13 @@ from flowengine.media.g711 import Pcm
 from flowengine.media.inbound import HALFBAND, AudioHandler, EventHandler, Receiver
 from flowengine.media.jitter import FillMode
 from flowengine.media.outbound import Playout
+from flowengine.media.output import AudioOutput
 from flowengine.media.pacer import ClearResult, MarkHandler
 from flowengine.media.resample import ENGINE_RATE
 from flowengine.media.transport import RtpTransport
 from flowengine.media.vad import VadAnalyzer, VadConfig
 from flowengine.media.vad_backends import make_vad_backend
+from flowengine.tasks import TaskOwner
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +34,9 @@ class MediaSession:
     Inbound: transport -> jitter buffer -> decode -> VAD (at the codec rate, so VAD events
     carry no resampler delay) -> resample to 16 kHz -> `on_audio(AudioFrame)`; VAD events go
     to `on_event`. Outbound: `play(pcm, rate, mark=...)` -> resample to the codec rate ->
-    encode -> pacer -> one RTP packet per tick of the shared `MediaClock`.
+    encode -> pacer -> one RTP packet per tick of the shared `MediaClock`. `output` is that
+    outbound half as an `AudioOutput` (play, clear, pause, wait for playout, marks), the port
+    an agent speaks through; `play()`, `flush_output()` and the like are its shorthands here.
 
     `tx_format` is the format we send in; by default the channel's `format`, except for
     formats with a dynamic RTP payload type (`slin16`, 118): Asterisk (16.28, and 18-22 per
@@ -90,7 +94,7 @@ class MediaSession:
         self._receiver: Receiver | None = None
         self.playout = Playout(tx_codec, self._not_started, idle_silence=idle_silence, quality=tx_quality, on_mark=on_mark)
         self._transport: RtpTransport | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskOwner(f"media session {name}".rstrip())
         self._closed = False
 
     @staticmethod
@@ -126,17 +130,15 @@ class MediaSession:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Cancel and await owned tasks, leave the clock, close the socket. Idempotent."""
+        """Cancel and await owned tasks, leave the clock, drop unsent audio (its playout waiters
+        are told), close the socket. Idempotent."""
         if self._closed:
             return
         self._closed = True
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.wait(tasks)
+        await self._tasks.aclose()
         if self._clock is not None:
             self._clock.remove(self.playout)
+        self.playout.close()
         if self._receiver is not None:
             self._receiver.close()
         if self._transport is not None:
@@ -148,15 +150,7 @@ class MediaSession:
         if self._closed:
             coro.close()
             raise RuntimeError("media session is closed")
-        task = asyncio.get_running_loop().create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("media session %s: task %s failed", self.name, task.get_name(), exc_info=task.exception())
+        return self._tasks.start(coro, name=name)
 
     # addressing
 
@@ -186,6 +180,11 @@ class MediaSession:
         return self._vad
 
     # outbound
+
+    @property
+    def output(self) -> AudioOutput:
+        """The agent's voice on this call: what the conversation plays, clears and waits on."""
+        return self.playout
 
     def play(self, pcm: Pcm | bytes, rate: int = ENGINE_RATE, *, mark: Hashable | None = None) -> None:
         """Queue mono PCM16 at `rate` (8, 16, 22.05, 24, 44.1 or 48 kHz) for playout.

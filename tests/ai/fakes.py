@@ -1,4 +1,4 @@
-"""Fakes for conversation-loop tests: a scripted recogniser and model, and a playout that drains in real time."""
+"""Fakes for conversation-loop tests: a scripted recogniser and model, and an audio output the test drives."""
 from __future__ import annotations
 
 import asyncio
@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from flowengine.media.output import PlayoutEnd
+from flowengine.media.pacer import ClearResult
 from flowengine.providers.llm.base import (
     ChatMessage,
     LLMEvent,
@@ -74,48 +76,95 @@ class ToneTTS(TTSProvider):
 
 
 @dataclass
-class FakePlayout:
-    """Queued audio drains at real-time speed; marks fire when their chunk is fully 'sent'."""
+class _Chunk:
+    ms: int  # left to send
+    mark: Hashable | None
+
+
+@dataclass
+class FakeOutput:
+    """An `AudioOutput` whose playout the test drives: each `tick()` sends 20 ms, as the media clock
+    would (`drain()` ticks in real time); marks fire when their chunk is fully sent, and playout
+    waiters are resolved in the tick that sends the last queued audio, or by `clear()`."""
 
     on_mark: Callable[[Hashable], None] | None = None
-    queue: deque[list[object]] = field(default_factory=deque)  # [ms_left, mark]
+    queue: deque[_Chunk] = field(default_factory=deque)
     paused: bool = False
     cleared: list[int] = field(default_factory=list)
     sent_ms: int = 0
+    flushes: int = 0
+    waiters: list[asyncio.Future[PlayoutEnd]] = field(default_factory=list)
+    _progress: list[tuple[int, asyncio.Future[None]]] = field(default_factory=list)
 
-    def play(self, pcm: np.ndarray, rate: int = 16000, *, mark: Hashable | None = None) -> None:
-        self.queue.append([int(pcm.size * 1000 // rate), mark])
+    def play(self, pcm: np.ndarray | bytes, rate: int = 16000, *, mark: Hashable | None = None) -> None:
+        size = pcm.size if isinstance(pcm, np.ndarray) else len(pcm) // 2
+        self.queue.append(_Chunk(size * 1000 // rate, mark))
 
     def flush(self) -> None:
-        return None
+        self.flushes += 1
 
-    def clear(self) -> object:
-        ms = sum(int(item[0]) for item in self.queue)  # type: ignore[call-overload]
+    def clear(self) -> ClearResult:
+        ms = self.queued_ms
+        marks = tuple(c.mark for c in self.queue if c.mark is not None)
         self.queue.clear()
         self.cleared.append(ms)
-        return type("Cleared", (), {"ms": ms, "marks": ()})()
+        result = ClearResult(-(-ms // 20), marks)
+        self._settle(PlayoutEnd(result))
+        return result
 
-    def pause_output(self) -> None:
+    def pause(self) -> None:
         self.paused = True
 
-    def resume_output(self) -> None:
+    def resume(self) -> None:
         self.paused = False
 
+    @property
     def queued_ms(self) -> int:
-        return sum(int(item[0]) for item in self.queue)  # type: ignore[call-overload]
+        return sum(c.ms for c in self.queue)
+
+    def wait_for_playout(self) -> asyncio.Future[PlayoutEnd]:
+        future: asyncio.Future[PlayoutEnd] = asyncio.get_running_loop().create_future()
+        if self.queue:
+            self.waiters.append(future)
+        else:
+            future.set_result(PlayoutEnd())
+        return future
+
+    def tick(self) -> None:
+        if self.paused or not self.queue:
+            return
+        head = self.queue[0]
+        head.ms -= 20
+        self.sent_ms += 20
+        if head.ms <= 0:
+            self.queue.popleft()
+            if self.on_mark is not None and head.mark is not None:
+                self.on_mark(head.mark)
+        if not self.queue:
+            self._settle(PlayoutEnd())
+        for ms, future in [p for p in self._progress if p[0] <= self.sent_ms]:
+            self._progress.remove((ms, future))
+            if not future.done():
+                future.set_result(None)
 
     async def drain(self) -> None:
+        """The media clock of this fake: a tick every 20 ms."""
         while True:
             await asyncio.sleep(0.02)
-            if self.paused or not self.queue:
-                continue
-            head = self.queue[0]
-            head[0] = int(head[0]) - 20  # type: ignore[call-overload]
-            self.sent_ms += 20
-            if int(head[0]) <= 0:  # type: ignore[call-overload]
-                self.queue.popleft()
-                if self.on_mark is not None and head[1] is not None:
-                    self.on_mark(head[1])  # type: ignore[arg-type]
+            self.tick()
+
+    async def sent(self, ms: int) -> None:
+        """Returns once `ms` of audio has been sent in all."""
+        if self.sent_ms < ms:
+            future = asyncio.get_running_loop().create_future()
+            self._progress.append((ms, future))
+            await future
+
+    def _settle(self, end: PlayoutEnd) -> None:
+        waiters, self.waiters = self.waiters, []
+        for future in waiters:
+            if not future.done():
+                future.set_result(end)
 
 
 class ScriptedToolLLM(ScriptedLLM):

@@ -5,27 +5,23 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import numpy as np
-import pytest
 
 from flowengine.ai.voice.conversation import Conversation, ConversationSettings
 from flowengine.media.frames import AudioFrame, MediaInbox
 from flowengine.media.vad import SpeechEnded, SpeechStarted, SpeechStopping
 from flowengine.providers.llm.base import ChatMessage, LLMError, TextDelta
 from flowengine.providers.stt.base import STTError, Transcript
-from tests.ai.fakes import FakePlayout, ScriptedLLM, ScriptedSTT, ToneTTS
+from tests.ai.fakes import FakeOutput, ScriptedLLM, ScriptedSTT, ToneTTS
 
 
 class Rig:
     def __init__(self, stt: ScriptedSTT, llm: ScriptedLLM, settings: ConversationSettings | None = None) -> None:
         self.inbox = MediaInbox()
-        self.out = FakePlayout()
+        self.out = FakeOutput()
         self.stt, self.llm = stt, llm
         self.conv = Conversation(
-            inbox=self.inbox, play=self.out.play, flush=self.out.flush, clear=self.out.clear,
-            pause_output=self.out.pause_output, resume_output=self.out.resume_output,
-            queued_ms=self.out.queued_ms, stt=stt, llm=llm, tts=ToneTTS(),
+            inbox=self.inbox, output=self.out, stt=stt, llm=llm, tts=ToneTTS(),
             messages=[ChatMessage("system", "You book appointments.")], settings=settings or ConversationSettings())
-        self.out.on_mark = self.conv.on_mark
         self.t = 0
 
     async def speak(self, ms: int, *, stop_gap: int = 200) -> None:
@@ -46,21 +42,12 @@ class Rig:
         self.stt.consume()
 
 
-@pytest.fixture
-async def drain() -> AsyncIterator[list[FakePlayout]]:
-    outs: list[FakePlayout] = []
-    yield outs
-
-
 async def run_rig(rig: Rig) -> tuple[asyncio.Task[str], asyncio.Task[None]]:
     return asyncio.ensure_future(rig.conv.run()), asyncio.ensure_future(rig.out.drain())
 
 
-async def settle(rig: Rig, timeout: float = 5) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while rig.conv.speaking:
-        assert asyncio.get_running_loop().time() < deadline, "agent never finished"
-        await asyncio.sleep(0.02)
+async def settle(rig: Rig) -> None:
+    await asyncio.wait_for(rig.conv.wait_idle(), 5)
 
 
 async def stop(rig: Rig, tasks: tuple[asyncio.Task[str], asyncio.Task[None]]) -> None:
@@ -100,17 +87,46 @@ async def test_barge_in_stops_the_agent_and_keeps_only_what_was_heard() -> None:
     rig = Rig(ScriptedSTT(["Tell me your hours", "Wait stop I need Tuesday"]), ScriptedLLM([long_reply, "Tuesday it is."]))
     tasks = await run_rig(rig)
     await rig.speak(600)
-    while rig.out.sent_ms < 600:  # the agent has been talking for a while
-        await asyncio.sleep(0.02)
+    await asyncio.wait_for(rig.out.sent(600), 5)  # the agent has been talking for a while
+    reply = rig.conv.speech
+    assert reply is not None and not reply.done()
     await rig.speak(700)
     assert rig.conv.interruptions == 1 and rig.out.cleared and rig.out.cleared[0] > 0
+    assert reply.done() and reply.interrupted
     await asyncio.sleep(0.3)
     await settle(rig)
     await stop(rig, tasks)
     assistant = [m.content for m in rig.conv.messages if m.role == "assistant"]
     assert assistant[0].endswith("...") and len(assistant[0]) < len(long_reply)  # cut where the caller stopped it
+    assert reply.heard_text == assistant[0] and reply.text == long_reply
     assert assistant[1] == "Tuesday it is."
     assert rig.conv.barge_in_stop_ms[0] <= 60
+
+
+async def test_the_turn_ends_in_the_tick_that_sends_its_last_frame() -> None:
+    rig = Rig(ScriptedSTT([]), ScriptedLLM([]), ConversationSettings(speak_first=True, first_message="Hello, dental office."))
+    messages: list[str] = []
+
+    async def on_message(message: ChatMessage, extra: dict[str, object]) -> None:
+        messages.append(message.content)
+
+    rig.conv.on_message = on_message
+    talk = asyncio.ensure_future(rig.conv.run())  # no drain task: this test is the media clock
+    for _ in range(10):
+        await asyncio.sleep(0)
+    opening = rig.conv.speech
+    assert opening is not None and rig.out.queued_ms == 300 and rig.out.waiters
+    for _ in range(14):
+        rig.out.tick()
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert not opening.done() and messages == []
+    rig.out.tick()  # the last frame; no time passes from here: a 20 ms poll would not see it
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert opening.done() and messages == ["Hello, dental office."] and not rig.conv.speaking
+    rig.conv.end("test over")
+    assert await asyncio.wait_for(talk, 5) == "test over"
 
 
 async def test_a_backchannel_does_not_interrupt() -> None:
@@ -118,8 +134,7 @@ async def test_a_backchannel_does_not_interrupt() -> None:
     rig = Rig(ScriptedSTT(["What is free on Monday", "mm-hm"]), ScriptedLLM([reply]))
     tasks = await run_rig(rig)
     await rig.speak(600)
-    while rig.out.sent_ms < 300:
-        await asyncio.sleep(0.02)
+    await asyncio.wait_for(rig.out.sent(300), 5)
     await rig.speak(200)  # a short "mm-hm"
     assert rig.conv.interruptions == 0 and rig.conv.false_interruptions == 1 and not rig.out.paused
     await settle(rig)

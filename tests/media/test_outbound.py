@@ -1,4 +1,4 @@
-"""Playout: resample and encode at queue time, marks through the resampler, flush, barge-in clear."""
+"""Playout: resample and encode at queue time, marks through the resampler, flush, barge-in clear, playout waiters."""
 from __future__ import annotations
 
 from collections.abc import Hashable
@@ -8,6 +8,7 @@ import pytest
 
 from flowengine.media.codecs import get_codec
 from flowengine.media.outbound import Playout
+from flowengine.media.output import AudioOutput, PlayoutEnd
 from flowengine.media.rtp import RtpPacket
 
 from .conftest import dominant_frequency, tone
@@ -102,3 +103,55 @@ def test_bad_input() -> None:
         playout.play(np.zeros((2, 160), dtype=np.int16))
     with pytest.raises(ValueError, match="unsupported sample rate 11025"):
         playout.play(np.zeros(160, dtype=np.int16), 11025)
+
+
+async def test_wait_for_playout_is_resolved_by_the_tick_that_sends_the_last_frame() -> None:
+    playout, sent, _ = make()
+    playout.play(tone(440, 0.1, 16000), 16000)  # 5 frames
+    playout.flush()
+    played = playout.wait_for_playout()
+    drain(playout, 4)
+    assert not played.done()
+    playout.on_tick()  # the fifth and last frame
+    assert played.done() and len(sent) == 5  # resolved inside the tick, not found later by a poll
+    assert played.result() == PlayoutEnd() and not played.result().interrupted
+    assert playout.wait_for_playout().done()  # nothing queued: at once
+
+
+async def test_pause_holds_the_waiter_and_clear_resolves_it_as_interrupted() -> None:
+    playout, _, _ = make()
+    playout.play(tone(440, 0.2, 16000), 16000, mark="m")
+    playout.flush()
+    played = playout.wait_for_playout()
+    drain(playout, 2)
+    playout.pause()
+    drain(playout, 20)
+    assert not played.done() and playout.queued_ms == 160
+    abandoned = playout.wait_for_playout()
+    abandoned.cancel()  # a waiter that gave up is skipped, not set
+    result = playout.clear()
+    assert played.done() and played.result().cleared == result and played.result().interrupted
+    assert result.frames == 8 and result.marks == ("m",)
+
+
+async def test_a_closed_output_resolves_its_waiters_and_takes_no_more_audio() -> None:
+    playout, _, _ = make()
+    playout.play(tone(440, 0.2, 16000), 16000)
+    playout.flush()
+    played = playout.wait_for_playout()
+    playout.close()
+    assert played.result().interrupted
+    with pytest.raises(RuntimeError, match="closed"):
+        playout.play(tone(440, 0.1, 16000))
+
+
+def test_playout_is_an_audio_output() -> None:
+    playout, _, marks = make()
+    output: AudioOutput = playout
+    seen: list[Hashable] = []
+    output.on_mark = seen.append
+    output.play(tone(440, 0.04, 16000), 16000, mark="x")
+    output.flush()
+    assert output.queued_ms == 40
+    drain(playout, 2)
+    assert seen == ["x"] and marks == []

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Hashable
+from collections.abc import AsyncIterator, Callable, Hashable
 
 import numpy as np
 import pytest
 
+from flowengine.media.clock import MediaClock
 from flowengine.media.codecs import get_codec
 from flowengine.media.frames import AudioFrame, MediaInbox
 from flowengine.media.rtp import RtpPacket
@@ -23,12 +24,14 @@ class FakeAsterisk(asyncio.DatagramProtocol):
     def __init__(self) -> None:
         self.received: list[RtpPacket] = []
         self.transport: asyncio.DatagramTransport | None = None
+        self.arrived = asyncio.Event()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
         self.received.append(RtpPacket.parse(data))
+        self.arrived.set()
 
     @property
     def port(self) -> int:
@@ -56,18 +59,35 @@ def frames_of(data: bytes, size: int) -> list[bytes]:
     return [data[i : i + size] for i in range(0, len(data) - size + 1, size)]
 
 
-async def until(predicate: object, timeout: float = 10.0) -> None:
-    async def wait() -> None:
-        while not predicate():  # type: ignore[operator]
-            await asyncio.sleep(0.01)
+class Ticks:
+    """A media clock for one test that tells waiters when something may have changed: after each
+    tick (sends, receives, VAD, marks all happen in it) and when the fake Asterisk got a packet."""
 
-    await asyncio.wait_for(wait(), timeout)
+    def __init__(self, asterisk: FakeAsterisk | None = None) -> None:
+        self.changed = asyncio.Event() if asterisk is None else asterisk.arrived
+        self.clock = MediaClock(sleep=self._sleep)
+
+    async def _sleep(self, seconds: float) -> None:
+        self.changed.set()  # a tick has just run
+        await asyncio.sleep(seconds)
+
+    async def until(self, predicate: Callable[[], bool]) -> None:
+        async with asyncio.timeout(10):
+            while not predicate():
+                self.changed.clear()
+                await self.changed.wait()
 
 
-async def test_ulaw_both_directions(asterisk: FakeAsterisk) -> None:
+@pytest.fixture
+def ticks(asterisk: FakeAsterisk) -> Ticks:
+    return Ticks(asterisk)
+
+
+async def test_ulaw_both_directions(asterisk: FakeAsterisk, ticks: Ticks) -> None:
     audio: list[AudioFrame] = []
     marks: list[Hashable] = []
-    session = MediaSession(format="ulaw", on_audio=audio.append, on_mark=marks.append, vad_backend=None)
+    session = MediaSession(format="ulaw", on_audio=audio.append, on_mark=marks.append, vad_backend=None,
+                           clock=ticks.clock)
     async with session:
         session.set_remote("127.0.0.1", asterisk.port)
         # Asterisk -> engine: 2 s of a 1 kHz tone.
@@ -77,8 +97,8 @@ async def test_ulaw_both_directions(asterisk: FakeAsterisk) -> None:
         session.play(tone(440, 1.0, 22050), 22050, mark="greeting")
         session.flush_output()
         # The last ~140 ms stay inside the resampler (soxr block latency) until more audio comes.
-        await until(lambda: "greeting" in marks and len(audio) >= 90)
-        await until(lambda: len(asterisk.received) >= 50)
+        await ticks.until(lambda: "greeting" in marks and len(audio) >= 90)
+        await ticks.until(lambda: len(asterisk.received) >= 50)
         counters = session.counters()
 
     heard = np.concatenate([f.pcm for f in audio])
@@ -98,16 +118,17 @@ async def test_ulaw_both_directions(asterisk: FakeAsterisk) -> None:
     assert counters["tx_packets"] == 50 and counters["pacer_marks_reported"] == 1
 
 
-async def test_slin16_round_trip(asterisk: FakeAsterisk) -> None:
+async def test_slin16_round_trip(asterisk: FakeAsterisk, ticks: Ticks) -> None:
     audio: list[AudioFrame] = []
-    session = MediaSession(format="slin16", tx_format="slin16", on_audio=audio.append, vad_backend=None)
+    session = MediaSession(format="slin16", tx_format="slin16", on_audio=audio.append, vad_backend=None,
+                           clock=ticks.clock)
     async with session:
         session.set_remote("127.0.0.1", asterisk.port)
         l16 = get_codec("slin16").encode(tone(2000, 1.0, 16000))
         await asterisk.stream(frames_of(l16, 640), session.local_port, payload_type=118)
         session.play(tone(700, 0.4, 16000), 16000)
         session.flush_output()
-        await until(lambda: len(audio) == 50 and len(asterisk.received) == 20)
+        await ticks.until(lambda: len(audio) == 50 and len(asterisk.received) == 20)
     assert dominant_frequency(np.concatenate([f.pcm for f in audio]), 16000) == pytest.approx(2000, abs=8)
     sent = asterisk.received
     assert all(p.payload_type == 118 and len(p.payload) == 640 for p in sent)
@@ -115,14 +136,16 @@ async def test_slin16_round_trip(asterisk: FakeAsterisk) -> None:
     assert dominant_frequency(played, 16000) == pytest.approx(700, abs=8)
 
 
-async def test_speech_gives_vad_events_through_the_batched_path(asterisk: FakeAsterisk, speech_8k: np.ndarray) -> None:
+async def test_speech_gives_vad_events_through_the_batched_path(asterisk: FakeAsterisk, ticks: Ticks,
+                                                             speech_8k: np.ndarray) -> None:
     inbox = MediaInbox(maxsize=10_000)
-    session = MediaSession(on_audio=inbox.put, on_event=inbox.put, vad_config=VadConfig(stop_secs=0.6))
+    session = MediaSession(on_audio=inbox.put, on_event=inbox.put, vad_config=VadConfig(stop_secs=0.6),
+                           clock=ticks.clock)
     async with session:
         session.set_remote("127.0.0.1", asterisk.port)
         pcm = np.concatenate((np.zeros(8000, np.int16), speech_8k, np.zeros(16000, np.int16)))
         await asterisk.stream(frames_of(get_codec("ulaw").encode(pcm), 160), session.local_port)
-        await until(lambda: any(isinstance(i, SpeechEnded) for i in inbox._items))
+        await ticks.until(lambda: any(isinstance(i, SpeechEnded) for i in inbox._items))
     inbox.close()
     items = [item async for item in inbox]
     events: list[VadEvent] = [i for i in items if not isinstance(i, AudioFrame)]
@@ -131,9 +154,9 @@ async def test_speech_gives_vad_events_through_the_batched_path(asterisk: FakeAs
     assert 950 <= started.start_ms <= 1300
 
 
-async def test_wrong_source_ssrc_change_and_bad_payloads(asterisk: FakeAsterisk) -> None:
+async def test_wrong_source_ssrc_change_and_bad_payloads(asterisk: FakeAsterisk, ticks: Ticks) -> None:
     audio: list[AudioFrame] = []
-    session = MediaSession(on_audio=audio.append, vad_backend=None)
+    session = MediaSession(on_audio=audio.append, vad_backend=None, clock=ticks.clock)
     intruder = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     intruder.bind(("127.0.0.1", 0))
     async with session:
@@ -151,8 +174,8 @@ async def test_wrong_source_ssrc_change_and_bad_payloads(asterisk: FakeAsterisk)
         ):
             asterisk.transport.sendto(packet.serialize(), target)
         asterisk.transport.sendto(b"\x00garbage", target)
-        await until(lambda: session.counters()["rx_packets"] == 15)
-        await until(lambda: session.counters()["jitter_emitted"] == 12)
+        await ticks.until(lambda: session.counters()["rx_packets"] == 15)
+        await ticks.until(lambda: session.counters()["jitter_emitted"] == 12)
         counters = session.counters()
     intruder.close()
     assert counters["dropped_wrong_source"] == 1
@@ -185,9 +208,14 @@ async def test_barge_in_pause_and_close() -> None:
 
     task = session.spawn(owned(), name="stt-feed")
     await started.wait()
+    session.pause_output()
+    session.play(tone(440, 0.5, 16000), 16000)
+    session.flush_output()
+    played = session.output.wait_for_playout()
     port = session.local_port
     await session.aclose()
     assert task.cancelled()
+    assert played.result().interrupted and session.queued_ms == 0  # closing told the waiter
     await session.aclose()  # idempotent
     with pytest.raises(RuntimeError, match="closed"):
         session.play(tone(440, 0.1, 16000))
@@ -203,9 +231,9 @@ async def test_unknown_format_fails_before_any_socket_exists() -> None:
         MediaSession(format="opus")
 
 
-async def test_slin16_sends_ulaw_by_default(asterisk: FakeAsterisk) -> None:
+async def test_slin16_sends_ulaw_by_default(asterisk: FakeAsterisk, ticks: Ticks) -> None:
     # Asterisk drops dynamic payload types (slin16 is 118) on externalMedia's return path.
-    session = MediaSession(format="slin16", vad_backend=None)
+    session = MediaSession(format="slin16", vad_backend=None, clock=ticks.clock)
     assert session.codec.name == "slin16" and session.tx_codec.name == "ulaw"
     assert MediaSession(format="ulaw").tx_codec.name == "ulaw"
     assert MediaSession(format="alaw").tx_codec.name == "alaw"
@@ -213,8 +241,20 @@ async def test_slin16_sends_ulaw_by_default(asterisk: FakeAsterisk) -> None:
         session.set_remote("127.0.0.1", asterisk.port)
         session.play(tone(700, 0.4, 16000), 16000)
         session.flush_output()
-        await until(lambda: len(asterisk.received) == 20)
+        await ticks.until(lambda: len(asterisk.received) == 20)
     sent = asterisk.received
     assert all(p.payload_type == 0 and len(p.payload) == 160 for p in sent)
     played = get_codec("ulaw").decode(b"".join(p.payload for p in sent))
     assert dominant_frequency(played, 8000) == pytest.approx(700, abs=8)
+
+
+async def test_the_output_playout_is_awaited(asterisk: FakeAsterisk, ticks: Ticks) -> None:
+    session = MediaSession(vad_backend=None, clock=ticks.clock)
+    async with session:
+        session.set_remote("127.0.0.1", asterisk.port)
+        output = session.output
+        output.play(tone(700, 0.2, 16000), 16000)
+        output.flush()
+        end = await asyncio.wait_for(output.wait_for_playout(), 5)
+        assert not end.interrupted and output.queued_ms == 0
+        assert session.counters()["tx_packets"] == 10  # resolved by the tick that sent the last one

@@ -6,18 +6,16 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from flowengine.ai.voice.conversation import Conversation
+    from flowengine.ai.voice.speech_handle import SpeechHandle
 
 DRAIN_LIMIT_S = 30.0
 
 
-async def say(conversation: Conversation, text: str, *, wait: bool = False) -> None:
-    """Queue `text` through the conversation's TTS; with `wait`, return once it has been played out."""
-    tts = conversation.tts
-    async for chunk in tts.stream(text, voice_id=conversation.settings.voice_id,
-                                  language=conversation.settings.language):
-        conversation.play(chunk, tts.sample_rate)
-    conversation.flush()
+async def say(conversation: Conversation, text: str, *, wait: bool = False) -> SpeechHandle:
+    """Queue `text` through the conversation's TTS; with `wait`, return once it has been played out
+    (or interrupted). The handle tells what the caller heard of it."""
+    handle = await conversation.say_line(text)
     if wait:
         async with asyncio.timeout(DRAIN_LIMIT_S):
-            while conversation.queued_ms() > 0:
-                await asyncio.sleep(0.02)
+            await handle.wait_for_playout()
+    return handle

@@ -112,7 +112,7 @@ async def stop_media(box: CallToolbox, args: dict[str, Any]) -> ToolOutcome:
         return failed("stop_media works on calls only")
     dropped = 0
     if live.conversation is not None:
-        dropped = int(getattr(live.conversation.clear(), "ms", 0))
+        dropped = live.conversation.output.clear().ms
     await live.media.hold_music(False)
     return ok(f"media stopped ({dropped} ms of queued speech dropped)")
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 
 from flowengine.ai import endreasons as er
 from flowengine.ai.voice.conversation import Conversation, ConversationSettings, MessageSink
 from flowengine.ai.voice.media import CallMedia
+from flowengine.ai.voice.speech_handle import SpeechHandle
 from flowengine.ai.voice.voicemail import Verdict, screen
 from flowengine.asterisk.app import Call
 from flowengine.asterisk.ari.client import AriClient
@@ -23,11 +23,11 @@ from flowengine.providers.llm.base import ChatMessage
 from flowengine.providers.tts.base import TTSProvider
 from flowengine.store import AI
 from flowengine.store.aifeatures import VoicemailDetection
+from flowengine.tasks import TaskOwner
 
 log = logging.getLogger(__name__)
 
 SILENCE_PROMPT = "Are you still there?"
-POLL_S = 0.1
 SAY_TIMEOUT_S = 60.0  # a closing message longer than this is cut
 _WORDS = re.compile(r"[^\w']+")
 
@@ -113,64 +113,84 @@ class CallRules:
                 if self.voicemail_message:
                     await self.say(conversation, media, tts, call, self.voicemail_message)
                 return er.VOICEMAIL
-        watcher = asyncio.ensure_future(self._watch(conversation))
+        watchers = TaskOwner("call rules")
+        watchers.start(self._watch(conversation), name="call-rules-watch")
         try:
             reason = await run()
         finally:
-            watcher.cancel()
-            await asyncio.gather(watcher, return_exceptions=True)
+            await watchers.aclose()
         if self.end_call_message and er.ending(reason).says_end_message:
             await self.say(conversation, media, tts, call, self.end_call_message)
         return reason
 
     async def _watch(self, conversation: Conversation) -> None:
-        started = last_heard = time.monotonic()
-        prompted = False
-        while True:
-            await asyncio.sleep(POLL_S)
-            now = time.monotonic()
-            if self.max_duration_s and now - started >= self.max_duration_s:
-                log.info("maximum duration of %g s reached: ending the call", self.max_duration_s)
-                self.hard_end = True
-                await conversation.cut()
-                conversation.end(er.EXCEEDED_MAX_DURATION)
+        """The duration limit over the silence rule: both wait on timers and on the conversation's
+        changes of who speaks, never on a poll."""
+        try:
+            async with asyncio.timeout(self.max_duration_s or None):
+                await self._watch_silence(conversation)
                 return
-            if not self.silence_timeout_s:
+        except TimeoutError:
+            pass
+        log.info("maximum duration of %g s reached: ending the call", self.max_duration_s)
+        self.hard_end = True
+        await conversation.cut()
+        conversation.end(er.EXCEEDED_MAX_DURATION)
+
+    async def _watch_silence(self, conversation: Conversation) -> None:
+        """After `silence_timeout_s` in which neither side spoke, the agent asks once whether the caller is
+        still there; a second such silence ends the call. The caller speaking takes the prompt back."""
+        if not self.silence_timeout_s:
+            await asyncio.Event().wait()  # no silence rule: only the duration limit ends the watch
+        prompted_at: int | None = None  # the caller's utterances counted when the prompt was said
+        while True:
+            if prompted_at is not None and conversation.caller_utterances != prompted_at:
+                prompted_at = None
+            if conversation.caller_speaking or conversation.speaking:
+                await conversation.wait_change()  # the silence counts from the end of anyone's speech
                 continue
-            if conversation.caller_speaking:
-                last_heard, prompted = now, False
-            elif conversation.speaking:
-                last_heard = now  # the silence counts from the end of the agent's speech
-            elif now - last_heard >= self.silence_timeout_s:
-                if not prompted:
-                    prompted, last_heard = True, now
-                    conversation.say(SILENCE_PROMPT)
-                else:
-                    log.info("the caller stayed silent after a prompt: ending the call")
-                    self.hard_end = True
-                    conversation.end(er.SILENCE_TIMED_OUT)
-                    return
+            try:
+                async with asyncio.timeout(self.silence_timeout_s):
+                    await conversation.wait_change()
+                continue
+            except TimeoutError:
+                pass
+            if prompted_at is None:
+                prompted_at = conversation.caller_utterances
+                conversation.say(SILENCE_PROMPT)
+            else:
+                log.info("the caller stayed silent after a prompt: ending the call")
+                self.hard_end = True
+                conversation.end(er.SILENCE_TIMED_OUT)
+                return
 
     async def say(self, conversation: Conversation, media: CallMedia, tts: TTSProvider, call: Call,
-                  text: str) -> None:
-        """Say a closing line straight into the call's media (the conversation is over) and wait until
-        it was played out; stored as an assistant message like every reply."""
+                  text: str) -> SpeechHandle | None:
+        """Say a closing line straight on the call's audio output (the conversation is over) and wait until
+        it was played out; stored as an assistant message like every reply. Returns its handle (None when
+        the call was already gone)."""
         if call.ended.is_set() or media.closed:
-            return
-        session = media.session
+            return None
+        handle = SpeechHandle(conversation.output)
         try:
             async with asyncio.timeout(SAY_TIMEOUT_S):
-                async for chunk in tts.stream(text, voice_id=conversation.settings.voice_id,
-                                              language=conversation.settings.language):
-                    session.play(chunk, tts.sample_rate)
-                session.flush_output()
-                while session.queued_ms > 0 and not call.ended.is_set() and not media.closed:
-                    await asyncio.sleep(0.02)
+                await handle.say(tts, text, voice_id=conversation.settings.voice_id,
+                                 language=conversation.settings.language)
+                # Played out, or the caller hung up (then nobody hears the rest; closing the media
+                # clears the output, which ends the handle too).
+                played = asyncio.get_running_loop().create_task(handle.wait_for_playout())
+                hangup = asyncio.get_running_loop().create_task(call.ended.wait())
+                try:
+                    await asyncio.wait((played, hangup), return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    played.cancel()
+                    hangup.cancel()
         except TimeoutError:
             log.warning("closing message not played out within %g s", SAY_TIMEOUT_S)
         except RuntimeError as exc:  # the media session closed under us (hangup)
             log.info("closing message cut: %s", exc)
-            return
+            return None
         self.said_last = text
         if conversation.on_message is not None:
             await conversation.on_message(ChatMessage("assistant", text), {"direction": "outgoing"})
+        return handle

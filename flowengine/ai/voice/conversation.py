@@ -4,9 +4,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -14,10 +13,12 @@ import numpy as np
 
 from flowengine.ai.endreasons import pipeline_error
 from flowengine.ai.voice.endpointing import TurnEnd, TurnJudge
-from flowengine.ai.voice.heard import HeardTracker
 from flowengine.ai.voice.metrics import TurnMetrics
 from flowengine.ai.voice.sentences import SentenceSplitter
+from flowengine.ai.voice.speech_handle import SpeechHandle, report_mark
 from flowengine.media.frames import AudioFrame, MediaInbox
+from flowengine.media.output import AudioOutput
+from flowengine.media.pacer import ClearResult
 from flowengine.media.vad import SpeechEnded, SpeechResumed, SpeechStarted, SpeechStopping
 from flowengine.providers.llm.base import (
     ChatMessage,
@@ -31,6 +32,7 @@ from flowengine.providers.llm.base import (
 )
 from flowengine.providers.stt.base import STTError, STTProvider, Transcript
 from flowengine.providers.tts.base import TTSError, TTSProvider
+from flowengine.tasks import TaskOwner
 
 log = logging.getLogger(__name__)
 
@@ -65,19 +67,17 @@ class ConversationSettings:
 class _Utterance:
     start_ms: int
     end_ms: int = 0
-    stt: asyncio.Task[Transcript] | None = None
+    stt: asyncio.Task[Transcript | STTError] | None = None
     during_agent_speech: bool = False
 
 
 @dataclass
 class Conversation:
+    """One AI call's voice loop over its media: caller audio and VAD events from `inbox`, the agent's
+    voice out through `output`. Each agent utterance is a `SpeechHandle`; `speech` is the latest."""
+
     inbox: MediaInbox
-    play: Callable[..., None]  # MediaSession.play(pcm, rate, mark=)
-    flush: Callable[[], None]
-    clear: Callable[[], object]  # -> ClearResult
-    pause_output: Callable[[], None]
-    resume_output: Callable[[], None]
-    queued_ms: Callable[[], int]
+    output: AudioOutput
     stt: STTProvider
     llm: LLMProvider
     tts: TTSProvider
@@ -97,17 +97,17 @@ class Conversation:
         self._reply: asyncio.Task[None] | None = None
         self._paused = False
         self._done = asyncio.Event()
-        self.heard = HeardTracker()
+        self._tasks = TaskOwner("conversation")
+        self.speech: SpeechHandle | None = None
+        self.output.on_mark = report_mark  # marks of sent audio tell each handle what was heard
         self.judge = TurnJudge(self.settings.smart_turn)
         self._pending_end: asyncio.Task[None] | None = None
+        self._change = asyncio.Event()  # replaced at each change of who speaks (see `wait_change`)
+        self.caller_utterances = 0
         self.interruptions = 0
         self.false_interruptions = 0
         self.provider_failures = 0
         self.barge_in_stop_ms: list[float] = []
-
-    # -- mark callback (called from the media clock tick) ------------------------------------
-    def on_mark(self, mark: Hashable) -> None:
-        self.heard.reached(mark)
 
     # -- control ------------------------------------------------------------------------------
     def end(self, reason: str) -> None:
@@ -119,7 +119,7 @@ class Conversation:
     async def pause(self) -> None:
         """Neither listen nor speak: queued audio dropped, in-flight work cancelled, context kept."""
         self._paused = True
-        self.clear()
+        self._stop_speech()
         await self._cancel_reply()
         self._drop_utterance()
 
@@ -132,24 +132,50 @@ class Conversation:
 
     @property
     def speaking(self) -> bool:
-        return (self._reply is not None and not self._reply.done()) or self.queued_ms() > 0
+        return (self._reply is not None and not self._reply.done()) or self.output.queued_ms > 0
 
     @property
     def caller_speaking(self) -> bool:
         """The caller is in an utterance (or a held, unfinished turn): for the silence timeout."""
         return self._utterance is not None or self._pending_end is not None
 
-    def say(self, text: str) -> None:
-        """The agent says `text` now unless it is speaking (a call rule's prompt); stored like any reply."""
-        if not self.speaking and not self._done.is_set():
-            self._start_reply(TurnMetrics(index=0), say=text)
+    async def wait_change(self) -> None:
+        """Returns at the next change of who is speaking: the caller starts or ends an utterance (or a
+        held turn), or the agent starts or ends speaking. For the call rules' silence timeout."""
+        await self._change.wait()
+
+    def _changed(self) -> None:
+        self._change.set()
+        self._change = asyncio.Event()
+
+    async def wait_idle(self) -> None:
+        """Returns once the agent is not speaking: no reply in progress and nothing left to play."""
+        while self.speaking:
+            reply = self._reply
+            if reply is not None and not reply.done():
+                await asyncio.wait([reply])
+            else:
+                await self.output.wait_for_playout()
+
+    def say(self, text: str) -> SpeechHandle | None:
+        """The agent says `text` now unless it is speaking (a call rule's prompt); stored like any reply.
+        Returns its handle, None when nothing is said."""
+        if self.speaking or self._done.is_set():
+            return None
+        return self._start_reply(TurnMetrics(index=0), say=text)
+
+    async def say_line(self, text: str) -> SpeechHandle:
+        """Queue a fixed line on the agent's voice outside any model turn (a tool's notice); it is not
+        added to the model's context. It becomes `speech`: a barge-in interrupts it like a reply."""
+        self.speech = handle = SpeechHandle(self.output)
+        await handle.say(self.tts, text, voice_id=self.settings.voice_id, language=self.settings.language)
+        return handle
 
     async def cut(self) -> None:
         """Stop the agent mid-reply (a call rule ends the call): unsent audio is dropped and the stored
         message keeps what the caller heard."""
-        result = self.clear()
-        self.heard.interrupted(result)
-        self.resume_output()
+        self._stop_speech()
+        self.output.resume()
         await self._cancel_reply()
 
     async def send_user_text(self, text: str) -> None:
@@ -181,10 +207,12 @@ class Conversation:
                 if self._done.is_set():
                     break
         finally:
+            self._done.set()
             if self._pending_end is not None:
                 self._pending_end.cancel()
             await self._cancel_reply()
             self._drop_utterance()
+            await self._tasks.aclose()
         return self.ended_reason or "ended"
 
     def _on_speech_started(self, event: SpeechStarted) -> None:
@@ -194,13 +222,15 @@ class Conversation:
             self._pending_end = None
         agent = self.speaking
         self._utterance = _Utterance(start_ms=event.start_ms, during_agent_speech=agent)
+        self.caller_utterances += 1
+        self._changed()
         if self.on_speech is not None:
             self.on_speech("caller", True, "")
         if agent:
             # Stop the agent within this frame; whether it was a real interruption is decided
             # once we know how long the caller spoke and what they said (backchannels resume).
             started = time.perf_counter()
-            self.pause_output()
+            self.output.pause()
             self.barge_in_stop_ms.append((time.perf_counter() - started) * 1000 + 20.0)
 
     def _on_speech_stopping(self, event: SpeechStopping) -> None:
@@ -208,7 +238,8 @@ class Conversation:
         if utt is None:
             return
         utt.end_ms = event.end_ms
-        utt.stt = asyncio.ensure_future(self._transcribe(utt))  # speculative: hides STT behind endpointing
+        # speculative: hides STT behind endpointing
+        utt.stt = self._tasks.start(self._transcribe(utt), name="conversation-stt")
 
     def _on_speech_resumed(self) -> None:
         utt = self._utterance
@@ -221,17 +252,20 @@ class Conversation:
         self._utterance = None
         if utt is None:
             return
+        self._changed()
         decided = time.perf_counter()
         utt.end_ms = event.end_ms
         if self.on_speech is not None:
             self.on_speech("caller", False, "")
-        stt = utt.stt if utt.stt is not None else asyncio.ensure_future(self._transcribe(utt))
         try:
-            transcript = await stt
+            transcript = await (utt.stt if utt.stt is not None else self._transcribe(utt))
         except asyncio.CancelledError:
-            return
-        except STTError as exc:
-            await self._fail("transcriber", self.stt.name, exc)
+            current = asyncio.current_task()
+            if current is None or current.cancelling():
+                raise
+            return  # the speculative transcription was dropped
+        if isinstance(transcript, STTError):
+            await self._fail("transcriber", self.stt.name, transcript)
             return
         text = transcript.text.strip()
         spoke_ms = event.end_ms - event.start_ms
@@ -241,7 +275,7 @@ class Conversation:
             if spoke_ms < self.settings.min_interruption_ms and len(real) < self.settings.min_interruption_words:
                 self.false_interruptions += 1
                 log.info("backchannel %r (%d ms) during agent speech: the agent goes on", text, spoke_ms)
-                self.resume_output()
+                self.output.resume()
                 return
             await self._interrupt()
         if not text:
@@ -251,7 +285,8 @@ class Conversation:
             # Smart turn: the caller stopped mid-thought ("and...", half a number): keep listening,
             # and answer anyway if nothing more comes.
             self.judge.hold(text)
-            self._pending_end = asyncio.ensure_future(self._answer_held(event, transcript))
+            self._pending_end = self._tasks.start(self._answer_held(event, transcript), name="conversation-held-turn")
+            self._changed()
             log.debug("turn not finished, waiting: %r", text)
             return
         metrics = TurnMetrics(index=len(self.turns) + 1, caller_text=self.judge.take(text), decided_at=decided,
@@ -274,27 +309,41 @@ class Conversation:
         await self._emit(user, {"direction": "incoming"})
         self._start_reply(metrics)
 
-    async def _transcribe(self, utt: _Utterance) -> Transcript:
+    async def _transcribe(self, utt: _Utterance) -> Transcript | STTError:
+        """The utterance as text. A failure is returned, not raised: it is the turn's to handle (in
+        `_on_speech_ended`), not the task owner's to log as a crashed background task."""
         first = utt.start_ms - PREROLL_MS
         last = utt.end_ms
         frames = [f.pcm for f in self._frames if first <= f.t_ms < last + 20]
         if not frames:
             return Transcript("")
         pcm = np.concatenate(frames).astype(np.int16, copy=False)
-        return await self.stt.transcribe(pcm, language=self.settings.language)
+        try:
+            return await self.stt.transcribe(pcm, language=self.settings.language)
+        except STTError as exc:
+            return exc
 
     def _drop_utterance(self) -> None:
-        if self._utterance is not None and self._utterance.stt is not None:
+        if self._utterance is None:
+            return
+        if self._utterance.stt is not None:
             self._utterance.stt.cancel()
         self._utterance = None
+        self._changed()
 
     async def _interrupt(self) -> None:
         self.interruptions += 1
-        result = self.clear()
-        self.heard.interrupted(result)  # before the reply's own cleanup writes what was said
-        self.resume_output()
+        result = self._stop_speech()  # before the reply's own cleanup writes what was said
+        self.output.resume()
         await self._cancel_reply()
-        log.info("barge-in: agent stopped, %d ms of queued speech dropped", getattr(result, "ms", 0))
+        log.info("barge-in: agent stopped, %d ms of queued speech dropped", result.ms)
+
+    def _stop_speech(self) -> ClearResult:
+        """Drop all queued agent audio; the utterance still playing learns how much of it was heard."""
+        speech = self.speech
+        if speech is not None and not speech.done():
+            return speech.interrupt()
+        return self.output.clear()
 
     async def _cancel_reply(self) -> None:
         task, self._reply = self._reply, None
@@ -302,20 +351,31 @@ class Conversation:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
 
-    def _start_reply(self, metrics: TurnMetrics, opening: bool = False, say: str = "") -> None:
+    def _start_reply(self, metrics: TurnMetrics, opening: bool = False, say: str = "") -> SpeechHandle | None:
+        if self._done.is_set():
+            return None  # the conversation is over: its task owner starts nothing more
         if opening and self.settings.first_message:
             say = self.settings.first_message
-        self._reply = asyncio.ensure_future(self._respond(metrics, say))
+        handle = SpeechHandle(self.output)
+        self._reply = self._tasks.start(self._respond(metrics, say, handle), name="conversation-reply")
+        self._reply.add_done_callback(self._reply_done)
+        self._changed()
+        return handle
+
+    def _reply_done(self, task: asyncio.Task[None]) -> None:
+        if self.output.queued_ms:  # a reply cancelled as the conversation ended leaves its audio playing
+            self.output.wait_for_playout().add_done_callback(lambda _: self._changed())
+        self._changed()
 
     async def _emit(self, message: ChatMessage, extra: dict[str, object]) -> None:
         if self.on_message is not None:
             await self.on_message(message, extra)
 
     # -- one reply ----------------------------------------------------------------------------
-    async def _respond(self, metrics: TurnMetrics, say: str) -> None:
+    async def _respond(self, metrics: TurnMetrics, say: str, handle: SpeechHandle | None = None) -> None:
         """One agent turn; a provider that fails for good ends the conversation (see `_fail`)."""
         try:
-            await self._turn(metrics, say)
+            await self._turn(metrics, say, handle)
         except LLMError as exc:
             await self._fail("llm", self.llm.name, exc)
         except TTSError as exc:
@@ -333,33 +393,39 @@ class Conversation:
                 log.error("the apology could not be spoken either: %s", again)
         self.end(pipeline_error(provider or "unknown", component))
 
-    async def _turn(self, metrics: TurnMetrics, say: str) -> None:
+    async def _turn(self, metrics: TurnMetrics, say: str, handle: SpeechHandle | None = None) -> None:
         """One agent turn: `say` verbatim, or what the model answers to the conversation so far."""
-        reply_id = uuid.uuid4().hex[:8]
-        self.heard.start(reply_id)
+        self.speech = handle = handle or SpeechHandle(self.output)
         sentences: asyncio.Queue[str | None] = asyncio.Queue()
         calls: list[ToolCall] = []
         try:
-            speaker = asyncio.ensure_future(self._speak(reply_id, sentences, metrics))
+            # The speaker is this turn's child, not a background task: it is awaited below whatever happens.
+            speaker = asyncio.get_running_loop().create_task(self._speak(handle, sentences, metrics),
+                                                             name="conversation-speaker")
             try:
                 if say:
-                    await sentences.put(say)
+                    sentences.put_nowait(say)
                 else:
                     calls = await self._think(sentences, metrics)
             finally:
-                await sentences.put(None)
+                sentences.put_nowait(None)
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    speaker.cancel()  # a cancelled turn synthesises nothing more
                 await speaker
-            self.flush()
-            while self.queued_ms() > 0:
-                await asyncio.sleep(0.02)
+            handle.end_input()
+            await handle.wait_for_playout()  # resolved by the media path in the tick of the last frame
         finally:
-            said = self.heard.finish()
+            handle.end_input()  # a turn cut short still plays out what it queued, unless that was cleared
+            # What the caller heard of an interrupted reply; all of it otherwise (a reply cancelled
+            # because the conversation ended is still playing out).
+            said = handle.heard_text if handle.interrupted else handle.text
             if said and self.on_speech is not None:
                 self.on_speech("agent", False, said)
             if said or calls:  # a tool-only reply is kept too: tool results must follow their call
                 message = ChatMessage("assistant", said, tool_calls=tuple(calls))
                 self.messages.append(message)
-                await self._emit(message, {"direction": "outgoing", "interrupted": self.heard.was_interrupted})
+                await self._emit(message, {"direction": "outgoing", "interrupted": handle.interrupted})
             if metrics.index:
                 self.turns.append(metrics)
         for call in calls:
@@ -387,7 +453,7 @@ class Conversation:
             await sentences.put(sentence)
         return calls
 
-    async def _speak(self, reply_id: str, sentences: asyncio.Queue[str | None], metrics: TurnMetrics) -> None:
+    async def _speak(self, handle: SpeechHandle, sentences: asyncio.Queue[str | None], metrics: TurnMetrics) -> None:
         index = 0
         while (sentence := await sentences.get()) is not None:
             started = time.perf_counter()
@@ -402,8 +468,7 @@ class Conversation:
                 if first and index == 0 and self.on_speech is not None:
                     self.on_speech("agent", True, "")
                 first = False
-                self.heard.queued(reply_id, index, sentence, chunk.size * 1000 // self.tts.sample_rate)
-                self.play(chunk, self.tts.sample_rate, mark=(reply_id, index))
+                handle.play(index, sentence, chunk, self.tts.sample_rate)
             index += 1
 
     async def _run_tool(self, call: ToolCall) -> None:

@@ -47,7 +47,6 @@ class CallMedia:
         bridge_id: str,
         settings: MediaSettings,
         vad: VadConfig,
-        on_mark: object = None,
     ) -> CallMedia:
         """Bridge the caller with an externalMedia channel wired to a new MediaSession."""
         inbox = MediaInbox()
@@ -56,8 +55,7 @@ class CallMedia:
             advertise_host=settings.advertise_host or None, port_range=settings.port_range,
             vad_config=vad, vad_backend=settings.vad_backend, on_audio=inbox.put, on_event=inbox.put,
             # A continuous stream, as phones send: the far end's VAD then sees the agent stop.
-            idle_silence=True,
-            on_mark=on_mark, name=bridge_id)  # type: ignore[arg-type]
+            idle_silence=True, name=bridge_id)
         await session.start()
         bridge: BridgeHandle | None = None
         media = None
