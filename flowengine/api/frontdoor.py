@@ -91,7 +91,7 @@ class FrontDoor:
         self._sender: WebhookSender | None = None
         self._worker = asyncio.ensure_future(self._work())
         self._unsubscribe = deps.events.subscribe(self._on_event)
-        service = deps.engine.services.ai if deps.engine is not None else None
+        service = deps.engine.aicalls if deps.engine is not None else None
         if service is not None:
             service.tool_relay = self._relay
 
