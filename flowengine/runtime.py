@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import aiohttp
@@ -31,13 +31,14 @@ from flowengine.campaign.service import CampaignService
 from flowengine.config import AsteriskConfig, Config
 from flowengine.events import EventBus
 from flowengine.flow.callregistry import CallRegistry
-from flowengine.flow.context import Services, SmtpSettings
+from flowengine.flow.context import Services, ServicesLink, SmtpSettings
 from flowengine.flow.directory import FlowDirectory
 from flowengine.flow.persistence import ActiveflowRecorder
 from flowengine.flow.reconcile import hang_up_stale_calls
 from flowengine.flow.service import FlowService
 from flowengine.flow.speech import SpeechCache
 from flowengine.store import Store
+from flowengine.tasks import TaskOwner
 
 log = logging.getLogger(__name__)
 
@@ -66,35 +67,35 @@ def asterisk_config_for(info: InstanceInfo, base: AsteriskConfig) -> AsteriskCon
     })
 
 
-@dataclass
 class Engine:
-    """`handler` answers calls; without one, calls run the flows of `config.flows_dir`."""
+    """The engine's parts, owned as one: each enters one `AsyncExitStack` as it starts, so `aclose()`
+    closes them in the reverse order of start-up, and a start that fails half-way closes exactly what had
+    started. `handler` answers calls; without one, calls run the flows of `config.flows_dir`.
 
-    config: Config
-    handler: CallHandler | None = None
-    extra_dialplan: str = ""
-    private: PrivateAsterisk | None = None
-    ari: AriClient | None = None
-    ami: AmiClient | None = None
-    app: AriApp | None = None
-    flows: FlowDirectory | None = None
-    flow_service: FlowService | None = None
-    media_server: MediaServer | None = None
-    http: aiohttp.ClientSession | None = None
-    services: Services = field(default_factory=Services)
-    store: Store | None = None
-    ais: AIDirectory | None = None
-    teams: TeamDirectory | None = None
-    providers: ProviderPool | None = None
-    events: EventBus = field(default_factory=EventBus)
-    resources: StoreResources | None = None
-    api: ApiServer | None = None
-    webhooks: WebhookDispatcher | None = None
-    _warming: asyncio.Task[None] | None = None
-    calls: CallRegistry | None = None
-    campaigns: CampaignService | None = None
-    ai_recovery: AIRecovery | None = None
-    leftovers: Leftovers = field(default_factory=Leftovers)  # what this start cleared from Asterisk for a previous run
+    The parts other code uses stay attributes (None until started, or when this engine runs none)."""
+
+    def __init__(self, config: Config, handler: CallHandler | None = None, extra_dialplan: str = "") -> None:
+        self.config = config
+        self.handler = handler
+        self.extra_dialplan = extra_dialplan
+        self.events = EventBus()
+        self.leftovers = Leftovers()  # what this start cleared from Asterisk for a previous run
+        self.services = Services()  # what actions use: built once, when the flows' parts have started
+        self.ari: AriClient | None = None
+        self.ami: AmiClient | None = None
+        self.app: AriApp | None = None
+        self.store: Store | None = None
+        self.webhooks: WebhookDispatcher | None = None
+        self.flow_service: FlowService | None = None
+        self.calls: CallRegistry | None = None
+        self.resources: StoreResources | None = None
+        self.providers: ProviderPool | None = None
+        self.aicalls: AICallService | None = None  # also services.ai, typed here for the API
+        self.ai_recovery: AIRecovery | None = None
+        self.campaigns: CampaignService | None = None
+        self.api: ApiServer | None = None
+        self._warming: asyncio.Task[None] | None = None
+        self._stack = AsyncExitStack()
 
     async def speech_warmed(self) -> bool:
         """Wait for the background speech warm-up; False if there is none or it did not finish."""
@@ -109,148 +110,116 @@ class Engine:
             await self._start_asterisk()
             if self.handler is None:
                 await self._start_flows()
+            await self._start_calls()
         except BaseException:
             await self.aclose()
             raise
-        routes = RouteTable(self.config.routes.numbers, self.config.routes.default_flow)
         assert self.ari is not None
-        handler = self.handler or (self.flow_service.handle_call if self.flow_service else None)
-        assert handler is not None
-        self.app = AriApp(self.ari, routes, handler)
-        if self.config.api.enabled and self.store is not None:
-            self.api = ApiServer(self)
-            try:
-                await self.api.start()
-            except BaseException:
-                await self.aclose()
-                raise
         log.info("engine ready: ARI app %r on %s (Asterisk %s)", self.config.asterisk.app,
                  self.config.asterisk.ari_url, self.ari.asterisk_version)
 
     async def _start_asterisk(self) -> None:
-        cfg = self.config.asterisk
+        cfg, stack = self.config.asterisk, self._stack
         if cfg.private_dir:
-            self.private = PrivateAsterisk(Path(cfg.private_dir), app=cfg.app, extra_dialplan=self.extra_dialplan)
-            info = await asyncio.to_thread(self.private.start)
+            private = PrivateAsterisk(Path(cfg.private_dir), app=cfg.app, extra_dialplan=self.extra_dialplan)
+            stack.push_async_callback(asyncio.to_thread, private.stop)  # also stops one that failed to start
+            info = await asyncio.to_thread(private.start)
             cfg = asterisk_config_for(info, cfg)
             self.config = self.config.model_copy(update={"asterisk": cfg})
-        self.ari = AriClient(cfg.ari_url, cfg.ari_username, cfg.ari_password.get_secret_value(), cfg.app,
-                             reconnect_min=cfg.reconnect_min_s, reconnect_max=cfg.reconnect_max_s)
+        ari = self.ari = AriClient(cfg.ari_url, cfg.ari_username, cfg.ari_password.get_secret_value(), cfg.app,
+                                   reconnect_min=cfg.reconnect_min_s, reconnect_max=cfg.reconnect_max_s)
+        stack.push_async_callback(ari.aclose)
         # before our app is registered again: what Asterisk still holds for it is a dead run's
-        self.leftovers = await clear_leftovers(self.ari, await find_leftovers(self.ari))
-        await self.ari.start()
+        self.leftovers = await clear_leftovers(ari, await find_leftovers(ari))
+        await ari.start()
         if cfg.ami_secret.get_secret_value():
-            self.ami = AmiClient(cfg.ami_host, cfg.ami_port, cfg.ami_username, cfg.ami_secret.get_secret_value())
-            await self.ami.connect()
+            ami = self.ami = AmiClient(cfg.ami_host, cfg.ami_port, cfg.ami_username, cfg.ami_secret.get_secret_value())
+            stack.push_async_callback(ami.aclose)
+            await ami.connect()
 
     async def _start_flows(self) -> None:
-        cfg = self.config
-        self.flows = FlowDirectory(cfg.flows_dir)
-        await asyncio.to_thread(self.flows.scan)
-        self.flows.start_watching()
+        cfg, stack = self.config, self._stack
+        files = FlowDirectory(cfg.flows_dir)
+        stack.push_async_callback(files.aclose)
+        await asyncio.to_thread(files.scan)
+        files.start_watching()
         speech = cfg.speech
-        self.media_server = MediaServer(Path(speech.cache_dir), speech.http_host, speech.http_port,
-                                        speech.advertise_host)
-        await self.media_server.start()
-        self.http = aiohttp.ClientSession()
+        media_server = MediaServer(Path(speech.cache_dir), speech.http_host, speech.http_port, speech.advertise_host)
+        stack.push_async_callback(media_server.aclose)
+        await media_server.start()
+        http = await stack.enter_async_context(aiohttp.ClientSession())
+        speaker = SpeechCache.with_voice(speech.tts, media_server)
+        store = self.store = await open_store(cfg)
+        stack.push_async_callback(store.aclose)
+        if cfg.api.enabled:
+            # listening before the previous run is settled below, so its hangups reach customers' webhooks
+            self.webhooks = WebhookDispatcher(store, WebhookSender(http), self.events)
+            stack.push_async_callback(self.webhooks.aclose)
+        recorder = ActiveflowRecorder(store, events=self.events)
+        await recorder.ensure_customer()
+        await recorder.recover()
+        # The flow service (through the call registry) and the AI calls are parts of the Services they run
+        # with: they reach them through this link, bound once Services is built below with every part.
+        link = ServicesLink()
+        flow_service = self.flow_service = FlowService(link)
+        calls = self.calls = CallRegistry(store, self.events, flow_service)  # every call, by id, per customer
+        await hang_up_stale_calls(store, self.events, known=calls.live)  # a previous run's calls
+        ais = AIDirectory(Path(cfg.flows_dir) / "ais")
+        await asyncio.to_thread(ais.scan)
+        # stored flows and AIs (the API's) beside the files, each visible to its own customer only
+        teams = TeamDirectory(Path(cfg.flows_dir) / "teams", ais)
+        await asyncio.to_thread(teams.scan)
+        resources = self.resources = StoreResources(store, files, ais)
+        await resources.warm()
+        providers = self.providers = ProviderPool()
+        stack.push_async_callback(providers.aclose)
+        if cfg.speech.warm_up:
+            tasks = TaskOwner("engine")
+            stack.push_async_callback(tasks.aclose)
+            self._warming = tasks.start(providers.warm_up(), name="speech warm-up")
+        media = cfg.media
+        aicalls = self.aicalls = AICallService(
+            resources, providers, self.ari,
+            MediaSettings(format=media.format, bind_host=media.bind_host, advertise_host=media.advertise_host,
+                          port_range=(media.port_min, media.port_max)),
+            store=store, events=self.events, flow_services=link, teams=teams, prices=cfg.prices)
+        stack.push_async_callback(aicalls.aclose)  # post-call analyses still running
         smtp = cfg.smtp
-        self.services = Services(
-            ari=self.ari, ami=self.ami, flows=self.flows,
-            speech=SpeechCache.with_voice(speech.tts, self.media_server), http=self.http,
+        self.services = link.bind(Services(
+            ari=self.ari, ami=self.ami, flows=resources, speech=speaker, http=http,
             smtp=SmtpSettings(smtp.host, smtp.port, smtp.username, smtp.password.get_secret_value(),
                               smtp.sender, smtp.starttls),
             recordings_dir=cfg.calls.recordings_dir, endpoints=dict(cfg.outbound.endpoints),
-            dial_timeout_s=cfg.outbound.dial_timeout_s, events=self.events,
-        )
-        self.store = await open_store(cfg)
-        if cfg.api.enabled:
-            # listening before the previous run is settled below, so its hangups reach customers' webhooks
-            self.webhooks = WebhookDispatcher(self.store, WebhookSender(self.http), self.events)
-        recorder = ActiveflowRecorder(self.store, events=self.events)
-        await recorder.ensure_customer()
-        await recorder.recover()
-        self.services.observers.append(recorder)
-        self.flow_service = FlowService(self.services)
-        self.calls = CallRegistry(self.store, self.events, self.flow_service)  # every call, by id, per customer
-        self.services.observers.append(self.calls.observe)
-        await hang_up_stale_calls(self.store, self.events, known=self.calls.live)  # a previous run's calls
-        self.services.calls = self.calls
-        self.ais = AIDirectory(Path(cfg.flows_dir) / "ais")
-        await asyncio.to_thread(self.ais.scan)
-        # stored flows and AIs (the API's) beside the files, each visible to its own customer only
-        self.teams = TeamDirectory(Path(cfg.flows_dir) / "teams", self.ais)
-        await asyncio.to_thread(self.teams.scan)
-        self.resources = StoreResources(self.store, self.flows, self.ais)
-        await self.resources.warm()
-        self.services.flows = self.resources
-        media = cfg.media
-        self.providers = ProviderPool()
-        if cfg.speech.warm_up:
-            self._warming = asyncio.create_task(self.providers.warm_up(), name="speech warm-up")
-        self.services.ai = AICallService(
-            self.resources, self.providers, self.ari,
-            MediaSettings(format=media.format, bind_host=media.bind_host, advertise_host=media.advertise_host,
-                          port_range=(media.port_min, media.port_max)),
-            store=self.store, events=self.events, flow_services=self.services, teams=self.teams)
-        self.services.ai.prices = cfg.prices  # what AI call usage costs
+            dial_timeout_s=cfg.outbound.dial_timeout_s, events=self.events, observers=(recorder, calls.observe),
+            start_flow=flow_service.start_flow, dial_flow=flow_service.dial_flow, calls=calls, ai=aicalls,
+        ))
+        # They run flows from now on, with every part above, so they stop before those parts: the flows
+        # first (their AI calls end, their post-call work starts), after the registry hung the calls up.
+        stack.push_async_callback(flow_service.aclose)
+        stack.push_async_callback(calls.aclose)
         # a previous run's AI calls end now; its summaries are written in the background
-        self.ai_recovery = AIRecovery(self.store, self.events, self.services.ai, self.services.start_flow)
-        await self.ai_recovery.start()
+        recovery = self.ai_recovery = AIRecovery(store, self.events, aicalls, flow_service.start_flow)
+        stack.push_async_callback(recovery.aclose)
+        await recovery.start()
         caps = AsteriskCaps(cfg.campaign.max_concurrent_calls, cfg.campaign.max_calls_per_second)
-        self.campaigns = CampaignService(self.store, self.events, self.flow_service, caps)
-        await self.campaigns.start()  # settles what a previous run left open, resumes running campaigns
-        log.info("%d flow(s) and %d AI(s) loaded from %s", len(self.flows.flows), len(self.ais.by_id) // 2,
-                 cfg.flows_dir)
+        campaigns = self.campaigns = CampaignService(store, self.events, flow_service, caps)
+        stack.push_async_callback(campaigns.aclose)
+        await campaigns.start()  # settles what a previous run left open, resumes running campaigns
+        log.info("%d flow(s) and %d AI(s) loaded from %s", len(files.flows), len(ais.by_id) // 2, cfg.flows_dir)
+
+    async def _start_calls(self) -> None:
+        """The ARI app (calls come in from now on), then the API."""
+        assert self.ari is not None
+        handler = self.handler or (self.flow_service.handle_call if self.flow_service else None)
+        assert handler is not None
+        self.app = AriApp(self.ari, RouteTable(self.config.routes.numbers, self.config.routes.default_flow), handler)
+        self._stack.push_async_callback(self.app.aclose)
+        if self.config.api.enabled and self.store is not None:
+            self.api = ApiServer(self)
+            self._stack.push_async_callback(self.api.aclose)  # also when it fails to start
+            await self.api.start()
 
     async def aclose(self) -> None:
-        if self.api is not None:
-            await self.api.aclose()
-            self.api = None
-        if self.app is not None:
-            await self.app.aclose()
-            self.app = None
-        if self.campaigns is not None:
-            await self.campaigns.aclose()
-            self.campaigns = None
-        if self.ai_recovery is not None:
-            await self.ai_recovery.aclose()
-            self.ai_recovery = None
-        if self.calls is not None:
-            await self.calls.aclose()
-            self.calls = None
-        if self.flow_service is not None:
-            await self.flow_service.aclose()
-            self.flow_service = None
-        if isinstance(self.services.ai if self.services else None, AICallService):
-            await self.services.ai.outcomes.aclose()  # post-call analyses still running
-        if self.flows is not None:
-            await self.flows.aclose()
-            self.flows = None
-        if self.media_server is not None:
-            await self.media_server.aclose()
-            self.media_server = None
-        if self.webhooks is not None:
-            await self.webhooks.aclose()
-            self.webhooks = None
-        if self.http is not None:
-            await self.http.close()
-            self.http = None
-        if self._warming is not None:
-            self._warming.cancel()
-            await asyncio.gather(self._warming, return_exceptions=True)
-            self._warming = None
-        if self.providers is not None:
-            await self.providers.aclose()
-            self.providers = None
-        if self.store is not None:
-            await self.store.aclose()
-            self.store = None
-        if self.ami is not None:
-            await self.ami.aclose()
-            self.ami = None
-        if self.ari is not None:
-            await self.ari.aclose()
-            self.ari = None
-        if self.private is not None:
-            await asyncio.to_thread(self.private.stop)
-            self.private = None
+        """Closes what started, last started first: the API, the ARI app, campaigns, ... the private Asterisk.
+        Closing again does nothing."""
+        await self._stack.aclose()

@@ -5,7 +5,8 @@ import asyncio
 import contextvars
 import logging
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from types import TracebackType
+from typing import Any, Self, TypeVar
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +19,8 @@ class TaskOwner:
     Unlike `asyncio.TaskGroup`, one task's failure does not cancel its siblings (a failed webhook
     delivery must not end a call): the failure is logged with the owner's name and the task dropped.
     `aclose()` lets running tasks finish for up to `timeout` seconds, then cancels and awaits them,
-    so nothing the owner started outlives it."""
+    so nothing the owner started outlives it. As an async context manager it closes on exit
+    (cancelling what still runs)."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -49,14 +51,30 @@ class TaskOwner:
     def tasks(self) -> frozenset[asyncio.Task[Any]]:
         return frozenset(self._tasks)
 
-    async def aclose(self, timeout: float = 0.0) -> None:
-        """Waits up to `timeout` s for the running tasks, then cancels the rest and awaits them."""
-        self._closed = True
-        while self._tasks:
-            tasks = set(self._tasks)
-            if timeout > 0:
-                await asyncio.wait(tasks, timeout=timeout)
-                timeout = 0.0
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def aclose(self, timeout: float | None = 0.0) -> None:
+        """Waits up to `timeout` s (None: as long as they run) for the running tasks, and for those they
+        start meanwhile (a hangup's bookkeeping while calls are hung up), then cancels the rest and awaits
+        them. Cancelling the close cancels them too. Afterwards the owner refuses new tasks."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        try:
+            while self._tasks and (deadline is None or loop.time() < deadline):
+                await asyncio.wait(set(self._tasks), timeout=None if deadline is None else deadline - loop.time())
+        finally:
+            self._closed = True
+            while self._tasks:
+                tasks = set(self._tasks)
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                        traceback: TracebackType | None) -> None:
+        await self.aclose()

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from flowengine.ai.agent import Agent
 from flowengine.ai.definitions import AIConfig
 from flowengine.ai.events import AICallEvents
 from flowengine.ai.postcall.outcome import CallOutcomes
@@ -27,7 +28,8 @@ from flowengine.ai.voice.teamswitch import member_parameter
 from flowengine.asterisk.app import Call
 from flowengine.asterisk.ari.client import AriClient
 from flowengine.events import EventBus
-from flowengine.flow.context import Services
+from flowengine.flow.context import Services, ServicesLink
+from flowengine.flow.model import Action
 from flowengine.flow.persistence import ENGINE_CUSTOMER_ID
 from flowengine.flow.variables import Variables
 from flowengine.logs import log_context
@@ -84,16 +86,28 @@ class LiveAICall:
     ended_reason: str = ""
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
+    @property
+    def after(self) -> list[Action]:
+        """Actions the flow runs right after the AI call (connect_call, transferCall)."""
+        return self.toolbox.after if self.toolbox is not None else []
+
 
 class AICallService:
-    """Starts AI calls for `ai_talk` and controls live ones (pause, resume, terminate)."""
+    """Starts AI calls for `ai_talk` and controls live ones (pause, resume, terminate); the port
+    `flowengine.flow.aiport.AICalls` through which the flow's actions reach it. `aclose` awaits the
+    post-call work of ended calls.
+
+    `flow_services`, for tools that dial, connect or email, are the engine's Services, which hold this
+    service: the engine hands a `ServicesLink` bound once they are built."""
 
     def __init__(self, ais: AISource, pool: ProviderPool, ari: AriClient | None, media: MediaSettings,
                  store: Store | None = None, *, events: EventBus | None = None,
-                 flow_services: Services | None = None, teams: TeamSource | None = None) -> None:
+                 flow_services: Services | ServicesLink | None = None, teams: TeamSource | None = None,
+                 prices: PriceTable | None = None) -> None:
         self.ais = ais
         self.events = AICallEvents(events)
-        self.flow_services = flow_services  # for tools that dial, connect or email
+        self._flow_services = (flow_services if isinstance(flow_services, ServicesLink) or flow_services is None
+                               else ServicesLink(flow_services))
         self.teams = teams
         self.pool = pool
         self.ari = ari
@@ -103,11 +117,20 @@ class AICallService:
         self.observers: list[Observer] = []
         self.messages: dict[str, list[AIMessage]] = {}
         self.recent: deque[LiveAICall] = deque(maxlen=100)  # ended AI calls, for reports and demos
-        self.prices = PriceTable()  # config `prices`: what usage costs
+        self.prices = prices if prices is not None else PriceTable()  # config `prices`: what usage costs
         self.outcomes = CallOutcomes(self)  # usage, costs, post-call analysis, end-of-call report
         # A front door that answers `function` tools itself (VoiceOS function_call:triggered hooks):
         # returns (success, result) for the model, or None to let the tool's server.url answer.
         self.tool_relay: Callable[[LiveAICall, ToolCall], Awaitable[tuple[bool, str] | None]] | None = None
+
+    @property
+    def flow_services(self) -> Services | None:
+        link = self._flow_services
+        return link.get() if link is not None and link.bound else None
+
+    async def aclose(self) -> None:
+        """Waits for the post-call analyses of ended calls (their calls are ended by their flows' owners)."""
+        await self.outcomes.aclose()
 
     # -- records and events -------------------------------------------------------------------
     async def _set_status(self, live: LiveAICall, status: Status, **changes: Any) -> None:
@@ -146,6 +169,14 @@ class AICallService:
                 log.exception("aimessage observer failed")
 
     # -- ai_talk on a call --------------------------------------------------------------------
+    async def agent(self, assistance_type: str, assistance_id: str, customer_id: str = "") -> Agent:
+        """The AI, or the team (from the team files, else the customer's or the engine's in the store), an
+        action names; a team talks with its start member first."""
+        if assistance_type == "team":
+            team = await self.resolve_team(assistance_id, customer_id)
+            return Agent(self, team.ais[team.start.id], team)
+        return Agent(self, self.resolve(assistance_type, assistance_id))
+
     def resolve(self, assistance_type: str, assistance_id: str) -> AIConfig:
         if assistance_type == "team":
             team = self.teams.get(assistance_id) if self.teams is not None else None
@@ -282,6 +313,10 @@ class AICallService:
         waiters: set[asyncio.Future[Any]] = {talk, hangup}
         try:
             done, _ = await asyncio.wait(waiters, timeout=max_s or None, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:  # cancelled: the conversation goes with the call's task
+            talk.cancel()
+            await asyncio.gather(talk, return_exceptions=True)
+            raise
         finally:
             hangup.cancel()
         if talk in done:

@@ -57,11 +57,10 @@ class ApiDeps:
 
     def ai_service(self) -> AICallService:
         engine = self.engine
-        service = engine.services.ai if engine is not None else None
+        service = engine.aicalls if engine is not None else None
         if service is None:
             raise unavailable("this engine runs no AI calls (no Asterisk connection)")
-        assert service is not None
-        return service  # type: ignore[no-any-return]
+        return service
 
 
 def get_deps(request: Request) -> ApiDeps:

@@ -28,7 +28,7 @@ class EngineCollector(Collector):
         calls = GaugeMetricFamily("flowengine_active_calls", "Calls in the ARI app now")
         calls.add_metric([], len(engine.app.calls) if engine is not None and engine.app is not None else 0)
         yield calls
-        service = engine.services.ai if engine is not None else None
+        service = engine.aicalls if engine is not None else None
         live = list(service.live.values()) if service is not None else []
         by_status = GaugeMetricFamily("flowengine_aicalls", "Live AI calls by status", labels=["status"])
         for status in LIVE_STATUSES:

@@ -14,6 +14,7 @@ from pydantic import SecretStr
 
 from flowengine.events import Event, EventBus
 from flowengine.store import NotFoundError, Store
+from flowengine.tasks import TaskOwner
 from flowengine.tenancy import ENGINE_CUSTOMER_ID
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,9 @@ class WebhookDispatcher:
         self.dropped = 0
         self.activeflow_hooks: dict[str, tuple[str, str]] = {}
         self._unsubscribe = bus.subscribe(self._on_event)
-        self._workers = [asyncio.ensure_future(self._work()) for _ in range(workers)]
+        self._workers = TaskOwner("webhook dispatcher")
+        for number in range(workers):
+            self._workers.start(self._work(), name=f"webhook-worker-{number}")
 
     def _on_event(self, event: Event) -> None:
         if not event.type.startswith(DELIVERED_TYPES):
@@ -139,6 +142,4 @@ class WebhookDispatcher:
 
     async def aclose(self) -> None:
         self._unsubscribe()
-        for task in self._workers:
-            task.cancel()
-        await asyncio.gather(*self._workers, return_exceptions=True)
+        await self._workers.aclose()

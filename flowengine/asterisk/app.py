@@ -15,6 +15,7 @@ from flowengine.asterisk.ari.models import Bridge, Channel
 from flowengine.asterisk.ari.rest import AriError
 from flowengine.asterisk.routing import Route, RouteTable, StasisArgsError, parse_stasis_args
 from flowengine.logs import log_context
+from flowengine.tasks import TaskOwner
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -57,6 +58,7 @@ class Call:
             await asyncio.wait({work, ended}, return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
             work.cancel()  # our caller was cancelled: the work it started goes with it
+            await asyncio.gather(work, return_exceptions=True)
             raise
         finally:
             ended.cancel()
@@ -85,7 +87,7 @@ class AriApp:
         self.routes = routes
         self.handler = handler
         self.calls: dict[str, Call] = {}
-        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._tasks = TaskOwner("ARI app")  # one task per caller (and per refused call)
         self._subs = [
             client.subscribe(self._on_start, event_type="StasisStart"),
             client.subscribe(self._on_gone, event_type="StasisEnd"),
@@ -108,19 +110,14 @@ class AriApp:
             args = parse_stasis_args(event.args)
         except StasisArgsError as exc:
             log.error("call %s refused: %s", channel.id, exc)
-            self._spawn(channel.id, self._refuse(channel, str(exc)))
+            self._tasks.start(self._refuse(channel, str(exc)), name=f"refuse-{channel.id}")
             return
         route = self.routes.resolve(channel.dialplan.exten, args)
         call = Call(ChannelHandle(self.client, channel.id, channel), route, channel.dialplan.exten, args,
                     call_id=str(uuid.uuid4()))
         self.calls[channel.id] = call
         self.calls_started += 1
-        self._spawn(channel.id, self._run(call))
-
-    def _spawn(self, key: str, coro: Awaitable[None]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks[key] = task
-        task.add_done_callback(lambda t: self._tasks.pop(key, None) if self._tasks.get(key) is t else None)
+        self._tasks.start(self._run(call), name=f"call-{channel.id}")
 
     async def _refuse(self, channel: Channel, reason: str) -> None:
         try:
@@ -183,7 +180,4 @@ class AriApp:
                     except AriError:
                         pass
                     call.ended.set()
-        tasks = list(self._tasks.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._tasks.aclose()

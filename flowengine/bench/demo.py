@@ -125,8 +125,8 @@ async def demo_call(folder: Path, turns: list[str], engine_model: str = "") -> A
     caller: ScriptedCaller | None = None
     try:
         assert engine.ari is not None and engine.providers is not None
-        service = engine.services.ai
-        assert isinstance(service, AICallService)
+        service = engine.aicalls
+        assert service is not None
         tts, stt = engine.providers.tts("piper"), engine.providers.stt("whisper")
         await asyncio.gather(stt.warm_up(), tts.warm_up())
         prompts = [caller_voice(tts, await tts.synthesize(text)) for text in turns]

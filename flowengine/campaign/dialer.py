@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
-from typing import Any
 
 from flowengine.campaign.calls import Outcome, run_call, run_flow
 from flowengine.campaign.pacing import AsteriskCaps, Pacer, Slots
@@ -20,6 +18,7 @@ from flowengine.store.campaigns import Campaign
 from flowengine.store.errors import NotFoundError, PreconditionFailedError
 from flowengine.store.outdials import OutdialTarget
 from flowengine.store.outplans import Outplan
+from flowengine.tasks import TaskOwner
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +43,7 @@ class Dialer:
         self.slots = Slots(campaign.max_concurrent_calls)
         self.pacer = Pacer(campaign.calls_per_second)
         self.wake = asyncio.Event()
-        self.tasks: set[asyncio.Task[None]] = set()
+        self.calls = TaskOwner(f"campaign {campaign.id}")  # one task per campaigncall
 
     @property
     def customer_id(self) -> str:
@@ -58,15 +57,15 @@ class Dialer:
             pass
 
     async def run(self) -> bool:
-        finished = False
         try:
-            async with asyncio.TaskGroup() as group:
-                finished = await self._loop(group.create_task)
-        finally:
-            self.tasks.clear()
+            finished = await self._loop()
+        except BaseException:  # failed or cancelled (engine shutdown): its calls are cancelled
+            await self.calls.aclose()
+            raise
+        await self.calls.aclose(timeout=None)  # the calls in progress end on their own
         return finished
 
-    async def _loop(self, spawn: Callable[[Coroutine[Any, Any, None]], asyncio.Task[None]]) -> bool:
+    async def _loop(self) -> bool:
         while True:
             self.campaign = await self.store.campaigns.get(self.customer_id, self.campaign.id)
             if self.campaign.status != "run":
@@ -95,9 +94,7 @@ class Dialer:
                 self.slots.give()
                 self.caps.slots.give()
                 continue
-            task = spawn(self._call(call, chosen.choice.target))
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
+            self.calls.start(self._call(call, chosen.choice.target), name=f"campaigncall-{call.id}")
 
     async def _begin(self, choice: Choice) -> Campaigncall | None:
         """Target `progressing` with its try counted, then the campaigncall: both stored before dialing,

@@ -16,6 +16,7 @@ from flowengine.flow.service import FlowNotFound, FlowService
 from flowengine.store import Store
 from flowengine.store.campaigns import Campaign, CampaignStatus
 from flowengine.store.records import NIL_ID
+from flowengine.tasks import TaskOwner
 from flowengine.tenancy import acting_for
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,8 @@ class CampaignService:
         self.flows = flows
         self.caps = caps
         self.dialers: dict[str, Dialer] = {}
-        self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.tasks: dict[str, asyncio.Task[None]] = {}  # each running campaign's dialer task, by campaign id
+        self._tasks = TaskOwner("campaigns")  # ... which this owns
 
     async def start(self) -> None:
         for campaign in await self.store.campaigns.running():
@@ -91,7 +93,7 @@ class CampaignService:
                                                      execute="run")
         self.dialers[campaign.id] = dialer
         with acting_for(campaign.customer_id):  # the dialer's tasks (and flows) act for the campaign's customer
-            self.tasks[campaign.id] = asyncio.create_task(self._execute(dialer), name=f"campaign-{campaign.id}")
+            self.tasks[campaign.id] = self._tasks.start(self._execute(dialer), name=f"campaign-{campaign.id}")
 
     async def _execute(self, dialer: Dialer) -> None:
         campaign = dialer.campaign
@@ -134,11 +136,4 @@ class CampaignService:
     async def aclose(self) -> None:
         """Abrupt (engine shutdown): dialers and their calls are cancelled; their state stays in the store
         as it was, and the next `start()` settles it exactly as after a crash."""
-        tasks = list(self.tasks.values())
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+        await self._tasks.aclose()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +23,7 @@ from flowengine.events import EventBus
 from flowengine.flow import varnames as v
 from flowengine.flow.actions.bridging import LegEnding
 from flowengine.flow.activeflow import Activeflow, ReferenceType
+from flowengine.flow.context import Services
 from flowengine.flow.model import Flow
 from flowengine.flow.runner import Runner
 from flowengine.flow.service import FlowService
@@ -32,6 +33,7 @@ from flowengine.store.calls import HangupBy, HangupReason, MuteDirection
 from flowengine.store.errors import NotFoundError
 from flowengine.store.records import Address
 from flowengine.store.views import view
+from flowengine.tasks import TaskOwner
 from flowengine.tenancy import acting_for, current_customer
 
 log = logging.getLogger(__name__)
@@ -117,10 +119,13 @@ class CallRegistry:
         self.store = store
         self.events = events
         self.flow_service = flow_service
-        self.services = flow_service.services
         self.live: dict[str, LiveCall] = {}  # by call id
         self._by_channel: dict[str, str] = {}  # Asterisk channel id -> call id, for calls being recorded or live
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskOwner("call registry")  # record writes of call events, originated calls' flows
+
+    @property
+    def services(self) -> Services:
+        return self.flow_service.services
 
     # -- recording calls -----------------------------------------------------------------------
     def _emit(self, kind: str, record: CallRecord) -> None:
@@ -133,11 +138,8 @@ class CallRegistry:
         self._emit(kind or STATUS_EVENTS.get(str(changes.get("status")), "call_updated"), record)
         return record
 
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        task.add_done_callback(_log_failure)
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        self._tasks.start(_unless_deleted(coro), name="call-registry")
 
     def _watch(self, live: LiveCall, channel_id: str = "") -> None:
         def on_event(event: Event) -> None:
@@ -434,11 +436,7 @@ class CallRegistry:
             if not live.gone.is_set():
                 live.local_hangup = True
                 await quietly(live.channel.hangup())
-        tasks = list(self._tasks)
-        if tasks:
-            await asyncio.wait(tasks, timeout=10)
-        for task in tasks:
-            task.cancel()
+        await self._tasks.aclose(timeout=10)  # the hangups just made are recorded meanwhile
         for live in self.live.values():
             if live.subscription is not None:
                 live.subscription.close()
@@ -450,10 +448,9 @@ def _away(live: LiveCall) -> bool:
     return call is not None and call.away
 
 
-def _log_failure(task: asyncio.Task[Any]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        exc = task.exception()
-        if isinstance(exc, NotFoundError):
-            log.debug("call record gone: %s", exc)
-        else:
-            log.error("call registry task failed", exc_info=exc)
+async def _unless_deleted(coro: Coroutine[Any, Any, Any]) -> None:
+    """A call record deleted meanwhile (DELETE /calls) is not a failure of the write that finds it gone."""
+    try:
+        await coro
+    except NotFoundError as exc:
+        log.debug("call record gone: %s", exc)

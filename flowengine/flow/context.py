@@ -1,12 +1,13 @@
 """What an executing action sees: its options, the activeflow, the call, and the engine's services."""
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from flowengine.events import EventBus
 from flowengine.flow import stackmap
+from flowengine.flow.aiport import AICalls
 from flowengine.flow.handlers import ActionFailed
 from flowengine.flow.model import Action, Flow
 
@@ -50,9 +51,11 @@ StartFlow = Callable[..., Awaitable["Runner"]]
 DialFlow = Callable[..., Awaitable[None]]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Services:
-    """The engine's parts actions use. Absent ones make the actions needing them fail clearly."""
+    """The engine's parts actions use, built once with all of them. Absent ones make the actions needing
+    them fail clearly. Parts that need the services back (the flow service's runners, AI tools) reach
+    them through a `ServicesLink` bound once this is built."""
 
     ari: AriClient | None = None
     ami: AmiClient | None = None
@@ -61,20 +64,45 @@ class Services:
     http: aiohttp.ClientSession | None = None
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     recordings_dir: str = ""
-    observers: list[Observer] = field(default_factory=list)
-    start_flow: StartFlow | None = None
+    observers: Sequence[Observer] = ()
+    start_flow: StartFlow | None = None  # flowengine.flow.service.FlowService's
     dial_flow: DialFlow | None = None
     dial_timeout_s: int = 30
-    ai: Any = None  # flowengine.ai.aicall.AICallService when AI calls are configured
+    ai: AICalls | None = None  # flowengine.ai.aicall.AICallService when AI calls are configured
     calls: CallRegistry | None = None  # the engine's call records (campaign calls are recorded through it)
-    endpoints: dict[str, str] = field(default_factory=dict)
+    endpoints: Mapping[str, str] = field(default_factory=dict)
     hangup_reasons: dict[str, str] = field(default_factory=dict)
+    """Why each call of the engine ended, by call id: a shared record, written by what ends a call."""
     events: EventBus = field(default_factory=EventBus)
 
     def need_ari(self) -> AriClient:
         if self.ari is None:
             raise ActionFailed("this action needs Asterisk (ARI) and the engine has none")
         return self.ari
+
+
+class ServicesLink:
+    """The engine's `Services` for the parts Services holds that need them back at run time (the flow
+    service that starts runners with them, the tools of AI calls): the one late-bound edge of the engine's
+    wiring, bound once, when Services is built, before any of those parts runs."""
+
+    def __init__(self, services: Services | None = None) -> None:
+        self._services = services
+
+    def bind(self, services: Services) -> Services:
+        if self._services is not None:
+            raise RuntimeError("the services are bound already: they are built once")
+        self._services = services
+        return services
+
+    @property
+    def bound(self) -> bool:
+        return self._services is not None
+
+    def get(self) -> Services:
+        if self._services is None:
+            raise RuntimeError("the engine's services are not built yet")
+        return self._services
 
 
 @dataclass

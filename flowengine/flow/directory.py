@@ -8,6 +8,7 @@ from pathlib import Path
 
 from flowengine.flow.loader import check_file, load_file
 from flowengine.flow.model import Flow
+from flowengine.tasks import TaskOwner
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ class FlowDirectory:
         self.flows: dict[str, Flow] = {}
         self.errors: dict[str, list[str]] = {}
         self._files: dict[Path, _Entry] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._tasks = TaskOwner(f"flow directory {self.path}")  # the watcher
         self.reloads = 0
 
     def get_flow(self, flow_id: str) -> Flow | None:
@@ -89,11 +90,8 @@ class FlowDirectory:
             await asyncio.to_thread(self.scan)
 
     def start_watching(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self.watch(), name="flow-directory")
+        if not self._tasks:
+            self._tasks.start(self.watch(), name="flow-directory")
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await self._tasks.aclose()

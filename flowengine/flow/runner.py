@@ -24,6 +24,7 @@ from flowengine.flow.model import Action
 from flowengine.flow.registry import Media
 from flowengine.flow.variables import Variables
 from flowengine.logs import log_context
+from flowengine.tasks import TaskOwner
 
 if TYPE_CHECKING:
     from flowengine.asterisk.app import Call
@@ -64,7 +65,7 @@ class Runner:
         self._interrupted_by_pause = False
         self._dtmf_sub: Subscription | None = None
         self.done = asyncio.Event()
-        self._background: set[asyncio.Task[None]] = set()
+        self._background = TaskOwner(f"activeflow {activeflow.id}")  # what actions run beside the flow
         self._on_end: list[Callable[[], Awaitable[None]]] = []
         # What actions started beside the call (recording, external media...), by kind.
         self.resources: dict[str, Any] = {}
@@ -113,10 +114,8 @@ class Runner:
             self.call.channel.snapshot = event.channel
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        """Run `coro` alongside the flow (async webhook_send...); awaited before the run ends."""
-        task = asyncio.ensure_future(coro)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        """Run `coro` alongside the flow (async webhook_send...); awaited (15 s at most) before the run ends."""
+        self._background.start(coro, name=f"activeflow-{self.activeflow.id}-{self.activeflow.current_action.type}")
 
     def on_end(self, callback: Callable[[], Awaitable[None]]) -> None:
         """Run `callback` when the activeflow ends (release bridges, snoops, chained calls...)."""
@@ -152,10 +151,7 @@ class Runner:
                     self._dtmf_sub.close()
                 if af.status != ActiveflowStatus.ENDED:
                     await self._end(self._stop_reason or "engine stopped")
-                if self._background:
-                    await asyncio.wait(self._background, timeout=15)
-                    for task in self._background:
-                        task.cancel()
+                await self._background.aclose(timeout=15)
                 self.done.set()
         return af
 

@@ -1,7 +1,6 @@
 """Activeflows of the engine: started for calls and on request, tracked by id, paused, resumed, stopped."""
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -13,13 +12,14 @@ from flowengine.flow import actions  # noqa: F401  (registers the executors)
 from flowengine.flow import varnames as v
 from flowengine.flow.actions.bridging import CAUSE_REASONS, Leg, dial_leg
 from flowengine.flow.activeflow import Activeflow, ReferenceType
-from flowengine.flow.context import Services
+from flowengine.flow.context import Services, ServicesLink
 from flowengine.flow.external import sanitize_external
 from flowengine.flow.ids import EMPTY_ID
 from flowengine.flow.model import Flow
 from flowengine.flow.options.common import Address
 from flowengine.flow.runner import Runner
 from flowengine.flow.variables import Variables, seed_variables
+from flowengine.tasks import TaskOwner
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +49,19 @@ def call_variables(call: Call) -> dict[str, Any]:
 
 
 class FlowService:
-    """Starts and tracks activeflows. `handle_call` is the ARI app's call handler."""
+    """Starts and tracks activeflows. `handle_call` is the ARI app's call handler.
 
-    def __init__(self, services: Services) -> None:
-        self.services = services
+    Its runners get `services`, whose `start_flow` and `dial_flow` are usually this service's own: the
+    engine builds it on a `ServicesLink` and binds the link once Services is built with them."""
+
+    def __init__(self, services: Services | ServicesLink) -> None:
+        self._services = services if isinstance(services, ServicesLink) else ServicesLink(services)
         self.runners: dict[str, Runner] = {}
-        self._tasks: set[asyncio.Task[Activeflow]] = set()
-        services.start_flow = self.start_flow
-        services.dial_flow = self.dial_flow
+        self._tasks = TaskOwner("flow service")  # activeflows started in the background, dialed calls' flows
+
+    @property
+    def services(self) -> Services:
+        return self._services.get()
 
     def get_flow(self, flow_id: str) -> Flow:
         flow = self.services.flows.get_flow(flow_id) if self.services.flows else None
@@ -115,9 +120,7 @@ class FlowService:
         """Start an activeflow in the background (API, on_complete); its task is owned here."""
         runner = self.create(self.get_flow(flow_id), reference_type=reference_type, reference_id=reference_id,
                              call=call, parent=parent, external=external, complete_count=complete_count)
-        task = asyncio.ensure_future(self.run(runner))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.start(self.run(runner), name=f"activeflow-{runner.activeflow.id}")
         return runner
 
     async def handle_call(self, call: Call) -> None:
@@ -152,9 +155,7 @@ class FlowService:
                        master_call_id=master_call_id)
         if master is not None:
             master.on_end(leg.drop)
-        task = asyncio.ensure_future(self._run_dialed(leg, flow, target, master))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.start(self._run_dialed(leg, flow, target, master), name=f"dialed-{leg.id}")
 
     async def _run_dialed(self, leg: Leg, flow: Flow, target: Address | None, master: Runner | None) -> Activeflow:
         try:
@@ -198,11 +199,8 @@ class FlowService:
         self.runner(activeflow_id).request_stop(reason)
 
     async def aclose(self) -> None:
+        """Stops every activeflow; those this service started get 10 s to end before they are cancelled."""
         for runner in list(self.runners.values()):
             runner.request_stop("engine stopping")
-        tasks = list(self._tasks)
-        if tasks:
-            await asyncio.wait(tasks, timeout=10)
-        for task in tasks:
-            task.cancel()
+        await self._tasks.aclose(timeout=10)
 

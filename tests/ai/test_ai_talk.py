@@ -14,6 +14,7 @@ from flowengine.ai.definitions import AIConfig
 from flowengine.ai.providers import ProviderPool
 from flowengine.ai.voice.media import MediaSettings
 from flowengine.asterisk.ari.client import AriClient
+from flowengine.flow.context import ServicesLink
 from flowengine.flow.persistence import ENGINE_CUSTOMER_ID
 from flowengine.providers.llm.base import LLMProvider
 from flowengine.providers.stt.base import STTProvider
@@ -62,15 +63,15 @@ def speech_file(folder: Path, name: str, text: str) -> str:
 @asynccontextmanager
 async def ai_harness(asterisk: Asterisk, ari: AriClient, tmp: Path, llm: LLMProvider, stt: STTProvider,
                      **parameter: Any) -> AsyncIterator[tuple[Harness, AICallService, list[str]]]:
-    service = AICallService(AIs(**parameter), Pool(stt, llm), ari, MediaSettings())
+    link = ServicesLink()
+    service = AICallService(AIs(**parameter), Pool(stt, llm), ari, MediaSettings(), flow_services=link)
     statuses: list[str] = []
 
     async def observe(event: str, record: AIcall) -> None:
         statuses.append(event)
 
     service.observers.append(observe)
-    async with flow_harness(asterisk, ari, tmp) as h:
-        h.service.services.ai = service
+    async with flow_harness(asterisk, ari, tmp, ai=service, link=link) as h:
         yield h, service, statuses
 
 

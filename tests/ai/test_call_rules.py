@@ -18,6 +18,7 @@ from flowengine.ai.voice.callrules import SILENCE_PROMPT
 from flowengine.ai.voice.media import MediaSettings
 from flowengine.asterisk.ari.client import AriClient
 from flowengine.events import EventBus
+from flowengine.flow.context import ServicesLink
 from flowengine.flow.persistence import ENGINE_CUSTOMER_ID
 from flowengine.providers.llm.base import LLMProvider
 from flowengine.providers.pricing import LLMPrice, PerCharacters, PerMinute, PriceTable
@@ -50,10 +51,9 @@ class RuleAIs:
 @asynccontextmanager
 async def rules_harness(asterisk: Asterisk, ari: AriClient, tmp: Path, llm: LLMProvider, stt: STTProvider,
                         **fields: Any) -> AsyncIterator[tuple[Harness, AICallService, EventBus]]:
-    bus = EventBus()
-    service = AICallService(RuleAIs(**fields), Pool(stt, llm), ari, MediaSettings(), events=bus)
-    async with flow_harness(asterisk, ari, tmp) as h:
-        h.service.services.ai = service
+    bus, link = EventBus(), ServicesLink()
+    service = AICallService(RuleAIs(**fields), Pool(stt, llm), ari, MediaSettings(), events=bus, flow_services=link)
+    async with flow_harness(asterisk, ari, tmp, ai=service, link=link) as h:
         h.flows.add(FLOW)
         yield h, service, bus
 
@@ -115,7 +115,6 @@ async def test_end_call_phrase_ends_the_call_after_the_agent_said_it_and_waits_f
     async with rules_harness(asterisk, ari, tmp_path, llm, stt, first_message="Never said.",
                              first_message_mode="assistant-waits-for-user",
                              end_call_phrases=["Talk to you soon"], end_call_message="Not said either.") as (h, service, _):
-        h.service.services.ai = service
         caller = await place_call(ari, record=True)
         await eventually(lambda: bool(service.live), what="AI call live")
         await asyncio.sleep(1.5)
@@ -201,9 +200,10 @@ async def test_analysis_runs_after_the_call_and_an_invalid_answer_is_reported_in
         bus = EventBus()
         ais = RuleAIs(first_message="Which day?", analysis_plan={
             "structuredDataPlan": {"enabled": True, "schema": schema}})
-        service = AICallService(ais, ServerPool(stt, server.base_url), ari, MediaSettings(), events=bus)
-        async with flow_harness(asterisk, ari, tmp_path) as h, bus.stream() as events:
-            h.service.services.ai = service
+        link = ServicesLink()
+        service = AICallService(ais, ServerPool(stt, server.base_url), ari, MediaSettings(), events=bus,
+                                flow_services=link)
+        async with flow_harness(asterisk, ari, tmp_path, ai=service, link=link) as h, bus.stream() as events:
             h.flows.add(FLOW)
             caller = await place_call(ari)
             await eventually(lambda: bool(service.live), what="AI call live")
@@ -247,12 +247,12 @@ async def test_ai_summary_summarises_the_call_once_it_ended_and_runs_its_flow(
         url = f"sqlite+aiosqlite:///{tmp_path / 'summaries.db'}"
         store = await Store.open(url)  # summaries and AI call transcripts are kept there
         await store.customers.ensure(Customer(id=ENGINE_CUSTOMER_ID, name="engine"))
+        link = ServicesLink()
         service = AICallService(RuleAIs(first_message="Which day?"), ServerPool(ScriptedSTT(["Friday please."]),
                                                                                 server.base_url),
-                                ari, MediaSettings(), store, events=bus)
-        async with store, flow_harness(asterisk, ari, tmp_path) as h, bus.stream() as events:
-            h.service.services.ai = service
-            h.service.services.events = bus
+                                ari, MediaSettings(), store, events=bus, flow_services=link)
+        async with (store, flow_harness(asterisk, ari, tmp_path, ai=service, link=link, events=bus) as h,
+                    bus.stream() as events):
             h.flows.add(flow)
             h.flows.add(summarised)
             caller = await place_call(ari)

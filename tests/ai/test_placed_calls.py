@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -115,9 +115,12 @@ async def test_a_dial_asterisk_refuses_is_dial_failed_and_the_call_ends_failed_t
 
 
 async def test_without_asterisk_a_call_is_dial_failed(rig: Rig) -> None:
-    rig.services.ari = None
-    with pytest.raises(DialFailed, match="needs Asterisk"):
-        await rig.calls.place(front_call(rig), Assistance("ai", "x"))
+    calls = PlacedCalls(rig.store, rig.bus, FlowService(replace(rig.services, ari=None)), rig.ai)
+    try:
+        with pytest.raises(DialFailed, match="needs Asterisk"):
+            await calls.place(front_call(rig), Assistance("ai", "x"))
+    finally:
+        await calls.aclose()
     [record] = await stored(rig)
     assert record.ended_reason == FAILED_TO_CONNECT
 

@@ -22,6 +22,7 @@ from flowengine.ai.tools.signing import SIGNATURE_HEADER, verify
 from flowengine.ai.voice.media import MediaSettings
 from flowengine.asterisk.ari.client import AriClient
 from flowengine.events import Event, EventBus
+from flowengine.flow.context import ServicesLink
 from flowengine.flow.persistence import ENGINE_CUSTOMER_ID
 from flowengine.providers.llm import create_llm
 from flowengine.providers.tts import TTS_PROVIDERS
@@ -86,16 +87,17 @@ def ai(name: str, n: int, **fields: Any) -> AI:
 
 @asynccontextmanager
 async def harness(asterisk: Asterisk, ari: AriClient, tmp: Path, server: FakeOpenAIServer, *configs: AIConfig,
-                  teams: Source | None = None) -> AsyncIterator[tuple[Harness, AICallService, list[Event],
-                                                                       list[tuple[str, str]]]]:
+                  teams: Source | None = None, **parts: Any) -> AsyncIterator[tuple[Harness, AICallService,
+                                                                                   list[Event], list[tuple[str, str]]]]:
+    """`parts` go to the flows' services (flow_harness: smtp, endpoints...)."""
     bus, events, spoken = EventBus(), [], []
     bus.subscribe(events.append)
     llm = create_llm("openai.gpt-test", "sk-test", {}, base_url=server.base_url)
+    link = ServicesLink()  # connect_call, create_call and send_email dial and email with the flows' services
     service = AICallService(Source(*configs), LoggedPool(llm, spoken), ari, MediaSettings(), events=bus,
-                            teams=teams)  # type: ignore[arg-type]
+                            teams=teams, flow_services=link)  # type: ignore[arg-type]
     try:
-        async with flow_harness(asterisk, ari, tmp) as h:
-            h.service.services.ai = service
+        async with flow_harness(asterisk, ari, tmp, ai=service, link=link, **parts) as h:
             h.flows.add(FLOW)
             yield h, service, events, spoken
     finally:

@@ -130,8 +130,9 @@ async def test_dtmf_email_transcript_and_new_call_then_end_call(
                 Reply(text="All done. Goodbye.", tool_calls=(("endCall", "{}"),)))
             config = AIConfig(ai("front", 11, tool_names=["send_email", "get_aicall_messages", "create_call"],
                                  tools=[{"type": "dtmf"}, {"type": "endCall"}]))
-            async with harness(asterisk, ari, tmp_path, server, config) as (h, service, events, spoken):
-                h.service.services.smtp = SmtpSettings(host="127.0.0.1", port=port, sender="engine@example.com")
+            smtp_settings = SmtpSettings(host="127.0.0.1", port=port, sender="engine@example.com")
+            async with harness(asterisk, ari, tmp_path, server, config, smtp=smtp_settings) as (
+                    h, service, events, spoken):
                 caller = await place_call(ari)
                 pressed: list[str] = []
                 watch = ari.subscribe(lambda e: pressed.append(e.digit) if isinstance(e, ChannelDtmfReceived) else None,
@@ -182,8 +183,8 @@ async def test_transfer_call_says_its_message_before_the_caller_is_bridged(
     async with FakeOpenAIServer() as server:
         server.script(Reply(tool_calls=(("transferCall", '{"destination": "flowcall"}'),)))
         config = AIConfig(ai("front", 12, tools=[tool]))
-        async with harness(asterisk, ari, tmp_path, server, config) as (h, service, _events, spoken):
-            h.service.services.endpoints["tel"] = "Local/{target}@flowengine-test-callee"
+        async with harness(asterisk, ari, tmp_path, server, config,
+                           endpoints={"tel": "Local/{target}@flowengine-test-callee"}) as (h, service, _events, spoken):
             assert service.events.bus is not None
             service.events.bus.subscribe(on_bus)
             watch = ari.subscribe(on_ari, event_type="ChannelEnteredBridge")

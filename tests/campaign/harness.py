@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,8 +14,9 @@ from flowengine.asterisk.ari.client import AriClient
 from flowengine.campaign.pacing import AsteriskCaps
 from flowengine.campaign.service import CampaignService
 from flowengine.events import EventBus
+from flowengine.flow.aiport import AICalls
 from flowengine.flow.callregistry import CallRegistry
-from flowengine.flow.context import Services
+from flowengine.flow.context import Observer, Services, ServicesLink
 from flowengine.flow.service import FlowService
 from flowengine.store import Campaign, Customer, Outdial, Outplan, Store, generate_secret_key
 from flowengine.store.outdials import OutdialTarget
@@ -107,26 +108,30 @@ async def open_store(path: Path) -> Store:
 
 @asynccontextmanager
 async def campaign_harness(asterisk: Asterisk, ari: AriClient, db: Path, *, max_calls: int = 50,
-                           max_cps: float = 50.0) -> AsyncIterator[CampaignHarness]:
+                           max_cps: float = 50.0, observers: Sequence[Observer] = (), ai: AICalls | None = None,
+                           link: ServicesLink | None = None,
+                           events: EventBus | None = None) -> AsyncIterator[CampaignHarness]:
+    """`observers` watch the activeflows beside the call registry; `ai` (built on `link`) runs AI actions."""
     info = asterisk.info
     ami = AmiClient(info.host, info.ami_port, info.ami_username, info.ami_secret)
     await ami.connect()
     log = ChannelLog()
     subs = [ami.subscribe("Newchannel", log.on_new), ami.subscribe("Hangup", log.on_hangup)]
     store = await open_store(db)
-    events = EventBus()
-    services = Services(ari=ari, ami=ami, flows=Flows(), events=events,
-                        endpoints={"extension": f"Local/{{target}}@{CONTEXT}"})
-    flows = FlowService(services)
-    services.calls = CallRegistry(store, events, flows)  # campaign calls are recorded, as in the engine
-    services.observers.append(services.calls.observe)
+    events = events or EventBus()
+    link = link or ServicesLink()
+    flows = FlowService(link)
+    calls = CallRegistry(store, events, flows)  # campaign calls are recorded, as in the engine
+    link.bind(Services(ari=ari, ami=ami, flows=Flows(), events=events,
+                       endpoints={"extension": f"Local/{{target}}@{CONTEXT}"}, calls=calls, observers=(calls.observe, *observers), ai=ai, start_flow=flows.start_flow,
+                       dial_flow=flows.dial_flow))
     service = CampaignService(store, events, flows, AsteriskCaps(max_calls, max_cps))
     try:
         await service.start()
         yield CampaignHarness(store, events, service, flows, log)
     finally:
         await service.aclose()
-        await services.calls.aclose()
+        await calls.aclose()
         await flows.aclose()
         await store.aclose()
         for sub in subs:

@@ -13,6 +13,8 @@ from flowengine.ai.definitions import AIConfig
 from flowengine.ai.voice.media import MediaSettings
 from flowengine.asterisk.ari.client import AriClient
 from flowengine.campaign.results import tally
+from flowengine.events import EventBus
+from flowengine.flow.context import ServicesLink
 from flowengine.flow.persistence import ENGINE_CUSTOMER_ID
 from flowengine.store import AI
 from tests.ai.fakes import ScriptedSTT, ScriptedToolLLM
@@ -43,10 +45,10 @@ class VoicemailAIs:
 async def test_machine_answers_of_ai_calls_leave_one_message_or_are_retried(
     asterisk: Asterisk, ari: AriClient, tmp_path: Path
 ) -> None:
-    async with campaign_harness(asterisk, ari, tmp_path / "c.db") as h:
-        service = AICallService(VoicemailAIs(), Pool(ScriptedSTT([]), ScriptedToolLLM([])), ari, MediaSettings(),
-                                events=h.events)
-        h.flows.services.ai = service
+    bus, link = EventBus(), ServicesLink()
+    service = AICallService(VoicemailAIs(), Pool(ScriptedSTT([]), ScriptedToolLLM([])), ari, MediaSettings(),
+                            events=bus, flow_services=link)
+    async with campaign_harness(asterisk, ari, tmp_path / "c.db", ai=service, link=link, events=bus) as h:
         leave = await h.make(["robot61"], max_try_count_0=2, try_interval=100, calls_per_second=20,
                              actions=[{"type": "ai_talk", "option": {"assistance_id": LEAVES}}])
         hang = await h.make(["robot62"], max_try_count_0=2, try_interval=100, calls_per_second=20,

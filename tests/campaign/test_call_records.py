@@ -84,14 +84,13 @@ def statuses(events: list[Event]) -> list[str]:
 
 
 async def test_answered_call_is_one_record_from_the_dial(asterisk: Asterisk, ari: AriClient, tmp_path: Path) -> None:
-    async with campaign_harness(asterisk, ari, tmp_path / "c.db") as h:
+    flows_seen: dict[str, tuple[str, str]] = {}  # activeflow id -> (reference_id, voipbin.call.id)
+
+    async def observe(af: Activeflow, event: str) -> None:
+        flows_seen[af.id] = (af.reference_id, str(af.variables.get("voipbin.call.id")))
+
+    async with campaign_harness(asterisk, ari, tmp_path / "c.db", observers=(observe,)) as h:
         campaign = await h.make(["talk21"], calls_per_second=20, actions=[{"type": "sleep", "option": {"duration": 300}}])
-        flows_seen: dict[str, tuple[str, str]] = {}  # activeflow id -> (reference_id, voipbin.call.id)
-
-        async def observe(af: Activeflow, event: str) -> None:
-            flows_seen[af.id] = (af.reference_id, str(af.variables.get("voipbin.call.id")))
-
-        h.flows.services.observers.append(observe)
         with watching(h) as watch:
             await h.run_to_end(campaign)
             [done] = await h.store.campaigncalls.of_campaign(CUSTOMER, campaign.id)

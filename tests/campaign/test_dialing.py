@@ -83,15 +83,14 @@ async def test_machine_answers_hang_up_or_get_a_message(asterisk: Asterisk, ari:
 
 
 async def test_stop_drains_calls_and_dials_no_more(asterisk: Asterisk, ari: AriClient, tmp_path: Path) -> None:
-    async with campaign_harness(asterisk, ari, tmp_path / "c.db") as h:
-        ended: list[str] = []
+    ended: list[str] = []
 
-        async def observe(af: object, event: str) -> None:
-            reason = getattr(af, "ended_reason", "")
-            if reason:
-                ended.append(reason)
+    async def observe(af: object, event: str) -> None:
+        reason = getattr(af, "ended_reason", "")
+        if reason:
+            ended.append(reason)
 
-        h.flows.services.observers.append(observe)
+    async with campaign_harness(asterisk, ari, tmp_path / "c.db", observers=(observe,)) as h:
         campaign = await h.make([f"talk{i}" for i in range(5)], max_concurrent_calls=2, calls_per_second=20,
                                 actions=[{"type": "sleep", "option": {"duration": 2500}}])
         await h.service.set_status(CUSTOMER, campaign.id, "run")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 import wave
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,14 +12,17 @@ from pathlib import Path
 import aiohttp
 import numpy as np
 
+from flowengine.asterisk.ami import AmiClient
 from flowengine.asterisk.app import AriApp
 from flowengine.asterisk.ari.client import AriClient
 from flowengine.asterisk.ari.events import StasisStart
 from flowengine.asterisk.ari.handles import ChannelHandle
 from flowengine.asterisk.media_server import MediaServer
 from flowengine.asterisk.routing import RouteTable
+from flowengine.events import EventBus
 from flowengine.flow.activeflow import Activeflow, ActiveflowStatus
-from flowengine.flow.context import Services
+from flowengine.flow.aiport import AICalls
+from flowengine.flow.context import Services, ServicesLink, SmtpSettings
 from flowengine.flow.service import FlowService
 from flowengine.flow.speech import SpeechCache
 from flowengine.providers.tts import TTS_PROVIDERS
@@ -62,18 +65,24 @@ class Harness:
 
 @asynccontextmanager
 async def flow_harness(asterisk: Asterisk, ari: AriClient, tmp: Path, default_flow: str = "main",
-                       tts: str = "espeak") -> AsyncIterator[Harness]:
+                       tts: str = "espeak", *, ai: AICalls | None = None, link: ServicesLink | None = None,
+                       events: EventBus | None = None, ami: AmiClient | None = None, smtp: SmtpSettings | None = None,
+                       endpoints: Mapping[str, str] | None = None) -> AsyncIterator[Harness]:
+    """The flows' parts wired as the engine wires them; `ai` (built on `link`, which the services are bound
+    to) runs the AI actions; `endpoints` add to the test callee's."""
     flows = Flows()
     server = MediaServer(tmp / "speech")
     await server.start()
     http = aiohttp.ClientSession()
-    services = Services(ari=ari, flows=flows, speech=SpeechCache(TTS_PROVIDERS.create(tts), server), http=http,
-                        recordings_dir=str(asterisk.instance.directory / "spool" / "recording"),
-                        endpoints={"extension": "Local/{target}@flowengine-test-callee"})
-    service = FlowService(services)
+    link = link or ServicesLink()
+    service = FlowService(link)
     app = AriApp(ari, RouteTable(default_flow=default_flow), service.handle_call)
     harness = Harness(asterisk, ari, service, app, flows)
-    services.observers.append(harness.observe)
+    link.bind(Services(ari=ari, flows=flows, speech=SpeechCache(TTS_PROVIDERS.create(tts), server), http=http,
+                       recordings_dir=str(asterisk.instance.directory / "spool" / "recording"),
+                       endpoints={"extension": "Local/{target}@flowengine-test-callee", **(endpoints or {})},
+                       observers=(harness.observe,), start_flow=service.start_flow, dial_flow=service.dial_flow,
+                       ai=ai, events=events or EventBus(), ami=ami, smtp=smtp or SmtpSettings()))
     try:
         yield harness
     finally:

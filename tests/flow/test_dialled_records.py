@@ -14,7 +14,7 @@ from flowengine.asterisk.routing import RouteTable
 from flowengine.events import Event, EventBus
 from flowengine.flow.activeflow import Activeflow
 from flowengine.flow.callregistry import CallRegistry
-from flowengine.flow.context import Services
+from flowengine.flow.context import Services, ServicesLink
 from flowengine.flow.service import FlowService
 from flowengine.store import NIL_ID, NOT_YET, Customer, Store, generate_secret_key
 from flowengine.store import Call as CallRecord
@@ -34,7 +34,6 @@ class Recorded:
     store: Store
     events: list[Event]
     flows: Flows
-    services: Services
     activeflows: dict[str, Activeflow] = field(default_factory=dict)  # the last state of each, by id
 
     async def observe(self, af: Activeflow, event: str) -> None:
@@ -79,13 +78,14 @@ async def recorded(asterisk: Asterisk, ari: AriClient, tmp_path: Path, *,
     events: list[Event] = []
     unsubscribe = bus.subscribe(events.append)
     flows = Flows()
-    services = Services(ari=ari, flows=flows, events=bus, dial_timeout_s=dial_timeout_s,
-                        endpoints={"extension": f"Local/{{target}}@{CALLEES}", "tel": f"Local/{{target}}@{SLOW_CALLEES}"})
-    service = FlowService(services)
+    link = ServicesLink()
+    service = FlowService(link)
     registry = CallRegistry(store, bus, service)
-    services.calls = registry
-    h = Recorded(store, events, flows, services)
-    services.observers.extend([registry.observe, h.observe])
+    h = Recorded(store, events, flows)
+    link.bind(Services(ari=ari, flows=flows, events=bus, dial_timeout_s=dial_timeout_s,
+                       endpoints={"extension": f"Local/{{target}}@{CALLEES}", "tel": f"Local/{{target}}@{SLOW_CALLEES}"},
+                       calls=registry, observers=(registry.observe, h.observe), start_flow=service.start_flow,
+                       dial_flow=service.dial_flow))
     app = AriApp(ari, RouteTable(default_flow="main"), service.handle_call)
     try:
         yield h

@@ -26,7 +26,7 @@ async def test_cursor_and_end_are_stored_and_a_restart_recovers(tmp_path: Path) 
     try:
         recorder = ActiveflowRecorder(store)
         await recorder.ensure_customer()
-        service = FlowService(Services(flows=Flows(FLOW), observers=[recorder]))
+        service = FlowService(Services(flows=Flows(FLOW), observers=(recorder,)))
         runner = service.create(FLOW, reference_type=ReferenceType.API)
         task = asyncio.ensure_future(service.run(runner))
         af_id = runner.activeflow.id

@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 
 from flowengine.flow.activeflow import Activeflow, ActiveflowStatus, ReferenceType
-from flowengine.flow.context import Services
+from flowengine.flow.context import Services, ServicesLink
 from flowengine.flow.model import Flow
 from flowengine.flow.service import FlowService
 from tests.support import Flows
@@ -125,8 +125,9 @@ async def test_on_complete_flow_chain_copies_variables() -> None:
         if af.status == ActiveflowStatus.ENDED:
             seen.append(af)
 
-    services = Services(flows=Flows(parent, child), observers=[observe])
-    service = FlowService(services)
+    link = ServicesLink()  # the child starts through the flow service, as in the engine
+    service = FlowService(link)
+    link.bind(Services(flows=Flows(parent, child), observers=(observe,), start_flow=service.start_flow))
     await asyncio.wait_for(service.run(service.create(parent, reference_type=ReferenceType.API)), 5)
     await asyncio.wait_for(service.aclose(), 5)
     assert [a.flow_id for a in seen] == ["parent", "child"]

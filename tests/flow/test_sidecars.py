@@ -85,8 +85,7 @@ async def test_echo_returns_the_call_to_the_flow(asterisk: Asterisk, ari: AriCli
     ami = AmiClient(info.host, info.ami_port, info.ami_username, info.ami_secret)
     await ami.connect()
     try:
-        async with flow_harness(asterisk, ari, tmp_path) as h:
-            h.service.services.ami = ami
+        async with flow_harness(asterisk, ari, tmp_path, ami=ami) as h:
             h.flows.add({"id": "main", "actions": [
                 {"type": "answer"},
                 {"id": "echo", "type": "echo", "option": {"duration": 1500}},

@@ -2,7 +2,6 @@
 background with the AI's model, and the end-of-call report published on the event bus."""
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any, Protocol
 
@@ -15,6 +14,7 @@ from flowengine.providers.pricing import PriceTable, costs
 from flowengine.providers.usage import UsageMeter
 from flowengine.store import AIcall, AIMessage, Store
 from flowengine.store.aifeatures import AnalysisPlan
+from flowengine.tasks import TaskOwner
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class CallOutcomes:
 
     def __init__(self, service: _Service) -> None:
         self.service = service
-        self.tasks: set[asyncio.Task[None]] = set()
+        self.tasks = TaskOwner("post-call analyses")
 
     async def _save(self, live: _Live, **changes: Any) -> None:
         live.record = live.record.model_copy(update=changes)
@@ -62,9 +62,8 @@ class CallOutcomes:
         if plan is None:
             self._report(live)
             return
-        task = asyncio.ensure_future(self._analyse(live, config, AnalysisPlan.model_validate(plan)))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        self.tasks.start(self._analyse(live, config, AnalysisPlan.model_validate(plan)),
+                         name=f"analysis-{live.record.id}")
 
     async def _analyse(self, live: _Live, config: AIConfig, plan: AnalysisPlan) -> None:
         assert live.meter is not None
@@ -102,5 +101,5 @@ class CallOutcomes:
                  voiceos_ended_reason=voiceos_reason(record.ended_reason))
 
     async def aclose(self) -> None:
-        if self.tasks:
-            await asyncio.gather(*list(self.tasks), return_exceptions=True)
+        """Waits for the analyses to end (each is one model call with its own timeout)."""
+        await self.tasks.aclose(timeout=None)

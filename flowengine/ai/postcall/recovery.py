@@ -16,6 +16,7 @@ from flowengine.flow.context import StartFlow
 from flowengine.flow.ids import is_unset
 from flowengine.store import AIcall, NotFoundError, Store, Summary
 from flowengine.store.aicalls import LIVE_STATUSES
+from flowengine.tasks import TaskOwner
 from flowengine.tenancy import acting_for
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,8 @@ class AIRecovery:
         self.events = events
         self.service = service
         self.start_flow = start_flow
-        self.task: asyncio.Task[list[Summary]] | None = None
+        self.task: asyncio.Task[list[Summary]] | None = None  # writing the stale summaries
+        self._tasks = TaskOwner("AI recovery")
 
     async def start(self) -> list[AIcall]:
         """Terminates the stale AI calls (returned) and starts writing the stale summaries."""
@@ -89,7 +91,7 @@ class AIRecovery:
         stale = await self.store.summaries.of_every_customer(filters={"status": "progressing"})
         if stale:
             log.warning("%d AI summary(ies) left progressing by a previous engine: writing them now", len(stale))
-            self.task = asyncio.create_task(self._write(stale), name="stale summaries")
+            self.task = self._tasks.start(self._write(stale), name="stale summaries")
         return terminated
 
     async def _write(self, stale: list[Summary]) -> list[Summary]:
@@ -114,7 +116,4 @@ class AIRecovery:
         return task.result() if not task.cancelled() else []
 
     async def aclose(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            await asyncio.gather(self.task, return_exceptions=True)
-            self.task = None
+        await self._tasks.aclose()

@@ -19,6 +19,7 @@ from flowengine.ai.tools.variables import run_variable_tool
 from flowengine.flow.context import Services
 from flowengine.flow.model import Action
 from flowengine.providers.llm.base import ChatMessage, ToolCall, ToolSpec
+from flowengine.tasks import TaskOwner
 
 if TYPE_CHECKING:
     from flowengine.ai.aicall import AICallService, LiveAICall
@@ -45,7 +46,7 @@ class CallToolbox:
         self._follow_up = False
         self._rounds = 0
         self._http: aiohttp.ClientSession | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskOwner(f"tools of aicall {live.record.id}")  # delayed request messages
         self.team: TeamSession | None = None
         self.use(config)
         if team is not None:
@@ -132,11 +133,12 @@ class CallToolbox:
         delayed = tool.message("request-response-delayed")
         timer = None
         if delayed is not None and conversation is not None:
-            timer = asyncio.ensure_future(self._say_later(delayed.content, delayed.timingMilliseconds))
+            timer = self._tasks.start(self._say_later(delayed.content, delayed.timingMilliseconds),
+                                      name=f"delayed-message-{call.id}")
         try:
             outcome = await self._run_declared(tool, call, args)
         finally:
-            if timer is not None:
+            if timer is not None:  # the answer came first: the delayed message is not said
                 timer.cancel()
                 await asyncio.gather(timer, return_exceptions=True)
         after = tool.message("request-complete" if outcome.success else "request-failed")
@@ -199,9 +201,7 @@ class CallToolbox:
         return self._http
 
     async def aclose(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.aclose()
         if self._http is not None:
             await self._http.close()
         if self.team is not None:

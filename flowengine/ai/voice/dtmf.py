@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from flowengine.asterisk.ari.client import AriClient
 from flowengine.asterisk.ari.events import ChannelDtmfReceived, Event
 from flowengine.asterisk.ari.subscriptions import Subscription
+from flowengine.tasks import TaskOwner
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,8 @@ class DtmfFeed:
     def __init__(self, ari: AriClient, channel_id: str, deliver: Callable[[str], Awaitable[None]]) -> None:
         self._deliver = deliver
         self._queue: asyncio.Queue[str] = asyncio.Queue()
-        self._task = asyncio.ensure_future(self._pump())
+        self._tasks = TaskOwner(f"DTMF feed {channel_id}")
+        self._tasks.start(self._pump(), name=f"dtmf-{channel_id}")
         self._sub: Subscription = ari.subscribe(self._on_event, event_type="ChannelDtmfReceived",
                                                 channel_id=channel_id)
 
@@ -41,5 +43,4 @@ class DtmfFeed:
 
     async def aclose(self) -> None:
         self._sub.close()
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
+        await self._tasks.aclose()

@@ -26,6 +26,7 @@ from flowengine.asterisk.ari.rest import AriError, quietly
 from flowengine.media.frames import AudioFrame, MediaInbox
 from flowengine.media.vad import SpeechEnded, SpeechStarted
 from flowengine.store.aifeatures import VoicemailDetection
+from flowengine.tasks import TaskOwner
 
 log = logging.getLogger(__name__)
 
@@ -116,25 +117,30 @@ async def asterisk_amd(ari: AriClient, call: Call, timeout_s: float) -> tuple[An
     return answer, f"amd: {status} ({cause})"
 
 
+async def _amd_verdict(ari: AriClient, call: Call, timeout_s: float) -> tuple[Answer, str]:
+    """Asterisk's AMD, where a failure (e.g. the call ended under AMD) decides "unknown"."""
+    try:
+        return await asterisk_amd(ari, call, timeout_s)
+    except Exception as exc:  # noqa: BLE001
+        return "unknown", f"amd failed: {exc!r}"
+
+
 async def screen(inbox: MediaInbox, settings: VoicemailDetection, *, ari: AriClient | None = None,
                  call: Call | None = None) -> Verdict:
     """Classify the answer; for a machine, return once its beep passed (Verdict.ready_ms). Reads `inbox`
     until then; raises EOFError if the media ends first (hangup)."""
     classifier = AudioClassifier(settings)
     amd: asyncio.Task[tuple[Answer, str]] | None = None
-    if settings.provider == "asterisk":
-        if ari is None or call is None:
-            raise ValueError("voicemail_detection provider 'asterisk' needs the call on Asterisk")
-        amd = asyncio.ensure_future(asterisk_amd(ari, call, settings.machine_detection_timeout_s))
-    machine_since: int | None = None
-    try:
+    async with TaskOwner("voicemail screening") as tasks:  # AMD runs beside the audio, and ends with the screening
+        if settings.provider == "asterisk":
+            if ari is None or call is None:
+                raise ValueError("voicemail_detection provider 'asterisk' needs the call on Asterisk")
+            amd = tasks.start(_amd_verdict(ari, call, settings.machine_detection_timeout_s), name="amd")
+        machine_since: int | None = None
         while True:
             item = await inbox.get()
             if amd is not None and classifier.answer is None and amd.done():
-                try:
-                    answer, how = amd.result()
-                except Exception as exc:  # noqa: BLE001 - e.g. the call ended under AMD: decide as unknown
-                    answer, how = "unknown", f"amd failed: {exc!r}"
+                answer, how = amd.result()
                 if answer != "machine":
                     return Verdict(answer, how, classifier.now)
                 classifier.answer, classifier.how = answer, how
@@ -145,7 +151,3 @@ async def screen(inbox: MediaInbox, settings: VoicemailDetection, *, ari: AriCli
                 machine_since = classifier.now if machine_since is None else machine_since
                 if classifier.now - machine_since >= settings.beep_max_wait_s * 1000:
                     return Verdict("machine", classifier.how + ", no beep", classifier.now, None, classifier.now)
-    finally:
-        if amd is not None and not amd.done():
-            amd.cancel()
-            await asyncio.gather(amd, return_exceptions=True)

@@ -80,7 +80,7 @@ async def delete_aicall(customer: CustomerId, deps: Deps, id: ResourceId) -> dic
 async def _terminate(customer: str, deps: Deps, id: str, reason: str) -> AIcall:
     record = await deps.store.aicalls.get(customer, id)
     engine = deps.engine
-    service = engine.services.ai if engine is not None else None
+    service = engine.aicalls if engine is not None else None
     if record.status != "terminated" and service is not None and id in service.live:
         live = service.live[id]
         await service.terminate(id, reason)

@@ -8,7 +8,6 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import Field
 
-from flowengine.ai.aicall import AICallService
 from flowengine.ai.postcall.summary import Summaries, summary_view
 from flowengine.ai.providers import ProviderPool
 from flowengine.api.auth import CustomerId, Deps
@@ -41,8 +40,8 @@ class SummaryBody(Body):
 
 
 def _summaries(deps: ApiDeps) -> Summaries:
-    service = deps.engine.services.ai if deps.engine is not None else None
-    if isinstance(service, AICallService):
+    service = deps.engine.aicalls if deps.engine is not None else None
+    if service is not None:
         return Summaries.of(service, deps.store, deps.events)
     return Summaries(deps.store, deps.events, ProviderPool(), deps.resources)  # no engine: stored calls only
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import random
@@ -15,6 +16,7 @@ from flowengine.asterisk.ari.handles import Bridges, Channels, Playbacks
 from flowengine.asterisk.ari.models import Bridge, Channel
 from flowengine.asterisk.ari.rest import AriAuthError, AriRest, AriUnavailable
 from flowengine.asterisk.ari.subscriptions import EventHub, EventQueue, Handler, Subscription
+from flowengine.tasks import TaskOwner
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +58,7 @@ class AriClient:
         self._reconnect_min = reconnect_min
         self._reconnect_max = reconnect_max
         self._resync_hooks: list[ResyncHook] = []
-        self._task: asyncio.Task[None] | None = None
+        self._tasks = TaskOwner(f"ARI client {app}")  # the events loop
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._closing = False
         self.hub.subscribe(self._forget_channel, event_type="ChannelDestroyed")
@@ -66,7 +68,8 @@ class AriClient:
         """Verify credentials, open the events WebSocket and wait until it is connected."""
         info = await self.rest.get("/asterisk/info")
         self.asterisk_version = str(info.get("system", {}).get("version", ""))
-        self._task = asyncio.create_task(self._run(), name=f"ari-events-{self.app}")
+        # shared by every call: it carries no caller's log context
+        self._tasks.start(self._run(), name=f"ari-events-{self.app}", context=contextvars.Context())
         try:
             await asyncio.wait_for(self.connected.wait(), timeout)
         except TimeoutError:
@@ -77,13 +80,7 @@ class AriClient:
         self._closing = True
         if self._ws is not None:
             await self._ws.close()
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await self._tasks.aclose()
         await self.rest.aclose()
         self.connected.clear()
 

@@ -1,0 +1,117 @@
+"""The engine as one owner: a start that fails half-way closes exactly what had started, nothing leaks."""
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+
+import pytest
+
+from flowengine.api.server import ApiStartError
+from flowengine.asterisk.ari.client import AriClient
+from flowengine.asterisk.instance import PrivateAsterisk
+from flowengine.config import ApiConfig, AsteriskConfig, Config, SpeechConfig, StoreConfig
+from flowengine.runtime import Engine, asterisk_config_for
+from flowengine.store import generate_secret_key
+from tests.conftest import Asterisk
+from tests.support import eventually, processes_using
+
+
+def engine_config(tmp_path: Path, **sections: object) -> Config:
+    (tmp_path / "flows").mkdir(exist_ok=True)
+    base = {
+        "store": StoreConfig(url=f"sqlite+aiosqlite:///{tmp_path / 'engine.db'}",
+                             secret_key=generate_secret_key()),  # type: ignore[arg-type]
+        "speech": SpeechConfig(tts="espeak", cache_dir=str(tmp_path / "speech"), warm_up=False),
+        "flows_dir": str(tmp_path / "flows"),
+    }
+    return Config(**{**base, **sections})  # type: ignore[arg-type]
+
+
+async def ari_apps(ari: AriClient) -> set[str]:
+    return {str(app["name"]) for app in await ari.rest.get("/applications")}
+
+
+@pytest.mark.asterisk
+async def test_a_bad_store_stops_the_private_asterisk_and_everything_started_before_it(tmp_path: Path) -> None:
+    (tmp_path / "not-a-folder").write_text("")  # the store's folder cannot be made under a file
+    config = engine_config(
+        tmp_path, asterisk=AsteriskConfig(private_dir=str(tmp_path / "ast")),
+        store=StoreConfig(url=f"sqlite+aiosqlite:///{tmp_path / 'not-a-folder' / 'engine.db'}"))
+    tasks_before = asyncio.all_tasks()
+    engine = Engine(config)
+    with pytest.raises(OSError):
+        await engine.start()
+    # it got as far as the private Asterisk, ARI, AMI, the flow watcher, the speech server and HTTP
+    assert engine.ari is not None and engine.ami is not None and engine.ari.asterisk_version
+    assert engine.store is None and engine.app is None and engine.api is None
+    assert not PrivateAsterisk(tmp_path / "ast").running()
+    assert processes_using(tmp_path / "ast" / "etc" / "asterisk.conf") == []
+    assert not engine.ari.connected.is_set()
+    assert asyncio.all_tasks() - tasks_before == set()  # the ARI events loop and the flow watcher ended too
+    await engine.aclose()  # closing again does nothing
+
+
+@pytest.mark.asterisk
+async def test_an_api_port_in_use_fails_the_start_and_closes_the_parts_started(
+    asterisk: Asterisk, ari: AriClient, tmp_path: Path
+) -> None:
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    app = "flowengine-runtimetest"
+    (tmp_path / "flows").mkdir()
+    (tmp_path / "flows" / "main.yaml").write_text("id: main\nname: main\nactions:\n  - type: empty\n")
+    config = engine_config(
+        tmp_path, asterisk=asterisk_config_for(asterisk.info, AsteriskConfig.model_construct()).model_copy(
+            update={"app": app}),
+        api=ApiConfig(enabled=True, host="127.0.0.1", port=taken.getsockname()[1]))
+    tasks_before = asyncio.all_tasks()
+    engine = Engine(config)
+    try:
+        with pytest.raises(ApiStartError, match="address already in use"):
+            await engine.start()
+    finally:
+        taken.close()
+    # everything up to the API had started: the flows' parts, the ARI app taking calls
+    assert engine.store is not None and engine.flow_service is not None and engine.app is not None
+    assert engine.ari is not None and not engine.ari.connected.is_set()
+    assert app not in await ari_apps(ari)  # the events WebSocket is closed: Asterisk forgot the app
+    await eventually(lambda: asyncio.all_tasks() - tasks_before == set(), what="no task left behind")
+    with pytest.raises(RuntimeError, match="closed"):
+        await engine.flow_service.start_flow("main")  # closed parts start nothing
+
+
+@pytest.mark.asterisk
+async def test_the_engine_closes_in_reverse_order_of_start_up(
+    asterisk: Asterisk, ari: AriClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flowengine.ai.aicall import AICallService
+    from flowengine.api.server import ApiServer
+    from flowengine.asterisk.app import AriApp
+    from flowengine.asterisk.media_server import MediaServer
+    from flowengine.flow.callregistry import CallRegistry
+    from flowengine.flow.service import FlowService
+    from flowengine.store import Store
+
+    closed: list[str] = []
+    for kind in (ApiServer, AriApp, CallRegistry, FlowService, AICallService, MediaServer, Store, AriClient):
+        original = kind.aclose
+
+        async def record(self: object, *args: object, _kind: type = kind, _original: object = original) -> None:
+            if not (_kind is AriClient and self is ari):
+                closed.append(_kind.__name__)
+            await _original(self, *args)  # type: ignore[operator]
+
+        monkeypatch.setattr(kind, "aclose", record)
+    config = engine_config(
+        tmp_path, asterisk=asterisk_config_for(asterisk.info, AsteriskConfig.model_construct()).model_copy(
+            update={"app": "flowengine-runtimetest"}),
+        api=ApiConfig(enabled=True, port=0))
+    engine = Engine(config)
+    await engine.start()
+    await engine.aclose()
+    # the API and the ARI app stop taking work first; the flows stop before the AI calls and the store
+    # they use; the ARI client goes last
+    assert closed == ["ApiServer", "AriApp", "CallRegistry", "FlowService", "AICallService", "Store", "MediaServer",
+                      "AriClient"]
