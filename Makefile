@@ -5,7 +5,6 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-RUFF_ARGS := --line-length 120
 
 .PHONY: deps system-deps venv test lint typecheck unit demo clean
 
@@ -23,7 +22,7 @@ $(STAMP): setup.cfg setup.py pyproject.toml flowengine/media/_native_inbound.c
 	@touch $@
 
 lint: venv
-	$(BIN)/ruff check $(RUFF_ARGS) flowengine tests
+	$(BIN)/ruff check flowengine tests  # rules in pyproject.toml
 
 typecheck: venv
 	$(BIN)/mypy

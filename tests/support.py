@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +14,18 @@ from flowengine.asterisk.ari.events import StasisStart
 from flowengine.flow.model import Flow
 
 
-async def eventually(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
-    """Poll `predicate` until true; fail after `timeout` seconds."""
+async def eventually(predicate: Callable[[], bool | Awaitable[bool]], timeout: float = 10.0,
+                     what: str = "condition", interval: float = 0.05) -> None:
+    """Poll `predicate` (plain or async) until true; fail after `timeout` seconds. For state the test
+    observes from outside (Asterisk, the store, another process), where there is nothing to await."""
     deadline = time.monotonic() + timeout
-    while not predicate():
+    while True:
+        result = predicate()
+        if await result if inspect.isawaitable(result) else result:
+            return
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} not reached within {timeout:.0f}s")
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(interval)
 
 
 def processes_using(conf_file: Path) -> list[int]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -65,10 +66,8 @@ class Call:
         if work.done():
             return work.result()
         work.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError, AriError):
             await work
-        except (asyncio.CancelledError, AriError):
-            pass
         raise CallEnded(self.id)
 
 
@@ -175,9 +174,7 @@ class AriApp:
         if hangup:
             for call in list(self.calls.values()):
                 if not call.ended.is_set():
-                    try:
+                    with contextlib.suppress(AriError):
                         await call.channel.hangup()
-                    except AriError:
-                        pass
                     call.ended.set()
         await self._tasks.aclose()

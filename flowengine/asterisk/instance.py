@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import os
@@ -274,10 +275,8 @@ class PrivateAsterisk:
         pid = info.pid if info else (self._proc.pid if self._proc else 0)
         if not pid or (not _pid_alive(pid) and self._wait_exit(pid, timeout)):
             return False
-        try:
+        with contextlib.suppress(InstanceError, subprocess.TimeoutExpired, OSError):
             self.cli("core stop now", timeout=5)
-        except (InstanceError, subprocess.TimeoutExpired, OSError):
-            pass
         if not self._wait_exit(pid, timeout / 2):
             for sig in (signal.SIGTERM, signal.SIGKILL):
                 try:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -101,10 +102,8 @@ class ScriptedCaller:
             left = deadline - time.perf_counter()
             if left <= 0:
                 return None
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._speech.wait(), left)
-            except TimeoutError:
-                pass
 
     async def quiet_for(self, seconds: float, timeout: float = 60) -> None:
         """Until the agent has been silent for `seconds` (or nothing arrives any more: hung up)."""
@@ -126,10 +125,8 @@ class ScriptedCaller:
     async def hangup(self) -> None:
         for channel in (self.external, self.leg):
             if channel is not None:
-                try:
+                with contextlib.suppress(AriError):
                     await channel.hangup()
-                except AriError:
-                    pass
         if self.bridge is not None:
             await self.bridge.destroy()
         if self.session is not None:

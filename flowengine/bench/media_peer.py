@@ -1,6 +1,7 @@
 """Benchmark peer: a separate process playing Asterisk's side of N externalMedia RTP streams."""
 from __future__ import annotations
 
+import contextlib
 import math
 import resource
 import select
@@ -57,10 +58,8 @@ def run_peer(conn: Connection, streams: int, warmup: float, seconds: float, drai
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         sock.bind(("127.0.0.1", 0))
         sock.setblocking(False)
-        try:
+        with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-        except OSError:
-            pass
         socks.append(sock)
     conn.send([s.getsockname()[1] for s in socks])
     engine_ports: list[int] = conn.recv()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import UTC, datetime
 
@@ -51,10 +52,8 @@ class Dialer:
 
     async def _sleep(self, seconds: float) -> None:
         self.wake.clear()
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.wake.wait(), max(0.0, seconds))
-        except TimeoutError:
-            pass
 
     async def run(self) -> bool:
         try:

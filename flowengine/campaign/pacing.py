@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 
@@ -48,10 +49,8 @@ class Slots:
 
     async def wait_change(self, timeout: float) -> None:
         self.changed.clear()
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.changed.wait(), timeout)
-        except TimeoutError:
-            pass
 
 
 class AsteriskCaps:

@@ -165,7 +165,7 @@ async def _report(config: Config, campaign_id: str, out: Path) -> int:
         calls = await store.campaigncalls.of_campaign(ENGINE_CUSTOMER_ID, campaign_id)
     finally:
         await store.aclose()
-    out.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
     csv_path, png_path = out / f"campaign-{campaign_id}.csv", out / f"campaign-{campaign_id}.png"
     await asyncio.to_thread(write_csv, calls, csv_path)
     await asyncio.to_thread(write_chart, calls, png_path, f"campaign {campaign.name}: outcomes over time")

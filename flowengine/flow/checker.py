@@ -91,7 +91,7 @@ class _Checker:
                 self.error(self.src.value(()), (), f"flow is missing required field '{name}'")
         for name in ("id", "name", "detail", "on_complete_flow_id"):
             value = data.get(name)
-            if (value is not None or name == "name" and name in data) and not isinstance(value, str):
+            if (value is not None or (name == "name" and name in data)) and not isinstance(value, str):
                 self.type_error((name,), f"field '{name}'", "a string", value)
         flow_type = data.get("type")
         if flow_type is not None and flow_type not in FLOW_TYPES:

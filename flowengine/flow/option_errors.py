@@ -99,10 +99,7 @@ def field_names(model: type[OptionModel], path: tuple[str | int, ...] = ()) -> l
     node: dict[str, Any] = root
     for part in path:
         node = _resolve(root, node)
-        if isinstance(part, int):
-            node = node.get("items", {})
-        else:
-            node = node.get("properties", {}).get(part, {})
+        node = node.get("items", {}) if isinstance(part, int) else node.get("properties", {}).get(part, {})
     node = _resolve(root, node)
     return list(node.get("properties", {}))
 

@@ -358,7 +358,7 @@ class InboundBatch:
                     logger.exception("inbound processing failed for %r", receiver)
             return
         row = 0
-        for receiver, count in zip(receivers, counts):
+        for receiver, count in zip(receivers, counts, strict=False):
             try:
                 receiver.context.run(receiver.consume, row, count, frames)
             except Exception:

@@ -27,6 +27,7 @@ from flowengine.store import AIcall, Customer, Store, generate_secret_key
 from flowengine.store.frontdoor import FrontCall
 from flowengine.store.timestamps import NOT_YET
 from tests.fakes.ari import FakeAri
+from tests.support import eventually
 
 
 class NoAIs:
@@ -126,10 +127,11 @@ async def test_without_asterisk_a_call_is_dial_failed(rig: Rig) -> None:
 
 
 async def ended(rig: Rig, call_id: str) -> FrontCall:
-    async with asyncio.timeout(5):
-        while (record := await rig.store.frontcalls.get(rig.customer, call_id)).status != "ended":
-            await asyncio.sleep(0.01)
-    return record
+    async def is_ended() -> bool:
+        return (await rig.store.frontcalls.get(rig.customer, call_id)).status == "ended"
+
+    await eventually(is_ended, 5, what="the call ended", interval=0.01)
+    return await rig.store.frontcalls.get(rig.customer, call_id)
 
 
 @pytest.mark.parametrize(("dialstatus", "cause", "reason"), [
@@ -168,9 +170,10 @@ async def test_the_events_of_a_calls_ai_call_reach_its_hooks_in_order_and_no_oth
     await rig.calls.drain()
     assert [(e.type, dict(e.data).get("content")) for e in rig.hooks.events] == [
         ("aicall_status_progressing", None), ("aimessage_created", "Hello."), ("speech_started", None)]
-    async with asyncio.timeout(5):  # the call record learns its AI call
-        while (await rig.store.frontcalls.get(rig.customer, ringing.id)).aicall_id != "ai-1":
-            await asyncio.sleep(0.01)
+    async def learnt() -> bool:  # the call record learns its AI call
+        return (await rig.store.frontcalls.get(rig.customer, ringing.id)).aicall_id == "ai-1"
+
+    await eventually(learnt, 5, what="the call record names its AI call", interval=0.01)
 
 
 async def test_a_tool_call_of_a_placed_calls_ai_call_is_answered_by_its_hooks(rig: Rig) -> None:

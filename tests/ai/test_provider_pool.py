@@ -33,12 +33,12 @@ async def test_names_are_the_catalogues_aliases_share_one_instance_and_missing_s
     pool = ProviderPool()
     try:
         assert pool.stt("faster-whisper") is pool.stt("") and pool.tts("ESPEAK") is pool.tts("espeak")
-        with pytest.raises(ProviderUnavailable, match="^stt_type 'deepgram' is not available: this engine has no "
-                                                      "provider for Deepgram speech recognition"):
+        with pytest.raises(ProviderUnavailable, match=r"^stt_type 'deepgram' is not available: this engine has no "
+                                                      r"provider for Deepgram speech recognition"):
             pool.stt("deepgram")  # a seed name with no provider here: refused, never run on whisper
         monkeypatch.setattr("flowengine.providers.needs.shutil.which", lambda program: None)
         fresh = ProviderPool()
-        with pytest.raises(ProviderUnavailable, match="^tts_type 'espeak' is not available: espeak-ng is not installed"):
+        with pytest.raises(ProviderUnavailable, match=r"^tts_type 'espeak' is not available: espeak-ng is not installed"):
             fresh.tts("espeak")
         monkeypatch.delenv("OPENAI_API_KEY", raising=False)
         with pytest.raises(ProviderUnavailable, match="environment variable OPENAI_API_KEY"):

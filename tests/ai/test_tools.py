@@ -16,7 +16,7 @@ def test_tool_names_select_tools_and_refuse_the_rest() -> None:
         "connect_call", "create_call", "send_email", "stop_media", "stop_service", "stop_flow", "set_variables",
         "get_variables", "get_aicall_messages"}
     assert [t.name for t in tools_for(["stop_service"])] == ["stop_service"]
-    with pytest.raises(ToolConfigError, match="'send_message' is not available: SMS.*'fly' is not a tool"):
+    with pytest.raises(ToolConfigError, match=r"'send_message' is not available: SMS.*'fly' is not a tool"):
         tools_for(["connect_call", "send_message", "fly"])
     with pytest.raises(ValueError, match="'all' must be alone"):
         validate_tool_names(["all", "stop_flow"])

@@ -92,5 +92,5 @@ def test_the_price_table_is_configurable_and_checked() -> None:
            "FLOWENGINE_PRICES__LLM": '{"openai.gpt-4o": {"input_per_million": 2.5, "output_per_million": 10}}'}
     config = load_config(environ=env)
     assert config.prices.llm_price("openai", "gpt-4o") == LLMPrice(input_per_million=2.5, output_per_million=10)
-    with pytest.raises(ConfigError, match="prices.llm.openai.input_per_million"):
+    with pytest.raises(ConfigError, match=r"prices\.llm\.openai\.input_per_million"):
         load_config(environ={**env, "FLOWENGINE_PRICES__LLM": '{"openai": {"input_per_million": -1}}'})

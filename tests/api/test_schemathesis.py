@@ -16,6 +16,7 @@ from pydantic import SecretStr
 from flowengine.api.app import create_app
 from flowengine.api.deps import ApiDeps
 from flowengine.store import Customer, Store, generate_secret_key
+from tests.support import eventually
 
 ADMIN = "schemathesis-admin-key-0123456789"
 
@@ -39,8 +40,7 @@ class ServerThread:
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None,
                                                     lifespan="off", access_log=False))
         task = asyncio.ensure_future(self.server.serve())
-        while not self.server.started:
-            await asyncio.sleep(0.01)
+        await eventually(lambda: self.server.started, what="the API server listening", interval=0.01)
         self.port = self.server.servers[0].sockets[0].getsockname()[1]
         self.ready.set()
         await task

@@ -14,6 +14,7 @@ from flowengine.media.frames import AudioFrame
 from flowengine.media.rtp import RtpPacket
 from flowengine.media.session import MediaSession
 from flowengine.media.vad import VadEvent
+from tests.support import eventually
 
 log = logging.getLogger("flowengine.test.media")
 
@@ -75,9 +76,7 @@ async def test_each_session_logs_with_its_own_call_ids() -> None:
             peer.sendto(packet.serialize(), ("127.0.0.1", session.local_port))
             session.play(np.zeros(320, dtype=np.int16), mark=f"m-{name}")
             session.flush_output()
-        async with asyncio.timeout(5):
-            while len({m for m, _ in records.seen}) < 6:
-                await asyncio.sleep(0.02)
+        await eventually(lambda: len({m for m, _ in records.seen}) >= 6, 5, what="six distinct records")
         await asyncio.gather(*spawned)
     finally:
         for session in sessions.values():

@@ -42,7 +42,7 @@ def test_native_and_numpy_batches_hear_the_same_frames(codec_name: str) -> None:
     for b, batch in enumerate(batches):
         for k in range(40):
             receivers[b].append(Receiver(codec, batch, on_audio=lambda f, b=b, k=k: heard[b][k].append(f.pcm)))
-    for tick in range(60):
+    for _tick in range(60):
         frames = []
         for k in range(40):
             count = int(rng.integers(0, 4))

@@ -1,14 +1,14 @@
 """UDP transport over real loopback sockets: source pinning, counters, port range, advertise address."""
 from __future__ import annotations
 
-import asyncio
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
 from flowengine.media.rtp import RtpPacket
 from flowengine.media.transport import NoFreePortError, RtpTransport
+from tests.support import eventually
 
 Fields = tuple[int, int, int, int, int, bytes]
 
@@ -24,12 +24,8 @@ def packet(seq: int) -> bytes:
     return RtpPacket(payload_type=0, sequence_number=seq, timestamp=seq * 160, ssrc=42, payload=b"\xff" * 160).serialize()
 
 
-async def until(predicate: object, timeout: float = 2.0) -> None:
-    async def wait() -> None:
-        while not predicate():  # type: ignore[operator]
-            await asyncio.sleep(0.005)
-
-    await asyncio.wait_for(wait(), timeout)
+async def until(predicate: Callable[[], bool], timeout: float = 2.0) -> None:
+    await eventually(predicate, timeout, interval=0.005)
 
 
 @pytest.fixture
@@ -149,7 +145,7 @@ async def test_set_remote_validation(transport: tuple[RtpTransport, list[Fields]
     rtp, _ = transport
     with pytest.raises(ValueError, match="remote host must be an IP address, got 'asterisk'"):
         rtp.set_remote("asterisk", 4000)
-    with pytest.raises(ValueError, match="remote port must be 1..65535"):
+    with pytest.raises(ValueError, match=r"remote port must be 1\.\.65535"):
         rtp.set_remote("127.0.0.1", 0)
     with pytest.raises(ValueError, match="is IPv6 but the socket is bound on IPv4"):
         rtp.set_remote("::1", 4000)

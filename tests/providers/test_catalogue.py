@@ -67,7 +67,7 @@ def test_known_but_not_in_this_engine_says_why_and_what_runs_here() -> None:
     assert voice.problem("voice.provider") == ("voice.provider 'Azure' is not available: this engine has no "
                                                "provider for Azure voices (available here: espeak, piper)")
     assert "OpenAI-compatible" in LLM.check("anthropic.claude-3-5-sonnet").reason
-    with pytest.raises(ProviderUnavailableError, match="engine_model 'aws.claude-3-sonnet' is not available: aws"):
+    with pytest.raises(ProviderUnavailableError, match=r"engine_model 'aws\.claude-3-sonnet' is not available: aws"):
         LLM.create("aws.claude-3-sonnet")
 
 
@@ -116,5 +116,5 @@ def test_a_new_provider_is_one_registration_away() -> None:
         registry.register("acmevoice")(_Voice)
     registry.register("local", ready=lambda **_: missing_modules(("no_such_module_here",), "pip install local"))(_Voice)
     assert cat.check("local").reason == "pip install local"  # registered names are known without a vendor line
-    with pytest.raises(ProviderUnavailableError, match="^speech.tts 'local' is not available: pip install local$"):
+    with pytest.raises(ProviderUnavailableError, match=r"^speech\.tts 'local' is not available: pip install local$"):
         cat.create("local", field="speech.tts")

@@ -145,7 +145,7 @@ def test_language_hint(bcp47: str, code: str) -> None:
 
 
 async def test_other_languages_are_refused_clearly(stt: WhisperSTT) -> None:
-    with pytest.raises(STTError, match="'de-DE'.*English only"):
+    with pytest.raises(STTError, match=r"'de-DE'.*English only"):
         await stt.transcribe(np.zeros(16000, dtype=np.int16), language="de-DE")
 
 

@@ -124,7 +124,7 @@ async def test_a_wrong_key_fails_at_open(empty_url: str) -> None:
     customer_id = await new_customer(first)
     await first.ais.create(AI(customer_id=customer_id, **SEED_AI), engine_key=ENGINE_KEY)
     await first.aclose()
-    with pytest.raises(EncryptionKeyMismatchError, match="store.secret_key is not the key"):
+    with pytest.raises(EncryptionKeyMismatchError, match=r"store\.secret_key is not the key"):
         await Store.open(empty_url, secret_keys=[generate_secret_key()])
 
 
@@ -161,7 +161,7 @@ async def test_a_secret_from_another_key_is_a_clear_error(store: Store) -> None:
 async def test_without_a_key_secrets_cannot_be_stored(shared_url: str) -> None:
     async with await Store.open(shared_url) as store:
         customer_id = await new_customer(store)
-        with pytest.raises(EncryptionKeyMissingError, match="ai engine_key needs store.secret_key"):
+        with pytest.raises(EncryptionKeyMissingError, match=r"ai engine_key needs store\.secret_key"):
             await store.ais.create(AI(customer_id=customer_id, **SEED_AI), engine_key=ENGINE_KEY)
         ai = await store.ais.create(AI(customer_id=customer_id, **SEED_AI))  # no key to keep: fine
         assert await store.ais.get_engine_key(customer_id, ai.id) is None

@@ -34,6 +34,6 @@ def test_key_problems() -> None:
     assert key[:20] not in str(error.value)
     empty = SecretBox([])
     assert not empty.configured
-    with pytest.raises(EncryptionKeyMissingError, match="webhook secret needs store.secret_key"):
+    with pytest.raises(EncryptionKeyMissingError, match=r"webhook secret needs store\.secret_key"):
         empty.encrypt("x", purpose="webhook secret")
     assert SecretBox(SecretStr(key)).configured  # one key alone is accepted too

@@ -30,7 +30,7 @@ def test_urls_get_their_async_driver(given: str, driver: str) -> None:
 
 @pytest.mark.parametrize("url", ["mysql://u:p@h/db", "postgresql+psycopg2://h/db", "not a url"])
 def test_other_databases_are_refused(url: str) -> None:
-    with pytest.raises(InvalidStoreUrlError, match="store.url"):
+    with pytest.raises(InvalidStoreUrlError, match=r"store\.url"):
         normalize_url(url)
 
 

@@ -30,8 +30,7 @@ async def test_pages_with_equal_timestamps_lose_and_repeat_nothing(
     customer_id = await new_customer(frozen_store)
     created = []
     for group in (3, 4, 1, 2):  # runs of rows sharing one timestamp
-        for _ in range(group):
-            created.append(await frozen_store.flows.create(Flow(customer_id=customer_id, name="f")))
+        created += [await frozen_store.flows.create(Flow(customer_id=customer_id, name="f")) for _ in range(group)]
         clock.advance(milliseconds=1)
 
     ids, tokens = await _all_pages(frozen_store, customer_id, page_size)

@@ -94,11 +94,11 @@ async def test_a_resource_cannot_move_to_another_customer(name: str, store: Stor
 
 
 async def test_create_needs_a_live_customer(name: str, store: Store) -> None:
-    with pytest.raises(NotFoundError, match="^customer "):
+    with pytest.raises(NotFoundError, match=r"^customer "):
         await create(store, name, "6f7a8b9c-0d1e-4345-8012-345678901234")
     customer_id = await new_customer(store)
     await store.customers.delete(customer_id)
-    with pytest.raises(NotFoundError, match="^customer "):
+    with pytest.raises(NotFoundError, match=r"^customer "):
         await create(store, name, customer_id)
 
 

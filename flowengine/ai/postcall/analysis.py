@@ -121,11 +121,8 @@ async def _ask(llm: LLMProvider, messages: list[PlanMessage], default_system: st
         ChatMessage("system", _fill(default_system, values))]
     if not any("{{transcript}}" in m.content for m in messages):
         prompt.append(ChatMessage("user", _fill(USER_PROMPT, values)))
-    parts: list[str] = []
     async with asyncio.timeout(timeout_s):
-        async for event in llm.stream(prompt, temperature=0):
-            if isinstance(event, TextDelta):
-                parts.append(event.text)
+        parts = [event.text async for event in llm.stream(prompt, temperature=0) if isinstance(event, TextDelta)]
     return "".join(parts).strip()
 
 

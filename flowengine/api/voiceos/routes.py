@@ -6,6 +6,7 @@ HTTPValidationError (422, `{"detail": [{loc, msg, type}]}`) as VoiceOS answers t
 here, FastAPI's own (query values, a body that is not JSON) by VoiceOSRoute, where /v1.0 answers 400."""
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, Literal
 
@@ -159,10 +160,8 @@ async def delete_agent(customer: CustomerId, deps: Deps, id: ResourceId) -> dict
         agent = await deps.store.agents.delete(customer, id)
     except NotFoundError:
         return _not_found("agent")
-    try:
+    with contextlib.suppress(NotFoundError):
         await deps.store.ais.delete(customer, agent.ai_id)
-    except NotFoundError:
-        pass
     if deps.resources is not None:
         deps.resources.drop(agent.ai_id)
     return agent_view(agent)

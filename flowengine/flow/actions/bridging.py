@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -126,10 +127,8 @@ class Leg:
     async def close(self) -> None:
         self.events.close()
         if self.handle is not None:
-            try:
+            with contextlib.suppress(AriError):
                 await self.handle.hangup()
-            except AriError:
-                pass
 
     async def drop(self) -> None:
         """Hangs the leg up as ours: its record ends by `local` (`cancel` if never answered)."""

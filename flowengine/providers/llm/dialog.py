@@ -82,10 +82,8 @@ class Dialog:
         tool = None
         if intent.tool:
             tool = (intent.tool.name, json.dumps(self._render_value(intent.tool.arguments, state.slots)))
-        if state.pending == intent.name:
-            done = State(state.slots)
-        else:  # an aside ("what are your hours?") leaves the pending request as it was
-            done = state
+        # an aside ("what are your hours?") leaves the pending request as it was
+        done = State(state.slots) if state.pending == intent.name else state
         return done, Turn(self.render(intent.reply, state.slots), intent.name, tool)
 
     def extract(self, text: str) -> dict[str, str]:

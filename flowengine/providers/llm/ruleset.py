@@ -118,9 +118,9 @@ def _check(rules: RuleSet) -> list[str]:
             problems.append(f"{where}: needs examples or patterns")
         for pattern in intent.patterns:
             regex(f"{where}.patterns", pattern)
-        for slot_name in [*intent.requires, *intent.ask, *(intent.reask or ())]:
-            if slot_name not in rules.slots:
-                problems.append(f"{where}: unknown slot {slot_name!r}")
+        problems.extend(f"{where}: unknown slot {slot_name!r}"
+                        for slot_name in [*intent.requires, *intent.ask, *(intent.reask or ())]
+                        if slot_name not in rules.slots)
         for what in ("confirm", "on_no", "reply"):
             template(f"{where}.{what}", getattr(intent, what))
         for slot_name, question in intent.ask.items():

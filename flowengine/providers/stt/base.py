@@ -34,7 +34,7 @@ class STTProvider(abc.ABC):
     async def transcribe(self, pcm: np.ndarray, *, language: str = "") -> Transcript:
         """`pcm`: int16 mono at 16 kHz, one utterance. `language`: BCP47 hint ("" = default)."""
 
-    async def warm_up(self) -> None:
+    async def warm_up(self) -> None:  # noqa: B027  (an optional hook: most providers have nothing to load)
         """Load models now rather than on the first utterance."""
 
     async def aclose(self) -> None:

@@ -27,7 +27,7 @@ class TTSProvider(abc.ABC):
         chunks = [c async for c in self.stream(text, voice_id=voice_id, language=language)]
         return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
 
-    async def warm_up(self) -> None:
+    async def warm_up(self) -> None:  # noqa: B027  (an optional hook: most providers have nothing to load)
         """Load what the first `stream` would (models, voices); nothing by default."""
 
     async def aclose(self) -> None:
