@@ -18,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from flowengine.providers.catalogue import TTS
 from flowengine.providers.pricing import PriceTable
 
 ENV_PREFIX = "FLOWENGINE_"
@@ -119,6 +120,15 @@ class SpeechConfig(_Section):
     # load the offline speech models (whisper, piper) in the background at start, so the first AI
     # call does not wait seconds for them
     warm_up: bool = True
+
+    @field_validator("tts")
+    @classmethod
+    def _voice(cls, value: str) -> str:
+        """A voice the engine cannot run is a configuration error, not a `talk` that fails on a live call."""
+        answer = TTS.check(value)
+        if not answer.available:
+            raise ValueError(f"{value!r} is not available: {answer.reason}")
+        return value
 
 
 class SmtpConfig(_Section):

@@ -10,12 +10,14 @@ import sys
 from typing import Any
 
 from flowengine import heap
+from flowengine.api.server import ApiStartError
 from flowengine.asterisk.ami import AmiError
 from flowengine.asterisk.ari.rest import AriAuthError, AriError
 from flowengine.asterisk.instance import InstanceError
 from flowengine.config import Config, ConfigError, load_config
 from flowengine.logs import setup_logging
 from flowengine.runtime import Engine
+from flowengine.store.errors import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,10 @@ def startup_error(exc: BaseException, config: Config) -> str | None:
         return f"AMI at {cfg.ami_host}:{cfg.ami_port}: {exc}"
     if isinstance(exc, InstanceError):
         return f"private Asterisk: {exc}"
+    if isinstance(exc, StoreError):
+        return str(exc)  # names store.url (passwords masked)
+    if isinstance(exc, ApiStartError):
+        return f"{exc} (check api.host and api.port)"
     return None
 
 
@@ -56,7 +62,7 @@ async def serve(config: Config) -> int:
         loop.add_signal_handler(sig, stop.set)
     try:
         await engine.start()
-    except (AriError, AmiError, InstanceError) as exc:
+    except (AriError, AmiError, InstanceError, StoreError, ApiStartError) as exc:
         print(f"flowengine serve: {startup_error(exc, config)}", file=sys.stderr)
         return 2
     heap.settle()  # nothing live yet: collect, then freeze what start-up made

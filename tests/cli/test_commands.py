@@ -117,3 +117,28 @@ def test_bench_turns_measures_smart_turn_against_plain_vad() -> None:
         assert report[mode]["premature_turn_ends"] >= 0 and report[mode]["end_delay_ms_complete_p50"] is not None
     # what smart turn-taking is for: it cuts in on fewer unfinished turns than plain VAD
     assert report["smart"]["premature_turn_ends"] < report["plain"]["premature_turn_ends"]
+
+
+def test_a_voice_the_engine_cannot_run_is_a_configuration_error() -> None:
+    result = flowengine("serve", env={"FLOWENGINE_SPEECH__TTS": "deepgram", "FLOWENGINE_ASTERISK__ARI_PASSWORD": "x"})
+    assert result.returncode == 2
+    assert ("speech.tts (from FLOWENGINE_SPEECH__TTS): 'deepgram' is not available: this engine has no provider "
+            "for Deepgram") in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("foo://bar", "store.url: unsupported database 'foo'"),
+    ("postgresql+asyncpg://nobody:pw-never-shown@127.0.0.1:1/x", "cannot open the database postgresql+asyncpg://nobody:***@"),
+])
+def test_a_store_the_engine_cannot_open_is_one_line(asterisk: Asterisk, tmp_path: Path, url: str, expected: str) -> None:
+    info = asterisk.info
+    config = tmp_path / "store.yaml"
+    config.write_text(f"asterisk:\n  ari_url: {info.ari_url}\n  ari_username: {info.ari_username}\n"
+                      f"  ari_password: {info.ari_password}\n  app: store-test\n"
+                      f"flows_dir: {tmp_path / 'flows'}\nstore:\n  url: '{url}'\n")
+    result = flowengine("serve", "--config", str(config), timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert f"flowengine serve: {expected}" in result.stderr
+    assert "pw-never-shown" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
