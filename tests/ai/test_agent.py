@@ -9,7 +9,7 @@ from flowengine.ai.providers import ProviderPool
 from flowengine.ai.voice.media import MediaSettings
 from flowengine.flow.persistence import ENGINE_CUSTOMER_ID
 from flowengine.store import Team, TeamMember
-from tests.ai.test_tool_calls import Source, ai
+from tests.ai.tools.test_tool_calls import Source, ai
 
 FRONT = AIConfig(ai("reception", 3, tool_names=["stop_service"]))
 BILLING = AIConfig(ai("billing", 4, tool_names=["stop_service"]))

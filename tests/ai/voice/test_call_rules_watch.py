@@ -7,7 +7,7 @@ from flowengine.ai import endreasons as er
 from flowengine.ai.voice.callrules import SILENCE_PROMPT, CallRules
 from flowengine.ai.voice.conversation import ConversationSettings
 from tests.ai.fakes import ScriptedLLM, ScriptedSTT
-from tests.ai.test_conversation import Rig, run_rig
+from tests.ai.voice.test_conversation import Rig, run_rig
 
 
 def said(rig: Rig) -> list[str]:

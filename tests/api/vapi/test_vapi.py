@@ -19,7 +19,7 @@ from tests.api.frontdoor_harness import receiver, running_engine, until
 from tests.conftest import Asterisk
 from tests.fakes.openai_server import Reply
 
-SEED = json.loads((Path(__file__).parent.parent / "fixtures" / "vapi_create_call_seed.json").read_text())
+SEED = json.loads((Path(__file__).parents[2] / "fixtures" / "vapi_create_call_seed.json").read_text())
 
 
 def prune(value: Any, spec: Any) -> Any:

@@ -26,7 +26,7 @@ from flowengine.events import Event
 from flowengine.flow.context import SmtpSettings
 from flowengine.providers.tts import TTS_PROVIDERS
 from flowengine.store import Store, generate_secret_key
-from tests.ai.test_tool_calls import ai, function_tool, harness, press_after_greeting, tool_server
+from tests.ai.tools.test_tool_calls import ai, function_tool, harness, press_after_greeting, tool_server
 from tests.api.conftest import new_tenant
 from tests.conftest import Asterisk
 from tests.fakes.openai_server import FakeOpenAIServer, Reply

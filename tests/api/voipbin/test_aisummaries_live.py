@@ -7,8 +7,8 @@ import asyncio
 import pytest
 
 from flowengine.store import NIL_ID, Activeflow, AIcall, AIMessage
-from tests.api import test_calls_live
-from tests.api.test_calls_live import Live
+from tests.api.voipbin import test_calls_live
+from tests.api.voipbin.test_calls_live import Live
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 
 live = test_calls_live.live  # the engine with its API on the private Asterisk

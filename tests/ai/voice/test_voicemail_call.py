@@ -12,7 +12,7 @@ import numpy as np
 from flowengine.ai.voice.voicemail import AudioClassifier  # noqa: F401  (the classifier under test)
 from flowengine.asterisk.ari.client import AriClient
 from tests.ai.fakes import ScriptedSTT, ScriptedToolLLM
-from tests.ai.test_call_rules import AI_ID, rules_harness
+from tests.ai.voice.test_call_rules import AI_ID, rules_harness
 from tests.conftest import Asterisk
 from tests.support import eventually
 
