@@ -1,15 +1,24 @@
 """How a placed call ends, in Vapi's endedReason words (flowengine.ai.endreasons maps them for VoiceOS)."""
 from __future__ import annotations
 
-from flowengine.ai.endreasons import CUSTOMER_ENDED, PIPELINE_ERROR_PREFIX
+from flowengine.ai.endreasons import (
+    ASSISTANT_ERROR,
+    CUSTOMER_BUSY,
+    CUSTOMER_DID_NOT_ANSWER,
+    CUSTOMER_ENDED,
+    NEVER_CONNECTED,
+    vapi_reason,
+)
 
-NOT_ANSWERED = {17: "customer-busy", 18: "customer-did-not-answer", 19: "customer-did-not-answer",
-                21: "customer-did-not-answer"}
+NOT_ANSWERED = {17: CUSTOMER_BUSY, 18: CUSTOMER_DID_NOT_ANSWER, 19: CUSTOMER_DID_NOT_ANSWER,
+                21: CUSTOMER_DID_NOT_ANSWER}
 """endedReason of a dialled number that never answered, by hangup cause (others: failed-to-connect)."""
-DIALSTATUS = {"BUSY": "customer-busy", "NOANSWER": "customer-did-not-answer"}
+DIALSTATUS = {"BUSY": CUSTOMER_BUSY, "NOANSWER": CUSTOMER_DID_NOT_ANSWER}
 """endedReason by ARI's Dial `dialstatus` (the cause of a Local channel's end does not tell busy apart)."""
-FAILED_TO_CONNECT = "call.start.error-failed-to-connect"
-ENGINE_FAILED = f"{PIPELINE_ERROR_PREFIX}flowengine-failed"
+FAILED_TO_CONNECT = NEVER_CONNECTED
+"""The number could not be dialled, or its call never connected (congestion, unavailable...)."""
+ENGINE_FAILED = ASSISTANT_ERROR
+"""The engine could not run the call's assistant (its flow failed)."""
 
 
 def unanswered(dialstatuses: list[str], cause: int) -> str:
@@ -19,7 +28,7 @@ def unanswered(dialstatuses: list[str], cause: int) -> str:
 
 def answered(aicall_reason: str, line_reason: str) -> str:
     """Why an answered call ended: its AI call's reason; an AI call that ended without a reason of its own
-    ("ended") ended because the line did (`line_reason`, else the callee hung up)."""
+    ("ended", or none) ended because the line did (`line_reason`, else the callee hung up)."""
     if aicall_reason not in ("", "ended"):
-        return aicall_reason
+        return vapi_reason(aicall_reason)
     return line_reason or CUSTOMER_ENDED

@@ -190,12 +190,12 @@ async def test_a_failed_model_is_apologised_for_and_ends_with_a_pipeline_error()
     assert rig.out.sent_ms > 0  # the apology went out on the line, not only into the transcript
 
 
-async def test_a_failed_transcriber_ends_with_its_own_reason() -> None:
+async def test_a_failed_transcriber_ends_with_vapis_closest_reason() -> None:
     rig = Rig(FailingSTT([]), ScriptedLLM(["never said"]), ConversationSettings(apology=""))
     tasks = await run_rig(rig)
     await rig.speak(800)
     reason = await asyncio.wait_for(tasks[0], 5)
     tasks[1].cancel()
     await asyncio.gather(tasks[1], return_exceptions=True)
-    assert reason == "pipeline-error-whisper-transcriber-failed"
+    assert reason == "assistant-error"  # Vapi documents no whisper reason
     assert rig.llm.requests == [] and [m for m in rig.conv.messages if m.role == "assistant"] == []
