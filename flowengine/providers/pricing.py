@@ -50,6 +50,34 @@ class PriceTable(_Price):
         return self.tts.get(provider) or (PerCharacters() if provider in OFFLINE_PROVIDERS else None)
 
 
+VOICEOS_PROVIDERS: dict[str, tuple[str, ...]] = {
+    "language_model": ("openai",), "voice": ("deepgram", "azure", "elevenlabs", "rime", "playht"),
+    "transcriber": ("deepgram", "azure"), "telephony": ("twilio",), "agent": ("voiceos",)}
+"""The providers VoiceOS's SDK accepts in each cost line (its enums); the first one stands in for any other."""
+
+
+def voiceos_breakdown(breakdown: dict[str, Any], seconds: float = 0.0) -> dict[str, Any]:
+    """VoiceOS's cost_breakdown as its SDK parses it: each line's `provider` one its enum accepts. A provider
+    it does not know (piper, whisper, an OpenAI-compatible LLM of another vendor, asterisk) is shown as the
+    line's stand-in (`deepgram`, `openai`, `twilio`) and named in `engine_provider` beside it; the amounts
+    stay on their line. Idempotent; also reshapes breakdowns stored before (`agent` a bare amount)."""
+    out = dict(breakdown)
+    agent = out.get("agent", 0)
+    if not isinstance(agent, dict):
+        out["agent"] = {"provider": "voiceos", "cost": agent, "seconds": seconds}
+    for part, allowed in VOICEOS_PROVIDERS.items():
+        line = out.get(part)
+        if not isinstance(line, dict):
+            continue
+        line = dict(line)
+        provider = str(line.get("provider", ""))
+        if provider not in allowed:
+            line["provider"] = allowed[0]
+            line.setdefault("engine_provider", provider)
+        out[part] = line
+    return out
+
+
 def _money(value: float) -> float:
     return round(value, 6)
 
@@ -98,9 +126,9 @@ def costs(usage: UsageReport, prices: PriceTable) -> dict[str, Any]:
             breakdown[f"{part}PromptTokens"] = t.prompt_tokens
             breakdown[f"{part}CompletionTokens"] = t.completion_tokens
         vapi["analysisCostBreakdown"] = breakdown
-    voiceos = {
+    voiceos = voiceos_breakdown({
         "total": _money(total),
-        "agent": _money(platform_total),
+        "agent": {"provider": "voiceos", "cost": _money(platform_total), "seconds": usage.transport.seconds},
         "language_model": {"provider": llm.provider, "cost": _money(llm_total + sum(analysis_costs.values())),
                            "input_tokens": llm.prompt_tokens + sum(t.prompt_tokens for t in analysis.values()),
                            "output_tokens": llm.completion_tokens
@@ -109,6 +137,6 @@ def costs(usage: UsageReport, prices: PriceTable) -> dict[str, Any]:
         "voice": {"provider": usage.tts.provider, "cost": _money(tts_total), "characters": usage.tts.characters},
         "telephony": {"provider": usage.transport.provider, "cost": _money(transport_total),
                       "seconds": usage.transport.seconds},
-    }
+    })
     return {"currency": prices.currency, "total": _money(total), "vapi": vapi, "voiceos": voiceos,
             "tokens_estimated": llm.estimated, "unpriced": sorted(set(unpriced))}

@@ -5,10 +5,11 @@ from collections.abc import AsyncIterator
 
 import numpy as np
 import pytest
+from voiceos.models.conversation_cost import ConversationCost
 
 from flowengine.config import ConfigError, load_config
 from flowengine.providers.llm.base import ChatMessage, LLMEvent, LLMProvider, TextDelta, ToolSpec
-from flowengine.providers.pricing import LLMPrice, PerCharacters, PerMinute, PriceTable, costs
+from flowengine.providers.pricing import LLMPrice, PerCharacters, PerMinute, PriceTable, costs, voiceos_breakdown
 from flowengine.providers.usage import UsageMeter, estimate_tokens
 from tests.ai.fakes import ScriptedLLM, ScriptedSTT, ToneTTS
 
@@ -74,7 +75,8 @@ async def test_costs_follow_the_price_table_in_both_shapes() -> None:
                                          "output_tokens": 500}
     assert voiceos["transcriber"] == {"provider": "deepgram", "cost": pytest.approx(0.015), "seconds": 90.0}
     assert voiceos["voice"]["characters"] == 1500 and voiceos["telephony"]["seconds"] == 120.0
-    assert voiceos["agent"] == pytest.approx(0.1) and out["unpriced"] == []
+    assert voiceos["agent"] == {"provider": "voiceos", "cost": pytest.approx(0.1), "seconds": 120.0}
+    assert out["unpriced"] == []
 
 
 def test_offline_providers_are_free_and_unknown_ones_are_named() -> None:
@@ -85,6 +87,26 @@ def test_offline_providers_are_free_and_unknown_ones_are_named() -> None:
     report.tts.provider, report.tts.characters = "cartesia", 400
     out = costs(report, PriceTable())
     assert out["total"] == 0 and out["unpriced"] == ["tts cartesia"]
+
+
+def test_the_voiceos_breakdown_of_the_engines_own_providers_parses_in_the_voiceos_sdk() -> None:
+    report = UsageMeter().report
+    report.llm.provider, report.llm.model, report.llm.prompt_tokens = "rules", "appointments", 100
+    report.stt.provider, report.stt.seconds = "whisper", 30.0
+    report.tts.provider, report.tts.characters = "piper", 400
+    report.transport.seconds = 42.0
+    voiceos = costs(report, PriceTable())["voiceos"]
+    parsed = ConversationCost.from_dict(voiceos)  # the SDK's enums: no piper, whisper, rules or asterisk
+    assert parsed is not None and parsed.voice.provider.value == "deepgram" and parsed.voice.characters == 400
+    assert parsed.telephony is not None and parsed.telephony.provider.value == "twilio"
+    assert parsed.agent.provider.value == "voiceos" and parsed.agent.seconds == 42.0
+    engine = {part: voiceos[part].get("engine_provider") for part in ("language_model", "transcriber", "voice",
+                                                                      "telephony", "agent")}
+    assert engine == {"language_model": "rules", "transcriber": "whisper", "voice": "piper",
+                      "telephony": "asterisk", "agent": None}  # what really did the work, beside
+    assert voiceos_breakdown(voiceos) == voiceos
+    old = {**voiceos, "agent": 0.0, "voice": {"provider": "piper", "cost": 0.0, "characters": 3}}  # stored before
+    assert ConversationCost.from_dict(voiceos_breakdown(old, 9.0)) is not None
 
 
 def test_the_price_table_is_configurable_and_checked() -> None:

@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from flowengine.ai.endreasons import voiceos_reason
+from flowengine.providers.pricing import voiceos_breakdown
 from flowengine.store import AIcall, AIMessage
 from flowengine.store.frontdoor import Agent, FrontCall
 from flowengine.store.timestamps import NOT_YET
@@ -24,18 +25,14 @@ def agent_view(agent: Agent) -> dict[str, Any]:
 
 
 def cost_breakdown(aicall: AIcall | None) -> dict[str, Any] | None:
-    """VoiceOS's cost_breakdown from the AI call's usage and prices (flowengine.providers.pricing); the providers
-    named are the ones that did the work (the engine's own: piper, whisper, asterisk...)."""
+    """VoiceOS's cost_breakdown from the AI call's usage and prices (flowengine.providers.pricing), each line's
+    provider one the SDK accepts, the engine's own (piper, whisper, asterisk...) named in `engine_provider`."""
     costs = (aicall.costs or {}) if aicall is not None else {}
     voiceos = costs.get("voiceos")
     if not voiceos:
         return None
     usage = (aicall.usage or {}) if aicall is not None else {}
-    seconds = float((usage.get("transport") or {}).get("seconds", 0.0))
-    agent = voiceos.get("agent", 0)
-    out = dict(voiceos)
-    out["agent"] = agent if isinstance(agent, dict) else {"provider": "voiceos", "cost": agent, "seconds": seconds}
-    return out
+    return voiceos_breakdown(voiceos, float((usage.get("transport") or {}).get("seconds", 0.0)))
 
 
 def conversation_view(record: FrontCall, aicall: AIcall | None, messages: list[AIMessage]) -> dict[str, Any]:
