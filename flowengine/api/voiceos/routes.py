@@ -14,7 +14,7 @@ from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from flowengine.ai.placedcalls.errors import CallRefused
 from flowengine.ai.placedcalls.service import Assistance
@@ -62,8 +62,18 @@ def _errors(exc: ValidationError) -> list[dict[str, Any]]:
     return [{"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
 
 
+class NotFound(BaseModel):
+    """VoiceOS's 404 (FastAPI's `{"detail": ...}`), declared on the routes that answer it so the engine's
+    OpenAPI document says what they send."""
+
+    detail: str
+
+
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": NotFound, "description": "no such resource"}}
+
+
 def _not_found(kind: str) -> JSONResponse:
-    return JSONResponse({"detail": f"{kind} not found"}, status_code=404)
+    return JSONResponse(NotFound(detail=f"{kind} not found").model_dump(), status_code=404)
 
 
 async def _page(items: list[Any], index: int, limit: int) -> dict[str, Any]:
@@ -122,7 +132,7 @@ async def list_agents(customer: CustomerId, deps: Deps, index: int = Query(0, ge
     return await _page([agent_view(a) for a in found], index, limit)
 
 
-@router.get("/agents/{id}", response_model=None)
+@router.get("/agents/{id}", response_model=None, responses=NOT_FOUND)
 async def get_agent(customer: CustomerId, deps: Deps, id: ResourceId) -> dict[str, Any] | JSONResponse:
     try:
         return agent_view(await deps.store.agents.get(customer, id))
@@ -130,7 +140,7 @@ async def get_agent(customer: CustomerId, deps: Deps, id: ResourceId) -> dict[st
         return _not_found("agent")
 
 
-@router.patch("/agents/{id}", response_model=None)
+@router.patch("/agents/{id}", response_model=None, responses=NOT_FOUND)
 async def update_agent(customer: CustomerId, deps: Deps, id: ResourceId,
                        body: JsonBody) -> dict[str, Any] | JSONResponse:
     """The fields given replace the agent's (webhooks given without headers keep no headers)."""
@@ -154,7 +164,7 @@ async def update_agent(customer: CustomerId, deps: Deps, id: ResourceId,
         return invalid(exc.errors)
 
 
-@router.delete("/agents/{id}", response_model=None)
+@router.delete("/agents/{id}", response_model=None, responses=NOT_FOUND)
 async def delete_agent(customer: CustomerId, deps: Deps, id: ResourceId) -> dict[str, Any] | JSONResponse:
     try:
         agent = await deps.store.agents.delete(customer, id)
@@ -236,7 +246,7 @@ async def list_conversations(customer: CustomerId, deps: Deps,
     return {"items": items, "index": index, "has_more": len(found) > (index + 1) * limit}
 
 
-@router.get("/conversations/{id}", response_model=None)
+@router.get("/conversations/{id}", response_model=None, responses=NOT_FOUND)
 async def get_conversation(customer: CustomerId, deps: Deps, id: ResourceId) -> dict[str, Any] | JSONResponse:
     record = await _conversation(deps, customer, id)
     if record is None:
@@ -244,7 +254,7 @@ async def get_conversation(customer: CustomerId, deps: Deps, id: ResourceId) -> 
     return conversation_view(record, *await aicall_parts(deps.store, record))
 
 
-@router.get("/conversations/{id}/recording", response_model=None)
+@router.get("/conversations/{id}/recording", response_model=None, responses=NOT_FOUND)
 async def get_recording(customer: CustomerId, deps: Deps, id: ResourceId) -> JSONResponse:
     """VoiceOS answers `{recording_url}`. This engine does not record AI calls: a conversation that exists
     answers 404 "no recording" (never a made-up URL)."""

@@ -3,6 +3,7 @@ the /v1.0 API keeps its 400 ErrorResponse; the filters on stored conversations a
 from __future__ import annotations
 
 import httpx
+import jsonschema
 import pytest
 
 from flowengine.store import Store
@@ -76,3 +77,18 @@ async def test_list_filters_on_stored_conversations_and_agents(client: httpx.Asy
     assert await ids("/conversations", limit="1", index="1") == [ended.id]
     assert await ids("/agents", created_after="2024-03-01T09:00:00Z") == [agent.id]
     assert await ids("/agents", created_before="2024-03-01T09:00:00Z") == []
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("GET", "/agents/{id}"), ("PATCH", "/agents/{id}"), ("DELETE", "/agents/{id}"),
+    ("GET", "/conversations/{id}"), ("GET", "/conversations/{id}/recording")])
+async def test_a_404_body_is_the_one_the_engines_openapi_declares(client: httpx.AsyncClient, tenant: Tenant,
+                                                                   method: str, path: str) -> None:
+    document = (await client.get("/openapi.json")).json()
+    declared = document["paths"][path][method.lower()]["responses"]["404"]["content"]["application/json"]["schema"]
+    reply = await client.request(method, path.format(id=new_id()), headers=tenant.headers,
+                                 json={} if method == "PATCH" else None)
+    assert reply.status_code == 404, reply.text
+    jsonschema.validate(reply.json(), {**declared, "components": document["components"]},
+                        format_checker=jsonschema.FormatChecker())
+    assert reply.json() == {"detail": f"{path.split('/')[1][:-1]} not found"}  # VoiceOS's (FastAPI's) own shape
