@@ -9,10 +9,12 @@ import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 from flowengine.ai.agent import Agent
 from flowengine.ai.definitions import AIConfig
+from flowengine.ai.endreasons import CUSTOMER_ENDED, EXCEEDED_MAX_DURATION
 from flowengine.ai.events import AICallEvents
 from flowengine.ai.postcall.outcome import CallOutcomes
 from flowengine.ai.providers import ProviderPool
@@ -37,7 +39,7 @@ from flowengine.media.vad import VadConfig
 from flowengine.providers.llm.base import ChatMessage, LLMProvider, ToolCall, ToolSpec
 from flowengine.providers.pricing import PriceTable
 from flowengine.providers.usage import UsageMeter
-from flowengine.store import AIcall, AIMessage, Store
+from flowengine.store import NOT_YET, AIcall, AIMessage, Store
 from flowengine.store import ToolCall as StoredToolCall
 from flowengine.store import ToolFunction as StoredToolFunction
 
@@ -134,6 +136,8 @@ class AICallService:
 
     # -- records and events -------------------------------------------------------------------
     async def _set_status(self, live: LiveAICall, status: Status, **changes: Any) -> None:
+        if status == "terminated" and live.record.tm_end == NOT_YET:  # every terminated AI call says when
+            changes["tm_end"] = self.store.clock() if self.store is not None else datetime.now(UTC)
         live.record = live.record.model_copy(update={"status": status, **changes})
         if self.store is not None:
             stored = await self.store.aicalls.update(live.record.customer_id, live.record.id,
@@ -305,6 +309,8 @@ class AICallService:
             await self._set_status(live, "terminating")
             await media.aclose()
             live.media = None
+            if live.ended_reason in ("", "ended") and call.ended.is_set():  # e.g. the flow cancelled it on the hangup
+                live.ended_reason = CUSTOMER_ENDED
             await self._set_status(live, "terminated", ended_reason=live.ended_reason or "ended")
 
     async def _converse(self, live: LiveAICall, call: Call, conversation: Conversation, max_s: int) -> str:
@@ -321,7 +327,7 @@ class AICallService:
             hangup.cancel()
         if talk in done:
             return talk.result()
-        conversation.end("customer-ended-call" if hangup in done else "exceeded-max-duration")
+        conversation.end(CUSTOMER_ENDED if hangup in done else EXCEEDED_MAX_DURATION)
         if hangup in done:
             live.end_kind = "hard"
         return await talk

@@ -25,7 +25,7 @@ from flowengine.asterisk.ari.subscriptions import Subscription
 from flowengine.asterisk.routing import Route
 from flowengine.events import Event, EventBus
 from flowengine.flow import varnames as v
-from flowengine.flow.actions.bridging import Leg, endpoint_for
+from flowengine.flow.actions.bridging import Leg, dial_leg, endpoint_for
 from flowengine.flow.activeflow import ReferenceType
 from flowengine.flow.handlers import ActionFailed
 from flowengine.flow.model import Flow as FlowDoc
@@ -105,8 +105,10 @@ class PlacedCalls:
         dials = ari.subscribe(
             lambda e: dialed.append(e.dialstatus) if isinstance(e, Dial) and e.dialstatus else None, channel_id=leg.id)
         try:
-            with acting_for(record.customer_id):
-                await leg.dial(services.dial_timeout_s, record.from_number)
+            with acting_for(record.customer_id):  # a call record (/v1.0/calls) from the dial on: from -> to
+                await dial_leg(services, leg, record.from_number, flow_id=record.id,
+                               source=Address(type="tel", target=record.from_number),
+                               destination=Address(type="tel", target=record.to_number))
         except Exception as exc:  # noqa: BLE001 - any ARI failure: the call is ended, the caller told
             leg.events.close()
             dials.close()
@@ -130,7 +132,8 @@ class PlacedCalls:
             reason = reason or ENGINE_FAILED
         finally:
             dials.close()
-            await leg.close()
+            # a line still up is hung up by us (its record: `normal` by `local`); the callee's own hangup stays theirs
+            await (leg.close() if reason == CUSTOMER_ENDED else leg.drop())
             self.by_leg.pop(leg.id, None)
             current = self.calls.get(record.id)  # None: already ended (an unanswered dial ends above)
             if current is not None and current.status != "ended":
@@ -150,6 +153,11 @@ class PlacedCalls:
                 runner = self.flows.create(flow, reference_type=ReferenceType.CALL, reference_id=leg.id, call=call)
                 runner.activeflow.customer_id = record.customer_id
                 runner.variables.update({v.CALL_DIRECTION: "outgoing"})
+                registry = self.flows.services.calls
+                if leg.live is not None and registry is not None:
+                    if leg.live.gone.is_set():  # hung up between answer and here: the watcher came too late
+                        call.ended.set()
+                    await registry.attach(leg.live, runner)  # its record names the activeflow (no second one)
                 af = await self.flows.run(runner)
             if call.ended.is_set():  # the callee hung up (the engine's own hangup comes after, in close)
                 reason = CUSTOMER_ENDED

@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from flowengine.ai import events as ev
+from flowengine.ai.endreasons import vapi_reason
 from flowengine.ai.eventmap import VAPI_ROLE
 from flowengine.ai.postcall.outcome import END_OF_CALL_REPORT
 from flowengine.api.callhooks import FrontDoorHooks
@@ -51,7 +52,7 @@ class VapiHooks(FrontDoorHooks):
     async def status(self, call: FrontCall) -> None:
         message: dict[str, Any] = {"type": "status-update", "status": call.status}
         if call.status == "ended":
-            message["endedReason"] = call.ended_reason
+            message["endedReason"] = vapi_reason(call.ended_reason)
         await self._send(call, message)
         if call.status == "ended" and call.aicall_id == NIL_ID:
             self.secrets.pop(call.id, None)  # never answered: no report will follow
@@ -72,9 +73,11 @@ class VapiHooks(FrontDoorHooks):
             fresh = await self.store.frontcalls.get(call.customer_id, call.id)
             aicall, messages = await aicall_parts(self.store, fresh)
             view = call_view(fresh, aicall, messages)
-            await self._send(fresh, {"type": "end-of-call-report", "endedReason": fresh.ended_reason or data.get(
-                "ended_reason", ""), "call": view, "transcript": view["transcript"], "messages": view["messages"],
-                "analysis": view.get("analysis", {}), "costBreakdown": view.get("costBreakdown", {}),
-                "cost": view.get("cost", 0), "startedAt": view.get("startedAt"), "endedAt": view.get("endedAt"),
-                "summary": view.get("analysis", {}).get("summary", "")})
+            reason = vapi_reason(fresh.ended_reason or str(data.get("ended_reason", "")))
+            await self._send(fresh, {"type": "end-of-call-report", "endedReason": reason, "call": view,
+                                     "transcript": view["transcript"], "messages": view["messages"],
+                                     "analysis": view.get("analysis", {}),
+                                     "costBreakdown": view.get("costBreakdown", {}), "cost": view.get("cost", 0),
+                                     "startedAt": view.get("startedAt"), "endedAt": view.get("endedAt"),
+                                     "summary": view.get("analysis", {}).get("summary", "")})
             self.secrets.pop(call.id, None)

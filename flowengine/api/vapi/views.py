@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from flowengine.ai.endreasons import vapi_reason
 from flowengine.store import AIcall, AIMessage
 from flowengine.store.frontdoor import FrontCall
 from flowengine.store.records import NIL_ID
@@ -36,8 +37,6 @@ def vapi_messages(messages: list[AIMessage], started: datetime) -> list[dict[str
 
 
 
-
-
 def transcript(messages: list[AIMessage]) -> str:
     """Vapi's transcript text: `AI: ...` and `User: ...` lines."""
     names = {"assistant": "AI", "user": "User"}
@@ -60,7 +59,7 @@ def call_view(record: FrontCall, aicall: AIcall | None, messages: list[AIMessage
         "phoneCallProviderId": record.call_id if record.call_id != NIL_ID else None,
     }
     if record.ended_reason:
-        view["endedReason"] = record.ended_reason
+        view["endedReason"] = vapi_reason(record.ended_reason)
     if breakdown is not None:
         view["costBreakdown"] = breakdown
         view["cost"] = breakdown.get("total", 0)

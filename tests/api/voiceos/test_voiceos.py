@@ -16,7 +16,9 @@ from voiceos.models.update_agent import UpdateAgent
 from voiceos.models.webhook import Webhook
 
 from flowengine.api.voiceos.models import EVENTS
+from flowengine.events import Event
 from flowengine.providers.catalogue import STT, TTS
+from flowengine.store.timestamps import NOT_YET
 from tests.api.conftest import Tenant
 from tests.api.frontdoor_harness import Running, receiver, running_engine, until
 from tests.conftest import Asterisk
@@ -91,6 +93,8 @@ async def test_sdk_create_phone_call_reaches_an_ai_call_and_every_hook_fires_in_
         asterisk: Asterisk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     async with receiver() as hooks, running_engine(asterisk, tmp_path, monkeypatch) as run:
         run.llm.script(*[Reply(text="Okay.")] * 4)
+        seen: list[Event] = []
+        run.engine.events.subscribe(seen.append)
         client = sdk(run)
         config = AgentConfiguration(prompt="You answer the phone.", initial_message="Hello, dental office.",
                                     webhooks=[Webhook(events=list(EVENTS), url=f"{hooks.url}/all", method="POST",
@@ -109,13 +113,36 @@ async def test_sdk_create_phone_call_reaches_an_ai_call_and_every_hook_fires_in_
 
         await until(ended, timeout=90, what="conversation ended")
         _, conversation = await asyncio.to_thread(read)
-        record = await run.engine.store.frontcalls.get(created.account_id, created.id)  # type: ignore[union-attr]
+        store = run.engine.store
+        assert store is not None
+        record = await store.frontcalls.get(created.account_id, created.id)
         assert conversation["ended_reason"] == "user_ended", record.ended_reason  # the callee hung up
+        assert record.ended_reason == "customer-ended-call"
         assert conversation["messages"][0] == {"role": "agent", "content": "Hello, dental office."}
         assert any(m["role"] == "user" for m in conversation["messages"])
         cost = conversation["cost_breakdown"]
         assert cost["language_model"]["input_tokens"] > 0 and cost["voice"]["characters"] > 0
         assert cost["telephony"]["seconds"] > 0 and cost["agent"]["provider"] == "voiceos"
+        assert cost["voice"]["engine_provider"] == "piper"  # what really spoke, beside the SDK's stand-in
+        # the official SDK parses the ended conversation, alone and listed (its enums know no piper, whisper...)
+        parsed = await asyncio.to_thread(client.conversations.get_conversation, created.id)
+        assert parsed.status.value == "ended" and parsed.ended_reason is not None
+        assert parsed.ended_reason.value == "user_ended" and parsed.cost_breakdown is not None
+        assert parsed.cost_breakdown.voice.characters == cost["voice"]["characters"]
+        listed = await asyncio.to_thread(client.conversations.list_conversations)
+        assert [c.id for c in listed.items] == [created.id]
+        # the AI call ended as the caller's hangup, with its end time
+        aicall = await store.aicalls.get(created.account_id, record.aicall_id)
+        assert (aicall.status, aicall.ended_reason) == ("terminated", "customer-ended-call")
+        assert aicall.tm_end != NOT_YET
+        # the call record: from -> to as dialled, answered (progressing), hung up by the callee
+        call = await store.calls.get(created.account_id, record.call_id)
+        assert (call.source.target, call.destination.target) == ("5550100", "talk3")
+        assert (call.direction, call.status, call.hangup_by, call.hangup_reason) == (
+            "outgoing", "hangup", "remote", "normal")
+        assert call.tm_progressing != NOT_YET and call.activeflow_id == aicall.activeflow_id
+        kinds = [e.type for e in seen if e.data.get("id") == call.id]
+        assert kinds.count("call_progressing") == 1 and kinds[-1] == "call_hangup"
         status, _ = await asyncio.to_thread(read, "B")
         assert status == 404  # another account cannot see it
         page = await asyncio.to_thread(client.conversations.list_conversations_without_preload_content)
