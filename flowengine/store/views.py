@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
-from typing import Any
+from typing import Any, get_args
 
-from pydantic import BaseModel, ConfigDict, create_model
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from flowengine.store import format_timestamp
 from flowengine.store.records import Record
@@ -27,14 +27,30 @@ def view_model(record_type: type[Record], name: str, *, exclude: Collection[str]
     return model
 
 
+def unset_object(annotation: Any) -> dict[str, Any] | None:
+    """What an unset `SomeModel | None` field shows: the model with nothing set (VoIPBIN's spec types such
+    fields as objects, never null: `vad_config`, `ai_vad_config`); None for any other annotation."""
+    for arg in get_args(annotation):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            try:
+                empty: dict[str, Any] = arg().model_dump(mode="json")
+            except ValidationError:
+                return {}
+            return empty
+    return None
+
+
 def view(record: Record, *, exclude: Collection[str] = ()) -> dict[str, Any]:
     hidden = HIDDEN | set(exclude)
     out: dict[str, Any] = {}
+    fields = type(record).model_fields
     for name, value in record.model_dump(mode="python").items():
         if name in hidden:
             continue
         if isinstance(value, datetime):
             out[name] = format_timestamp(value)
+        elif value is None and name in fields and (empty := unset_object(fields[name].annotation)) is not None:
+            out[name] = empty
         else:
             out[name] = value
     result: dict[str, Any] = _jsonable(out)

@@ -14,6 +14,7 @@ from flowengine.providers.pricing import PriceTable, costs
 from flowengine.providers.usage import UsageMeter
 from flowengine.store import AIcall, AIMessage, Store
 from flowengine.store.aifeatures import AnalysisPlan
+from flowengine.store.views import view
 from flowengine.tasks import TaskOwner
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,7 @@ class CallOutcomes:
         bus = self.service.events.bus
         if bus is None:
             return
-        data = record.model_dump(mode="json")
+        data = view(record)  # VoIPBIN's webhook view: timestamps in its text form, as every other event
         data["transcript"] = transcript_of([(m.role, m.content) for m in self.service.messages.get(record.id, [])])
         bus.emit(END_OF_CALL_REPORT, record.customer_id, data, aicall_id=record.id,
                  ended_reason=record.ended_reason, hangup_reason=hangup_reason(record.ended_reason),

@@ -3,6 +3,7 @@ end-call phrases, and the usage and costs recorded for the call."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -23,7 +24,7 @@ from flowengine.flow.persistence import ENGINE_CUSTOMER_ID
 from flowengine.providers.llm.base import LLMProvider
 from flowengine.providers.pricing import LLMPrice, PerCharacters, PerMinute, PriceTable
 from flowengine.providers.stt.base import STTProvider
-from flowengine.store import AI, Customer, Store
+from flowengine.store import AI, NOT_YET, Customer, Store
 from tests.ai.fakes import ScriptedSTT, ScriptedToolLLM
 from tests.ai.test_ai_talk import Pool, speech_file
 from tests.conftest import Asterisk
@@ -80,6 +81,8 @@ async def test_first_message_then_silence_prompt_then_silence_timed_out(
                                    ("assistant", "Goodbye for now.")]
         assert live.record.variable_values == {"office": "Bright Smile"}
         assert report.data["ended_reason"] == "silence-timed-out" and report.extra["voiceos_ended_reason"] == "agent_ended"
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}", report.data["tm_end"])  # VoIPBIN's text
+        assert report.data["tm_end"] != "9999-01-01 00:00:00.000000" and live.record.tm_end != NOT_YET
         heard = asterisk.instance.directory / "spool" / "recording" / f"{caller.recording}.wav"
         await eventually(lambda: asterisk.channels() == [], what="all channels gone")
         await eventually(heard.exists, what="caller recording")
