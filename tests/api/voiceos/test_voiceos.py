@@ -191,3 +191,35 @@ async def test_function_call_hook_answer_is_the_tool_result_for_the_model(
         tool_messages = [m for m in followup if m.get("role") == "tool"]
         assert tool_messages and "ten o'clock" in json.dumps(tool_messages)
         assert hooks.bodies("/said") and all(b["data"]["role"] == "user" for b in hooks.bodies("/said"))
+
+
+@pytest.mark.asterisk
+async def test_a_call_the_agent_ends_is_hung_up_by_us_in_its_call_record(
+        asterisk: Asterisk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    async with running_engine(asterisk, tmp_path, monkeypatch) as run:
+        run.llm.script(*[Reply(text="Okay.")] * 6)
+        agent = {"prompt": "Be brief.", "initial_message": "Hello.", "max_duration_seconds": 6}
+        async with httpx.AsyncClient(base_url=run.base_url, timeout=30) as http:
+            created = await http.post("/conversations/create_phone_call", headers=run.headers(),
+                                      json={"from_number": "5550100", "to_number": "talk30", "agent_config": agent})
+            assert created.status_code == 200, created.text
+            conversation_id = created.json()["id"]
+
+            async def ended() -> bool:
+                got = await http.get(f"/conversations/{conversation_id}", headers=run.headers())
+                return bool(got.json()["status"] == "ended")
+
+            await until(ended, timeout=60, what="conversation ended")
+        store = run.engine.store
+        assert store is not None
+        record = await store.frontcalls.get(created.json()["account_id"], conversation_id)
+        assert record.ended_reason == "exceeded-max-duration"
+
+        async def hung_up() -> bool:
+            call = await store.calls.get(record.customer_id, record.call_id)
+            return call.status == "hangup"
+
+        await until(hung_up, timeout=10, what="call record hung up")
+        call = await store.calls.get(record.customer_id, record.call_id)
+        assert (call.source.target, call.destination.target) == ("5550100", "talk30")
+        assert (call.hangup_by, call.hangup_reason) == ("local", "normal") and call.tm_progressing != NOT_YET
