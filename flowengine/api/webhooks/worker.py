@@ -60,6 +60,7 @@ class OutboxWorker:
         self._on_settled = on_settled
         self._claimed: set[int] = set()  # leased by us and not yet recorded as sent, retried or given up
         self._running = 0
+        self._closing = False
         self._wake = asyncio.Event()
         self._loop = TaskOwner("webhook outbox")
         self._sends = TaskOwner("webhook sends")
@@ -71,7 +72,7 @@ class OutboxWorker:
 
     async def _run(self) -> None:
         outbox, policy = self.store.outbox, self.policy
-        while True:
+        while not self._closing:
             self._wake.clear()  # before claiming: a wake during the claim is not lost
             free = policy.concurrency - self._running
             sleep_s: float | None = None
@@ -151,7 +152,9 @@ class OutboxWorker:
     async def aclose(self) -> None:
         """Claims no more, lets sends under way finish for `close_grace_s`, and hands back the rows it still
         held, so the next engine (or another node) sends them at once rather than after their lease."""
-        await self._loop.aclose()
+        self._closing = True  # the loop ends between claims: a claim is never cut between its commit and its sends
+        self._wake.set()
+        await self._loop.aclose(timeout=self.policy.close_grace_s)
         await self._sends.aclose(timeout=self.policy.close_grace_s)
         left, self._claimed = sorted(self._claimed), set()
         if left:
