@@ -164,6 +164,26 @@ class ApiConfig(_Section):
     admin_key: SecretStr = SecretStr("")
 
 
+class WebhooksConfig(_Section):
+    """Delivery of customers' webhooks through the store's outbox: retried with exponential backoff
+    (backoff_min_s, doubling up to backoff_max_s) until max_age_s after the event, then given up
+    (the row stays, `failed`)."""
+
+    max_age_s: float = Field(6 * 3600.0, gt=0)
+    backoff_min_s: float = Field(1.0, gt=0)
+    backoff_max_s: float = Field(300.0, gt=0)
+    timeout_s: float = Field(10.0, gt=0, le=300)  # one attempt: connect, send, the receiver's answer
+    concurrency: int = Field(8, ge=1, le=256)  # receivers sent to at once (one event per customer at a time)
+
+    @field_validator("backoff_max_s")
+    @classmethod
+    def _backoff(cls, value: float, info: ValidationInfo) -> float:
+        low = info.data.get("backoff_min_s")
+        if low is not None and value < low:
+            raise ValueError(f"must be >= backoff_min_s ({low})")
+        return value
+
+
 class StoreConfig(_Section):
     url: str = "sqlite+aiosqlite:///run/flowengine.db"
     # Fernet key (32 random bytes, URL-safe base64) for secrets at rest (engine keys, webhook
@@ -187,6 +207,7 @@ class Config(_Section):
     outbound: OutboundConfig = Field(default_factory=OutboundConfig)
     campaign: CampaignConfig = Field(default_factory=CampaignConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
+    webhooks: WebhooksConfig = Field(default_factory=WebhooksConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     log: LogConfig = Field(default_factory=LogConfig)
     prices: PriceTable = Field(default_factory=PriceTable)  # AI call costs (flowengine.providers.pricing)

@@ -18,7 +18,7 @@ from flowengine.ai.sources import StoreResources
 from flowengine.ai.teams import TeamDirectory
 from flowengine.ai.voice.media import MediaSettings
 from flowengine.api.server import ApiServer
-from flowengine.api.webhooks import WebhookDispatcher, WebhookSender
+from flowengine.api.webhooks import DeliveryPolicy, WebhookDispatcher, WebhookSender
 from flowengine.asterisk.ami import AmiClient
 from flowengine.asterisk.app import AriApp, CallHandler
 from flowengine.asterisk.ari.client import AriClient
@@ -153,7 +153,9 @@ class Engine:
         stack.push_async_callback(store.aclose)
         if cfg.api.enabled:
             # listening before the previous run is settled below, so its hangups reach customers' webhooks
-            self.webhooks = WebhookDispatcher(store, WebhookSender(http), self.events)
+            # through the store's outbox: retried for hours, in order per customer, across restarts
+            self.webhooks = WebhookDispatcher(store, WebhookSender(http), self.events,
+                                              policy=DeliveryPolicy(**cfg.webhooks.model_dump()))
             stack.push_async_callback(self.webhooks.aclose)
         recorder = ActiveflowRecorder(store, events=self.events)
         await recorder.ensure_customer()

@@ -68,3 +68,17 @@ def test_store_only_commands_need_no_asterisk_credentials(tmp_path: Path) -> Non
     assert any("ari_password is required" in p for p in err.value.problems)
     config = load_config(path, {}, need_asterisk=False)
     assert config.store.url == "sqlite+aiosqlite:///x.db" and config.asterisk.private_dir == ""
+
+
+def test_webhooks_section(tmp_path: Path) -> None:
+    defaults = load_config(None, {"FLOWENGINE_ASTERISK__PRIVATE_DIR": "x"}).webhooks
+    assert defaults.max_age_s >= 3600 and defaults.backoff_min_s <= defaults.backoff_max_s
+    config = load_config(write(tmp_path, "asterisk:\n  private_dir: x\nwebhooks:\n  max_age_s: 86400\n"
+                                         "  backoff_min_s: 2\n  backoff_max_s: 600\n  timeout_s: 5\n"), {})
+    assert (config.webhooks.max_age_s, config.webhooks.backoff_min_s, config.webhooks.backoff_max_s,
+            config.webhooks.timeout_s) == (86400, 2, 600, 5)
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, "asterisk:\n  private_dir: x\nwebhooks:\n  backoff_min_s: 10\n"
+                                    "  backoff_max_s: 1\n  max_age_s: 0\n"), {})
+    assert err.value.problems == ["webhooks.max_age_s: Input should be greater than 0",
+                                  "webhooks.backoff_max_s: must be >= backoff_min_s (10.0)"]

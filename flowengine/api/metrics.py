@@ -1,6 +1,7 @@
-"""/metrics: Prometheus text of live calls, AI calls by status, turn latency, RTP loss and webhook failures."""
+"""/metrics: Prometheus text of live calls, AI calls by status, turn latency, RTP loss and webhook delivery."""
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,8 +12,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from flowengine.api.deps import ApiDeps, get_deps
+from flowengine.store import Backlog, StoreError
 from flowengine.store.aicalls import LIVE_STATUSES
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["Ops"])
 TURN_BUCKETS_MS = (100.0, 200.0, 300.0, 400.0, 500.0, 600.0, 800.0, 1000.0, 1500.0, 2000.0, 3000.0, 5000.0)
 
@@ -20,8 +23,10 @@ TURN_BUCKETS_MS = (100.0, 200.0, 300.0, 400.0, 500.0, 600.0, 800.0, 1000.0, 1500
 class EngineCollector(Collector):
     """Reads the engine at scrape time; nothing on the call path is touched."""
 
-    def __init__(self, deps: ApiDeps) -> None:
+    def __init__(self, deps: ApiDeps, backlog: Backlog | None = None) -> None:
         self.deps = deps
+        self.backlog = backlog  # read from the store before the scrape (collecting cannot await)
+        self.now = deps.store.clock()
 
     def collect(self) -> Iterator[Any]:
         engine = self.deps.engine
@@ -55,13 +60,30 @@ class EngineCollector(Collector):
         rtp_lost = GaugeMetricFamily("flowengine_rtp_lost_packets", "RTP packets lost on live AI calls")
         rtp_lost.add_metric([], lost)
         yield rtp_lost
+        yield from self._webhooks()
+
+    def _webhooks(self) -> Iterator[Any]:
         hooks = self.deps.webhooks
-        failures = CounterMetricFamily("flowengine_webhook_failures", "Webhook deliveries given up")
-        failures.add_metric([], hooks.sender.failures if hooks is not None else 0)
-        yield failures
-        delivered = CounterMetricFamily("flowengine_webhook_deliveries", "Webhook deliveries answered")
-        delivered.add_metric([], hooks.sender.delivered if hooks is not None else 0)
-        yield delivered
+        worker = hooks.worker if hooks is not None else None
+        for name, help, value in (
+            ("deliveries", "Webhook deliveries answered by their receivers", worker.delivered if worker else 0),
+            ("retries", "Webhook attempts that failed and were scheduled again", worker.retries if worker else 0),
+            ("failures", "Webhook deliveries given up (past webhooks.max_age_s)", worker.failures if worker else 0),
+            ("dropped", "Webhook events dropped before reaching the outbox", hooks.dropped if hooks else 0),
+        ):
+            counter = CounterMetricFamily(f"flowengine_webhook_{name}", help)
+            counter.add_metric([], value)
+            yield counter
+        backlog = GaugeMetricFamily("flowengine_webhook_backlog", "Webhook events in the outbox not yet delivered")
+        backlog.add_metric([], self.backlog.count if self.backlog is not None else 0)
+        yield backlog
+        oldest = GaugeMetricFamily("flowengine_webhook_oldest_undelivered_seconds",
+                                   "Age of the oldest webhook event not yet delivered (0: none)")
+        age = 0.0
+        if self.backlog is not None and self.backlog.oldest is not None:
+            age = max(0.0, (self.now - self.backlog.oldest).total_seconds())
+        oldest.add_metric([], age)
+        yield oldest
 
 
 @router.get("/metrics", response_class=PlainTextResponse,
@@ -69,5 +91,10 @@ class EngineCollector(Collector):
 async def metrics(request: Request) -> PlainTextResponse:
     deps = get_deps(request)
     registry = CollectorRegistry()
-    registry.register(EngineCollector(deps))
+    try:  # the outbox is shared by every node: any node's /metrics shows the cluster's backlog
+        backlog: Backlog | None = await deps.store.outbox.backlog()
+    except StoreError as error:
+        log.warning("/metrics without the webhook backlog: %s", error)
+        backlog = None
+    registry.register(EngineCollector(deps, backlog))
     return PlainTextResponse(generate_latest(registry).decode(), media_type="text/plain; version=0.0.4")

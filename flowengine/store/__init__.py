@@ -29,6 +29,7 @@ from flowengine.store.errors import (
     StoreUnavailableError,
 )
 from flowengine.store.flows import Flow, FlowRepository
+from flowengine.store.outbox import Backlog, OutboxEntry, OutboxRepository, OutboxRow
 from flowengine.store.outdials import Outdial, OutdialRepository, OutdialTarget, OutdialTargetRepository
 from flowengine.store.outplans import Outplan, OutplanRepository
 from flowengine.store.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
@@ -56,6 +57,7 @@ __all__ = [
     "ActiveflowRepository",
     "Address",
     "AlreadyExistsError",
+    "Backlog",
     "Call",
     "CallRepository",
     "Campaign",
@@ -77,6 +79,9 @@ __all__ = [
     "IssuedAccessKey",
     "MigrationError",
     "NotFoundError",
+    "OutboxEntry",
+    "OutboxRepository",
+    "OutboxRow",
     "Outdial",
     "OutdialRepository",
     "OutdialTarget",

@@ -24,6 +24,7 @@ from flowengine.store.flows import FlowRepository
 from flowengine.store.frontdoor import AgentRepository, FrontCallRepository, agents
 from flowengine.store.keycheck import verify_key
 from flowengine.store.migrate import current_version, head_version, migrate
+from flowengine.store.outbox import OutboxRepository
 from flowengine.store.outdials import OutdialRepository, OutdialTargetRepository
 from flowengine.store.outplans import OutplanRepository
 from flowengine.store.summaries import SummaryRepository
@@ -61,6 +62,7 @@ class Store:
         self.frontcalls = FrontCallRepository(db, clock)  # Vapi calls, VoiceOS conversations
         self.agents = AgentRepository(db, clock, secrets)  # VoiceOS agents
         self.summaries = SummaryRepository(db, clock)  # AI summaries (ai_summary, /aisummaries)
+        self.outbox = OutboxRepository(db, clock)  # webhook bodies waiting for their receivers
 
     @classmethod
     async def open(

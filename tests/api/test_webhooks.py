@@ -9,7 +9,7 @@ import json
 import aiohttp
 from aiohttp import web
 
-from flowengine.api.webhooks import SIGNATURE_HEADER, WebhookDispatcher, WebhookSender, sign
+from flowengine.api.webhooks import SIGNATURE_HEADER, DeliveryPolicy, WebhookDispatcher, WebhookSender, sign
 from flowengine.events import EventBus
 from flowengine.store import Customer, Store
 
@@ -40,11 +40,11 @@ async def test_failing_receiver_is_retried_without_blocking(store: Store) -> Non
         webhook_secret="s3cret")
     bus = EventBus()
     async with aiohttp.ClientSession() as http:
-        sender = WebhookSender(http, backoff_s=0.05)
-        dispatcher = WebhookDispatcher(store, sender, bus)
+        sender = WebhookSender(http)
+        dispatcher = WebhookDispatcher(store, sender, bus, policy=DeliveryPolicy(backoff_min_s=0.05))
         try:
             bus.emit("call_hangup", customer.id, {"id": "c1", "status": "hangup"})
-            assert dispatcher.queue.qsize() == 1  # publishing only enqueued: nothing was sent yet
+            assert dispatcher.pending == 1  # publishing only enqueued: nothing was sent yet
             await dispatcher.drain()
         finally:
             await dispatcher.aclose()
@@ -53,5 +53,6 @@ async def test_failing_receiver_is_retried_without_blocking(store: Store) -> Non
     body = received[1][1]
     assert json.loads(body) == {"type": "call_hangup", "data": {"id": "c1", "status": "hangup"}}
     assert received[1][2] == sign("s3cret", body)
-    assert sender.failures == 0 and sender.delivered == 1
+    worker = dispatcher.worker
+    assert (worker.failures, worker.retries, worker.delivered) == (0, 1, 1)
     await asyncio.sleep(0)
