@@ -26,9 +26,11 @@ from flowengine.ai.voice.callrules import CallRules
 from flowengine.ai.voice.conversation import Conversation, ConversationSettings
 from flowengine.ai.voice.dtmf import DtmfFeed
 from flowengine.ai.voice.media import CallMedia, MediaSettings
+from flowengine.ai.voice.room import Room
 from flowengine.ai.voice.teamswitch import member_parameter
 from flowengine.asterisk.app import Call
 from flowengine.asterisk.ari.client import AriClient
+from flowengine.asterisk.ari.rest import AriError
 from flowengine.events import EventBus
 from flowengine.flow.context import Services, ServicesLink
 from flowengine.flow.model import Action
@@ -78,6 +80,7 @@ class LiveAICall:
     variables: Variables
     call: Call | None = None
     media: CallMedia | None = None
+    room: Room | None = None  # who else is in its confbridge: a human agent's takeover (flowengine.ai.voice.room)
     conversation: Conversation | None = None
     text: TextConversation | None = None
     llm: LLMProvider | None = None  # owned by this AI call: closed when it ends
@@ -285,6 +288,7 @@ class AICallService:
         assert self.ari is not None
         media = await CallMedia.attach(self.ari, call.channel, live.record.confbridge_id, self.media_settings, vad)
         live.media = media
+        live.room = Room(media, functools.partial(self._takeover_note, live))
         try:
             conversation = Conversation(
                 inbox=media.inbox, output=media.session.output, stt=stt, llm=llm, tts=tts, messages=list(system),
@@ -307,6 +311,7 @@ class AICallService:
             live.ended_reason = live.ended_reason or reason
         finally:
             await self._set_status(live, "terminating")
+            await live.room.aclose()
             await media.aclose()
             live.media = None
             if live.ended_reason in ("", "ended") and call.ended.is_set():  # e.g. the flow cancelled it on the hangup
@@ -436,8 +441,8 @@ class AICallService:
         if live.record.status != "progressing":
             raise AICallError(f"AI call {aicall_id!r} is {live.record.status}, not progressing")
         await live.conversation.pause()
-        if live.record.parameter.get("pause_music", True):
-            await live.media.hold_music(True)
+        assert live.room is not None
+        await live.room.pause(music=bool(live.record.parameter.get("pause_music", True)))
         await self._set_status(live, "pausing")
 
     async def resume(self, aicall_id: str, line: str = "") -> None:
@@ -446,12 +451,26 @@ class AICallService:
             raise AICallError(f"AI call {aicall_id!r} has no media any more: it cannot be resumed")
         if live.record.status != "pausing":
             raise AICallError(f"AI call {aicall_id!r} is {live.record.status}, not paused")
-        await live.media.hold_music(False)
+        assert live.room is not None
+        try:
+            await live.room.resume()
+        except AriError as exc:
+            raise AICallError(f"AI call {aicall_id!r} could not be resumed: {exc}") from exc
         await self._set_status(live, "resuming")
         if live.media.session.vad is not None:  # the hold music kept the VAD in "speech": listen afresh,
             live.media.session.vad.reset()  # else the caller's first words after the pause are never a turn
         live.conversation.resume(line)
         await self._set_status(live, "progressing")
+
+    async def _takeover_note(self, live: LiveAICall, text: str) -> None:
+        """A human agent joined or left the AI call's room: a system note in its transcript, stored like
+        its other messages, and in the model's context unless a reply is under way (a note between a tool
+        call and its result would break that exchange)."""
+        message = ChatMessage("system", text)
+        conversation = live.conversation
+        if conversation is not None and not conversation.speaking:
+            conversation.messages.append(message)
+        await self._store_message(live, message, {})
 
     async def terminate(self, aicall_id: str, reason: str = "manually-canceled", hard: bool = False) -> None:
         live = self.get(aicall_id)

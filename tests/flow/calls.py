@@ -134,3 +134,20 @@ def speech_seconds(path: Path) -> float:
     frames = pcm[: pcm.size - pcm.size % frame].reshape(-1, frame)
     rms = np.sqrt((frames**2).mean(axis=1)) if frames.size else np.zeros(0)
     return float((rms > 300).sum()) * 0.02
+
+
+def tone_seconds(path: Path, hz: float) -> float:
+    """Seconds of 20 ms frames in a recording that are audible and mostly a tone of `hz` (within 60 Hz):
+    tells which party a side heard when each plays its own tone."""
+    with wave.open(str(path)) as w:
+        rate = w.getframerate()
+        pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float64)
+    size = rate // 50
+    frames = pcm[: pcm.size - pcm.size % size].reshape(-1, size)
+    if not frames.size:
+        return 0.0
+    power = np.abs(np.fft.rfft(frames * np.hanning(size), axis=1)) ** 2
+    freqs = np.fft.rfftfreq(size, 1 / rate)
+    band = power[:, np.abs(freqs - hz) <= 60].sum(axis=1) / np.maximum(power.sum(axis=1), 1e-9)
+    loud = np.sqrt((frames**2).mean(axis=1)) > 300
+    return float((loud & (band > 0.6)).sum()) * 0.02

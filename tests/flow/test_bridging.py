@@ -96,3 +96,52 @@ async def test_fetch_garbage_on_a_call_ends_with_reason_and_hangs_up(
             await eventually(lambda: asterisk.channels() == [], what="call hung up cleanly")
     finally:
         await runner.cleanup()
+
+
+async def test_confbridge_join_puts_any_number_of_callers_in_one_room(
+    asterisk: Asterisk, ari: AriClient, tmp_path: Path
+) -> None:
+    """Three callers join one room at the same moment: one join makes it, the others join it (no bridge
+    type sent for an existing bridge), and all of them hear each other."""
+    async with flow_harness(asterisk, ari, tmp_path) as h:
+        h.flows.add({"id": "main", "actions": [
+            {"type": "answer"},
+            {"id": "join", "type": "confbridge_join", "option": {"confbridge_id": "room-three"}},
+            {"id": "never", "type": "variable_set", "option": {"key": "x", "value": "1"}}]})
+        callers = await asyncio.gather(*(place_call(ari, record=True) for _ in range(3)))
+        await eventually(lambda: len(h.service.runners) == 3, what="three flows")
+
+        async def in_room() -> bool:
+            return len((await ari.bridges.get("room-three")).snapshot.channels) == 3
+
+        await eventually(in_room, what="three callers in the room")
+        assert [b.id for b in await ari.bridges.list()] == ["room-three"]
+        await (await callers[0].leg.play("sound:tt-weasels")).wait(15)
+        await (await callers[1].leg.play("sound:tt-somethingwrong")).wait(15)
+        for caller in callers:
+            await caller.hangup()
+        for n in range(1, 4):
+            assert (await h.wait_ended(n)).ended_reason == "hangup"
+        await eventually(lambda: asterisk.channels() == [], what="all hung up")
+        assert await ari.bridges.list() == []  # the last one out released the room
+        spool = asterisk.instance.directory / "spool" / "recording"
+        heard = [spool / f"{c.recording}.wav" for c in callers]
+        await eventually(lambda: all(p.exists() for p in heard), what="recordings")
+        assert speech_seconds(heard[0]) > 1.0  # the second caller
+        assert speech_seconds(heard[1]) > 1.0  # the first
+        assert speech_seconds(heard[2]) > speech_seconds(heard[0]) + 1.0  # both
+
+
+async def test_confbridge_join_that_cannot_join_ends_the_flow_saying_why(
+    asterisk: Asterisk, ari: AriClient, tmp_path: Path
+) -> None:
+    async with flow_harness(asterisk, ari, tmp_path) as h:
+        h.flows.add({"id": "main", "actions": [
+            {"type": "answer"},
+            {"id": "join", "type": "confbridge_join", "option": {"confbridge_id": "no/such/room"}},
+            {"id": "never", "type": "variable_set", "option": {"key": "x", "value": "1"}}]})
+        await place_call(ari)
+        af = await h.wait_ended(timeout=20)
+        assert af.ended_reason.startswith("action 'join' (confbridge_join) failed: ARI POST /bridges/no/such/room")
+        assert "x" not in af.variables
+        await eventually(lambda: asterisk.channels() == [], what="call hung up")

@@ -38,6 +38,8 @@ class CallMedia:
     caller_id: str = ""
     marks: list[Hashable] = field(default_factory=list)
     closed: bool = False
+    music_on: bool = False  # music on hold plays in the bridge (started here)
+    in_room: bool = True  # the externalMedia is in the bridge: the AI hears and is heard
 
     @classmethod
     async def attach(
@@ -97,5 +99,24 @@ class CallMedia:
                 await self.ari.rest.post(path)
             else:
                 await self.ari.rest.delete(path)
+            self.music_on = on
         except AriError as exc:
             log.warning("bridge music on hold %s failed: %s", "start" if on else "stop", exc)
+
+    async def step_out(self) -> None:
+        """The AI leaves its room (paused): its externalMedia leaves the bridge, so it neither hears the
+        room nor is heard in it, whoever joins meanwhile. The channel and the RTP stream stay up."""
+        if self.external is None or not self.in_room or self.closed:
+            return
+        try:
+            await self.bridge.remove(self.external.id)
+            self.in_room = False
+        except AriError as exc:  # the conversation is paused all the same: it drops what it would hear
+            log.warning("taking the AI out of its room failed: %s", exc)
+
+    async def step_in(self) -> None:
+        """The AI is back in its room (resumed); AriError when Asterisk refuses (it would talk to nobody)."""
+        if self.external is None or self.in_room or self.closed:
+            return
+        await self.bridge.add(self.external.id)
+        self.in_room = True

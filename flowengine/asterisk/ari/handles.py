@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowengine.asterisk.ari.events import PlaybackFinished, StasisStart
 from flowengine.asterisk.ari.models import Bridge, Channel, LiveRecording, Playback
-from flowengine.asterisk.ari.rest import AriNotFound, Params
+from flowengine.asterisk.ari.rest import AriHTTPError, AriNotFound, Params
 
 if TYPE_CHECKING:
     from flowengine.asterisk.ari.client import AriClient
@@ -299,14 +299,44 @@ class Channels:
 class Bridges:
     def __init__(self, client: AriClient) -> None:
         self.client = client
+        # bridge id -> the lock of the `ensure` calls for it, and how many there are
+        self._making: dict[str, tuple[asyncio.Lock, int]] = {}
 
     async def create(self, bridge_type: str = "mixing", name: str = "", bridge_id: str = "") -> BridgeHandle:
+        """A new bridge. Only for an id that does not exist: Asterisk 16 refuses a type for an existing
+        bridge (500 "Supplying a bridge type when updating a bridge is not allowed"); see `ensure`."""
         params: Params = {"type": bridge_type}
         if name:
             params["name"] = name
         bid = bridge_id or new_id("br")
         data = await self.client.rest.post(f"/bridges/{bid}", params)
         return BridgeHandle(self.client, Bridge.from_json(data))
+
+    async def ensure(self, bridge_id: str, bridge_type: str = "mixing") -> tuple[BridgeHandle, bool]:
+        """The bridge `bridge_id`, made as `bridge_type` only when it does not exist yet; True when made
+        here. Joins of this client racing to make it are serialised (Asterisk could otherwise make two
+        bridges of one id); one that loses the race to another ARI client finds the bridge it made."""
+        lock, users = self._making.get(bridge_id, (asyncio.Lock(), 0))
+        self._making[bridge_id] = (lock, users + 1)
+        try:
+            async with lock:
+                try:
+                    return await self.get(bridge_id), False
+                except AriNotFound:
+                    pass
+                try:
+                    return await self.create(bridge_type, bridge_id=bridge_id), True
+                except AriHTTPError as refused:  # made meanwhile by another client: it is there now
+                    try:
+                        return await self.get(bridge_id), False
+                    except AriNotFound:
+                        raise refused from None
+        finally:
+            lock, users = self._making[bridge_id]
+            if users == 1:
+                del self._making[bridge_id]
+            else:
+                self._making[bridge_id] = (lock, users - 1)
 
     async def get(self, bridge_id: str) -> BridgeHandle:
         return BridgeHandle(self.client, Bridge.from_json(await self.client.rest.get(f"/bridges/{bridge_id}")))

@@ -6,6 +6,7 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -167,9 +168,11 @@ async def dial_leg(services: Services, leg: Leg, caller: str, *, source: Address
                                    verdict=leg.ending, master_call_id=master_call_id)
 
 
-async def wait_left(ari: AriClient, bridge: BridgeHandle, channel_id: str) -> None:
-    """Until `channel_id` leaves `bridge` (or is destroyed)."""
-    gone = asyncio.get_running_loop().create_future()
+@contextlib.contextmanager
+def watch_left(ari: AriClient, bridge: BridgeHandle, channel_id: str) -> Iterator[asyncio.Future[None]]:
+    """A future done once `channel_id` leaves `bridge` (or is destroyed); watched from before it joins,
+    so a room torn down right after the join is not missed."""
+    gone: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def on_event(event: Event) -> None:
         left = isinstance(event, ChannelLeftBridge) and event.bridge.id == bridge.id
@@ -178,20 +181,27 @@ async def wait_left(ari: AriClient, bridge: BridgeHandle, channel_id: str) -> No
 
     sub = ari.subscribe(on_event, channel_id=channel_id)
     try:
-        await gone
+        yield gone
     finally:
         sub.close()
+        gone.cancel()
 
 
-@executor("confbridge_join")
+# A call that cannot join its room must not go on as if it had talked there (VoIPBIN moves on after
+# call-manager actions): the failure ends the activeflow, with the reason on it.
+@executor("confbridge_join", on_error="stop")
 async def confbridge_join(ctx: ActionContext, opts: opt.ConfbridgeJoinOptions) -> None:
+    """Joins the room `confbridge_id` (a mixing bridge, made on the first join; an AI call's confbridge
+    is its room with the caller) until the call leaves it."""
     ari = ctx.services.need_ari()
     call = ctx.call
-    bridge = await ari.bridges.create("mixing", bridge_id=opts.confbridge_id)
+    bridge, made = await call.until_hangup(ari.bridges.ensure(opts.confbridge_id))
+    log.info("joining room %s (%s)", bridge.id, "new" if made else "existing")
     try:
         await answer_if_needed(ctx)
-        await call.until_hangup(bridge.add(call.channel.id))
-        await call.until_hangup(wait_left(ari, bridge, call.channel.id))
+        with watch_left(ari, bridge, call.channel.id) as gone:
+            await call.until_hangup(bridge.add(call.channel.id))
+            await call.until_hangup(gone)
     finally:
         await cleanup(_release_room(bridge, call.channel.id))
 
