@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from flowengine.asterisk.ari.client import AriClient
-from flowengine.asterisk.ari.events import ChannelDestroyed, Event, StasisEnd, StasisStart
+from flowengine.asterisk.ari.events import ChannelDestroyed, ChannelHangupRequest, Event, StasisEnd, StasisStart
 from flowengine.asterisk.ari.handles import ChannelHandle
 from flowengine.asterisk.ari.models import Bridge, Channel
 from flowengine.asterisk.ari.rest import AriError
@@ -91,6 +91,7 @@ class AriApp:
             client.subscribe(self._on_start, event_type="StasisStart"),
             client.subscribe(self._on_gone, event_type="StasisEnd"),
             client.subscribe(self._on_gone, event_type="ChannelDestroyed"),
+            client.subscribe(self._on_hangup_request, event_type="ChannelHangupRequest"),
         ]
         client.on_resync(self._resync)
         self.calls_started = 0
@@ -132,6 +133,16 @@ class AriApp:
         if isinstance(event, ChannelDestroyed):
             call.hangup_cause, call.hangup_cause_txt = event.cause, event.cause_txt
         elif call.away:
+            return
+        call.ended.set()
+
+    def _on_hangup_request(self, event: Event) -> None:
+        """The far end hung up (a hard request; ours and redirects are soft): the call has ended now, not when
+        StasisEnd follows. Asterisk reports it before what the hangup stops (PlaybackFinished...), so an action
+        that ends because of the hangup is never taken for one that finished and the flow does not go on."""
+        assert isinstance(event, ChannelHangupRequest)
+        call = self.calls.get(event.channel.id)
+        if call is None or event.soft or call.away:
             return
         call.ended.set()
 

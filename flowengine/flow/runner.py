@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from flowengine.asterisk.app import CallEnded
 from flowengine.asterisk.ari.events import ChannelDtmfReceived, ChannelStateChange, Event
-from flowengine.asterisk.ari.rest import AriError
+from flowengine.asterisk.ari.rest import AriError, AriHTTPError
 from flowengine.flow import stackmap
 from flowengine.flow.activeflow import Activeflow, ActiveflowStatus, ReferenceType, now
 from flowengine.flow.catalogue import ACTIONS
@@ -33,6 +33,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_EXECUTE_COUNT = 100
+# ARI's answers for a channel that is gone (404: no such channel; 409: not in Stasis any more)
+CHANNEL_GONE = (404, 409)
+# how long a refused action waits for the channel's hangup event before it counts as a failure
+HANGUP_GRACE_S = 2.0
 MAX_ITERATIONS = 1000
 
 
@@ -272,7 +276,21 @@ class Runner:
             return "done"
         if isinstance(exc, CallEnded) or (self.call is not None and self.call.ended.is_set()):
             return "hangup"
+        if isinstance(exc, AriHTTPError) and exc.status in CHANNEL_GONE and await self._hangup_follows():
+            return "hangup"
         raise exc
+
+    async def _hangup_follows(self) -> bool:
+        """Asterisk refused an action because the channel is gone: its hangup event may still be on the
+        way (the refusal can overtake it). True when it arrives within HANGUP_GRACE_S."""
+        if self.call is None:
+            return False
+        try:
+            async with asyncio.timeout(HANGUP_GRACE_S):
+                await self.call.ended.wait()
+        except TimeoutError:
+            return False
+        return True
 
     def _failed(self, action: Action, executor: Executor, reason: str) -> None:
         message = f"action {action.id!r} ({action.type}) failed: {reason}"

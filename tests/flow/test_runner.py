@@ -238,3 +238,39 @@ async def test_fetch_flow_runs_another_flows_actions_then_returns() -> None:
     assert af.variables["back"] == "yes"
     assert [a.id for a in af.executed_actions] == ["m1", "s1", "m2"]
     assert af.ended_reason == "action 'm3' (fetch_flow) failed: flow 'missing' not found"
+
+
+@pytest.mark.parametrize(("hangup_after", "ended_reason"), [
+    (0.05, "hangup"),  # the refusal overtook the hangup event: the caller left, the flow goes no further
+    (None, "finished"),  # no hangup follows within the grace: a plain failure, the flow moves on
+])
+async def test_an_action_refused_for_a_gone_channel_waits_for_the_hangup(
+    monkeypatch: pytest.MonkeyPatch, hangup_after: float | None, ended_reason: str
+) -> None:
+    from flowengine.asterisk.app import Call
+    from flowengine.asterisk.ari.client import AriClient
+    from flowengine.asterisk.ari.handles import ChannelHandle
+    from flowengine.asterisk.ari.models import Channel
+    from flowengine.asterisk.ari.rest import AriHTTPError
+    from flowengine.asterisk.routing import Route
+    from flowengine.flow import runner as runner_module
+    from flowengine.flow.handlers import EXECUTORS, Executor
+
+    monkeypatch.setattr(runner_module, "HANGUP_GRACE_S", 0.5)
+    client = AriClient("http://127.0.0.1:1", "u", "p", "flowengine")
+    call = Call(ChannelHandle(client, "chan-1", Channel(id="chan-1", state="Up")), Route("f1", "test"), "1000", {})
+
+    async def refused(ctx: object, opts: object) -> None:
+        if hangup_after is not None:
+            asyncio.get_running_loop().call_later(hangup_after, call.ended.set)
+        raise AriHTTPError("POST", "/channels/chan-1/play", 404, "Channel not found")
+
+    monkeypatch.setattr(EXECUTORS, "_items", {**EXECUTORS._items, "play": Executor("play", refused, "next", True)})
+    f = flow([{"id": "wait", "type": "play", "option": {"stream_urls": ["tt-monkeys"]}},
+              {"id": "never", "type": "variable_set", "option": {"key": "x", "value": "1"}}])
+    service = FlowService(Services(flows=Flows(f)))
+    runner = service.create(f, reference_type=ReferenceType.API, call=call)
+    af = await asyncio.wait_for(service.run(runner), 10)
+    assert af.ended_reason == ended_reason
+    assert ("x" in af.variables) is (ended_reason == "finished")
+    await client.aclose()
