@@ -125,7 +125,7 @@ def test_a_new_provider_is_one_registration_away() -> None:
 def test_a_language_the_bundled_whisper_cannot_do_is_unsupported_naming_the_language() -> None:
     german = STT.check("whisper", language="de")
     assert german.status is Status.UNSUPPORTED and not german.runs_here and german.setting == "language"
-    assert german.reason.startswith("'de': the offline Whisper tiny.en understands English only")
+    assert german.reason.startswith("'de' is not a language the offline Whisper tiny.en understands (English only); ")
     assert german.blame("stt_type", {"language": "stt_language"}) == ("stt_language", german.reason)
     assert german.blame("transcriber.provider")[0] == "transcriber.provider"  # no field for the setting given
     for english in ("", "en", "en-US", "EN_gb"):

@@ -50,15 +50,15 @@ def _code(bcp47: str) -> str:
 
 
 def english_only_reason(bcp47: str) -> str:
-    return (f"{bcp47!r}: the offline Whisper {BUNDLED_MODEL} understands English only; use an English language "
-            "(en, en-US...) or a multilingual Whisper model (model_path)")
+    return (f"{bcp47!r} is not a language the offline Whisper {BUNDLED_MODEL} understands (English only); use an "
+            "English language (en, en-US...) or a multilingual Whisper model (model_path)")
 
 
 def whisper_language(bcp47: str, *, multilingual: bool) -> str:
     """BCP47 hint -> Whisper code: "en-US" -> "en"; "" -> "en". English-only models refuse others."""
     code = _code(bcp47)
     if code != "en" and not multilingual:
-        raise STTError(f"stt_language {english_only_reason(bcp47)}")
+        raise STTError(f"stt_language: {english_only_reason(bcp47)}")
     return code
 
 

@@ -56,6 +56,27 @@ async def test_agent_bodies_are_validated_as_voiceos_does(client: httpx.AsyncCli
     assert bad_filter.json()["detail"][0]["loc"] == ["body", "webhooks", 0, "filter"]
 
 
+async def test_a_language_or_voice_the_provider_cannot_do_is_a_422_at_its_field(client: httpx.AsyncClient,
+                                                                                 tenant: Tenant) -> None:
+    body = {"voice": {"provider": "piper", "voice_id": "en_GB-alba-medium"},
+            "transcriber": {"provider": "whisper", "language": "de"}}
+    for path, where in (("/agents", ["body"]), ("/conversations/create_phone_call", ["body", "agent_config"])):
+        sent = body if path == "/agents" else {"from_number": "1", "to_number": "2", "agent_config": body}
+        refused = await client.post(path, json=sent, headers=tenant.headers)
+        assert refused.status_code == 422, refused.text
+        detail = refused.json()["detail"]
+        assert [e["loc"] for e in detail] == [[*where, "voice", "voice_id"], [*where, "transcriber", "language"]]
+        assert "piper has no voice 'en_GB-alba-medium'" in detail[0]["msg"]
+        assert "(English only)" in detail[1]["msg"]
+    fine = await client.post("/agents", json={"voice": {"provider": "piper", "voice_id": "en_US-joe-medium"},
+                                              "transcriber": {"provider": "whisper", "language": "en-US"}},
+                             headers=tenant.headers)
+    assert fine.status_code == 200, fine.text
+    changed = await client.patch(f"/agents/{fine.json()['id']}", json={"transcriber": {
+        "provider": "whisper", "language": "fr"}}, headers=tenant.headers)
+    assert changed.status_code == 422 and changed.json()["detail"][0]["loc"] == ["body", "transcriber", "language"]
+
+
 @pytest.mark.asterisk
 async def test_agents_crud_through_the_sdk_and_tenants_apart(asterisk: Asterisk, tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
