@@ -29,7 +29,7 @@ def ai_problem(config: AIConfig) -> Unrunnable | None:
     for answer, name_field, settings in answers:
         if not answer.available:
             field, why = answer.blame(name_field, settings)
-            return Unrunnable(field, why if field == name_field else f"{field}: {why}")
+            return Unrunnable(field, answer.problem(name_field) if field == name_field else f"{field}: {why}")
     return None
 
 

@@ -185,3 +185,24 @@ async def test_function_call_hook_answer_is_the_tool_result_for_the_model(
         tool_messages = [m for m in followup if m.get("role") == "tool"]
         assert tool_messages and "ten o'clock" in json.dumps(tool_messages)
         assert hooks.bodies("/said") and all(b["data"]["role"] == "user" for b in hooks.bodies("/said"))
+
+
+@pytest.mark.asterisk
+async def test_an_agent_that_cannot_run_now_is_refused_before_any_channel_is_created(
+        asterisk: Asterisk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    async with running_engine(asterisk, tmp_path, monkeypatch) as run, \
+            httpx.AsyncClient(base_url=run.base_url, timeout=30) as http:
+        agent = await http.post("/agents", headers=run.headers(), json={"voice": {"provider": "espeak"}})
+        assert agent.status_code == 200, agent.text
+        monkeypatch.delenv("OPENAI_API_KEY")  # stored earlier, unrunnable now: its model has no key
+        for body, loc in (({"agent_id": agent.json()["id"]}, ["body", "agent_id"]),
+                          ({"agent_config": {"voice": {"provider": "espeak"}}},
+                           ["body", "agent_config", "language_model", "model"])):
+            reply = await http.post("/conversations/create_phone_call", headers=run.headers(),
+                                    json={"from_number": "5550199", "to_number": "hello3", **body})
+            assert reply.status_code == 422, reply.text
+            [problem] = reply.json()["detail"]
+            assert problem["loc"] == loc and "no API key for openai" in problem["msg"]
+            assert asterisk.channels() == []  # no originate reached Asterisk
+        assert (await http.get("/conversations", headers=run.headers())).json()["items"] == []
+        assert run.llm.requests == []
