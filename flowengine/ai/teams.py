@@ -184,19 +184,31 @@ _MODEL_FIELDS = {"provider", "model", "messages", "tools", "temperature", "maxTo
 _VOICE_FIELDS = {"provider", "voiceId"}
 _TRANSCRIBER_FIELDS = {"provider", "language", "model"}
 _DESTINATION_FIELDS = {"type", "assistantName", "message", "description"}
+Problems = list[tuple[str, str]]
+"""(JSON path, what is wrong there), in the order found."""
 
 
-def _unsupported(where: str, data: Any, allowed: set[str], problems: list[str]) -> dict[str, Any]:
+class SquadError(TeamError):
+    """A squad is invalid; `problems` are (path, message) pairs, `field` the first one's path."""
+
+    def __init__(self, problems: Problems) -> None:
+        super().__init__("; ".join(f"{path}: {why}" for path, why in problems))
+        self.problems = problems
+        self.field = problems[0][0] if problems else "squad"
+
+
+def _unsupported(where: str, data: Any, allowed: set[str], problems: Problems) -> dict[str, Any]:
     if not isinstance(data, dict):
-        problems.append(f"{where}: must be an object")
+        problems.append((where, "must be an object"))
         return {}
-    problems += [f"{where}.{key}: not supported by this engine" for key in data if key not in allowed]
+    problems += [(f"{where}.{key}", "not supported by this engine") for key in data if key not in allowed]
     return data
 
 
 def assistant_to_ai(assistant: dict[str, Any], *, where: str, customer_id: str) -> tuple[AI, dict[str, str]]:
-    """An inline Vapi assistant as an AI record (and its tools' secrets); unsupported fields are errors."""
-    problems: list[str] = []
+    """An inline Vapi assistant as an AI record (and its tools' secrets); unsupported fields are errors
+    (SquadError naming each path)."""
+    problems: Problems = []
     data = _unsupported(where, assistant, _ASSISTANT_FIELDS, problems)
     model = _unsupported(f"{where}.model", data.get("model") or {}, _MODEL_FIELDS, problems)
     voice = _unsupported(f"{where}.voice", data.get("voice") or {}, _VOICE_FIELDS, problems)
@@ -204,7 +216,7 @@ def assistant_to_ai(assistant: dict[str, Any], *, where: str, customer_id: str) 
     prompt = "\n".join(str(m.get("content", "")) for m in model.get("messages") or []
                        if isinstance(m, dict) and m.get("role") == "system")
     if any(isinstance(m, dict) and m.get("role") != "system" for m in model.get("messages") or []):
-        problems.append(f"{where}.model.messages: only system messages are supported")
+        problems.append((f"{where}.model.messages", "only system messages are supported"))
     tools: list[dict[str, Any]] = []
     secrets: dict[str, str] = {}
     if model.get("tools"):
@@ -213,12 +225,15 @@ def assistant_to_ai(assistant: dict[str, Any], *, where: str, customer_id: str) 
         try:
             tools, secrets = split_secrets(list(model["tools"]))
         except ValueError as exc:
-            problems.append(f"{where}.model.{exc}")
-    tts = _provider(TTS, voice.get("provider"), f"{where}.voice.provider", problems)
-    stt = _provider(STT, heard.get("provider"), f"{where}.transcriber.provider", problems)
+            path, _, why = str(exc).partition(": ")
+            problems.append((f"{where}.model.{path}", why) if why else (f"{where}.model", str(exc)))
+    tts = _provider(TTS, voice.get("provider"), f"{where}.voice.provider", problems,
+                    ("voice_id", voice.get("voiceId"), f"{where}.voice.voiceId"))
+    stt = _provider(STT, heard.get("provider"), f"{where}.transcriber.provider", problems,
+                    ("language", heard.get("language"), f"{where}.transcriber.language"))
     engine = _engine_model(model, where, problems)
     if problems:
-        raise TeamError("; ".join(problems))
+        raise SquadError(problems)
     name = str(data.get("name") or "")
     parameter: dict[str, Any] = {}
     if data.get("firstMessage"):
@@ -233,23 +248,26 @@ def assistant_to_ai(assistant: dict[str, Any], *, where: str, customer_id: str) 
     return ai, secrets
 
 
-def _engine_model(model: dict[str, Any], where: str, problems: list[str]) -> str:
+def _engine_model(model: dict[str, Any], where: str, problems: Problems) -> str:
     provider, name = str(model.get("provider") or "openai"), str(model.get("model") or "")
     if not name:
-        problems.append(f"{where}.model.model: required (the model of the member's AI)")
+        problems.append((f"{where}.model.model", "required (the model of the member's AI)"))
         return ""
     answer = LLM.check(f"{provider}.{name}")
     if not answer.runs_here:  # a missing key is the call's problem: the engine may have it by then
-        problems.append(f"{where}.model.provider: {provider!r} is not available: {answer.reason}")
+        problems.append((f"{where}.model.provider", f"{provider!r} is not available: {answer.reason}"))
         return ""
     return f"{answer.provider}.{name}"
 
 
-def _provider(catalogue: Catalogue[Any], value: Any, where: str, problems: list[str]) -> str:
-    """The engine's name for a member's provider (absent: the engine's default), or a problem at `where`."""
-    answer = catalogue.check(str(value or ""))
+def _provider(catalogue: Catalogue[Any], value: Any, where: str, problems: Problems,
+              asked: tuple[str, Any, str]) -> str:
+    """The engine's name for a member's provider (absent: the engine's default), or a problem at `where`;
+    `asked` is (setting, value, its path): a language or voice the provider cannot do is that path's problem."""
+    setting, wanted, path = asked
+    answer = catalogue.check(str(value or ""), **({setting: str(wanted)} if wanted else {}))
     if not answer.runs_here:  # a missing key is the call's problem: the engine may have it by then
-        problems.append(f"{where}: {answer.problem()}")
+        problems.append(answer.blame(where, {setting: path}))
     return answer.provider
 
 
@@ -262,28 +280,28 @@ def squad_to_team(squad: dict[str, Any], *, customer_id: str = ENGINE_CUSTOMER_I
     """A Vapi squad as a Team and the AIs of its inline assistants (to be saved with the team).
     Members are `assistant` (inline) or `assistantId` (an existing AI, looked up in `ais`); each
     `assistantDestinations` entry becomes a transition `transfer_to_<name>` whose `message` is said
-    before the switch. Raises TeamError (a ValueError) naming every unsupported field."""
-    problems: list[str] = []
+    before the switch. Raises SquadError (a TeamError) naming every unsupported field by its path."""
+    problems: Problems = []
     data = _unsupported("squad", squad, {"members", "name"}, problems)
     members = data.get("members")
     if not isinstance(members, list) or not members:
-        raise TeamError("squad.members: a squad needs at least one member")
+        raise SquadError([("squad.members", "a squad needs at least one member")])
     new_ais: list[AIConfig] = []
     entries: list[tuple[str, str, list[dict[str, Any]]]] = []  # name, ai_id, destinations
     for i, member in enumerate(members):
         where = f"squad.members[{i}]"
         item = _unsupported(where, member, {"assistant", "assistantId", "assistantDestinations"}, problems)
         if bool(item.get("assistant")) == bool(item.get("assistantId")):
-            problems.append(f"{where}: give exactly one of assistant and assistantId")
+            problems.append((where, "give exactly one of assistant and assistantId"))
             continue
         if item.get("assistant"):
             try:
                 ai, secrets = assistant_to_ai(item["assistant"], where=f"{where}.assistant", customer_id=customer_id)
-            except TeamError as exc:
-                problems.append(str(exc))
+            except SquadError as exc:
+                problems += exc.problems
                 continue
             if not ai.name:
-                problems.append(f"{where}.assistant.name: members need a name (destinations use it)")
+                problems.append((f"{where}.assistant.name", "members need a name (destinations use it)"))
             from pydantic import SecretStr
 
             new_ais.append(AIConfig(ai, tool_secrets={k: SecretStr(v) for k, v in secrets.items()}))
@@ -291,14 +309,14 @@ def squad_to_team(squad: dict[str, Any], *, customer_id: str = ENGINE_CUSTOMER_I
         else:
             config = ais.get(str(item["assistantId"])) if ais is not None else None
             if config is None:
-                problems.append(f"{where}.assistantId: AI {item['assistantId']!r} not found")
+                problems.append((f"{where}.assistantId", f"AI {item['assistantId']!r} not found"))
                 continue
             member_name, ai_id = config.ai.name, config.ai.id
         destinations = item.get("assistantDestinations") or []
         for j, d in enumerate(destinations):
             d = _unsupported(f"{where}.assistantDestinations[{j}]", d, _DESTINATION_FIELDS, problems)
             if d.get("type", "assistant") != "assistant":
-                problems.append(f"{where}.assistantDestinations[{j}].type: only 'assistant' is supported")
+                problems.append((f"{where}.assistantDestinations[{j}].type", "only 'assistant' is supported"))
         entries.append((member_name, ai_id, destinations))
     names = [e[0] for e in entries]
     ids = {n: _stable_id("squad-member", f"{customer_id}/{n}") for n in names}
@@ -309,7 +327,7 @@ def squad_to_team(squad: dict[str, Any], *, customer_id: str = ENGINE_CUSTOMER_I
         for d in destinations:
             target = str(d.get("assistantName", ""))
             if target not in ids:
-                problems.append(f"squad: destination assistantName {target!r} of {member_name!r} is not a member")
+                problems.append(("squad", f"destination assistantName {target!r} of {member_name!r} is not a member"))
                 continue
             function = f"transfer_to_{_slug(target)}"
             transitions.append(TeamTransition(function_name=function, description=str(d.get("description", "")),
@@ -318,7 +336,7 @@ def squad_to_team(squad: dict[str, Any], *, customer_id: str = ENGINE_CUSTOMER_I
                 messages[function] = str(d["message"])
         team_members.append(TeamMember(id=ids[member_name], name=member_name, ai_id=ai_id, transitions=transitions))
     if problems:
-        raise TeamError("; ".join(problems))
+        raise SquadError(problems)
     team = Team(id=_stable_id("squad", f"{customer_id}/{name or '/'.join(names)}"), customer_id=customer_id,
                 name=name or str(data.get("name") or "squad"), start_member_id=team_members[0].id,
                 members=team_members, parameter={TRANSITION_MESSAGES: messages} if messages else {})

@@ -6,7 +6,9 @@ call's provider pool), so a name is accepted, refused or explained the same way 
 to a provider: the empty name to the engine's default (documented alias: VoIPBIN's empty `stt_type` and
 `tts_type` mean "the default voice/recogniser"), a front door's spelling to the vendor (Vapi's `11labs` is
 `elevenlabs`); never one vendor to another. Known names without a provider module here are refused with
-the reason, not run on the offline default."""
+the reason, not run on the offline default. Settings a call asks of a provider (an STT's `language`, a TTS's
+`voice_id`) are checked by the provider itself (its registration's `supports`): a language its model cannot
+do is refused naming that setting, so the field to blame is the language's, not the provider's."""
 from __future__ import annotations
 
 import enum
@@ -27,6 +29,7 @@ Kind = Literal["stt", "tts", "llm"]
 class Status(enum.Enum):
     AVAILABLE = "available"  # a provider runs here and what it needs is present
     NEEDS_SETUP = "needs setup"  # a provider runs here but something it needs is missing now (a package, a key)
+    UNSUPPORTED = "unsupported"  # a provider runs here but cannot do a setting asked of it (a language, a voice)
     NOT_IN_ENGINE = "not in this engine"  # a known name no provider module here runs
     UNKNOWN = "unknown"  # no such name (a typo, a vendor nobody listed, a malformed engine_model)
 
@@ -40,6 +43,7 @@ class Availability:
     provider: str  # the engine's name for it ("" when unknown)
     status: Status
     reason: str = ""  # why it cannot be used now, in words a user can act on ("" when available)
+    setting: str = ""  # UNSUPPORTED: the setting asked that the provider cannot do ("language", "voice_id")
 
     @property
     def known(self) -> bool:
@@ -47,7 +51,8 @@ class Availability:
 
     @property
     def runs_here(self) -> bool:
-        """A provider module here answers to the name (it may still need a key or a package)."""
+        """A provider module here answers to the name and can do what was asked of it (it may still need a key
+        or a package)."""
         return self.status in (Status.AVAILABLE, Status.NEEDS_SETUP)
 
     @property
@@ -60,6 +65,13 @@ class Availability:
             return ""
         subject = f"{field} {self.written!r}" if field else repr(self.written)
         return f"{subject} is not available: {self.reason}"
+
+    def blame(self, field: str, settings: Mapping[str, str] | None = None) -> tuple[str, str]:
+        """(the field to change, why): the setting's own field (`settings`: setting -> field, e.g. `language` ->
+        `stt_language`) when the provider cannot do that setting, else the name's `field` and `problem()`."""
+        if self.status is Status.UNSUPPORTED and settings and self.setting in settings:
+            return settings[self.setting], self.reason
+        return field, self.problem() if self.status is not Status.UNSUPPORTED else self.reason
 
 
 class ProviderUnavailableError(ValueError):
@@ -99,7 +111,8 @@ class Catalogue(Generic[T]):
         return self.registry.names()
 
     def check(self, name: str, **settings: object) -> Availability:
-        """What `name` is here; `settings` are the factory's arguments (an LLM's api_key...)."""
+        """What `name` is here; `settings` are the factory's arguments (an LLM's api_key...) and what a call
+        asks of the provider (an STT's `language`, a TTS's `voice_id`; empty values ask nothing)."""
         return self._check(name, name, settings)
 
     def create(self, name: str, *, field: str = "", **settings: object) -> T:
@@ -123,6 +136,9 @@ class Catalogue(Generic[T]):
             reason = vendor.reason or (f"this engine has no provider for {vendor.label} "
                                        f"(available here: {', '.join(self.runnable())})")
             return Availability(self.kind, written, provider, Status.NOT_IN_ENGINE, reason)
+        cannot = self.registry.supports(provider, **settings)
+        if cannot is not None:
+            return Availability(self.kind, written, provider, Status.UNSUPPORTED, cannot[1], cannot[0])
         missing = self.registry.ready(provider, **settings)
         return Availability(self.kind, written, provider, Status.NEEDS_SETUP if missing else Status.AVAILABLE, missing)
 

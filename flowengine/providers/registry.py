@@ -1,5 +1,5 @@
 """Provider registries keyed by the names users write (`tts_type`, `stt_type`, engine providers): each
-name's factory and what it needs to run here."""
+name's factory, what it needs to run here and what it can do."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -13,9 +13,18 @@ Ready = Callable[..., str]
 missing, in words a user can act on (a package to install, a key to set). It must be cheap: it looks,
 it does not load."""
 
+Supports = Callable[..., tuple[str, str] | None]
+"""Called with the factory's keyword arguments and what a call asks of the provider (an STT's `language`, a
+TTS's `voice_id`): None when it can do all of it, else (the setting, why not) for the first one it cannot,
+the reason naming the value. Like `Ready` it looks, it does not load."""
+
 
 def always_ready(**_: object) -> str:
     return ""
+
+
+def supports_anything(**_: object) -> tuple[str, str] | None:
+    return None
 
 
 class UnknownProviderError(LookupError):
@@ -26,6 +35,7 @@ class UnknownProviderError(LookupError):
 class Registration(Generic[T]):
     factory: Callable[..., T]
     ready: Ready
+    supports: Supports = supports_anything
 
 
 class ProviderRegistry(Generic[T]):
@@ -35,11 +45,12 @@ class ProviderRegistry(Generic[T]):
         self.kind = kind
         self._entries: dict[str, Registration[T]] = {}
 
-    def register(self, name: str, *, ready: Ready = always_ready) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    def register(self, name: str, *, ready: Ready = always_ready,
+                 supports: Supports = supports_anything) -> Callable[[Callable[..., T]], Callable[..., T]]:
         def add(factory: Callable[..., T]) -> Callable[..., T]:
             if name in self._entries:
                 raise ValueError(f"{self.kind} provider {name!r} registered twice")
-            self._entries[name] = Registration(factory, ready)
+            self._entries[name] = Registration(factory, ready, supports)
             return factory
 
         return add
@@ -57,6 +68,10 @@ class ProviderRegistry(Generic[T]):
     def ready(self, name: str, **kwargs: object) -> str:
         """"" when `name` can be created with these arguments now, else why not."""
         return self._entry(name).ready(**kwargs)
+
+    def supports(self, name: str, **kwargs: object) -> tuple[str, str] | None:
+        """None when `name` can do what `kwargs` ask (a language, a voice), else (the setting, why not)."""
+        return self._entry(name).supports(**kwargs)
 
     def names(self) -> list[str]:
         return sorted(self._entries)

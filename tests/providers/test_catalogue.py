@@ -1,6 +1,8 @@
 """The provider catalogue: every name of the seeds is known; what runs here, what needs setup, what is refused and why."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from flowengine.providers import catalogue
@@ -118,3 +120,37 @@ def test_a_new_provider_is_one_registration_away() -> None:
     assert cat.check("local").reason == "pip install local"  # registered names are known without a vendor line
     with pytest.raises(ProviderUnavailableError, match=r"^speech\.tts 'local' is not available: pip install local$"):
         cat.create("local", field="speech.tts")
+
+
+def test_a_language_the_bundled_whisper_cannot_do_is_unsupported_naming_the_language() -> None:
+    german = STT.check("whisper", language="de")
+    assert german.status is Status.UNSUPPORTED and not german.runs_here and german.setting == "language"
+    assert german.reason.startswith("'de' is not a language the offline Whisper tiny.en understands (English only); ")
+    assert german.blame("stt_type", {"language": "stt_language"}) == ("stt_language", german.reason)
+    assert german.blame("transcriber.provider")[0] == "transcriber.provider"  # no field for the setting given
+    for english in ("", "en", "en-US", "EN_gb"):
+        assert STT.check("faster-whisper", language=english).available, english
+    assert STT.check("", language="fr").status is Status.UNSUPPORTED  # the default recogniser is the same Whisper
+
+
+def test_a_multilingual_whisper_model_folder_does_other_languages(tmp_path: Path) -> None:
+    folder = tmp_path / "multi"
+    folder.mkdir()
+    (folder / "vocabulary.txt").write_text("t\n" * 51865)
+    assert STT.check("whisper", language="de", model_path=str(folder)).status is not Status.UNSUPPORTED
+    english = tmp_path / "english"
+    english.mkdir()
+    (english / "vocabulary.txt").write_text("t\n" * 51864)
+    assert STT.check("whisper", language="de", model_path=str(english)).status is Status.UNSUPPORTED
+
+
+def test_piper_knows_its_voices() -> None:
+    missing = TTS.check("piper", voice_id="en_GB-alba-medium")
+    assert missing.status is Status.UNSUPPORTED and missing.setting == "voice_id"
+    assert missing.reason == ("piper has no voice 'en_GB-alba-medium' here (its voices: en_US-joe-medium; "
+                              "empty is en_US-joe-medium)")
+    assert missing.blame("tts_type", {"voice_id": "tts_voice_id"}) == ("tts_voice_id", missing.reason)
+    assert TTS.check("piper", voice_id="en_US-joe-medium").available and TTS.check("", voice_id="").available
+    assert TTS.check("espeak", voice_id="en+f3").available  # espeak-ng's voices are its own business
+    with pytest.raises(ProviderUnavailableError, match="piper has no voice 'x'"):
+        TTS.require("piper", voice_id="x")

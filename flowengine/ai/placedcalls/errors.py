@@ -1,4 +1,5 @@
-"""Why a call could not be placed: its number is refused (the request's fault) or cannot be dialled now."""
+"""Why a call could not be placed: its number or what it would run is refused (the request's fault), or the
+number cannot be dialled now."""
 from __future__ import annotations
 
 
@@ -13,6 +14,13 @@ class CallRefused(PlacedCallError):
     def __init__(self, message: str, field: str) -> None:
         super().__init__(message)
         self.field = field
+
+
+class NotRunnable(CallRefused):
+    """What the call would run cannot run now: the AI or team is not the customer's (or not found), or one of
+    its providers cannot be used with its settings (a key gone, a language its model cannot do). Nothing was
+    stored or dialled. `field` names where the request gave what is to blame (`assistantId`,
+    `assistant.voice.voiceId`)."""
 
 
 class DialFailed(PlacedCallError):

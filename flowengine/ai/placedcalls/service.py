@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from flowengine.ai.aicall import AICallService, LiveAICall
+from flowengine.ai.aicall import AICallError, AICallService, LiveAICall
 from flowengine.ai.endreasons import CUSTOMER_ENDED
 from flowengine.ai.placedcalls.delivery import Delivery, News
 from flowengine.ai.placedcalls.endings import ENGINE_FAILED, FAILED_TO_CONNECT, answered, unanswered
-from flowengine.ai.placedcalls.errors import CallRefused, DialFailed
+from flowengine.ai.placedcalls.errors import CallRefused, DialFailed, NotRunnable
 from flowengine.ai.placedcalls.hooks import CallHooks
+from flowengine.ai.placedcalls.readiness import agent_problem
 from flowengine.ai.postcall.outcome import END_OF_CALL_REPORT
 from flowengine.asterisk.app import Call
 from flowengine.asterisk.ari.events import ChannelDestroyed, Dial, StasisEnd
@@ -42,11 +43,15 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Assistance:
-    """What runs on the answered call: an AI or a team, and this call's variable values."""
+    """What runs on the answered call: an AI or a team, and this call's variable values. `named_by` is the
+    request's field that named it (`assistantId`, `squadId`, `agent_id`), `paths` where the request gave each
+    AI field (`tts_voice_id` -> `assistant.voice.voiceId`, for an AI given inline): a refusal names them."""
 
     type: Literal["ai", "team"]
     id: str
     variable_values: Mapping[str, Any] = field(default_factory=dict)
+    named_by: str = "assistance_id"
+    paths: Mapping[str, str] = field(default_factory=dict)
 
 
 def now() -> datetime:
@@ -83,12 +88,14 @@ class PlacedCalls:
     async def place(self, record: FrontCall, assistance: Assistance, *, number_field: str = "to_number") -> FrontCall:
         """Stores `record` (queued), dials `record.to_number` with `record.from_number` as caller id and
         returns the call ringing; the rest happens in the background. `CallRefused` (naming `number_field`)
-        when the number cannot be dialled here, `DialFailed` when Asterisk could not dial it now."""
+        when the number cannot be dialled here, `NotRunnable` when what it would run cannot run now (checked
+        before anything is stored or dialled), `DialFailed` when Asterisk could not dial it now."""
         services = self.flows.services
         try:
             endpoint = endpoint_for(services, Address(type="tel", target=record.to_number))
         except ActionFailed as exc:
             raise CallRefused(str(exc), number_field) from None
+        await self._check_runnable(record.customer_id, assistance)
         flow = FlowDoc.model_validate({"id": record.id, "name": f"{record.kind} call {record.id}", "actions": [
             {"type": "ai_talk", "option": {"assistance_type": assistance.type, "assistance_id": assistance.id,
                                            "variable_values": dict(assistance.variable_values)}}]})
@@ -119,6 +126,17 @@ class PlacedCalls:
         record = await self._update(record, status="ringing", call_id=leg.id)
         self.tasks.start(self._run(record, leg, flow, dialed, dials), name=f"placed-call-{record.id}")
         return record
+
+    async def _check_runnable(self, customer_id: str, assistance: Assistance) -> None:
+        """The pre-dial check: the AI or team as the answered call would find it, and its providers now."""
+        with acting_for(customer_id):
+            try:
+                agent = await self.ai.agent(assistance.type, assistance.id, customer_id)
+            except AICallError as exc:
+                raise NotRunnable(str(exc), assistance.named_by) from None
+        problem = agent_problem(agent)
+        if problem is not None:
+            raise NotRunnable(problem.message, assistance.paths.get(problem.field, assistance.named_by))
 
     async def _run(self, record: FrontCall, leg: Leg, flow: FlowDoc, dialed: list[str], dials: Subscription) -> None:
         reason = ""

@@ -105,11 +105,15 @@ def _engine_model(model: dict[str, Any], where: str, problems: list[tuple[str, s
     return f"{answer.provider}.{name}"
 
 
-def provider_of(catalogue: Catalogue[Any], value: Any, path: str, problems: list[tuple[str, str]]) -> str:
-    """The engine's name for a Vapi voice/transcriber provider (absent: the engine's default), or a problem."""
-    answer = catalogue.check(str(value or ""))
+def provider_of(catalogue: Catalogue[Any], value: Any, path: str, problems: list[tuple[str, str]],
+                asked: dict[str, tuple[Any, str]] | None = None) -> str:
+    """The engine's name for a Vapi voice/transcriber provider (absent: the engine's default), or a problem.
+    `asked`: setting -> (its value, its path), e.g. `language` -> ("de", "assistant.transcriber.language"): the
+    provider is asked whether it can do them, and a setting it cannot is the problem of that setting's path."""
+    settings = {k: str(v) for k, (v, _) in (asked or {}).items() if v}
+    answer = catalogue.check(str(value or ""), **settings)
     if not answer.runs_here:
-        problems.append((path, answer.problem()))
+        problems.append(answer.blame(path, {k: p for k, (_, p) in (asked or {}).items()}))
     return answer.provider
 
 
@@ -161,8 +165,10 @@ def assistant_to_ai(assistant: dict[str, Any], *, customer_id: str, where: str =
         if not isinstance(m, dict) or m.get("role") != "system":
             problems.append((f"{where}.model.messages[{i}].role", "only system messages (the prompt) are supported"))
     prompt = "\n".join(str(m.get("content", "")) for m in messages if isinstance(m, dict))
-    tts = provider_of(TTS, voice.get("provider"), f"{where}.voice.provider", problems)
-    stt = provider_of(STT, heard.get("provider"), f"{where}.transcriber.provider", problems)
+    tts = provider_of(TTS, voice.get("provider"), f"{where}.voice.provider", problems,
+                      {"voice_id": (voice.get("voiceId"), f"{where}.voice.voiceId")})
+    stt = provider_of(STT, heard.get("provider"), f"{where}.transcriber.provider", problems,
+                      {"language": (heard.get("language"), f"{where}.transcriber.language")})
     for flag in ("recordingEnabled", "hipaaEnabled"):
         if assistant.get(flag):
             problems.append((f"{where}.{flag}", "true is not supported by this engine (false only)"))

@@ -17,7 +17,7 @@ from flowengine.ai.definitions import AIConfig
 from flowengine.ai.placedcalls.errors import CallRefused
 from flowengine.ai.placedcalls.service import Assistance
 from flowengine.ai.sources import StoreResources
-from flowengine.ai.teams import TeamError, squad_to_team
+from flowengine.ai.teams import SquadError, TeamError, squad_to_team
 from flowengine.api.auth import CustomerId, Deps
 from flowengine.api.deps import ApiDeps
 from flowengine.api.errors import ApiError, bad_request, unavailable
@@ -49,6 +49,10 @@ CALL: dict[str, Any] = {
     "phoneNumber": {"twilioPhoneNumber": ANY, "number": ANY, "name": ANY},
 }
 """The supported subset of Vapi's CreateCallDTO (squad members are checked by flowengine.ai.teams)."""
+INLINE_PATHS = {"engine_model": "assistant.model.provider", "tts_type": "assistant.voice.provider",
+                "tts_voice_id": "assistant.voice.voiceId", "stt_type": "assistant.transcriber.provider",
+                "stt_language": "assistant.transcriber.language"}
+"""Where a transient assistant gives each AI field: what a refusal at placement names."""
 PATCHABLE = {"name": ANY, "metadata": ANY}
 SECRET_KEYS = ("serverUrlSecret", "secret", "twilioAuthToken")
 STORED_ONLY = {"customerId": "stored customers are not supported: give customer.number",
@@ -107,8 +111,8 @@ async def _assistance(deps: ApiDeps, customer: str, body: dict[str, Any]) -> tup
                 raise bad_request(f"assistant {body['assistantId']} not found", "assistantId") from None
             if any(k != "variableValues" for k in overrides):
                 config = await _overridden(deps, resources, config, overrides)
-            return Assistance("ai", config.ai.id, values), {}, ""
-        return Assistance("team", str(body["squadId"]), values), {}, ""
+            return Assistance("ai", config.ai.id, values, named_by="assistantId"), {}, ""
+        return Assistance("team", str(body["squadId"]), values, named_by="squadId"), {}, ""
     if body.get("squad"):
         _engine(deps)
         return await _squad(deps, customer, body, values), {}, ""
@@ -124,7 +128,8 @@ async def _assistance(deps: ApiDeps, customer: str, body: dict[str, Any]) -> tup
     ai = await deps.store.ais.create(ai)
     resources.put_config(AIConfig(ai, tool_secrets={k: SecretStr(v) for k, v in secrets.items()}))
     server = {"url": assistant.get("serverUrl"), "messages": wanted} if assistant.get("serverUrl") else {}
-    return Assistance("ai", ai.id, values), server, str(assistant.get("serverUrlSecret") or "")
+    return (Assistance("ai", ai.id, values, named_by="assistant", paths=INLINE_PATHS), server,
+            str(assistant.get("serverUrlSecret") or ""))
 
 
 async def _overridden(deps: ApiDeps, resources: StoreResources, config: AIConfig,
@@ -161,6 +166,8 @@ async def _squad(deps: ApiDeps, customer: str, body: dict[str, Any], values: dic
     assert deps.resources is not None
     try:
         team, configs = squad_to_team(body["squad"], customer_id=customer, ais=deps.resources)
+    except SquadError as exc:
+        raise refuse(exc.problems) from None
     except TeamError as exc:
         raise bad_request(str(exc), "squad") from None
     for config in configs:
@@ -176,7 +183,7 @@ async def _squad(deps: ApiDeps, customer: str, body: dict[str, Any], values: dic
     except AlreadyExistsError:
         await deps.store.teams.update(customer, team.id, **team.model_dump(
             exclude={"id", "customer_id", "revision", "tm_create", "tm_update", "tm_delete"}))
-    return Assistance("team", team.id, values)
+    return Assistance("team", team.id, values, named_by="squad")
 
 
 async def _create(customer: str, deps: ApiDeps, body: dict[str, Any]) -> dict[str, Any]:

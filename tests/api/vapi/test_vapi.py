@@ -72,6 +72,22 @@ async def test_providers_are_the_catalogues_with_vapis_spellings(client: httpx.A
     assert f"assistant.transcriber.provider: 'gladia' is not available: {STT.check('gladia').reason}" in message
 
 
+@pytest.mark.parametrize(("assistant", "field", "says"), [
+    ({"transcriber": {"provider": "faster-whisper", "language": "de"}}, "assistant.transcriber.language",
+     "(English only)"),
+    ({"transcriber": {"language": "es-MX"}}, "assistant.transcriber.language", "(English only)"),
+    ({"voice": {"provider": "piper", "voiceId": "jennifer"}}, "assistant.voice.voiceId", "piper has no voice"),
+    ({"voice": {"voiceId": "jennifer"}}, "assistant.voice.voiceId", "piper has no voice 'jennifer'"),
+])
+async def test_a_language_or_voice_the_provider_cannot_do_is_refused_by_path(
+        client: httpx.AsyncClient, tenant: Tenant, assistant: dict[str, Any], field: str, says: str) -> None:
+    body = {"customer": {"number": "talk1"}, "assistant": {"model": {"provider": "openai", "model": "gpt-4o"},
+                                                           **assistant}}
+    reply = await client.post("/call", json=body, headers=tenant.headers)
+    assert reply.status_code == 400 and reply.json()["error"]["field"] == field, reply.text
+    assert f"{field}: " in reply.json()["error"]["message"] and says in reply.json()["error"]["message"]
+
+
 def supported_seed(number: str, server_url: str) -> dict[str, Any]:
     body = prune(copy.deepcopy(SEED), CALL)
     for key in ("assistantId", "squadId", "squad", "assistantOverrides", "phoneNumber"):

@@ -128,6 +128,44 @@ async def test_providers_this_engine_cannot_run_are_refused_naming_the_field(cli
     assert changed.status_code == 400 and changed.json()["error"]["field"] == "tts_type"
 
 
+SEED_EXAMPLE = {  # seed 001's example body, as written (its engine_key and tool names kept)
+    "name": "Sales Assistant AI", "detail": "AI assistant for handling sales inquiries",
+    "engine_model": "openai.gpt-4o", "parameter": {}, "engine_key": "sk-...",
+    "init_prompt": "You are a friendly sales assistant. Help customers find the right products.",
+    "tts_type": "elevenlabs", "tts_voice_id": "EXAVITQu4vr4xnSDxMaL", "stt_type": "deepgram",
+    "tool_names": ["connect_call", "send_email", "stop_service"]}
+
+
+async def test_the_seeds_own_example_is_refused_naming_its_voice_and_recogniser(client: httpx.AsyncClient,
+                                                                                tenant: Tenant) -> None:
+    reply = await client.post("/v1.0/ais", json=SEED_EXAMPLE, headers=tenant.headers)
+    assert reply.status_code == 400 and reply.json()["error"]["field"] == "tts_type", reply.text
+    message = reply.json()["error"]["message"]
+    assert f"'elevenlabs' is not available: {check('tts', 'elevenlabs').reason}" in message
+    assert f"'deepgram' is not available: {check('stt', 'deepgram').reason}" in message
+    assert (await client.get("/v1.0/ais", headers=tenant.headers)).json()["result"] == []  # nothing stored
+
+
+@pytest.mark.parametrize(("changes", "field", "says"), [
+    ({"stt_type": "whisper", "stt_language": "de-DE"}, "stt_language", "(English only)"),
+    ({"stt_type": "", "stt_language": "ko-KR"}, "stt_language", "(English only)"),  # the default is Whisper
+    ({"tts_type": "piper", "tts_voice_id": "EXAVITQu4vr4xnSDxMaL"}, "tts_voice_id", "piper has no voice"),
+    ({"tts_type": "", "tts_voice_id": "nova"}, "tts_voice_id", "piper has no voice 'nova'"),
+])
+async def test_a_language_or_voice_the_provider_cannot_do_is_refused_naming_the_field(
+        client: httpx.AsyncClient, tenant: Tenant, changes: dict[str, str], field: str, says: str) -> None:
+    body = {"name": "agent", "engine_model": "rules.appointments", **changes}
+    reply = await client.post("/v1.0/ais", json=body, headers=tenant.headers)
+    assert reply.status_code == 400 and reply.json()["error"]["field"] == field, reply.text
+    assert says in reply.json()["error"]["message"]
+    fine = {"name": "agent", "engine_model": "rules.appointments", "stt_type": "whisper", "stt_language": "en-US",
+            "tts_type": "piper", "tts_voice_id": "en_US-joe-medium"}
+    created = await client.post("/v1.0/ais", json=fine, headers=tenant.headers)
+    assert created.status_code == 200, created.text
+    changed = await client.put(f"/v1.0/ais/{created.json()['id']}", json={**fine, **changes}, headers=tenant.headers)
+    assert changed.status_code == 400 and changed.json()["error"]["field"] == field
+
+
 async def test_one_undecryptable_stored_secret_does_not_stop_the_engine_loading_the_rest(
     client: httpx.AsyncClient, tenant: Tenant, store: Store, shared_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
