@@ -222,9 +222,8 @@ class _Checker:
                 if issue.at_key and issue.path:
                     location = self.src.key(where)
                 elif issue.at_key:
-                    # a missing option: point at `option:` if written, else at the type
-                    has_option = option_path in self.src.keys
-                    location = self.src.key(option_path) if has_option else self.src.value((*path, "type"))
+                    # a missing option: the action lacks it, so point at the action (its first line)
+                    location = self.src.value(path)
                 else:
                     location = self.src.value(where)
                 self.error(location, where, issue.message)
