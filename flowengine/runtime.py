@@ -167,7 +167,9 @@ class Engine:
         calls = self.calls = CallRegistry(store, self.events, flow_service)  # every call, by id, per customer
         await hang_up_stale_calls(store, self.events, known=calls.live)  # a previous run's calls
         ais = AIDirectory(Path(cfg.flows_dir) / "ais")
+        stack.push_async_callback(ais.aclose)
         await asyncio.to_thread(ais.scan)
+        ais.start_watching()  # an edited AI file is used by the next call, like an edited flow
         # stored flows and AIs (the API's) beside the files, each visible to its own customer only
         teams = TeamDirectory(Path(cfg.flows_dir) / "teams", ais)
         await asyncio.to_thread(teams.scan)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 from pathlib import Path
 
@@ -115,3 +116,25 @@ async def test_the_engine_closes_in_reverse_order_of_start_up(
     # they use; the ARI client goes last
     assert closed == ["ApiServer", "AriApp", "CallRegistry", "FlowService", "AICallService", "Store", "MediaServer",
                       "AriClient"]
+
+
+@pytest.mark.asterisk
+async def test_the_engine_serves_an_edited_ai_file_without_a_restart(asterisk: Asterisk, tmp_path: Path) -> None:
+    ais = tmp_path / "flows" / "ais"
+    ais.mkdir(parents=True)
+    agent = ais / "agent.yaml"
+    agent.write_text("engine_model: rules.appointments\ninit_prompt: first\n")
+    config = engine_config(tmp_path, asterisk=asterisk_config_for(asterisk.info, AsteriskConfig.model_construct())
+                           .model_copy(update={"app": "flowengine-runtimetest"}))
+    engine = Engine(config)
+    await engine.start()
+    try:
+        assert engine.aicalls is not None
+        service = engine.aicalls
+        assert service.resolve("ai", "agent").ai.init_prompt == "first"
+        agent.write_text("engine_model: rules.appointments\ninit_prompt: second\n")
+        mtime = agent.stat().st_mtime_ns + 1_000_000_000  # a new mtime within the file system's resolution
+        os.utime(agent, ns=(mtime, mtime))
+        await eventually(lambda: service.resolve("ai", "agent").ai.init_prompt == "second", what="the new prompt")
+    finally:
+        await engine.aclose()

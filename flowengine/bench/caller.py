@@ -17,6 +17,8 @@ from flowengine.media.frames import AudioFrame
 from flowengine.media.session import MediaSession
 from flowengine.media.vad import SpeechEnded, SpeechStarted, VadConfig, VadEvent
 
+AUDIBLE_RMS = 100.0  # int16 RMS of a 20 ms frame (about -50 dBFS): above it, the frame carries the agent's voice
+
 
 @dataclass
 class Heard:
@@ -77,19 +79,34 @@ class ScriptedCaller:
             self.heard[-1].end = now - (event.t_ms - event.end_ms) / 1000
 
     def _on_mark(self, mark: object) -> None:
-        fut = self._said.get(str(mark))
+        fut = self._said.pop(str(mark), None)
         if fut is not None and not fut.done():
             fut.set_result(time.perf_counter())
 
     async def say(self, pcm: np.ndarray, rate: int) -> float:
         """Speak `pcm`; returns the time its last sample went out (the end of the caller's turn)."""
+        return (await self.say_timed(pcm, rate))[1]
+
+    async def say_timed(self, pcm: np.ndarray, rate: int) -> tuple[float, float]:
+        """Speak `pcm`; returns when its first 20 ms frame and its last sample went out."""
         assert self.session is not None
-        mark = uuid.uuid4().hex
-        fut: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-        self._said[mark] = fut
-        self.session.play(pcm, rate, mark=mark)
+        first_frame = rate // 50
+        loop = asyncio.get_running_loop()
+        marks: list[asyncio.Future[float]] = []
+        for chunk in (pcm[:first_frame], pcm[first_frame:]):
+            mark = uuid.uuid4().hex
+            self._said[mark] = fut = loop.create_future()
+            marks.append(fut)
+            self.session.play(chunk, rate, mark=mark)
         self.session.flush_output()
-        return await fut
+        first, last = await asyncio.gather(*marks)
+        return first, last
+
+    def agent_audio(self, start: float, end: float, threshold: float = AUDIBLE_RMS) -> list[float]:
+        """Arrival times of the frames between two times that carry the agent's voice (the caller does not hear
+        itself: what comes back is the agent's alone)."""
+        return [t for t, pcm in self.frames
+                if start <= t <= end and float(np.sqrt(np.mean(pcm.astype(np.float64) ** 2))) > threshold]
 
     async def agent_speech_after(self, t: float, timeout: float) -> Heard | None:
         """The first agent speech that started after `t`, waiting up to `timeout` seconds."""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import statistics
 import tempfile
 import time
@@ -13,8 +14,16 @@ from flowengine.bench.demo import CALLER_TURNS, demo_call
 from flowengine.bench.media import machine
 
 HOURS_QUESTION = "What are your opening hours?"
-INTERRUPTION = "Sorry, wait a moment."
-ENGINE_VAD_START_MS = 200  # the AI's VAD start_secs: speech is "detected" this long after it starts
+# One breath, no comma: the voice pauses at a comma for longer than the engine's VAD stop time, and the engine
+# would hear "Sorry" alone, a one-word backchannel it lets the agent talk over (measured: the agent stopped,
+# went on 350 ms later, and stopped for good only at "wait a moment", which the report then counted).
+INTERRUPTION = "Sorry wait a moment."
+RESUMED_GAP_S = 0.1  # agent audio after a silence this long, while the caller still speaks: the agent went on
+BARGE_IN_STOP_MS = (
+    "from the caller's first speech frame reaching the engine (timed when it leaves the caller: one Asterisk "
+    "bridge hop earlier, ~20 ms on loopback) to the agent's last audio frame the caller receives while it "
+    "still speaks; it includes the engine's VAD start time (the 0.2 s of speech it needs to detect a caller)"
+)
 
 
 def _pcts(values: list[float]) -> dict[str, float | None]:
@@ -34,6 +43,7 @@ async def run_conversation_bench(turns: int = 20, barge_ins: int = 5,
     v2v: list[float] = []
     engine: list[float] = []
     stops: list[float] = []
+    resumed = 0
     with tempfile.TemporaryDirectory(prefix="flowengine-bench-") as tmp:
         async with demo_call(Path(tmp), texts) as demo:
             caller = demo.caller
@@ -53,16 +63,19 @@ async def run_conversation_bench(turns: int = 20, barge_ins: int = 5,
                 if reply is None:
                     continue
                 await _sleep_until(reply.start + 1.0)  # the agent is well into its answer
-                interrupt_at = time.perf_counter()
-                if reply.end and reply.end < interrupt_at:
+                if reply.end and reply.end < time.perf_counter():
                     say(f"barge-in {trial + 1}: the answer was over before the interruption; not counted")
                     continue
-                await caller.say(prompts[INTERRUPTION], 16000)
-                await caller.quiet_for(1.0)  # the caller's VAD has then closed the agent's stretch
-                if reply.end:
-                    stopped_after = (reply.end - interrupt_at) * 1000 - ENGINE_VAD_START_MS
-                    stops.append(max(0.0, stopped_after))
-                    say(f"barge-in {trial + 1}: agent stopped {stops[-1]:.0f} ms after detection")
+                first, last = await caller.say_timed(prompts[INTERRUPTION], 16000)
+                stopped = barge_in_stop(caller.agent_audio(first, last))
+                if stopped is None:
+                    say(f"barge-in {trial + 1}: no agent audio after the caller began; not counted")
+                else:
+                    stops.append((stopped[0] - first) * 1000)
+                    resumed += stopped[1]
+                    went_on = " (it went on after a pause first)" if stopped[1] else ""
+                    say(f"barge-in {trial + 1}: the caller heard the agent stop {stops[-1]:.0f} ms after it began"
+                        f"{went_on}")
                 await caller.quiet_for(1.5)
             for live in demo.service.live.values():
                 if live.conversation is not None:
@@ -73,9 +86,20 @@ async def run_conversation_bench(turns: int = 20, barge_ins: int = 5,
         "engine_ms": _pcts(engine),
         "barge_in_stop_ms": _pcts(stops),
         "barge_ins": len(stops),
+        "barge_ins_resumed": resumed,
         "measured_at": "caller (voice-to-voice, barge-in); engine (engine_ms)",
+        "definitions": {"barge_in_stop_ms": BARGE_IN_STOP_MS},
         "machine": machine(),
     }
+
+
+def barge_in_stop(voiced: list[float]) -> tuple[float, bool] | None:
+    """When the caller last heard the agent, from the arrival times of the frames carrying its voice since the
+    caller began; and whether the agent went on after a pause (a false interruption) before stopping."""
+    if not voiced:
+        return None
+    resumed = any(b - a > RESUMED_GAP_S for a, b in itertools.pairwise(voiced))
+    return voiced[-1], resumed
 
 
 async def _sleep_until(t: float) -> None:

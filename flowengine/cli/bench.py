@@ -83,7 +83,9 @@ def run_conversation(args: argparse.Namespace) -> int:
     else:
         for key in ("voice_to_voice_ms", "engine_ms", "barge_in_stop_ms"):
             print(f"{key:<20} p50 {report[key]['p50']!s:>7}  p95 {report[key]['p95']!s:>7}")
-        print(f"turns {report['turns']}, barge-ins {report['barge_ins']}, machine {report['machine']}")
+        print(f"turns {report['turns']}, barge-ins {report['barge_ins']} ({report['barge_ins_resumed']} went on "
+              f"after a pause), machine {report['machine']}")
+        print(f"barge_in_stop_ms: {report['definitions']['barge_in_stop_ms']}")
     return 0
 
 

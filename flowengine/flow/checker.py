@@ -8,6 +8,7 @@ from typing import Any, get_args
 
 from pydantic import ValidationError
 
+from flowengine.flow.ainames import AINames, NamedAgent, named_agent
 from flowengine.flow.catalogue import ACTIONS
 from flowengine.flow.ids import FINISH_ID, RESERVED_IDS, is_unset
 from flowengine.flow.model import IGNORED_ACTION_FIELDS, IGNORED_FLOW_FIELDS, FlowType
@@ -62,9 +63,10 @@ class _Scope:
 
 
 class _Checker:
-    def __init__(self, doc: Document, registry: ActionRegistry) -> None:
+    def __init__(self, doc: Document, registry: ActionRegistry, ai_names: AINames | None = None) -> None:
         self.src = doc.source
         self.registry = registry
+        self.ai_names = ai_names
         self.report = Report()
         self.usage = VariableUsage()
 
@@ -215,19 +217,20 @@ class _Checker:
     def options(self, spec: ActionSpec, option: dict[str, Any], path: NodePath, scope: _Scope) -> None:
         option_path = (*path, "option")
         try:
-            spec.parse_options(option, strict=True)
+            parsed = spec.parse_options(option, strict=True)
         except ValidationError as exc:
             for issue in translate(spec.name, spec.options, option, exc.errors()):
                 where = (*option_path, *issue.path)
                 if issue.at_key and issue.path:
                     location = self.src.key(where)
                 elif issue.at_key:
-                    # a missing option: point at `option:` if written, else at the type
-                    has_option = option_path in self.src.keys
-                    location = self.src.key(option_path) if has_option else self.src.value((*path, "type"))
+                    # a missing option: the action lacks it, so point at the action (its first line)
+                    location = self.src.value(path)
                 else:
                     location = self.src.value(where)
                 self.error(location, where, issue.message)
+        else:
+            self.agent(spec, named_agent(parsed, option, option_path))
         for name in spec.target_options:
             value = option.get(name)
             if isinstance(value, str) and value:
@@ -241,6 +244,15 @@ class _Checker:
         nested = option.get("actions")
         if spec.name == "call" and isinstance(nested, list):
             self.scope(nested, (*option_path, "actions"), _Scope())
+
+    def agent(self, spec: ActionSpec, named: NamedAgent | None) -> None:
+        """An AI or team the owner of the flow does not have (when the checker was told what they have)."""
+        if named is None or self.ai_names is None:
+            return
+        reason = self.ai_names.missing(named.assistance_type, named.assistance_id)
+        if reason is not None:
+            field = named.path[-1]
+            self.error(self.src.value(named.path), named.path, f"option '{field}' of action '{spec.name}': {reason}")
 
     def action_usage(self, spec: ActionSpec, option: dict[str, Any], path: NodePath) -> None:
         type_loc = self.src.value((*path, "type"))
@@ -270,9 +282,10 @@ class _Checker:
             self.warn(type_loc, path, "digits_receive has no 'duration': it stops waiting at once")
 
 
-def check_document(doc: Document, registry: ActionRegistry = ACTIONS) -> Report:
-    """Check a parsed document; returns every error and warning (never raises for bad content)."""
-    checker = _Checker(doc, registry)
+def check_document(doc: Document, registry: ActionRegistry = ACTIONS, ai_names: AINames | None = None) -> Report:
+    """Check a parsed document; returns every error and warning (never raises for bad content). With `ai_names`
+    the AIs and teams the flow names must be among them; without, they are not checked (not knowable)."""
+    checker = _Checker(doc, registry, ai_names)
     checker.document(doc.data)
     checker.report.warnings.extend(checker.usage.warnings())
     checker.report.errors = sorted_problems(checker.report.errors)

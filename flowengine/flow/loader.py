@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flowengine.flow.ainames import AINames
 from flowengine.flow.catalogue import ACTIONS
 from flowengine.flow.checker import Report, check_actions, check_document
 from flowengine.flow.errors import FlowSyntaxError, FlowValidationError
@@ -24,8 +25,8 @@ class LoadedFlow:
     warnings: list[Problem] = field(default_factory=list)
 
 
-def _build(doc: Document, registry: ActionRegistry) -> LoadedFlow:
-    report = check_document(doc, registry)
+def _build(doc: Document, registry: ActionRegistry, ai_names: AINames | None = None) -> LoadedFlow:
+    report = check_document(doc, registry, ai_names)
     if report.errors:
         raise FlowValidationError(report.errors)
     return LoadedFlow(Flow.model_validate(doc.data), doc, report.warnings)
@@ -44,10 +45,12 @@ def load_text(
     return _build(read_text(text, file=file, fmt=fmt), registry)
 
 
-def load_data(data: Any, *, name: str = "<api>", registry: ActionRegistry = ACTIONS) -> LoadedFlow:
+def load_data(
+    data: Any, *, name: str = "<api>", registry: ActionRegistry = ACTIONS, ai_names: AINames | None = None
+) -> LoadedFlow:
     """Check an already-decoded flow (an API body). Problems carry `path` (`actions[2].option.text`);
-    their line/column is 1:1 since there is no source text."""
-    return _build(Document(name, data, SourceMap(name)), registry)
+    their line/column is 1:1 since there is no source text. With `ai_names`, the AIs and teams it names must exist."""
+    return _build(Document(name, data, SourceMap(name)), registry, ai_names)
 
 
 def load_actions(
@@ -66,10 +69,10 @@ def load_actions(
     return [Action.model_validate(item) for item in data]
 
 
-def check_file(path: str | Path, registry: ActionRegistry = ACTIONS) -> Report:
+def check_file(path: str | Path, registry: ActionRegistry = ACTIONS, ai_names: AINames | None = None) -> Report:
     """Every problem of a flow file, syntax and rules alike; never raises for a bad file."""
     try:
         doc = read_file(path)
     except FlowSyntaxError as exc:
         return Report(errors=list(exc.problems))
-    return check_document(doc, registry)
+    return check_document(doc, registry, ai_names)

@@ -21,11 +21,17 @@ def test_problems_of_several_files_are_sorted_by_file_line_column() -> None:
     assert code == 1
     lines = out.splitlines()
     assert lines[0] == (
-        f"{goto}:7:5: action 'goto' is missing required option 'loop_count'"
+        f"{goto}:6:5: action 'goto' is missing required option 'loop_count'"
         " (VoIPBIN's goto without it never jumps)"
     )
     assert lines[3] == f"{templates}:5:19: unterminated '${{' (missing '}}') in option 'text' of action 'talk'"
     assert len(lines) == 3 + 7
+
+
+def test_a_missing_option_points_at_the_actions_line(tmp_path: Path) -> None:
+    path = tmp_path / "missing.yaml"
+    path.write_text("name: m\nactions:\n  - id: greet\n    type: talk\n    option:\n      async: true\n")
+    assert run_cli(["validate", str(path)]) == (1, f"{path}:3:5: action 'talk' is missing required option 'text'\n")
 
 
 def test_warnings_are_printed_but_do_not_fail() -> None:

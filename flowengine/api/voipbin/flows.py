@@ -6,10 +6,14 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import Field
 
+from flowengine.ai.names import customer_ai_names
 from flowengine.api.auth import CustomerId, Deps
 from flowengine.api.bodies import Body
+from flowengine.api.deps import ApiDeps
 from flowengine.api.ids import ResourceId
 from flowengine.api.pagination import PageOut, Paging, page_out
+from flowengine.flow.ainames import named_agents
+from flowengine.flow.catalogue import ACTIONS
 from flowengine.flow.loader import load_data
 from flowengine.flow.model import FlowType
 from flowengine.store import NIL_ID, Flow
@@ -32,13 +36,19 @@ def flow_view(flow: Flow) -> dict[str, Any]:
     return view(flow, exclude=("persist",))
 
 
-def checked_fields(body: FlowBody) -> dict[str, Any]:
-    """The flow fields to store, after the flow rules (FlowValidationError names each bad field)."""
+async def checked_fields(body: FlowBody, customer: str, deps: ApiDeps) -> dict[str, Any]:
+    """The flow fields to store, after the flow rules (FlowValidationError names each bad field); the AIs and
+    teams it names must be the customer's, as the engine finds them when the flow runs."""
     doc: dict[str, Any] = {"name": body.name, "detail": body.detail, "type": body.type or "flow",
                            "variables": body.variables, "actions": body.actions}
     if body.on_complete_flow_id and body.on_complete_flow_id != NIL_ID:
         doc["on_complete_flow_id"] = body.on_complete_flow_id
-    flow = load_data(doc).flow
+    aicalls = deps.engine.aicalls if deps.engine is not None else None
+    names = await customer_ai_names(
+        deps.store, customer, named_agents(body.actions, ACTIONS),
+        files=deps.resources.files_ais if deps.resources is not None else None,
+        teams=aicalls.teams if aicalls is not None else None)
+    flow = load_data(doc, ai_names=names).flow
     return {
         "name": body.name, "detail": body.detail, "type": body.type or "flow", "variables": flow.variables,
         "actions": [a.model_dump(mode="json", exclude_none=True) for a in flow.actions],
@@ -55,7 +65,7 @@ async def list_flows(customer: CustomerId, deps: Deps, paging: Paging) -> dict[s
 
 @router.post("", response_model=FlowView)
 async def create_flow(customer: CustomerId, deps: Deps, body: FlowBody) -> dict[str, Any]:
-    flow = await deps.store.flows.create(Flow(customer_id=customer, **checked_fields(body)))
+    flow = await deps.store.flows.create(Flow(customer_id=customer, **(await checked_fields(body, customer, deps))))
     if deps.resources is not None:
         deps.resources.put_flow(flow)
     deps.events.emit("flow_created", customer, flow_view(flow))  # internal (webhooks do not carry flow_*)
@@ -70,7 +80,7 @@ async def get_flow(customer: CustomerId, deps: Deps, id: ResourceId) -> dict[str
 @router.put("/{id}", response_model=FlowView)
 async def update_flow(customer: CustomerId, deps: Deps, id: ResourceId, body: FlowBody) -> dict[str, Any]:
     await deps.store.flows.get(customer, id)  # 404 before the body is judged
-    flow = await deps.store.flows.update(customer, id, **checked_fields(body))
+    flow = await deps.store.flows.update(customer, id, **(await checked_fields(body, customer, deps)))
     if deps.resources is not None:
         deps.resources.put_flow(flow)
     deps.events.emit("flow_updated", customer, flow_view(flow))

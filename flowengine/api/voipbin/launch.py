@@ -27,7 +27,8 @@ async def resolve_flow(deps: ApiDeps, customer: str, flow_id: str | None,
         return await deps.resources.load_flow(customer, flow_id)
     if not actions:
         raise bad_request("give flow_id or a non-empty actions list", "flow_id")
-    fields = checked_fields(FlowBody(name="inline", detail="actions of an API request", actions=actions))
+    fields = await checked_fields(FlowBody(name="inline", detail="actions of an API request", actions=actions),
+                                  customer, deps)
     record = await deps.store.flows.create(Flow(customer_id=customer, persist=False, **fields))
     if deps.resources is not None:
         deps.resources.put_flow(record)

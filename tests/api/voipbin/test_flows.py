@@ -84,3 +84,41 @@ async def test_tenant_isolation(client: httpx.AsyncClient, tenant: Tenant, other
     unknown = await client.get("/v1.0/flows/00000000-0000-4000-8000-000000000001", headers=other.headers)
     assert unknown.json()["error"]["message"].replace("00000000-0000-4000-8000-000000000001", mine["id"]) == \
         (await client.get(f"/v1.0/flows/{mine['id']}", headers=other.headers)).json()["error"]["message"]
+
+
+async def test_a_flow_naming_an_ai_or_team_the_customer_does_not_have_is_refused(
+    client: httpx.AsyncClient, tenant: Tenant, other: Tenant
+) -> None:
+    async def ai(who: Tenant, name: str) -> str:
+        r = await client.post("/v1.0/ais", json={"name": name, "engine_model": "rules.default"}, headers=who.headers)
+        assert r.status_code == 200, r.text
+        return str(r.json()["id"])
+
+    def talks_to(ai_id: str, kind: str = "ai", action: str = "ai_talk") -> dict[str, object]:
+        option = {"assistance_type": kind, "assistance_id": ai_id}
+        return {"name": "agent", "actions": [{"type": "answer"}, {"type": action, "option": option}]}
+
+    mine, theirs = await ai(tenant, "mine"), await ai(other, "theirs")
+    assert (await client.post("/v1.0/flows", json=talks_to(mine), headers=tenant.headers)).status_code == 200
+    for body in (talks_to(theirs), talks_to("00000000-0000-4000-8000-0000000000aa"), talks_to("receptionist"),
+                 talks_to(theirs, action="ai_task"), talks_to("desk", kind="team")):
+        r = await client.post("/v1.0/flows", json=body, headers=tenant.headers)
+        assert r.status_code == 400, body
+        error = r.json()["error"]
+        assert error["field"] == "actions[1].option.assistance_id" and "does not exist" in error["message"], error
+    legacy = {"name": "old", "actions": [{"type": "ai_talk", "option": {"ai_id": theirs}}]}
+    r = await client.post("/v1.0/flows", json=legacy, headers=tenant.headers)
+    assert r.status_code == 400 and r.json()["error"]["field"] == "actions[0].option.ai_id"
+    flow = (await client.post("/v1.0/flows", json=talks_to(mine), headers=tenant.headers)).json()
+    changed = await client.put(f"/v1.0/flows/{flow['id']}", json=talks_to(theirs), headers=tenant.headers)
+    assert changed.status_code == 400
+    member = {"id": "front", "name": "Front", "ai_id": mine}
+    team = await client.post("/v1.0/teams", json={"name": "desk", "start_member_id": "front", "members": [member]},
+                             headers=tenant.headers)
+    assert team.status_code == 200, team.text
+    ok = await client.post("/v1.0/flows", json=talks_to(team.json()["id"], kind="team"), headers=tenant.headers)
+    assert ok.status_code == 200, ok.text
+    refused = await client.post("/v1.0/flows", json=talks_to(team.json()["id"], kind="team"), headers=other.headers)
+    assert refused.status_code == 400
+    templated = await client.post("/v1.0/flows", json=talks_to("${voipbin.flow.ai}"), headers=tenant.headers)
+    assert templated.status_code == 200  # known only when the flow runs
