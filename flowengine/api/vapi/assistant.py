@@ -156,11 +156,11 @@ def assistant_to_ai(assistant: dict[str, Any], *, customer_id: str, where: str =
                     spec: dict[str, Any] = ASSISTANT) -> tuple[AI, dict[str, str]]:
     """The AI record of a Vapi assistant and its function tools' secrets (kept write-only)."""
     problems = unsupported(assistant, spec, where)
-    model = assistant.get("model") or {}
-    voice = assistant.get("voice") or {}
-    heard = assistant.get("transcriber") or {}
-    engine_model = _engine_model(model, where, problems) if isinstance(model, dict) else ""
-    messages = model.get("messages") or [] if isinstance(model, dict) else []
+    # a part that is not an object is already a problem (`unsupported`): read it as empty, never crash on it
+    model, voice, heard = (part if isinstance(part := assistant.get(key), dict) else {}
+                           for key in ("model", "voice", "transcriber"))
+    engine_model = _engine_model(model, where, problems)
+    messages = model.get("messages") or []
     for i, m in enumerate(messages):
         if not isinstance(m, dict) or m.get("role") != "system":
             problems.append((f"{where}.model.messages[{i}].role", "only system messages (the prompt) are supported"))

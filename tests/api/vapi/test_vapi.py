@@ -88,6 +88,16 @@ async def test_a_language_or_voice_the_provider_cannot_do_is_refused_by_path(
     assert f"{field}: " in reply.json()["error"]["message"] and says in reply.json()["error"]["message"]
 
 
+@pytest.mark.parametrize("part", ["model", "voice", "transcriber"])
+async def test_a_part_that_is_not_an_object_is_refused_by_path(client: httpx.AsyncClient, tenant: Tenant,
+                                                               part: str) -> None:
+    assistant: dict[str, Any] = {"model": {"provider": "openai", "model": "gpt-4o"}, part: "x"}
+    reply = await client.post("/call", json={"customer": {"number": "talk1"}, "assistant": assistant},
+                              headers=tenant.headers)
+    assert reply.status_code == 400, reply.text
+    assert f"assistant.{part}: must be an object" in reply.json()["error"]["message"]
+
+
 def supported_seed(number: str, server_url: str) -> dict[str, Any]:
     body = prune(copy.deepcopy(SEED), CALL)
     for key in ("assistantId", "squadId", "squad", "assistantOverrides", "phoneNumber"):
