@@ -16,7 +16,7 @@ from flowengine.ai.tools.catalog import validate_tool_names
 from flowengine.ai.tools.declared import split_secrets
 from flowengine.flow.persistence import ENGINE_CUSTOMER_ID
 from flowengine.flow.problems import Location, Problem, Severity
-from flowengine.providers.catalogue import LLM, STT, TTS, Catalogue
+from flowengine.providers.catalogue import LLM, STT, TTS, Catalogue, Status
 from flowengine.store import AI
 from flowengine.tasks import TaskOwner
 
@@ -41,6 +41,9 @@ class AIConfig:
 
 
 PROVIDER_FIELDS: dict[str, Catalogue[Any]] = {"engine_model": LLM, "tts_type": TTS, "stt_type": STT}
+# what an AI asks of its voice and recogniser: field -> (the provider's field, the provider's setting)
+SETTING_FIELDS: dict[str, tuple[str, str]] = {"tts_voice_id": ("tts_type", "voice_id"),
+                                              "stt_language": ("stt_type", "language")}
 
 
 def load_ai_file(path: Path) -> AIConfig:
@@ -123,6 +126,12 @@ def provider_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
             answer = catalogue.check(str(value))
             if not answer.runs_here:
                 problems.append((field_name, answer.problem(field_name)))
+    for field_name, (provider_field, setting) in SETTING_FIELDS.items():
+        wanted = data.get(field_name)
+        if wanted:  # "" provider: the engine's default one, asked too
+            answer = PROVIDER_FIELDS[provider_field].check(str(data.get(provider_field) or ""), **{setting: str(wanted)})
+            if answer.status is Status.UNSUPPORTED:
+                problems.append((field_name, f"{field_name} {wanted!r}: {answer.reason}"))
     return problems
 
 

@@ -54,6 +54,11 @@ def test_ai_file_names_file_line_and_column(tmp_path: Path) -> None:
         load_ai_file(path)
     path.write_text("engine_model: rules.appointments\ntts_type: ''\nstt_type: faster-whisper\n")
     assert load_ai_file(path).ai.stt_type == "faster-whisper"
+    path.write_text("engine_model: rules.appointments\nstt_language: de\ntts_voice_id: jennifer\n")
+    with pytest.raises(AIDefinitionError) as asked:
+        load_ai_file(path)
+    assert f"{path}:2:15: stt_language 'de': " in str(asked.value) and "English only" in str(asked.value)
+    assert f"{path}:3:15: tts_voice_id 'jennifer': piper has no voice 'jennifer'" in str(asked.value)
 
 
 def test_vapi_assistant_and_squad_members() -> None:
