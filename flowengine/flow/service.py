@@ -20,6 +20,7 @@ from flowengine.flow.options.common import Address
 from flowengine.flow.runner import Runner
 from flowengine.flow.variables import Variables, seed_variables
 from flowengine.tasks import TaskOwner
+from flowengine.tenancy import acting_for
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +125,13 @@ class FlowService:
         return runner
 
     async def handle_call(self, call: Call) -> None:
-        """Run the call's routed flow until the activeflow ends (the call is hung up then)."""
+        """Run the call's routed flow until the activeflow ends (the call is hung up then), as the route's
+        customer: the flow is one of theirs (the engine's files too for the engine's customer), and the call
+        record, the activeflow and the AI calls the flow starts are theirs."""
+        with acting_for(call.route.customer_id):
+            await self._handle_call(call)
+
+    async def _handle_call(self, call: Call) -> None:
         flow_id = call.route.flow_id
         if not flow_id:
             log.error("no flow for number %r and no default flow: refusing the call", call.dialed)
@@ -137,6 +144,7 @@ class FlowService:
             await call.channel.hangup("failure")
             return
         runner = self.create(flow, reference_type=ReferenceType.CALL, reference_id=call.id, call=call)
+        runner.activeflow.customer_id = call.route.customer_id
         try:
             af = await self.run(runner)
         finally:
