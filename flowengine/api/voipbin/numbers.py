@@ -36,7 +36,7 @@ class NumberBody(NumberUpdateBody):
     type: NumberType = "normal"
 
 
-async def _own_flows(customer: str, deps: Deps, body: FlowIdsBody) -> dict[str, str]:
+async def _own_flows(customer: str, deps: Deps, body: FlowIdsBody) -> dict[str, Any]:
     """`call_flow_id` is one of the customer's stored flows; `message_flow_id` too unless unset."""
     await _own_flow(customer, deps, body.call_flow_id, "call_flow_id")
     if body.message_flow_id not in ("", NIL_ID):
