@@ -42,6 +42,11 @@ class Route:
     reason: str  # "stasis-arg", "number", "api-number", "default" or "none"
     customer_id: str = ENGINE_CUSTOMER_ID  # the call runs as this customer (flowengine.tenancy)
 
+    @property
+    def from_config(self) -> bool:
+        """Routed by the operator's config (or dialplan), not by a customer's number."""
+        return self.reason != "api-number"
+
 
 class UnknownRouteCustomer(StoreError):
     """A config route names a customer the store does not hold (a store error: the CLI reports it cleanly)."""

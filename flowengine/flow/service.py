@@ -20,7 +20,7 @@ from flowengine.flow.options.common import Address
 from flowengine.flow.runner import Runner
 from flowengine.flow.variables import Variables, seed_variables
 from flowengine.tasks import TaskOwner
-from flowengine.tenancy import acting_for
+from flowengine.tenancy import ENGINE_CUSTOMER_ID, acting_for
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ class FlowService:
             await call.channel.hangup("unallocated")
             return
         try:
-            flow = self.get_flow(flow_id)
+            flow = self._routed_flow(call.route)
         except FlowNotFound as exc:
             log.error("%s: refusing the call", exc)
             await call.channel.hangup("failure")
@@ -150,6 +150,16 @@ class FlowService:
         finally:
             self.services.hangup_reasons[call.id] = call.hangup_cause_txt or "normal"
         log.info("call flow %s ended: %s", flow_id, af.ended_reason)
+
+    def _routed_flow(self, route: Route) -> Flow:
+        """The customer's flow; a route of the config may also name a flow of the engine's files."""
+        try:
+            return self.get_flow(route.flow_id)
+        except FlowNotFound:
+            if not route.from_config or route.customer_id == ENGINE_CUSTOMER_ID:
+                raise
+        with acting_for(ENGINE_CUSTOMER_ID):
+            return self.get_flow(route.flow_id)
 
     async def dial_flow(self, endpoint: str, flow: Flow, *, caller: str = "", target: Address | None = None,
                         source: Address | None = None, master: Runner | None = None) -> None:
