@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -20,6 +21,7 @@ from pydantic import (
 
 from flowengine.providers.catalogue import TTS
 from flowengine.providers.pricing import PriceTable
+from flowengine.tenancy import ENGINE_CUSTOMER_ID
 
 ENV_PREFIX = "FLOWENGINE_"
 ENV_SEPARATOR = "__"
@@ -97,11 +99,33 @@ class MediaConfig(_Section):
         return self.advertise_host or self.bind_host
 
 
+class NumberRoute(_Section):
+    """One routed number: the flow its calls run, and the customer they run as (their records, webhooks
+    and flows are that customer's). Without `customer_id` the engine's own customer, as `number: flow_id`."""
+
+    flow_id: str = Field(min_length=1)
+    customer_id: str = ENGINE_CUSTOMER_ID
+
+    @field_validator("customer_id")
+    @classmethod
+    def _uuid(cls, value: str) -> str:
+        try:
+            return str(uuid.UUID(value))
+        except ValueError:
+            raise ValueError(f"not a customer id (a UUID): {value!r}") from None
+
+
 class RoutesConfig(_Section):
-    """Dialed number -> flow id; calls to other numbers take `default_flow`."""
+    """Dialed number -> flow id (or {flow_id, customer_id}); calls to other numbers take `default_flow`,
+    as the engine's customer. Numbers created through the API (/v1.0/numbers) come after these."""
 
     default_flow: str = ""
-    numbers: dict[str, str] = Field(default_factory=dict)
+    numbers: dict[str, str | NumberRoute] = Field(default_factory=dict)
+
+    def routes(self) -> dict[str, NumberRoute]:
+        """Every number in the long form."""
+        return {number: route if isinstance(route, NumberRoute) else NumberRoute(flow_id=route)
+                for number, route in self.numbers.items()}
 
 
 class CallsConfig(_Section):

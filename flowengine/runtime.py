@@ -216,7 +216,11 @@ class Engine:
         assert self.ari is not None
         handler = self.handler or (self.flow_service.handle_call if self.flow_service else None)
         assert handler is not None
-        self.app = AriApp(self.ari, RouteTable(self.config.routes.numbers, self.config.routes.default_flow), handler)
+        routes = self.config.routes
+        table = RouteTable(routes.numbers, routes.default_flow, stored=self.store.numbers if self.store else None)
+        if self.store is not None:
+            await table.check_customers(self.store.customers)
+        self.app = AriApp(self.ari, table, handler)
         self._stack.push_async_callback(self.app.aclose)
         if self.config.api.enabled and self.store is not None:
             self.api = ApiServer(self)

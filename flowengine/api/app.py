@@ -22,6 +22,7 @@ from flowengine.api.voipbin import (
     campaigns,
     customers,
     flows,
+    numbers,
     teams,
 )
 
@@ -29,7 +30,7 @@ API_PREFIX = "/v1.0"
 
 VOIPBIN_ROUTERS: tuple[APIRouter, ...] = (
     flows.router, activeflows.router, calls.router, ais.router, teams.router, aicalls.router, aimessages.router,
-    customers.router, accesskeys.router, campaigns.router, aisummaries.router,
+    customers.router, accesskeys.router, campaigns.router, aisummaries.router, numbers.router,
 )
 """VoIPBIN's resources, mounted under /v1.0."""
 

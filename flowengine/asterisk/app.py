@@ -148,8 +148,10 @@ class AriApp:
 
     async def _run(self, call: Call) -> None:
         with log_context(call_id=call.id):
-            log.info("call from %r to %r on channel %s: flow %r (%s)", call.channel.snapshot.caller.number,
-                     call.dialed, call.channel.id, call.route.flow_id, call.route.reason)
+            call.route = await self.routes.lookup(call.dialed, call.args)  # the API's numbers are in the store
+            log.info("call from %r to %r on channel %s: flow %r (%s) of customer %s",
+                     call.channel.snapshot.caller.number, call.dialed, call.channel.id, call.route.flow_id,
+                     call.route.reason, call.route.customer_id)
             try:
                 await self.handler(call)
             except CallEnded:

@@ -24,6 +24,7 @@ from flowengine.flow import varnames as v
 from flowengine.flow.actions.bridging import LegEnding
 from flowengine.flow.activeflow import Activeflow, ReferenceType
 from flowengine.flow.context import Services
+from flowengine.flow.ids import is_unset
 from flowengine.flow.model import Flow
 from flowengine.flow.runner import Runner
 from flowengine.flow.service import FlowService
@@ -211,7 +212,7 @@ class CallRegistry:
         dialed = Address(type="tel", target=call.dialed)
         answered = snap.state == "Up"
         record = CallRecord(
-            id=call.id, customer_id=current_customer(), flow_id=af.flow_id or NIL_ID, activeflow_id=af.id,
+            id=call.id, customer_id=_owner(af), flow_id=af.flow_id or NIL_ID, activeflow_id=af.id,
             source=caller if direction == "incoming" else dialed,
             destination=dialed if direction == "incoming" else caller,
             status="progressing" if answered else "ringing", direction=direction, channel_id=call.channel.id,
@@ -440,6 +441,12 @@ class CallRegistry:
         for live in self.live.values():
             if live.subscription is not None:
                 live.subscription.close()
+
+
+def _owner(af: Activeflow) -> str:
+    """The customer of a call the engine did not originate: its activeflow's (an inbound call on a customer's
+    number runs as that customer), else the customer the running task acts for."""
+    return af.customer_id if not is_unset(af.customer_id) else current_customer()
 
 
 def _away(live: LiveCall) -> bool:

@@ -20,6 +20,7 @@ from flowengine.flow.options.common import Address
 from flowengine.flow.runner import Runner
 from flowengine.flow.variables import Variables, seed_variables
 from flowengine.tasks import TaskOwner
+from flowengine.tenancy import ENGINE_CUSTOMER_ID, acting_for
 
 log = logging.getLogger(__name__)
 
@@ -124,24 +125,41 @@ class FlowService:
         return runner
 
     async def handle_call(self, call: Call) -> None:
-        """Run the call's routed flow until the activeflow ends (the call is hung up then)."""
+        """Run the call's routed flow until the activeflow ends (the call is hung up then), as the route's
+        customer: the flow is one of theirs (the engine's files too for the engine's customer), and the call
+        record, the activeflow and the AI calls the flow starts are theirs."""
+        with acting_for(call.route.customer_id):
+            await self._handle_call(call)
+
+    async def _handle_call(self, call: Call) -> None:
         flow_id = call.route.flow_id
         if not flow_id:
             log.error("no flow for number %r and no default flow: refusing the call", call.dialed)
             await call.channel.hangup("unallocated")
             return
         try:
-            flow = self.get_flow(flow_id)
+            flow = self._routed_flow(call.route)
         except FlowNotFound as exc:
             log.error("%s: refusing the call", exc)
             await call.channel.hangup("failure")
             return
         runner = self.create(flow, reference_type=ReferenceType.CALL, reference_id=call.id, call=call)
+        runner.activeflow.customer_id = call.route.customer_id
         try:
             af = await self.run(runner)
         finally:
             self.services.hangup_reasons[call.id] = call.hangup_cause_txt or "normal"
         log.info("call flow %s ended: %s", flow_id, af.ended_reason)
+
+    def _routed_flow(self, route: Route) -> Flow:
+        """The customer's flow; a route of the config may also name a flow of the engine's files."""
+        try:
+            return self.get_flow(route.flow_id)
+        except FlowNotFound:
+            if not route.from_config or route.customer_id == ENGINE_CUSTOMER_ID:
+                raise
+        with acting_for(ENGINE_CUSTOMER_ID):
+            return self.get_flow(route.flow_id)
 
     async def dial_flow(self, endpoint: str, flow: Flow, *, caller: str = "", target: Address | None = None,
                         source: Address | None = None, master: Runner | None = None) -> None:

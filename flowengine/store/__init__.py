@@ -29,6 +29,7 @@ from flowengine.store.errors import (
     StoreUnavailableError,
 )
 from flowengine.store.flows import Flow, FlowRepository
+from flowengine.store.numbers import Number, NumberRepository
 from flowengine.store.outbox import Backlog, OutboxEntry, OutboxRepository, OutboxRow
 from flowengine.store.outdials import Outdial, OutdialRepository, OutdialTarget, OutdialTargetRepository
 from flowengine.store.outplans import Outplan, OutplanRepository
@@ -79,6 +80,8 @@ __all__ = [
     "IssuedAccessKey",
     "MigrationError",
     "NotFoundError",
+    "Number",
+    "NumberRepository",
     "OutboxEntry",
     "OutboxRepository",
     "OutboxRow",

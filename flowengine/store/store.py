@@ -24,6 +24,7 @@ from flowengine.store.flows import FlowRepository
 from flowengine.store.frontdoor import AgentRepository, FrontCallRepository, agents
 from flowengine.store.keycheck import verify_key
 from flowengine.store.migrate import current_version, head_version, migrate
+from flowengine.store.numbers import NumberRepository
 from flowengine.store.outbox import OutboxRepository
 from flowengine.store.outdials import OutdialRepository, OutdialTargetRepository
 from flowengine.store.outplans import OutplanRepository
@@ -62,6 +63,7 @@ class Store:
         self.frontcalls = FrontCallRepository(db, clock)  # Vapi calls, VoiceOS conversations
         self.agents = AgentRepository(db, clock, secrets)  # VoiceOS agents
         self.summaries = SummaryRepository(db, clock)  # AI summaries (ai_summary, /aisummaries)
+        self.numbers = NumberRepository(db, clock)  # phone numbers routing inbound calls to customers' flows
         self.outbox = OutboxRepository(db, clock)  # webhook bodies waiting for their receivers
 
     @classmethod
