@@ -23,6 +23,7 @@ from flowengine.providers.pricing import PriceTable
 
 ENV_PREFIX = "FLOWENGINE_"
 ENV_SEPARATOR = "__"
+DEFAULT_MAX_BODY_BYTES = 1 << 20
 
 
 class ConfigError(Exception):
@@ -162,6 +163,8 @@ class ApiConfig(_Section):
     port: int = Field(8080, ge=0, le=65535)  # 0: any free port
     # Bearer key that manages customers and access keys (/v1.0/customers, /v1.0/accesskeys); empty: none.
     admin_key: SecretStr = SecretStr("")
+    # Largest request body accepted (413 past it); flows are the largest bodies and stay far below 1 MiB.
+    max_body_bytes: int = Field(DEFAULT_MAX_BODY_BYTES, ge=1024)
 
 
 class WebhooksConfig(_Section):
