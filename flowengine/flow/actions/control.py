@@ -1,6 +1,7 @@
 """Flow-control executors: goto, branch, condition_*, stop, block, empty, variable_set."""
 from __future__ import annotations
 
+import logging
 import operator
 from collections.abc import Callable
 from datetime import datetime
@@ -12,6 +13,8 @@ from flowengine.flow.handlers import ActionFailed, executor
 from flowengine.flow.options import control
 from flowengine.flow.options.common import NoOptions
 from flowengine.flow.templates import Reference, scan
+
+log = logging.getLogger(__name__)
 
 COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq, "!=": operator.ne, ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
@@ -39,6 +42,7 @@ async def goto(ctx: ActionContext, opts: control.GotoOptions) -> None:
     stored = ctx.stored_action()
     remaining = int(stored.option.get("loop_count", 0) or 0)
     if remaining <= 0:
+        log.debug("goto %s: loop_count exhausted, falling through", ctx.action.id)
         return  # exhausted: fall through to the next action (counts persist, as in VoIPBIN)
     stored.option["loop_count"] = remaining - 1
     ctx.forward(opts.target_id)
