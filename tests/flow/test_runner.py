@@ -66,6 +66,19 @@ async def test_an_exhausted_goto_falls_through_without_a_failure(caplog: pytest.
     assert any("loop_count exhausted" in r.getMessage() and r.levelno == logging.DEBUG for r in caplog.records)
 
 
+async def test_variable_set_on_an_engine_name_is_ignored_and_logged(caplog: pytest.LogCaptureFixture) -> None:
+    af = await run(flow([
+        {"id": "own", "type": "variable_set", "option": {"key": "voipbin.activeflow.flow_id", "value": "mine"}},
+        {"id": "digits", "type": "variable_set", "option": {"key": "voipbin.call.digits", "value": "12"}},
+        {"id": "plain", "type": "variable_set", "option": {"key": "x", "value": "1"}},
+    ]))
+    assert af.variables["voipbin.activeflow.flow_id"] == "f1" and af.variables["x"] == "1"
+    assert af.variables["voipbin.call.digits"] == "12"  # the digit buffer is the flow's to clear or set
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [("action own: variable 'voipbin.activeflow.flow_id' is read-only (set by the engine):"
+                        " variable_set ignores this write")]
+
+
 async def test_branch_picks_target_and_clears_the_variable() -> None:
     f = flow([
         {"id": "set", "type": "variable_set", "option": {"key": "choice", "value": "2"}},

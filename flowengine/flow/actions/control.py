@@ -13,6 +13,7 @@ from flowengine.flow.handlers import ActionFailed, executor
 from flowengine.flow.options import control
 from flowengine.flow.options.common import NoOptions
 from flowengine.flow.templates import Reference, scan
+from flowengine.flow.varnames import read_only_write
 
 log = logging.getLogger(__name__)
 
@@ -119,5 +120,9 @@ async def empty(ctx: ActionContext, opts: NoOptions) -> None:
 
 @executor("variable_set")
 async def variable_set(ctx: ActionContext, opts: control.VariableSetOptions) -> None:
+    refused = read_only_write("variable_set", opts.key)
+    if refused:  # the engine's names stay the engine's, as external variables named voipbin.* are dropped
+        log.warning("action %s: %s", ctx.action.id, refused)
+        return
     # The runner substituted the option already; set() expands nothing further for plain values.
     ctx.variables[opts.key] = opts.value
