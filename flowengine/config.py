@@ -264,9 +264,13 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
     data: dict[str, Any] = {}
     if path is not None:
         try:
-            loaded = yaml.safe_load(Path(path).read_text())
+            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ConfigError(source, ["file not found"]) from None
+        except UnicodeDecodeError:
+            raise ConfigError(source, ["not a text file: a config is YAML in UTF-8"]) from None
+        except OSError as exc:  # a folder, no permission...
+            raise ConfigError(source, [f"cannot read it: {exc.strerror or exc}"]) from None
         except yaml.YAMLError as exc:
             raise ConfigError(source, [f"not valid YAML: {exc}"]) from None
         if loaded is not None and not isinstance(loaded, dict):
