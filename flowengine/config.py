@@ -25,6 +25,7 @@ from flowengine.tenancy import ENGINE_CUSTOMER_ID
 
 ENV_PREFIX = "FLOWENGINE_"
 ENV_SEPARATOR = "__"
+DEFAULT_MAX_BODY_BYTES = 1 << 20
 
 
 class ConfigError(Exception):
@@ -186,6 +187,8 @@ class ApiConfig(_Section):
     port: int = Field(8080, ge=0, le=65535)  # 0: any free port
     # Bearer key that manages customers and access keys (/v1.0/customers, /v1.0/accesskeys); empty: none.
     admin_key: SecretStr = SecretStr("")
+    # Largest request body accepted (413 past it); flows are the largest bodies and stay far below 1 MiB.
+    max_body_bytes: int = Field(DEFAULT_MAX_BODY_BYTES, ge=1024)
 
 
 class WebhooksConfig(_Section):
@@ -285,9 +288,13 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
     data: dict[str, Any] = {}
     if path is not None:
         try:
-            loaded = yaml.safe_load(Path(path).read_text())
+            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ConfigError(source, ["file not found"]) from None
+        except UnicodeDecodeError:
+            raise ConfigError(source, ["not a text file: a config is YAML in UTF-8"]) from None
+        except OSError as exc:  # a folder, no permission...
+            raise ConfigError(source, [f"cannot read it: {exc.strerror or exc}"]) from None
         except yaml.YAMLError as exc:
             raise ConfigError(source, [f"not valid YAML: {exc}"]) from None
         if loaded is not None and not isinstance(loaded, dict):

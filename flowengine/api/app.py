@@ -7,6 +7,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from flowengine.api import errors, health, metrics
+from flowengine.api.bodylimit import BodyLimitMiddleware
 from flowengine.api.deps import ApiDeps
 from flowengine.api.errors import ErrorResponse
 from flowengine.api.vapi import routes as vapi
@@ -37,7 +38,7 @@ VOIPBIN_ROUTERS: tuple[APIRouter, ...] = (
 ROOT_ROUTERS: tuple[APIRouter, ...] = (health.router, metrics.router, vapi.router, voiceos.router)
 """Mounted at the root: ops endpoints and the Vapi and VoiceOS front doors (`/call`, `/conversations`...)."""
 
-ERROR_CODES = (400, 401, 403, 404, 409, 503)
+ERROR_CODES = (400, 401, 403, 404, 409, 413, 503)
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
@@ -77,6 +78,7 @@ def create_app(deps: ApiDeps) -> FastAPI:
     )
     app.state.deps = deps
     errors.install(app)
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=deps.max_body_bytes)
     for router in VOIPBIN_ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
     for router in ROOT_ROUTERS:

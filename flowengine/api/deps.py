@@ -8,6 +8,7 @@ from fastapi import Request
 from pydantic import SecretStr
 
 from flowengine.api.errors import unavailable
+from flowengine.config import DEFAULT_MAX_BODY_BYTES
 from flowengine.events import EventBus
 from flowengine.store import Store
 from flowengine.tasks import TaskOwner
@@ -37,6 +38,8 @@ class ApiDeps:
     """What the API started in the background (activeflows, calls, summaries); closed with the server."""
     placed_calls: PlacedCalls | None = None
     """The calls the Vapi and VoiceOS front doors place (None without an engine); closed with the server."""
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    """Largest request body accepted (config api.max_body_bytes); 413 past it."""
 
     def flow_service(self) -> FlowService:
         engine = self.engine

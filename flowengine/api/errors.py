@@ -35,6 +35,8 @@ STATUS_CODES: dict[Status, int] = {
     "INVALID_ARGUMENT": 400, "UNAUTHENTICATED": 401, "PERMISSION_DENIED": 403, "NOT_FOUND": 404,
     "ALREADY_EXISTS": 409, "FAILED_PRECONDITION": 409, "UNAVAILABLE": 503, "INTERNAL": 500,
 }
+BODY_TOO_LARGE = "REQUEST_BODY_TOO_LARGE"
+"""The reason of a 413 (flowengine.api.bodylimit): VoIPBIN's statuses have none of their own, so INVALID_ARGUMENT."""
 
 
 class ErrorBody(BaseModel):
@@ -77,11 +79,15 @@ def unavailable(message: str) -> ApiError:
     return ApiError("UNAVAILABLE", message)
 
 
-def response(status: Status, message: str, *, reason: str = "", field: str = "") -> JSONResponse:
+def response(status: Status, message: str, *, reason: str = "", field: str = "",
+             http_status: int | None = None) -> JSONResponse:
+    """`http_status` for the few answers VoIPBIN's status list has no code of its own for (413 is
+    INVALID_ARGUMENT with its own reason)."""
     body = ErrorBody(status=status, reason=reason or status, message=message, request_id=str(uuid.uuid4()),
                      field=field)
     headers = {"WWW-Authenticate": "Bearer"} if status == "UNAUTHENTICATED" else None
-    return JSONResponse(ErrorResponse(error=body).model_dump(), status_code=STATUS_CODES[status], headers=headers)
+    return JSONResponse(ErrorResponse(error=body).model_dump(), status_code=http_status or STATUS_CODES[status],
+                        headers=headers)
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:
@@ -138,6 +144,8 @@ def install(app: FastAPI) -> None:
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 413:  # flowengine.api.bodylimit: a streamed body went past the limit
+            return response("INVALID_ARGUMENT", str(exc.detail), reason=BODY_TOO_LARGE, http_status=413)
         by_code = {code: status for status, code in STATUS_CODES.items()}
         status: Status = by_code.get(exc.status_code, "INVALID_ARGUMENT")
         if exc.status_code == 405:

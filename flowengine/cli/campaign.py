@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from flowengine.api.server import ApiStartError
 from flowengine.asterisk.ami import AmiError
 from flowengine.asterisk.ari.rest import AriError
 from flowengine.asterisk.instance import InstanceError
@@ -23,7 +24,7 @@ from flowengine.config import Config, ConfigError, load_config
 from flowengine.flow.persistence import ENGINE_CUSTOMER_ID
 from flowengine.logs import setup_logging
 from flowengine.runtime import Engine, open_store
-from flowengine.store.errors import NotFoundError
+from flowengine.store.errors import NotFoundError, StoreError
 
 log = logging.getLogger(__name__)
 REFRESH_S = 0.5
@@ -46,9 +47,9 @@ def add_parser(sub: Any) -> None:
     report_p.set_defaults(func=report)
 
 
-def _config(args: argparse.Namespace, command: str) -> Config | None:
+def _config(args: argparse.Namespace, command: str, *, need_asterisk: bool = True) -> Config | None:
     try:
-        return load_config(args.config)
+        return load_config(args.config, need_asterisk=need_asterisk)
     except ConfigError as exc:
         print(f"flowengine campaign {command}: invalid configuration {exc}", file=sys.stderr)
         return None
@@ -95,7 +96,7 @@ async def _run(config: Config, plan: Any, rows: Any, campaign_id: str) -> int:
     engine = Engine(config)
     try:
         await engine.start()
-    except (AriError, AmiError, InstanceError) as exc:
+    except (AriError, AmiError, InstanceError, StoreError, ApiStartError) as exc:
         print(f"flowengine campaign run: {startup_error(exc, config)}", file=sys.stderr)
         return 2
     assert engine.store is not None and engine.campaigns is not None
@@ -148,14 +149,18 @@ async def _run(config: Config, plan: Any, rows: Any, campaign_id: str) -> int:
 
 
 def report(args: argparse.Namespace) -> int:
-    config = _config(args, "report")
+    config = _config(args, "report", need_asterisk=False)  # it reads the store only
     if config is None:
         return 2
     return asyncio.run(_report(config, args.campaign_id, args.out))
 
 
 async def _report(config: Config, campaign_id: str, out: Path) -> int:
-    store = await open_store(config)
+    try:
+        store = await open_store(config)
+    except StoreError as exc:
+        print(f"flowengine campaign report: {exc}", file=sys.stderr)  # names store.url (passwords masked)
+        return 2
     try:
         try:
             campaign = await store.campaigns.get(ENGINE_CUSTOMER_ID, campaign_id)

@@ -7,6 +7,7 @@ the engine dials get a channel of that same id; an inbound call's id is minted w
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
@@ -67,9 +68,14 @@ def hangup_reason(cause: int, answered: bool, dialstatus: str = "") -> HangupRea
     return "failed"
 
 
+def call_webhook(record: CallRecord) -> dict[str, Any]:
+    """The call's webhook object: the record's view without the internal channel id."""
+    return view(record, exclude=("channel_id",))
+
+
 def publish_call(events: EventBus, kind: str, record: CallRecord) -> None:
-    """A call event as every one goes out: the record's view without the internal channel id."""
-    events.emit(kind, record.customer_id, view(record, exclude=("channel_id",)))
+    """A call event as every one goes out."""
+    events.emit(kind, record.customer_id, call_webhook(record))
 
 
 Verdict = Callable[[int, bool, str], tuple[HangupReason, HangupBy | None]]
@@ -226,6 +232,14 @@ class CallRegistry:
         self._register(live)
         if call.ended.is_set():
             await self._hung_up(live, call.hangup_cause)
+
+    def reference_data(self, call_id: str) -> str:
+        """`${voipbin.flow.reference_data}` of the call's activeflows: the JSON of the call's webhook object
+        as it stands now ("" once the call is no longer live here, or before it is recorded)."""
+        live = self.live.get(call_id)
+        if live is None:
+            return ""
+        return json.dumps(call_webhook(live.record), ensure_ascii=False, separators=(",", ":"))
 
     # -- originating ---------------------------------------------------------------------------
     async def dial(self, customer_id: str, call_id: str, origination: Callable[[], Awaitable[ChannelHandle]], *,

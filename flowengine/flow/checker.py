@@ -24,7 +24,7 @@ from flowengine.flow.registry import ActionRegistry, ActionSpec
 from flowengine.flow.source import Document, NodePath
 from flowengine.flow.templates import exact_reference, has_reference
 from flowengine.flow.usage import SkipPath, VariableUsage, check_templates
-from flowengine.flow.varnames import CONTACT_CASE_ID, is_reserved
+from flowengine.flow.varnames import CONTACT_CASE_ID, VARIABLE_SETTERS, is_reserved, read_only_write
 
 FLOW_FIELDS = ("id", "name", "detail", "type", "variables", "on_complete_flow_id", "actions")
 ACTION_FIELDS = ("id", "next_id", "type", "option")
@@ -254,8 +254,17 @@ class _Checker:
             field = named.path[-1]
             self.error(self.src.value(named.path), named.path, f"option '{field}' of action '{spec.name}': {reason}")
 
+    def read_only_writes(self, spec: ActionSpec, option: dict[str, Any], path: NodePath) -> None:
+        """A warning for a write to one of the engine's `voipbin.*` names (the runner ignores it)."""
+        name_option = VARIABLE_SETTERS.get(spec.name)
+        name = option.get(name_option) if name_option else None
+        if isinstance(name, str) and (message := read_only_write(spec.name, name)):
+            where = (*path, "option", name_option or "")
+            self.warn(self.src.value(where), where, message)
+
     def action_usage(self, spec: ActionSpec, option: dict[str, Any], path: NodePath) -> None:
         type_loc = self.src.value((*path, "type"))
+        self.read_only_writes(spec, option, path)
         if spec.name in DYNAMIC_SETTERS:
             self.usage.unknowable.append(DYNAMIC_SETTERS[spec.name])
         if spec.name == "case_create":

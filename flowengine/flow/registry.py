@@ -12,7 +12,7 @@ from flowengine.flow.errors import (
     UnknownNameError,
     UnsupportedActionError,
 )
-from flowengine.flow.options.common import OptionModel
+from flowengine.flow.options.common import RUNNING, OptionModel
 
 T = TypeVar("T")
 
@@ -84,8 +84,9 @@ class ActionSpec:
 
     def parse_options(self, option: dict[str, Any] | None, *, strict: bool = False) -> OptionModel:
         """Typed options; raises `pydantic.ValidationError`. The runner passes substituted options
-        with `strict=False`; documents are checked with `strict=True`."""
-        return self.options.model_validate(option or {}, strict=strict)
+        with `strict=False`, also telling the models they run (an exhausted goto's count is 0 then);
+        documents are checked with `strict=True`."""
+        return self.options.model_validate(option or {}, strict=strict, context={RUNNING: not strict})
 
     def require_supported(self) -> None:
         if self.unsupported is not None:

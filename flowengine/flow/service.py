@@ -95,11 +95,19 @@ class FlowService:
         parent_vars = parent.variables if parent else None
         checked = sanitize_external(external) if external else {}
         variables: Variables = seed_variables(builtins={**(call_variables(call) if call else {}), **builtins},
-                                              parent=parent_vars, external=checked, defaults=flow.variables)
+                                              parent=parent_vars, external=checked, defaults=flow.variables,
+                                              dynamic={v.FLOW_REFERENCE_DATA: lambda: self._reference_data(af)})
         af.variables = variables.snapshot()
         runner = Runner(af, self.services, call=call, variables=variables)
         self.runners[af.id] = runner
         return runner
+
+    def _reference_data(self, af: Activeflow) -> str:
+        """The JSON of the webhook object of the activeflow's call (the engine has no conversations)."""
+        calls = self.services.calls
+        if af.reference_type != ReferenceType.CALL or calls is None:
+            return ""
+        return calls.reference_data(af.reference_id)
 
     async def run(self, runner: Runner) -> Activeflow:
         try:

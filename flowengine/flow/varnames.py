@@ -90,3 +90,22 @@ BUILTIN_NAMES: frozenset[str] = frozenset(
 def is_reserved(name: str) -> bool:
     """Names under `voipbin.` (any case) belong to the engine, never to external input."""
     return name.strip().lower().startswith(RESERVED_PREFIX)
+
+
+WRITABLE_BUILTINS: frozenset[str] = frozenset((CALL_DIGITS,))
+"""Built-ins a flow may write: the digit buffer, which flows clear before collecting digits (branch clears it too)."""
+
+VARIABLE_SETTERS: dict[str, str] = {"variable_set": "key"}
+"""Actions that write a variable named by one of their options (action type -> option)."""
+
+
+def is_read_only(name: str) -> bool:
+    """The engine's own names (`voipbin.*`, any case), which flows may read but not write."""
+    return is_reserved(name) and name.strip() not in WRITABLE_BUILTINS
+
+
+def read_only_write(action_type: str, name: str) -> str:
+    """Why `action_type` may not write `name` ("" when it may): validate warns it, the runner logs it."""
+    if not is_read_only(name):
+        return ""
+    return f"variable '{name.strip()}' is read-only (set by the engine): {action_type} ignores this write"

@@ -115,3 +115,17 @@ def test_ctrl_c_stops_gracefully_and_a_rerun_resumes(tmp_path: Path, asterisk: A
     rows = (tmp_path / "out" / f"campaign-{campaign_id}.csv").read_text().splitlines()
     assert len(rows) == 4
     assert (tmp_path / "out" / f"campaign-{campaign_id}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_store_that_cannot_open_is_one_line(tmp_path: Path, asterisk: Asterisk) -> None:
+    config = write_config(tmp_path, asterisk)
+    config.write_text(config.read_text().replace(f"sqlite+aiosqlite:///{tmp_path / 'engine.db'}",
+                                                 "'postgresql+asyncpg://nobody:pw-never-shown@127.0.0.1:1/x'"))
+    (tmp_path / "plan.yaml").write_text(PLAN)
+    (tmp_path / "targets.csv").write_text("name,destination\nok,extension:talk1\n")
+    proc = flowengine("campaign", "run", str(tmp_path / "plan.yaml"), "--config", str(config))
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2, err
+    assert "flowengine campaign run: cannot open the database postgresql+asyncpg://nobody:***@" in err
+    assert "Traceback" not in err and "pw-never-shown" not in err
+    assert asterisk.channels() == []

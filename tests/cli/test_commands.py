@@ -142,3 +142,35 @@ def test_a_store_the_engine_cannot_open_is_one_line(asterisk: Asterisk, tmp_path
     assert f"flowengine serve: {expected}" in result.stderr
     assert "pw-never-shown" not in result.stderr + result.stdout
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    (b"\x7fELF\x02\x01\x01\x00\xd0\xff\xfe binary", "not a text file: a config is YAML in UTF-8"),
+    (None, "cannot read it: Is a directory"),
+])
+def test_a_config_that_is_not_text_is_a_configuration_error(tmp_path: Path, content: bytes | None,
+                                                             expected: str) -> None:
+    config = tmp_path / "engine.yaml"
+    if content is None:
+        config.mkdir()
+    else:
+        config.write_bytes(content)
+    for command in (["serve", "--config", str(config)], ["customers", "--config", str(config), "list"],
+                    ["campaign", "report", "some-id", "--config", str(config)]):
+        result = flowengine(*command)
+        assert result.returncode != 0 and "Traceback" not in result.stderr, (command, result.stderr)
+        assert f"{config}: 1 problem(s)\n  {expected}" in result.stderr, (command, result.stderr)
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("foo://bar", "store.url: unsupported database 'foo'"),
+    ("postgresql+asyncpg://nobody:pw-never-shown@127.0.0.1:1/x", "cannot open the database postgresql+asyncpg://nobody:***@"),
+])
+def test_campaign_report_on_a_store_it_cannot_open_is_one_line(tmp_path: Path, url: str, expected: str) -> None:
+    config = tmp_path / "store.yaml"
+    config.write_text(f"store:\n  url: '{url}'\n")  # report reads the store only: no Asterisk settings needed
+    result = flowengine("campaign", "report", "some-id", "--config", str(config), timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert f"flowengine campaign report: {expected}" in result.stderr
+    assert "pw-never-shown" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr

@@ -43,6 +43,18 @@ def test_warnings_are_printed_but_do_not_fail() -> None:
     assert run_cli(["validate", "--quiet", str(path)]) == (0, "")
 
 
+def test_writes_to_engine_variables_are_warnings_and_do_not_fail() -> None:
+    path = FLOWS / "warn" / "readonly.yaml"
+    code, out = run_cli(["validate", str(path)])
+    assert code == 0
+    assert out.splitlines() == [
+        (f"{path}:5:19: warning: variable 'voipbin.call.source.target' is read-only (set by the engine):"
+        " variable_set ignores this write"),
+        (f"{path}:8:12: warning: variable 'VoIPBIN.activeflow.id' is read-only (set by the engine):"
+        " variable_set ignores this write"),
+    ]
+
+
 def test_one_bad_file_among_good_ones_fails(tmp_path: Path) -> None:
     good = FLOWS / "good" / "uuid_ids.yaml"
     missing = tmp_path / "missing.yaml"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -51,6 +52,31 @@ async def test_goto_loop_count_persists_and_next_id_jumps() -> None:
     assert af.variables["n"] == "xxx"  # the body ran three times: once, then two jumps
     assert "never" not in executed(af) and executed(af)[-1] == "end"
     assert af.stack_map["00000000-0000-0000-0000-000000000001"].actions[1].option["loop_count"] == 0
+
+
+async def test_an_exhausted_goto_falls_through_without_a_failure(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="flowengine.flow")
+    af = await run(flow([
+        {"id": "top", "type": "empty"},
+        {"id": "again", "type": "goto", "option": {"target_id": "top", "loop_count": 1}},
+        {"id": "after", "type": "empty"},
+    ]))
+    assert af.ended_reason == "finished" and executed(af) == ["top", "again", "top", "again", "after"]
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert any("loop_count exhausted" in r.getMessage() and r.levelno == logging.DEBUG for r in caplog.records)
+
+
+async def test_variable_set_on_an_engine_name_is_ignored_and_logged(caplog: pytest.LogCaptureFixture) -> None:
+    af = await run(flow([
+        {"id": "own", "type": "variable_set", "option": {"key": "voipbin.activeflow.flow_id", "value": "mine"}},
+        {"id": "digits", "type": "variable_set", "option": {"key": "voipbin.call.digits", "value": "12"}},
+        {"id": "plain", "type": "variable_set", "option": {"key": "x", "value": "1"}},
+    ]))
+    assert af.variables["voipbin.activeflow.flow_id"] == "f1" and af.variables["x"] == "1"
+    assert af.variables["voipbin.call.digits"] == "12"  # the digit buffer is the flow's to clear or set
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [("action own: variable 'voipbin.activeflow.flow_id' is read-only (set by the engine):"
+                        " variable_set ignores this write")]
 
 
 async def test_branch_picks_target_and_clears_the_variable() -> None:

@@ -1,6 +1,7 @@
 """Flow-control executors: goto, branch, condition_*, stop, block, empty, variable_set."""
 from __future__ import annotations
 
+import logging
 import operator
 from collections.abc import Callable
 from datetime import datetime
@@ -12,6 +13,9 @@ from flowengine.flow.handlers import ActionFailed, executor
 from flowengine.flow.options import control
 from flowengine.flow.options.common import NoOptions
 from flowengine.flow.templates import Reference, scan
+from flowengine.flow.varnames import read_only_write
+
+log = logging.getLogger(__name__)
 
 COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq, "!=": operator.ne, ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
@@ -39,6 +43,7 @@ async def goto(ctx: ActionContext, opts: control.GotoOptions) -> None:
     stored = ctx.stored_action()
     remaining = int(stored.option.get("loop_count", 0) or 0)
     if remaining <= 0:
+        log.debug("goto %s: loop_count exhausted, falling through", ctx.action.id)
         return  # exhausted: fall through to the next action (counts persist, as in VoIPBIN)
     stored.option["loop_count"] = remaining - 1
     ctx.forward(opts.target_id)
@@ -115,5 +120,9 @@ async def empty(ctx: ActionContext, opts: NoOptions) -> None:
 
 @executor("variable_set")
 async def variable_set(ctx: ActionContext, opts: control.VariableSetOptions) -> None:
+    refused = read_only_write("variable_set", opts.key)
+    if refused:  # the engine's names stay the engine's, as external variables named voipbin.* are dropped
+        log.warning("action %s: %s", ctx.action.id, refused)
+        return
     # The runner substituted the option already; set() expands nothing further for plain values.
     ctx.variables[opts.key] = opts.value

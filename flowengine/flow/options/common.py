@@ -10,6 +10,9 @@ MISSING_OPTION = "missing_option"
 """Error type raised by model-level "one of these is required" checks (ctx: `name`)."""
 
 
+RUNNING = "running"
+"""Validation-context key set by ActionSpec.parse_options for options of an action about to run."""
+
 class OptionModel(BaseModel):
     """Options of one action type.
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
-from flowengine.flow.options.common import HttpMethod, OptionModel
+from flowengine.flow.options.common import RUNNING, HttpMethod, OptionModel
 from flowengine.flow.templates import has_reference
 
 Comparison = Literal["==", "!=", ">", ">=", "<", "<="]
@@ -15,7 +16,17 @@ JsonValue = str | int | float | bool | list[Any] | dict[str, Any]
 
 class GotoOptions(OptionModel):
     target_id: str = Field(description="Action to jump to.")
-    loop_count: int = Field(ge=1, description="How many times this goto jumps; then it falls through.")
+    loop_count: int = Field(ge=0, json_schema_extra={"minimum": 1},
+                            description="How many times this goto jumps; then it falls through.")
+
+    @field_validator("loop_count")
+    @classmethod
+    def _jumps_at_least_once(cls, value: int, info: ValidationInfo) -> int:
+        """A document must jump at least once (a goto that never jumps is a mistake); a running goto
+        counts down to 0 in its stored copy, and 0 there is the normal exhausted state."""
+        if value < 1 and not (info.context or {}).get(RUNNING):
+            raise PydanticCustomError("greater_than_equal", "Input should be greater than or equal to {ge}", {"ge": 1})
+        return value
 
 
 class BranchOptions(OptionModel):
