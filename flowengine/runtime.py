@@ -166,6 +166,8 @@ class Engine:
         flow_service = self.flow_service = FlowService(link)
         calls = self.calls = CallRegistry(store, self.events, flow_service)  # every call, by id, per customer
         await hang_up_stale_calls(store, self.events, known=calls.live)  # a previous run's calls
+        if self.ari is not None:  # and the calls lost with Asterisk while the engine ran on
+            self.ari.on_resync(calls.resync)
         ais = AIDirectory(Path(cfg.flows_dir) / "ais")
         stack.push_async_callback(ais.aclose)
         await asyncio.to_thread(ais.scan)

@@ -1,6 +1,6 @@
 """REST API: VoIPBIN-style /v1.0 resources, Vapi-compatible call endpoints, auth, webhooks.
 
-Layout: the shared core here (app, auth, errors, pagination, bodies, ids, deps, webhooks, health, metrics,
+Layout: the shared core here (app, auth, errors, bodylimit, pagination, bodies, ids, deps, webhooks, health, metrics,
 server) under three front doors that only translate onto the engine's services: `voipbin/` (the /v1.0
 resources), `vapi/` (Vapi's `/call`) and `voiceos/` (VoiceOS's `/conversations`, `/agents`).
 

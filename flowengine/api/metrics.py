@@ -20,6 +20,32 @@ router = APIRouter(tags=["Ops"])
 TURN_BUCKETS_MS = (100.0, 200.0, 300.0, 400.0, 500.0, 600.0, 800.0, 1000.0, 1500.0, 2000.0, 3000.0, 5000.0)
 
 
+RTP_DROP_CAUSES = {
+    "malformed": "malformed",  # not RTP at all
+    "wrong_source": "dropped_wrong_source",  # from another address than the channel's
+    "wrong_payload": "wrong_payload",  # another codec or frame size than the channel's
+    "stray_ssrc": "ssrc_strays",  # another source than the one the receiver locked onto
+    "late": "jitter_late",  # behind what the jitter buffer has played
+    "duplicate": "jitter_duplicate",
+}
+"""`cause` label of flowengine_rtp_dropped_packets -> the media session counter it sums."""
+
+
+def rtp_metrics(sessions: list[dict[str, int]]) -> Iterator[Any]:
+    """RTP totals of the live AI calls' media sessions (their `counters()`): received, lost, dropped by cause."""
+    received = GaugeMetricFamily("flowengine_rtp_received_packets", "RTP packets received by live AI calls")
+    received.add_metric([], sum(c.get("jitter_received", 0) for c in sessions))
+    yield received
+    lost = GaugeMetricFamily("flowengine_rtp_lost_packets", "RTP packets lost on live AI calls")
+    lost.add_metric([], sum(c.get("jitter_lost", 0) for c in sessions))
+    yield lost
+    dropped = GaugeMetricFamily("flowengine_rtp_dropped_packets", "RTP packets live AI calls received and dropped",
+                                labels=["cause"])
+    for cause, counter in RTP_DROP_CAUSES.items():
+        dropped.add_metric([cause], sum(c.get(counter, 0) for c in sessions))
+    yield dropped
+
+
 class EngineCollector(Collector):
     """Reads the engine at scrape time; nothing on the call path is touched."""
 
@@ -48,18 +74,7 @@ class EngineCollector(Collector):
                                      "Voice-to-voice latency of AI turns (live and the last 100 AI calls), ms")
         hist.add_metric([], buckets, sum_value=sum(values))
         yield hist
-        received = lost = 0
-        for c in live:
-            if c.media is not None and not c.media.closed:
-                counters = c.media.session.counters()
-                received += counters.get("jitter_received", 0)
-                lost += counters.get("jitter_lost", 0)
-        rtp_received = GaugeMetricFamily("flowengine_rtp_received_packets", "RTP packets received by live AI calls")
-        rtp_received.add_metric([], received)
-        yield rtp_received
-        rtp_lost = GaugeMetricFamily("flowengine_rtp_lost_packets", "RTP packets lost on live AI calls")
-        rtp_lost.add_metric([], lost)
-        yield rtp_lost
+        yield from rtp_metrics([c.media.session.counters() for c in live if c.media is not None and not c.media.closed])
         yield from self._webhooks()
 
     def _webhooks(self) -> Iterator[Any]:

@@ -17,6 +17,7 @@ from typing import Any
 from flowengine.asterisk.app import Call as AriCall
 from flowengine.asterisk.ari.events import ChannelDestroyed, ChannelStateChange, Dial, Event, StasisEnd, StasisStart
 from flowengine.asterisk.ari.handles import ChannelHandle
+from flowengine.asterisk.ari.models import Bridge, Channel
 from flowengine.asterisk.ari.rest import quietly
 from flowengine.asterisk.ari.subscriptions import Subscription
 from flowengine.asterisk.routing import Route
@@ -71,6 +72,23 @@ def hangup_reason(cause: int, answered: bool, dialstatus: str = "") -> HangupRea
 def call_webhook(record: CallRecord) -> dict[str, Any]:
     """The call's webhook object: the record's view without the internal channel id."""
     return view(record, exclude=("channel_id",))
+
+
+def stale_ending(call: CallRecord) -> tuple[HangupReason, HangupBy]:
+    """The hangup_reason and hangup_by of a call whose engine lost it (stopped, or lost its Asterisk).
+
+    A call already `terminating` or `canceling` was being hung up by this side: it gets what the registry
+    would have written once the channel went (`normal` if it was answered, else `cancel`). Any other live
+    call ended through neither party: its engine went away. VoIPBIN's `failed` is the reason of a call that
+    could not go on (congestion, unavailable channel), which is what happened; `normal` would tell webhooks
+    and campaigns that the conversation ended as its parties meant to, which nobody knows. Both are `local`:
+    this side dropped the call."""
+    answered = call.tm_progressing != NOT_YET
+    if call.status == "terminating":
+        return ("normal" if answered else "cancel"), "local"
+    if call.status == "canceling":
+        return "cancel", "local"
+    return "failed", "local"
 
 
 def publish_call(events: EventBus, kind: str, record: CallRecord) -> None:
@@ -172,7 +190,8 @@ class CallRegistry:
         live.answered = True
         self._spawn(self._write(live, status="progressing", tm_progressing=self.store.clock()))
 
-    async def _hung_up(self, live: LiveCall, cause: int) -> None:
+    async def _hung_up(self, live: LiveCall, cause: int, *, ending: tuple[HangupReason, HangupBy] | None = None) -> None:
+        """Store and publish the call's end; `ending` overrides what the cause says (a call lost with Asterisk)."""
         if live.gone.is_set():
             return
         live.gone.set()
@@ -187,6 +206,8 @@ class CallRegistry:
         reason, by = hangup_reason(cause, live.answered, live.dialstatus), None
         if live.verdict is not None:
             reason, by = live.verdict(cause, live.answered, live.dialstatus)
+        if ending is not None:
+            reason, by = ending
         async with live.lock:
             record, changed = await self.store.calls.hangup(
                 live.customer_id, live.id, by=by or ("local" if local else "remote"), reason=reason)
@@ -196,6 +217,19 @@ class CallRegistry:
         live.recorded.set()
         if changed:
             self._emit("call_hangup", record)
+
+    async def resync(self, channels: list[Channel], bridges: list[Bridge]) -> None:
+        """ARI resync hook (after a reconnect): a live call whose channel vanished while Asterisk was away
+        sent no hangup event and never will; it is hung up now with the ending of a call whose engine lost it
+        (`stale_ending`: `failed`, `local`), as the next engine start would have done."""
+        present = {c.id for c in channels}
+        lost = [live for live in self.live.values() if live.channel.id not in present and not live.gone.is_set()]
+        for live in lost:
+            log.warning("call %s was lost with Asterisk (its channel vanished while ARI was disconnected)", live.id)
+            try:
+                await self._hung_up(live, 0, ending=stale_ending(live.record))
+            except NotFoundError:  # deleted meanwhile
+                continue
 
     def _register(self, live: LiveCall) -> None:
         self.live[live.id] = live

@@ -5,32 +5,14 @@ import logging
 from collections.abc import Container
 
 from flowengine.events import EventBus
-from flowengine.flow.callregistry import publish_call
-from flowengine.store import NOT_YET, Call, Store
-from flowengine.store.calls import HangupBy, HangupReason
+from flowengine.flow.callregistry import publish_call, stale_ending
+from flowengine.store import Call, Store
 from flowengine.store.errors import NotFoundError
 
 log = logging.getLogger(__name__)
 
 LIVE_STATUSES = ("dialing", "ringing", "progressing", "terminating", "canceling")
 """Every call status but `hangup`."""
-
-
-def stale_ending(call: Call) -> tuple[HangupReason, HangupBy]:
-    """The hangup_reason and hangup_by of a call whose engine stopped under it.
-
-    A call already `terminating` or `canceling` was being hung up by this side: it gets what the registry
-    would have written once the channel went (`normal` if it was answered, else `cancel`). Any other live
-    call ended through neither party: its engine went away. VoIPBIN's `failed` is the reason of a call that
-    could not go on (congestion, unavailable channel), which is what happened; `normal` would tell webhooks
-    and campaigns that the conversation ended as its parties meant to, which nobody knows. Both are `local`:
-    this side dropped the call."""
-    answered = call.tm_progressing != NOT_YET
-    if call.status == "terminating":
-        return ("normal" if answered else "cancel"), "local"
-    if call.status == "canceling":
-        return "cancel", "local"
-    return "failed", "local"
 
 
 async def hang_up_stale_calls(store: Store, events: EventBus, known: Container[str] = ()) -> list[Call]:

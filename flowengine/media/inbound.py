@@ -38,6 +38,9 @@ SLICE_SECONDS = 0.002
 GROUP_SIZE = 128
 HISTORY_ROWS = 64  # initial size of the half-band state table (doubles when full)
 _NATIVE_SCALE = 1.0 / (1 << COEFF_BITS)
+# Packets in sequence a new SSRC needs before the receiver switches to it: Asterisk's strict RTP
+# `probation` default (rtp.conf), with which Asterisk itself learns a new source.
+SSRC_PROBATION = 4
 
 AudioHandler = Callable[[AudioFrame], None]
 EventHandler = Callable[[VadEvent], None]
@@ -98,9 +101,13 @@ class Receiver:
         self._payload_type = codec.payload_type
         self._frame_bytes = codec.frame_bytes
         self._rest: Pcm = _EMPTY_PCM
-        self._ssrc: int | None = None
+        self._ssrc: int | None = None  # the source locked onto
+        self._candidate: int | None = None  # another source being learned, its last sequence number and packets
+        self._candidate_seq = 0
+        self._held: list[tuple[int, bytes]] = []
         self.wrong_payload = 0
         self.ssrc_changes = 0
+        self.ssrc_strays = 0
         self.talkspurts = 0
         self.audio_frames = 0
         self.vad_events = 0
@@ -121,14 +128,38 @@ class Receiver:
             return
         if ssrc != self._ssrc:
             if self._ssrc is not None:
-                # A new stream (Asterisk re-bridged the channel): its sequence starts afresh.
-                self.ssrc_changes += 1
-                self._queue(jitter.flush())
-                jitter.reset()
+                self._learn(ssrc, seq, payload)
+                return
             self._ssrc = ssrc
         frames = jitter.push(seq, payload)
         if frames:
             self._queue(frames)
+
+    def _learn(self, ssrc: int, seq: int, payload: bytes) -> None:
+        """A packet of another SSRC than the locked one. Like Asterisk's strict RTP learning, a new source
+        is taken only after SSRC_PROBATION packets of it in sequence (Asterisk re-bridged the channel);
+        until then they are held, and a stray one (another SSRC, or out of sequence) is dropped, counted,
+        and leaves the locked stream and its jitter buffer alone."""
+        held = self._held
+        if ssrc != self._candidate or seq != (self._candidate_seq + 1) & 0xFFFF:
+            self.ssrc_strays += len(held)
+            held.clear()
+            self._candidate = ssrc
+        self._candidate_seq = seq
+        held.append((seq, payload))
+        if len(held) < SSRC_PROBATION:
+            return
+        # The new stream: its sequence starts afresh; what the old one left waiting plays first.
+        self.ssrc_changes += 1
+        jitter = self.jitter
+        self._queue(jitter.flush())
+        jitter.reset()
+        self._ssrc, self._candidate = ssrc, None
+        for held_seq, held_payload in held:
+            frames = jitter.push(held_seq, held_payload)
+            if frames:
+                self._queue(frames)
+        held.clear()
 
     def _queue(self, frames: list[bytes]) -> None:
         if not self.pending:
@@ -231,6 +262,7 @@ class Receiver:
         counters.update(
             wrong_payload=self.wrong_payload,
             ssrc_changes=self.ssrc_changes,
+            ssrc_strays=self.ssrc_strays,
             rx_talkspurts=self.talkspurts,
             audio_frames=self.audio_frames,
             vad_events=self.vad_events,

@@ -11,6 +11,7 @@ import pytest
 from flowengine.media.clock import MediaClock
 from flowengine.media.codecs import get_codec
 from flowengine.media.frames import AudioFrame, MediaInbox
+from flowengine.media.inbound import SSRC_PROBATION
 from flowengine.media.rtp import RtpPacket
 from flowengine.media.session import MediaSession
 from flowengine.media.vad import SpeechEnded, SpeechStarted, VadConfig, VadEvent
@@ -169,19 +170,20 @@ async def test_wrong_source_ssrc_change_and_bad_payloads(asterisk: FakeAsterisk,
         for packet in (
             RtpPacket(payload_type=8, sequence_number=1, ssrc=0x5E7C21A9, payload=silence),  # alaw on a ulaw channel
             RtpPacket(payload_type=0, sequence_number=1, ssrc=0x5E7C21A9, payload=silence[:80]),  # 10 ms frame
-            RtpPacket(payload_type=0, sequence_number=9000, ssrc=0x1234, payload=silence),  # re-bridged
-            RtpPacket(payload_type=0, sequence_number=9001, ssrc=0x1234, payload=silence),
+            RtpPacket(payload_type=0, sequence_number=7, ssrc=0x9999, payload=silence),  # a stray source
+            *(RtpPacket(payload_type=0, sequence_number=9000 + k, ssrc=0x1234, payload=silence)  # re-bridged
+              for k in range(SSRC_PROBATION)),
         ):
             asterisk.transport.sendto(packet.serialize(), target)
         asterisk.transport.sendto(b"\x00garbage", target)
-        await ticks.until(lambda: session.counters()["rx_packets"] == 15)
-        await ticks.until(lambda: session.counters()["jitter_emitted"] == 12)
+        await ticks.until(lambda: session.counters()["rx_packets"] == 14 + SSRC_PROBATION)
+        await ticks.until(lambda: session.counters()["jitter_emitted"] == 10 + SSRC_PROBATION)
         counters = session.counters()
     intruder.close()
     assert counters["dropped_wrong_source"] == 1
     assert counters["malformed"] == 1
     assert counters["wrong_payload"] == 2
-    assert counters["ssrc_changes"] == 1
+    assert counters["ssrc_changes"] == 1 and counters["ssrc_strays"] == 1
     assert counters["jitter_lost"] == 0 and counters["jitter_restarts"] == 0
 
 
