@@ -2,7 +2,6 @@
 providers they name are checked with the provider catalogue (FILE:LINE:COL: reason)."""
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 from dataclasses import dataclass, field
@@ -14,11 +13,11 @@ from pydantic import SecretStr, ValidationError
 
 from flowengine.ai.tools.catalog import validate_tool_names
 from flowengine.ai.tools.declared import split_secrets
+from flowengine.flow.directory import WatchedFolder
 from flowengine.flow.persistence import ENGINE_CUSTOMER_ID
 from flowengine.flow.problems import Location, Problem, Severity
 from flowengine.providers.catalogue import LLM, STT, TTS, Catalogue, Status
 from flowengine.store import AI
-from flowengine.tasks import TaskOwner
 
 log = logging.getLogger(__name__)
 
@@ -169,18 +168,16 @@ def _id_from_name(name: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"flowengine:ai:{name}"))
 
 
-class AIDirectory:
+class AIDirectory(WatchedFolder):
     """AIs by id and by file name (a flow's `assistance_id` may use either), loaded at start and again when a
     file changes (the watcher); a refused file keeps serving its last good version."""
 
     def __init__(self, path: str | Path, poll_interval: float = 1.0) -> None:
-        self.path = Path(path)
-        self.poll_interval = poll_interval
+        super().__init__(path, poll_interval, "AI directory")
         self.by_id: dict[str, AIConfig] = {}
         self.errors: dict[str, str] = {}
         self.reloads = 0
         self._stamps: dict[Path, int] = {}
-        self._tasks = TaskOwner(f"AI directory {self.path}")  # the watcher
 
     def scan(self) -> bool:
         """Loads every file again when any was added, changed or removed; True when it did."""
@@ -221,16 +218,3 @@ class AIDirectory:
 
     def get(self, ai_id: str) -> AIConfig | None:
         return self.by_id.get(ai_id)
-
-    async def watch(self) -> None:
-        """Rescan every `poll_interval` seconds until cancelled."""
-        while True:
-            await asyncio.sleep(self.poll_interval)
-            await asyncio.to_thread(self.scan)
-
-    def start_watching(self) -> None:
-        if not self._tasks:
-            self._tasks.start(self.watch(), name="ai-directory")
-
-    async def aclose(self) -> None:
-        await self._tasks.aclose()

@@ -21,16 +21,41 @@ class _Entry:
     flow_id: str | None  # None: the file never loaded
 
 
-class FlowDirectory:
+class WatchedFolder:
+    """A folder of files rescanned (`scan()`, in a thread) every `poll_interval` seconds by a task it owns,
+    from `start_watching()` until `aclose()`. Subclasses load the files."""
+
+    def __init__(self, path: str | Path, poll_interval: float, what: str) -> None:
+        self.path = Path(path)
+        self.poll_interval = poll_interval
+        self._tasks = TaskOwner(f"{what} {self.path}")  # the watcher
+        self._what = what
+
+    def scan(self) -> bool:
+        raise NotImplementedError
+
+    async def watch(self) -> None:
+        """Rescan every `poll_interval` seconds until cancelled."""
+        while True:
+            await asyncio.sleep(self.poll_interval)
+            await asyncio.to_thread(self.scan)
+
+    def start_watching(self) -> None:
+        if not self._tasks:
+            self._tasks.start(self.watch(), name=self._what.replace(" ", "-"))
+
+    async def aclose(self) -> None:
+        await self._tasks.aclose()
+
+
+class FlowDirectory(WatchedFolder):
     """Flows by id. A flow's id is its document's `id`, else the file name without extension."""
 
     def __init__(self, path: str | Path, poll_interval: float = 1.0) -> None:
-        self.path = Path(path)
-        self.poll_interval = poll_interval
+        super().__init__(path, poll_interval, "flow directory")
         self.flows: dict[str, Flow] = {}
         self.errors: dict[str, list[str]] = {}
         self._files: dict[Path, _Entry] = {}
-        self._tasks = TaskOwner(f"flow directory {self.path}")  # the watcher
         self.reloads = 0
 
     def get_flow(self, flow_id: str) -> Flow | None:
@@ -82,16 +107,3 @@ class FlowDirectory:
         self.reloads += 1
         log.info("flow %s loaded from %s (%d actions)", flow_id, path.name, len(flow.actions))
         return True
-
-    async def watch(self) -> None:
-        """Rescan every `poll_interval` seconds until cancelled."""
-        while True:
-            await asyncio.sleep(self.poll_interval)
-            await asyncio.to_thread(self.scan)
-
-    def start_watching(self) -> None:
-        if not self._tasks:
-            self._tasks.start(self.watch(), name="flow-directory")
-
-    async def aclose(self) -> None:
-        await self._tasks.aclose()
