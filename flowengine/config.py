@@ -19,7 +19,8 @@ from pydantic import (
     model_validator,
 )
 
-from flowengine.providers.catalogue import TTS
+from flowengine.providers.catalogue import STT, TTS
+from flowengine.providers.credentials import ENVIRONMENT, Access, missing
 from flowengine.providers.pricing import PriceTable
 from flowengine.tenancy import ENGINE_CUSTOMER_ID
 
@@ -134,8 +135,30 @@ class CallsConfig(_Section):
     recordings_dir: str = ""
 
 
+class SpeechProviderConfig(_Section):
+    """One cloud speech vendor's credentials and endpoint (`speech.providers.deepgram`...); what is not set here
+    comes from the vendor's usual environment variables (flowengine.providers.credentials)."""
+
+    api_key: SecretStr = SecretStr("")
+    base_url: str = ""  # a regional, on-premises or compatible server instead of the vendor's own
+    region: str = ""  # azure: the speech resource's region; aws: the Polly region
+    secret: SecretStr = SecretStr("")  # aws: the secret access key
+    account: str = ""  # playht: the user id
+
+    def access(self) -> Access:
+        return Access(self.api_key.get_secret_value(), self.base_url.rstrip("/"), self.region,
+                      self.secret.get_secret_value(), self.account)
+
+
 class SpeechConfig(_Section):
-    """The voice of `talk`, and the HTTP server Asterisk fetches rendered speech from."""
+    """The voice of `talk`, the HTTP server Asterisk fetches rendered speech from, the cloud speech vendors'
+    credentials, and what takes over when a cloud recogniser or voice fails for good during a call."""
+
+    providers: dict[str, SpeechProviderConfig] = Field(default_factory=dict)
+    # a recogniser / voice that takes over an AI call whose own one failed for good ("" = none: the call ends
+    # with an apology in the offline voice and a pipeline-error end reason)
+    fallback_stt: str = ""
+    fallback_tts: str = ""
 
     tts: str = "piper"
     http_host: str = "127.0.0.1"
@@ -146,14 +169,50 @@ class SpeechConfig(_Section):
     # call does not wait seconds for them
     warm_up: bool = True
 
+    @field_validator("providers")
+    @classmethod
+    def _vendors(cls, value: dict[str, SpeechProviderConfig]) -> dict[str, SpeechProviderConfig]:
+        unknown = sorted(set(value) - set(ENVIRONMENT))
+        if unknown:
+            raise ValueError(f"no cloud speech vendor is called {', '.join(map(repr, unknown))} "
+                             f"(known: {', '.join(sorted(ENVIRONMENT))})")
+        return value
+
+    @field_validator("fallback_stt", "fallback_tts")
+    @classmethod
+    def _fallback(cls, value: str, info: ValidationInfo) -> str:
+        """Checked for being a provider here; whether its key is set is checked when the engine starts."""
+        if value:
+            answer = (STT if info.field_name == "fallback_stt" else TTS).check(value)
+            if not answer.runs_here:
+                raise ValueError(f"{value!r} is not available: {answer.reason}")
+        return value
+
     @field_validator("tts")
     @classmethod
     def _voice(cls, value: str) -> str:
         """A voice the engine cannot run is a configuration error, not a `talk` that fails on a live call."""
         answer = TTS.check(value)
-        if not answer.available:
+        if not answer.runs_here:
             raise ValueError(f"{value!r} is not available: {answer.reason}")
         return value
+
+    @model_validator(mode="after")
+    def _keys(self) -> SpeechConfig:
+        """The voice of `talk` and the fallbacks have their keys (here or in the environment)."""
+        configured = {name: p.access() for name, p in self.providers.items()}
+        problems = []
+        for key, catalogue, name in (("tts", TTS, self.tts), ("fallback_tts", TTS, self.fallback_tts),
+                                     ("fallback_stt", STT, self.fallback_stt)):
+            vendor = catalogue.resolve(name) if name else None
+            if vendor in ENVIRONMENT and (lacking := missing(vendor, configured=configured)):
+                problems.append(f"{key} {name!r}: {lacking}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def accesses(self) -> dict[str, Access]:
+        return {name: p.access() for name, p in self.providers.items()}
 
 
 class SmtpConfig(_Section):

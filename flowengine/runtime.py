@@ -37,6 +37,7 @@ from flowengine.flow.persistence import ActiveflowRecorder
 from flowengine.flow.reconcile import hang_up_stale_calls
 from flowengine.flow.service import FlowService
 from flowengine.flow.speech import SpeechCache
+from flowengine.providers import credentials
 from flowengine.store import Store
 from flowengine.tasks import TaskOwner
 
@@ -106,6 +107,7 @@ class Engine:
         return not task.cancelled() and task.exception() is None
 
     async def start(self) -> None:
+        credentials.configure(self.config.speech.accesses())  # cloud speech keys: the catalogue's readiness
         try:
             await self._start_asterisk()
             if self.handler is None:
