@@ -179,7 +179,8 @@ class Engine:
         await asyncio.to_thread(teams.scan)
         resources = self.resources = StoreResources(store, files, ais)
         await resources.warm()
-        providers = self.providers = ProviderPool()
+        providers = self.providers = ProviderPool(fallback_stt=cfg.speech.fallback_stt,
+                                                  fallback_tts=cfg.speech.fallback_tts)
         stack.push_async_callback(providers.aclose)
         if cfg.speech.warm_up:
             tasks = TaskOwner("engine")

@@ -290,10 +290,14 @@ class AICallService:
         live.media = media
         live.room = Room(media, functools.partial(self._takeover_note, live))
         try:
+            record = live.record
             conversation = Conversation(
                 inbox=media.inbox, output=media.session.output, stt=stt, llm=llm, tts=tts, messages=list(system),
                 settings=settings, tools=tools, on_tool=lambda c: self._tool(live, c),
-                on_message=lambda m, extra: self._store_message(live, m, extra))
+                on_message=lambda m, extra: self._store_message(live, m, extra),
+                fallback_stt=self.pool.fallback_stt(record.ai_stt_type),
+                fallback_tts=self.pool.fallback_tts(record.ai_tts_type),
+                apology_tts=self.pool.apology_voice(record.ai_tts_type))
             assert live.toolbox is not None
             conversation.after_tools = live.toolbox.after_tools
             conversation.on_speech = lambda who, started, text: self.events.speech(live.record, who, started, text)

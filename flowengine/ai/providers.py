@@ -3,6 +3,7 @@ models are shared per process."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flowengine.providers.catalogue import LLM, STT, TTS, Catalogue, ProviderUnavailableError
@@ -17,13 +18,46 @@ ProviderUnavailable = ProviderUnavailableError
 """The AI names a provider this engine cannot use; the message says which field, which value and why."""
 
 
+OFFLINE_VOICES = ("piper", "espeak")  # who apologises when a call's own voice failed (the first available)
+
+
 class ProviderPool:
     """One STT and one TTS instance per provider per process (models load once); `""` and aliases share
-    the instance of the provider they stand for."""
+    the instance of the provider they stand for. `fallback_stt`/`fallback_tts` (config `speech.fallback_*`)
+    take over a call whose own recogniser or voice failed for good."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, fallback_stt: str = "", fallback_tts: str = "") -> None:
         self._stt: dict[str, STTProvider] = {}
         self._tts: dict[str, TTSProvider] = {}
+        self.fallback_stt_name = fallback_stt
+        self.fallback_tts_name = fallback_tts
+
+    def fallback_stt(self, own: str) -> STTProvider | None:
+        """The recogniser that takes over from `own` (None: none configured, or it is `own` itself)."""
+        return self._fallback(STT, self.fallback_stt_name, own, self.stt)
+
+    def fallback_tts(self, own: str) -> TTSProvider | None:
+        return self._fallback(TTS, self.fallback_tts_name, own, self.tts)
+
+    def apology_voice(self, own: str) -> TTSProvider | None:
+        """The offline voice that says the call cannot go on when `own` (the call's voice) failed."""
+        for name in OFFLINE_VOICES:
+            if TTS.check(name).available and TTS.resolve(name) != TTS.resolve(own):
+                try:
+                    return self.tts(name)
+                except ProviderUnavailable:
+                    continue
+        return None
+
+    @staticmethod
+    def _fallback(catalogue: Catalogue[P], name: str, own: str, make: Callable[[str], P]) -> P | None:
+        if not name or catalogue.resolve(name) == catalogue.resolve(own):
+            return None
+        try:
+            return make(name)
+        except ProviderUnavailable as exc:  # its key went missing since start: the call runs without one
+            log.warning("fallback %s unavailable: %s", catalogue.kind, exc)
+            return None
 
     def tts(self, tts_type: str) -> TTSProvider:
         return _shared(TTS, tts_type, self._tts)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -18,7 +18,7 @@ from flowengine.providers.llm.base import (
     ToolSpec,
     Usage,
 )
-from flowengine.providers.stt.base import SAMPLE_RATE, STTProvider, Transcript
+from flowengine.providers.stt.base import SAMPLE_RATE, EndOfSpeech, STTProvider, STTStream, Transcript
 from flowengine.providers.tts.base import TTSProvider
 
 CHARS_PER_TOKEN = 4  # the usual rule of thumb for English text with OpenAI-style tokenizers
@@ -126,12 +126,14 @@ class MeteredLLM(LLMProvider):
 
 
 class MeteredSTT(STTProvider):
-    """Counts seconds of audio transcribed; the wrapped recogniser is shared, so closing this closes nothing."""
+    """Counts seconds of audio sent to the recogniser (streamed or per utterance); the wrapped recogniser is
+    shared, so closing this closes nothing."""
 
     def __init__(self, inner: STTProvider, usage: STTUsage) -> None:
         self.inner = inner
         self.usage = usage
         self.name = inner.name
+        self.streaming = inner.streaming
         usage.provider = usage.provider or inner.name
 
     async def transcribe(self, pcm: np.ndarray, *, language: str = "") -> Transcript:
@@ -139,8 +141,47 @@ class MeteredSTT(STTProvider):
         self.usage.seconds += pcm.size / SAMPLE_RATE
         return await self.inner.transcribe(pcm, language=language)
 
+    async def open_stream(self, *, language: str = "", keywords: tuple[str, ...] = ()) -> STTStream:
+        return MeteredSTTStream(await self.inner.open_stream(language=language, keywords=keywords), self.usage)
+
     async def warm_up(self) -> None:
         await self.inner.warm_up()
+
+
+class MeteredSTTStream(STTStream):
+    """A streaming session whose sent audio is counted (each finalize is a request)."""
+
+    def __init__(self, inner: STTStream, usage: STTUsage) -> None:
+        self.inner = inner  # first: the base's __init__ sets the forwarded attributes below
+        self.usage = usage
+        super().__init__()
+
+    @property
+    def on_end_of_speech(self) -> EndOfSpeech | None:
+        return self.inner.on_end_of_speech
+
+    @on_end_of_speech.setter
+    def on_end_of_speech(self, callback: EndOfSpeech | None) -> None:
+        self.inner.on_end_of_speech = callback
+
+    @property
+    def interim(self) -> str:
+        return self.inner.interim
+
+    @interim.setter
+    def interim(self, text: str) -> None:
+        self.inner.interim = text
+
+    async def send(self, pcm: np.ndarray) -> None:
+        self.usage.seconds += pcm.size / SAMPLE_RATE
+        await self.inner.send(pcm)
+
+    async def finalize(self) -> Transcript:
+        self.usage.requests += 1
+        return await self.inner.finalize()
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
 
 
 class MeteredTTS(TTSProvider):
@@ -150,10 +191,17 @@ class MeteredTTS(TTSProvider):
         self.inner = inner
         self.usage = usage
         self.name = inner.name
-        self.sample_rate = inner.sample_rate
         usage.provider = usage.provider or inner.name
 
-    def stream(self, text: str, *, voice_id: str = "", language: str = "") -> AsyncIterator[np.ndarray]:
+    @property
+    def sample_rate(self) -> int:  # the inner voice's, which may learn it when its model loads
+        return self.inner.sample_rate
+
+    @sample_rate.setter
+    def sample_rate(self, rate: int) -> None:
+        self.inner.sample_rate = rate
+
+    def stream(self, text: str, *, voice_id: str = "", language: str = "") -> AsyncGenerator[np.ndarray, None]:
         self.usage.requests += 1
         self.usage.characters += len(text)
         return self.inner.stream(text, voice_id=voice_id, language=language)

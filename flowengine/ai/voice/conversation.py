@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
@@ -9,11 +10,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-import numpy as np
-
 from flowengine.ai.endreasons import pipeline_error
 from flowengine.ai.voice.endpointing import TurnEnd, TurnJudge
 from flowengine.ai.voice.metrics import TurnMetrics
+from flowengine.ai.voice.recognition import Recognition
 from flowengine.ai.voice.sentences import SentenceSplitter
 from flowengine.ai.voice.speech_handle import SpeechHandle, report_mark
 from flowengine.media.frames import AudioFrame, MediaInbox
@@ -36,7 +36,6 @@ from flowengine.tasks import TaskOwner
 
 log = logging.getLogger(__name__)
 
-PREROLL_MS = 300  # audio kept before the VAD's speech start: quiet onsets ("hi", "tue-") fall below its threshold
 MAX_BUFFER_MS = 60_000
 BACKCHANNELS = frozenset({"mm", "mmhm", "mm-hm", "mhm", "uh-huh", "uhhuh", "uh", "um", "hmm", "yeah", "yes",
                           "ok", "okay", "right", "sure", "aha", "ah", "oh"})
@@ -61,6 +60,12 @@ class ConversationSettings:
     # said when a provider fails for good (after its own retries), before the AI call ends with
     # `pipeline-error-<provider>-<component>-failed`; "" ends without a word
     apology: str = "I am sorry, I have a technical problem and cannot go on. Please call again later."
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSpeechEnded(SpeechEnded):
+    """A streaming recogniser's own end of speech, while the VAD still waits out its stop time: the earlier of
+    the two ends the turn (queued in the inbox, so it is handled in order with the VAD's events)."""
 
 
 @dataclass
@@ -88,6 +93,10 @@ class Conversation:
     on_message: MessageSink | None = None
     after_tools: Callable[[], Awaitable[bool]] | None = None  # True: the model answers the tool results
     on_speech: Callable[[str, bool, str], None] | None = None  # (who: caller|agent, started, text)
+    # what takes over when the recogniser / the voice fails for good (None: the call ends with an apology)
+    fallback_stt: STTProvider | None = None
+    fallback_tts: TTSProvider | None = None
+    apology_tts: TTSProvider | None = None  # the offline voice that apologises when the voice itself failed
     turns: list[TurnMetrics] = field(default_factory=list)
     ended_reason: str = ""
 
@@ -108,6 +117,13 @@ class Conversation:
         self.false_interruptions = 0
         self.provider_failures = 0
         self.barge_in_stop_ms: list[float] = []
+        self.ears = Recognition(self.stt, self._frames, self._tasks, language=self.settings.language,
+                                fallback=self.fallback_stt, on_end_of_speech=self._provider_end)
+        self._voice_id = self.settings.voice_id
+        self.tts_fell_back = False
+        self._cut_early = False  # the recogniser's end of speech ended the turn before the VAD did
+        self.provider_turn_ends = 0  # turns ended by the recogniser's signal rather than the VAD's
+        self.false_cuts = 0  # ... after which the caller went on within the VAD's stop time
 
     # -- control ------------------------------------------------------------------------------
     def end(self, reason: str) -> None:
@@ -168,7 +184,7 @@ class Conversation:
         """Queue a fixed line on the agent's voice outside any model turn (a tool's notice); it is not
         added to the model's context. It becomes `speech`: a barge-in interrupts it like a reply."""
         self.speech = handle = SpeechHandle(self.output)
-        await handle.say(self.tts, text, voice_id=self.settings.voice_id, language=self.settings.language)
+        await handle.say(self.tts, text, voice_id=self._voice_id, language=self.settings.language)
         return handle
 
     async def cut(self) -> None:
@@ -189,6 +205,7 @@ class Conversation:
     # -- the loop -----------------------------------------------------------------------------
     async def run(self) -> str:
         try:
+            self.ears.start()
             if self.settings.speak_first:
                 self._start_reply(TurnMetrics(index=0, caller_text=""), opening=True)
             async for item in self.inbox:
@@ -196,13 +213,24 @@ class Conversation:
                     continue
                 if isinstance(item, AudioFrame):
                     self._frames.append(item)
+                    if self._utterance is not None and self.ears.streaming:
+                        await self.ears.feed(item)
                 elif isinstance(item, SpeechStarted):
+                    self._cut_early = False
                     self._on_speech_started(item)
+                    await self.ears.begin(item.start_ms)
                 elif isinstance(item, SpeechStopping):
                     self._on_speech_stopping(item)
                 elif isinstance(item, SpeechResumed):
-                    self._on_speech_resumed()
+                    await self._on_speech_resumed(item)
+                elif isinstance(item, ProviderSpeechEnded):
+                    utt = self._utterance
+                    if utt is not None and utt.end_ms == item.end_ms:  # the VAD is still waiting out its stop time
+                        self._cut_early = True
+                        self.provider_turn_ends += 1
+                        await self._on_speech_ended(item)
                 elif isinstance(item, SpeechEnded):
+                    self._cut_early = False
                     await self._on_speech_ended(item)
                 if self._done.is_set():
                     break
@@ -213,6 +241,7 @@ class Conversation:
             await self._cancel_reply()
             self._drop_utterance()
             await self._tasks.aclose()
+            await self.ears.aclose()
         return self.ended_reason or "ended"
 
     def _on_speech_started(self, event: SpeechStarted) -> None:
@@ -238,14 +267,33 @@ class Conversation:
         if utt is None:
             return
         utt.end_ms = event.end_ms
-        # speculative: hides STT behind endpointing
-        utt.stt = self._tasks.start(self._transcribe(utt), name="conversation-stt")
+        if not self.ears.streaming:  # speculative: hides batch STT behind endpointing
+            utt.stt = self._tasks.start(self._transcribe(utt), name="conversation-stt")
 
-    def _on_speech_resumed(self) -> None:
+    async def _on_speech_resumed(self, event: SpeechResumed) -> None:
         utt = self._utterance
-        if utt is not None and utt.stt is not None:
-            utt.stt.cancel()
-            utt.stt = None
+        if utt is None and self._cut_early:
+            # The recogniser called the end of speech, the VAD had not: the caller went on. A new utterance.
+            self._cut_early = False
+            self.false_cuts += 1
+            start = SpeechStarted(event.t_ms, event.t_ms - 20)
+            self._on_speech_started(start)
+            await self.ears.begin(start.start_ms)
+            return
+        if utt is not None:
+            utt.end_ms = 0
+            if utt.stt is not None:
+                utt.stt.cancel()
+                utt.stt = None
+
+    def _provider_end(self, text: str) -> None:
+        """The streaming recogniser says the caller finished: when the VAD heard silence begin too (it is
+        waiting out its stop time), the turn ends now."""
+        utt = self._utterance
+        if utt is None or not utt.end_ms or self._paused or not self._frames:
+            return
+        now = self._frames[-1].t_ms + 20
+        self.inbox.put(ProviderSpeechEnded(now, utt.start_ms, utt.end_ms))
 
     async def _on_speech_ended(self, event: SpeechEnded) -> None:
         utt = self._utterance
@@ -265,7 +313,7 @@ class Conversation:
                 raise
             return  # the speculative transcription was dropped
         if isinstance(transcript, STTError):
-            await self._fail("transcriber", self.stt.name, transcript)
+            await self._fail("transcriber", self.ears.stt.name, transcript)
             return
         text = transcript.text.strip()
         spoke_ms = event.end_ms - event.start_ms
@@ -312,22 +360,14 @@ class Conversation:
     async def _transcribe(self, utt: _Utterance) -> Transcript | STTError:
         """The utterance as text. A failure is returned, not raised: it is the turn's to handle (in
         `_on_speech_ended`), not the task owner's to log as a crashed background task."""
-        first = utt.start_ms - PREROLL_MS
-        last = utt.end_ms
-        frames = [f.pcm for f in self._frames if first <= f.t_ms < last + 20]
-        if not frames:
-            return Transcript("")
-        pcm = np.concatenate(frames).astype(np.int16, copy=False)
-        try:
-            return await self.stt.transcribe(pcm, language=self.settings.language)
-        except STTError as exc:
-            return exc
+        return await self.ears.transcript(utt.start_ms, utt.end_ms)
 
     def _drop_utterance(self) -> None:
         if self._utterance is None:
             return
         if self._utterance.stt is not None:
             self._utterance.stt.cancel()
+        self.ears.discard()
         self._utterance = None
         self._changed()
 
@@ -386,7 +426,12 @@ class Conversation:
         `pipeline-error-...` reason; the flow decides what follows (ai_talk ends softly)."""
         log.error("AI call %s provider %r failed, ending the conversation: %s", component, provider, exc)
         self.provider_failures += 1
-        if component != "voice" and self.settings.apology and not self._done.is_set():
+        if component == "voice" and self.apology_tts is not None and self.apology_tts is not self.tts:
+            self.tts, self._voice_id = self.apology_tts, ""  # the offline voice says why the call ends
+            speaks = True
+        else:
+            speaks = component != "voice"
+        if speaks and self.settings.apology and not self._done.is_set():
             try:
                 await self._turn(TurnMetrics(index=0), self.settings.apology)
             except TTSError as again:
@@ -456,10 +501,24 @@ class Conversation:
     async def _speak(self, handle: SpeechHandle, sentences: asyncio.Queue[str | None], metrics: TurnMetrics) -> None:
         index = 0
         while (sentence := await sentences.get()) is not None:
-            started = time.perf_counter()
-            first = True
-            async for chunk in self.tts.stream(sentence, voice_id=self.settings.voice_id,
-                                               language=self.settings.language):
+            try:
+                await self._speak_sentence(handle, index, sentence, metrics)
+            except TTSError as exc:
+                if self.fallback_tts is None or self.tts_fell_back:
+                    raise
+                log.error("voice %r failed, %r takes over the call: %s", self.tts.name, self.fallback_tts.name, exc)
+                self.tts, self._voice_id, self.tts_fell_back = self.fallback_tts, "", True
+                await self._speak_sentence(handle, index, sentence, metrics)  # the sentence again, whole
+            index += 1
+
+    async def _speak_sentence(self, handle: SpeechHandle, index: int, sentence: str, metrics: TurnMetrics) -> None:
+        started = time.perf_counter()
+        first = True
+        tts = self.tts
+        # aclosing: a barge-in (this task cancelled) closes the provider's request or socket at once
+        async with contextlib.aclosing(tts.stream(sentence, voice_id=self._voice_id,
+                                                  language=self.settings.language)) as chunks:
+            async for chunk in chunks:
                 if first and metrics.tts_first_audio_ms is None:
                     metrics.tts_first_audio_ms = (time.perf_counter() - started) * 1000
                     if metrics.decided_at:
@@ -468,8 +527,7 @@ class Conversation:
                 if first and index == 0 and self.on_speech is not None:
                     self.on_speech("agent", True, "")
                 first = False
-                handle.play(index, sentence, chunk, self.tts.sample_rate)
-            index += 1
+                handle.play(index, sentence, chunk, tts.sample_rate)
 
     async def _run_tool(self, call: ToolCall) -> None:
         if self.on_tool is None:

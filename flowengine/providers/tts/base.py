@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 import numpy as np
 
@@ -20,7 +20,7 @@ class TTSProvider(abc.ABC):
     sample_rate: int = 16000
 
     @abc.abstractmethod
-    def stream(self, text: str, *, voice_id: str = "", language: str = "") -> AsyncIterator[np.ndarray]:
+    def stream(self, text: str, *, voice_id: str = "", language: str = "") -> AsyncGenerator[np.ndarray, None]:
         """Yield int16 mono chunks as soon as each is ready."""
 
     async def synthesize(self, text: str, *, voice_id: str = "", language: str = "") -> np.ndarray:

@@ -3,7 +3,7 @@ bytes-to-PCM step for the telephony formats they answer in (8 kHz mu-law, 16-bit
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 import numpy as np
 
@@ -26,7 +26,7 @@ class CloudTTS(CloudClient, TTSProvider):
     def __init__(self, **_: object) -> None:
         CloudClient.__init__(self)
 
-    async def stream(self, text: str, *, voice_id: str = "", language: str = "") -> AsyncIterator[np.ndarray]:
+    async def stream(self, text: str, *, voice_id: str = "", language: str = "") -> AsyncGenerator[np.ndarray, None]:
         voice = voice_id or self.default_voice
         for attempt in range(RETRIES + 1):
             played = False

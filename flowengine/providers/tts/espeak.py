@@ -5,7 +5,7 @@ import asyncio
 import io
 import shutil
 import wave
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 import numpy as np
 
@@ -24,7 +24,7 @@ class EspeakTTS(TTSProvider):
     name = "espeak"
     sample_rate = 22050
 
-    async def stream(self, text: str, *, voice_id: str = "", language: str = "") -> AsyncIterator[np.ndarray]:
+    async def stream(self, text: str, *, voice_id: str = "", language: str = "") -> AsyncGenerator[np.ndarray, None]:
         binary = shutil.which("espeak-ng")
         if binary is None:
             raise TTSError(INSTALL_HINT)

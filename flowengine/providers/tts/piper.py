@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import numpy as np
@@ -57,7 +57,7 @@ class PiperTTS(TTSProvider):
     async def warm_up(self) -> None:
         await asyncio.to_thread(self._load)
 
-    async def stream(self, text: str, *, voice_id: str = "", language: str = "") -> AsyncIterator[np.ndarray]:
+    async def stream(self, text: str, *, voice_id: str = "", language: str = "") -> AsyncGenerator[np.ndarray, None]:
         if voice_id and voice_id not in VOICES:
             raise TTSError(no_voice(voice_id))
         voice = await asyncio.to_thread(self._load)
