@@ -27,11 +27,7 @@ class Row:
 
 
 def rows() -> list[Row]:
-    found: list[Row] = []
-    for catalogue in (STT, TTS, LLM):
-        for name in catalogue.known():
-            found.append(_row(catalogue, name))
-    return found
+    return [_row(catalogue, name) for catalogue in (STT, TTS, LLM) for name in catalogue.known()]
 
 
 def _row(catalogue: Catalogue[Any], name: str) -> Row:
