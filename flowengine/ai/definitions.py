@@ -114,8 +114,8 @@ def check_ai_file(path: Path, *, environment: bool = True) -> tuple[AIConfig | N
 
 
 def provider_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
-    """(field, problem) for each provider field naming what this engine cannot run; a name that runs here but
-    needs something now (a key, a package) is reported when a call makes the provider."""
+    """(field, problem) for each provider field naming what this engine cannot run; a recogniser or voice must
+    also have its key now (the engine's), an LLM's key may be the AI's own (reported when a call makes it)."""
     problems: list[tuple[str, str]] = []
     if not data.get("engine_model"):
         problems.append(("engine_model", "engine_model is required: <provider>.<model> (e.g. rules.appointments)"))
@@ -123,7 +123,7 @@ def provider_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
         value = data.get(field_name)
         if value:
             answer = catalogue.check(str(value))
-            if not answer.runs_here:
+            if not answer.definable:
                 problems.append((field_name, answer.problem(field_name)))
     for field_name, (provider_field, setting) in SETTING_FIELDS.items():
         wanted = data.get(field_name)

@@ -266,7 +266,7 @@ def _provider(catalogue: Catalogue[Any], value: Any, where: str, problems: Probl
     `asked` is (setting, value, its path): a language or voice the provider cannot do is that path's problem."""
     setting, wanted, path = asked
     answer = catalogue.check(str(value or ""), **({setting: str(wanted)} if wanted else {}))
-    if not answer.runs_here:  # a missing key is the call's problem: the engine may have it by then
+    if not answer.definable:  # a recogniser's or voice's key is the engine's: it must be there now
         problems.append(answer.blame(where, {setting: path}))
     return answer.provider
 

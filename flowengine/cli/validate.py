@@ -33,10 +33,21 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     parser.add_argument("files", nargs="+", metavar="FILE", help="flow or AI file (.yaml, .yml or .json)")
     parser.add_argument("-q", "--quiet", action="store_true", help="do not print warnings")
+    parser.add_argument("--config", help="engine config whose speech.providers keys AI files may rely on "
+                                         "(else the vendors' environment variables)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.config:
+        from flowengine.config import ConfigError, load_config
+        from flowengine.providers import credentials
+
+        try:
+            credentials.configure(load_config(args.config, need_asterisk=False).speech.accesses())
+        except ConfigError as exc:
+            print(f"flowengine validate: {exc}", file=sys.stderr)
+            return 2
     paths = [Path(name) for name in args.files]
     flows: dict[Path, Any] = {}  # flow file -> its document, or the problems that kept it from parsing
     ai_files: list[Path] = []

@@ -59,6 +59,13 @@ class Availability:
     def available(self) -> bool:
         return self.status is Status.AVAILABLE
 
+    @property
+    def definable(self) -> bool:
+        """An AI (or assistant, agent, team member) may name it: a recogniser or voice must be available now
+        (its key is the engine's: missing now, missing on the call); an LLM must run here (its key may be
+        the AI's own engine_key, checked when a call is placed or started)."""
+        return self.available if self.kind in ("stt", "tts") else self.runs_here
+
     def problem(self, field: str = "") -> str:
         """`tts_type 'azure' is not available: <reason>` (without `field`: `'azure' is not available: ...`)."""
         if self.available:

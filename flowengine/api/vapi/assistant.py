@@ -112,7 +112,7 @@ def provider_of(catalogue: Catalogue[Any], value: Any, path: str, problems: list
     provider is asked whether it can do them, and a setting it cannot is the problem of that setting's path."""
     settings = {k: str(v) for k, (v, _) in (asked or {}).items() if v}
     answer = catalogue.check(str(value or ""), **settings)
-    if not answer.runs_here:
+    if not answer.definable:
         problems.append(answer.blame(path, {k: p for k, (_, p) in (asked or {}).items()}))
     return answer.provider
 

@@ -79,7 +79,7 @@ def _provider(catalogue: Catalogue[Any], name: str, loc: list[str | int], proble
     or voice the provider cannot do is a problem at that loc."""
     setting, wanted, at = asked if asked is not None else ("", "", loc)
     answer = catalogue.check(name, **({setting: wanted} if wanted else {}))
-    if not answer.runs_here:  # a missing key is the call's problem: the engine may have it by then
+    if not answer.definable:  # a recogniser's or voice's key is the engine's: it must be there now
         on_setting = answer.status is Status.UNSUPPORTED and answer.setting == setting
         problems.append(_problem(at, answer.reason) if on_setting else _problem(loc, answer.problem()))
     return answer.provider

@@ -108,7 +108,7 @@ class AIBody(Body):
 def runnable(catalogue: Catalogue[Any], name: str) -> str:
     """`name` as written (VoIPBIN's "" stays the engine's default) when a provider here runs it."""
     answer = catalogue.check(name)
-    if not answer.runs_here:
+    if not answer.definable:
         raise ValueError(answer.problem())
     return name
 
