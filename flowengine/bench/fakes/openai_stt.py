@@ -53,6 +53,13 @@ class FakeOpenAISTT(FakeServer):
         form = await request.post()
         upload = form.get("file")
         entry.body = {k: v for k, v in form.items() if isinstance(v, str)}
+        try:
+            return await self._heard(request, entry, upload)
+        finally:
+            if isinstance(upload, web.FileField):
+                upload.file.close()  # aiohttp spools uploads to a temporary file
+
+    async def _heard(self, request: web.Request, entry: Any, upload: object) -> web.StreamResponse:
         refused = await self.refused(request)
         if refused is not None:
             return refused
