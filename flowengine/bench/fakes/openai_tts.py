@@ -60,7 +60,8 @@ class FakeOpenAITTS(FakeServer):
         if not isinstance(body, dict) or not body.get("model") or not isinstance(body.get("input"), str):
             return openai_error(400, "model and input are required", param="input")
         voice = body.get("voice")
-        if not (voice in VOICES or (isinstance(voice, dict) and str(voice.get("id", "")).startswith("voice_"))):
+        custom = isinstance(voice, dict) and str(voice.get("id", "")).startswith("voice_")
+        if not (custom or (isinstance(voice, str) and voice in VOICES)):
             return openai_error(400, f"Invalid value for 'voice': {voice!r}", param="voice", code="invalid_value")
         if body.get("response_format") != "pcm":
             return openai_error(400, "this fake serves response_format pcm only", param="response_format")
