@@ -171,9 +171,18 @@ async def test_a_request_dropped_mid_turn_is_retried_with_the_audio_sent_so_far(
     assert second.audio_bytes == pcm.size * 2
 
 
+async def test_a_server_that_never_answers_is_retried_once_then_an_error(
+        fake: FakeAzureSTT, make: Callable[..., AzureSTT], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("flowengine.providers.cloud.READ_TIMEOUT_S", 0.3)
+    fake.faults = Faults(hang=True)
+    with pytest.raises(STTError, match=r"after 2 attempts.*Timeout"):
+        await make().transcribe(turn())
+    assert len(fake.requests) == 2
+
+
 async def test_connection_refused_is_an_error(make: Callable[..., AzureSTT]) -> None:
     stt = make(base_url=f"http://127.0.0.1:{closed_port()}")
-    with pytest.raises(STTError, match="after 2 attempts"):
+    with pytest.raises(STTError, match=r"after 2 attempts"):
         await stt.transcribe(turn())
     await stt.aclose()
 

@@ -128,9 +128,18 @@ async def test_a_dropped_connection_is_retried(fake: FakeOpenAISTT, make: Callab
     assert len(fake.requests) == 2
 
 
+async def test_a_server_that_never_answers_is_retried_once_then_an_error(
+        fake: FakeOpenAISTT, make: Callable[..., OpenAISTT], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("flowengine.providers.openai_speech.TIMEOUT_S", 0.3)
+    fake.faults = Faults(hang=True)
+    with pytest.raises(STTError, match=r"after 2 attempts: openai did not answer within 0.3 s"):
+        await make().transcribe(turn())
+    assert len(fake.requests) == 2
+
+
 async def test_connection_refused_is_an_error(make: Callable[..., OpenAISTT]) -> None:
     stt = make(base_url=f"http://127.0.0.1:{closed_port()}/v1")
-    with pytest.raises(STTError, match="after 2 attempts: cannot reach openai"):
+    with pytest.raises(STTError, match=r"after 2 attempts: cannot reach openai"):
         await stt.transcribe(turn())
 
 

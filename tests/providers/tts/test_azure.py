@@ -119,8 +119,17 @@ async def test_a_drop_before_any_audio_is_retried_one_after_audio_is_an_error(
     assert len(fake.requests) == 3  # never repeated once audio was played
 
 
+async def test_a_server_that_never_answers_is_retried_once_then_an_error(
+        fake: FakeAzureTTS, make: Callable[..., AzureTTS], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("flowengine.providers.cloud.READ_TIMEOUT_S", 0.3)
+    fake.faults = Faults(hang=True)
+    with pytest.raises(TTSError, match=r"after 2 attempts.*Timeout"):
+        await make().synthesize(TEXT)
+    assert len(fake.requests) == 2
+
+
 async def test_connection_refused_is_an_error(make: Callable[..., AzureTTS]) -> None:
-    with pytest.raises(TTSError, match="after 2 attempts"):
+    with pytest.raises(TTSError, match=r"after 2 attempts"):
         await make(base_url=f"http://127.0.0.1:{closed_port()}").synthesize(TEXT)
 
 

@@ -119,6 +119,15 @@ async def test_a_drop_before_any_audio_is_retried_one_after_audio_is_an_error(
     assert len(fake.requests) == 3
 
 
+async def test_a_server_that_never_answers_is_retried_once_then_an_error(
+        fake: FakeOpenAITTS, make: Callable[..., OpenAITTS], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("flowengine.providers.openai_speech.TIMEOUT_S", 0.3)
+    fake.faults = Faults(hang=True)
+    with pytest.raises(TTSError, match=r"after 2 attempts.*did not answer within 0.3 s"):
+        await make().synthesize(TEXT)
+    assert len(fake.requests) == 2
+
+
 async def test_connection_refused_is_an_error(make: Callable[..., OpenAITTS]) -> None:
     with pytest.raises(TTSError, match=r"after 2 attempts.*cannot reach openai"):
         await make(base_url=f"http://127.0.0.1:{closed_port()}/v1").synthesize(TEXT)
