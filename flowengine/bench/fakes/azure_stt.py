@@ -45,6 +45,7 @@ class FakeAzureSTT(FakeServer):
     def __init__(self, *, script: Iterable[str] = (), api_key: str = "test-key", faults: Faults | None = None) -> None:
         super().__init__(api_key=api_key, faults=faults)
         self.script: deque[str] = deque(script)
+        self.status = ""  # answer this RecognitionStatus instead of hearing (Error, BabbleTimeout, NoMatch...)
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post(PATH, self._recognize)
@@ -101,6 +102,8 @@ class FakeAzureSTT(FakeServer):
         if self.faults.garbage:
             return web.Response(body=b"RecognitionStatus=Success", content_type="application/json")
         duration = int(listener.audio_ms) * TICKS_PER_MS
+        if self.status:
+            return web.json_response({"RecognitionStatus": self.status, "Offset": 0, "Duration": duration})
         text = listener.take()
         if not text:
             return web.json_response({"RecognitionStatus": "InitialSilenceTimeout", "Offset": duration,

@@ -196,6 +196,16 @@ async def test_a_garbage_answer_is_an_error(fake: FakeAzureSTT, make: Callable[.
     assert len(fake.requests) == 1
 
 
+async def test_recognition_statuses(fake: FakeAzureSTT, make: Callable[..., AzureSTT]) -> None:
+    stt = make()
+    fake.status = "NoMatch"
+    assert (await stt.transcribe(turn())).text == ""
+    fake.status = "Error"
+    with pytest.raises(STTError, match="RecognitionStatus Error"):
+        await stt.transcribe(turn())
+    assert len(fake.requests) == 2  # an answer, even a failed one, is not retried
+
+
 async def test_aclose_mid_turn_aborts_the_request(fake: FakeAzureSTT, make: Callable[..., AzureSTT]) -> None:
     stt = make()
     stream = await stt.open_stream()
