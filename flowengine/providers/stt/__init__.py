@@ -1,5 +1,6 @@
-"""Speech-to-text providers: the base class, the registry, the offline recogniser."""
-from flowengine.providers.stt import whisper  # noqa: F401  (registers the offline recogniser)
+"""Speech-to-text providers: the base class, the registry, the offline and HTTP recognisers."""
+# importing a provider module registers it: the offline recogniser, the HTTP ones
+from flowengine.providers.stt import azure, openai, whisper  # noqa: F401
 from flowengine.providers.stt.base import STT_PROVIDERS, STTError, STTProvider, Transcript
 
 __all__ = ["STT_PROVIDERS", "STTError", "STTProvider", "Transcript"]

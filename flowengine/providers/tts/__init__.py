@@ -1,5 +1,6 @@
-"""Text-to-speech providers: a small base class, the registry, the offline voices."""
-from flowengine.providers.tts import espeak, piper  # noqa: F401  (registers the offline voices)
+"""Text-to-speech providers: a small base class, the registry, the offline and HTTP voices."""
+# importing a provider module registers it: the offline voices, the HTTP ones
+from flowengine.providers.tts import azure, espeak, google, openai, piper  # noqa: F401
 from flowengine.providers.tts.base import TTS_PROVIDERS, TTSProvider
 
 __all__ = ["TTS_PROVIDERS", "TTSProvider"]

@@ -30,8 +30,9 @@ class CloudTTS(CloudClient, TTSProvider):
         voice = voice_id or self.default_voice
         for attempt in range(RETRIES + 1):
             played = False
+            chunks = self._synthesize(text, voice, language)
             try:
-                async for chunk in self._synthesize(text, voice, language):
+                async for chunk in chunks:
                     if chunk.size:
                         played = True
                         yield chunk
@@ -42,6 +43,11 @@ class CloudTTS(CloudClient, TTSProvider):
                 if played or attempt == RETRIES:
                     where = "mid-sentence" if played else f"after {attempt + 1} attempts"
                     raise TTSError(f"{self.vendor} voice failed {where}: {describe(exc)}") from None
+            finally:
+                # when our consumer stops (barge-in), the vendor's request closes now, not when the GC finds it
+                close = getattr(chunks, "aclose", None)
+                if close is not None:
+                    await close()
 
     @abc.abstractmethod
     def _synthesize(self, text: str, voice: str, language: str) -> AsyncIterator[np.ndarray]:
