@@ -1,5 +1,13 @@
-"""Text-to-speech providers: a small base class, the registry, the offline voices."""
-from flowengine.providers.tts import espeak, piper  # noqa: F401  (registers the offline voices)
+"""Text-to-speech providers: a small base class, the registry, the offline voices, the cloud voices."""
+from flowengine.providers.tts import (  # noqa: F401  (importing a voice registers it)
+    cartesia,
+    deepgram,
+    elevenlabs,
+    espeak,
+    hume,
+    piper,
+    playht,
+)
 from flowengine.providers.tts.base import TTS_PROVIDERS, TTSProvider
 
 __all__ = ["TTS_PROVIDERS", "TTSProvider"]
