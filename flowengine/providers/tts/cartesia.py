@@ -22,7 +22,17 @@ OUTPUT_FORMAT = {"container": "raw", "encoding": "pcm_mulaw", "sample_rate": 800
 MAX_MESSAGES = 100_000  # a bound on one sentence's messages
 
 
-@TTS_PROVIDERS.register("cartesia", ready=credentials.ready_for("cartesia"))
+def supports(*, voice_id: object = "", **_: object) -> tuple[str, str] | None:
+    """Cartesia names its voices by UUID."""
+    if voice_id:
+        try:
+            uuid.UUID(str(voice_id))
+        except ValueError:
+            return "voice_id", f"cartesia's voice_id is a voice's UUID, not {str(voice_id)!r}"
+    return None
+
+
+@TTS_PROVIDERS.register("cartesia", ready=credentials.ready_for("cartesia"), supports=supports)
 class CartesiaTTS(CloudTTS):
     """One socket and one context_id per sentence (`continue: false`: the whole transcript at once); chunks are
     decoded as they arrive until `done`. A barge-in sends the context's cancel, then closes the socket."""

@@ -14,7 +14,15 @@ from flowengine.providers.tts.cloud import CloudTTS, PcmChunks
 BASE_URL = "https://api.deepgram.com"
 
 
-@TTS_PROVIDERS.register("deepgram", ready=credentials.ready_for("deepgram"))
+def supports(*, voice_id: object = "", **_: object) -> tuple[str, str] | None:
+    """Aura voices only: the voice_id is the model's name (aura-2-thalia-en, aura-asteria-en...)."""
+    if voice_id and not str(voice_id).startswith("aura-"):
+        return "voice_id", (f"deepgram's voice_id is an Aura model name such as aura-2-thalia-en, not "
+                            f"{str(voice_id)!r}")
+    return None
+
+
+@TTS_PROVIDERS.register("deepgram", ready=credentials.ready_for("deepgram"), supports=supports)
 class DeepgramTTS(CloudTTS):
     """One POST per sentence; the voice_id is the Aura model name (`aura-2-thalia-en`). REST rather than the
     speak WebSocket: a sentence is one request either way, the pooled keep-alive connection makes the first

@@ -7,6 +7,7 @@ import pytest
 from flowengine.bench.fakes.cartesia_tts import FakeCartesiaTTS
 from flowengine.bench.fakes.server import Faults
 from flowengine.bench.fakes.voice import VoiceRecord
+from flowengine.providers.catalogue import TTS, Status
 from flowengine.providers.tts.base import TTSError
 from tests.providers.tts.voice_contract import TEXT, SpeechAccess, VoiceContract
 from tests.support import eventually
@@ -55,3 +56,10 @@ class TestCartesiaVoice(VoiceContract):
             with pytest.raises(TTSError, match="HTTP 400: unknown model_id 'sonic-0'"):
                 await provider.synthesize(TEXT)
         assert len(fake.requests) == 1  # a 400 error event is the request's fault: no retry
+
+
+def test_a_voice_id_that_is_no_uuid_is_refused_naming_it(speech_access: SpeechAccess) -> None:
+    speech_access("cartesia", api_key="k")
+    assert TTS.check("cartesia", voice_id="a0e99841-438c-4a64-b679-ae501e7d6091").status is Status.AVAILABLE
+    answer = TTS.check("cartesia", voice_id="Barbershop Man")
+    assert answer.status is Status.UNSUPPORTED and answer.setting == "voice_id" and "'Barbershop Man'" in answer.reason

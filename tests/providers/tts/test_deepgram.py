@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flowengine.bench.fakes.deepgram_tts import FakeDeepgramTTS
 from flowengine.bench.fakes.voice import VoiceRecord
+from flowengine.providers.catalogue import TTS, Status
 from tests.providers.tts.voice_contract import TEXT, SpeechAccess, VoiceContract
 
 
@@ -25,3 +26,10 @@ class TestDeepgramVoice(VoiceContract):
         assert entry.headers["Authorization"] == "Token test-key"
         assert entry.body == {"text": TEXT}
         assert entry.finished and not entry.closed_by_client
+
+
+def test_a_voice_id_that_is_no_aura_model_is_refused_naming_it(speech_access: SpeechAccess) -> None:
+    speech_access("deepgram", api_key="k")
+    assert TTS.check("deepgram", voice_id="aura-2-orion-en").status is Status.AVAILABLE
+    answer = TTS.check("deepgram", voice_id="thalia")
+    assert answer.status is Status.UNSUPPORTED and answer.setting == "voice_id" and "'thalia'" in answer.reason
