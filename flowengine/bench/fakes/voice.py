@@ -63,12 +63,13 @@ async def stream_http(fake: FakeServer, request: web.Request, entry: VoiceRecord
                 request.transport.abort()
                 entry.closed_at = asyncio.get_running_loop().time()
                 return response
-            transport = request.transport
-            gone = transport is None or transport.is_closing()
+            if _gone(request):
+                closed_by_client(entry)
+                return response
             await response.write(frame(piece))
             entry.chunks_sent += 1
             entry.audio_bytes += len(piece)
-            entry.sent_after_close += gone
+            entry.sent_after_close += _gone(request)  # the client left during the write
             await fake.pace()
         await response.write_eof()
         entry.finished = True
@@ -77,6 +78,10 @@ async def stream_http(fake: FakeServer, request: web.Request, entry: VoiceRecord
         closed_by_client(entry)
         raise
     return response
+
+
+def _gone(request: web.Request) -> bool:
+    return request.transport is None or request.transport.is_closing()
 
 
 def garbage_page() -> web.Response:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from urllib.parse import quote
 
 import numpy as np
 
@@ -33,7 +34,7 @@ class ElevenLabsTTS(CloudTTS):
         params = {"model_id": MODEL, "output_format": OUTPUT_FORMAT}
         if language:
             params["language_code"] = language.split("-")[0].lower()  # ISO 639-1: "en-US" -> "en"
-        url = self.ws_url(BASE_URL, f"/v1/text-to-speech/{voice}/stream-input")
+        url = self.ws_url(BASE_URL, f"/v1/text-to-speech/{quote(voice, safe='')}/stream-input")
         pcm = PcmChunks("mulaw")
         async with connect(self, url, headers={"xi-api-key": self.access.api_key}, params=params,
                            read_timeout_s=self.read_timeout_s) as ws:
