@@ -135,11 +135,13 @@ async def test_an_ai_or_team_not_found_is_refused_before_dialling_naming_the_fie
     ({"engine_model": "groq.llama-3.3-70b-versatile"}, "engine_model", "no API key for groq"),
     ({"stt_language": "de"}, "stt_language", "'de' is not a language the offline Whisper"),
     ({"tts_voice_id": "nova"}, "tts_voice_id", "piper has no voice 'nova'"),
-    ({"tts_type": "elevenlabs"}, "tts_type", "ElevenLabs voices"),
+    ({"tts_type": "elevenlabs"}, "tts_type", "no api_key for elevenlabs"),
+    ({"tts_type": "rime"}, "tts_type", "Rime voices"),
 ])
 async def test_an_ai_that_cannot_run_now_is_refused_before_dialling_naming_the_field(
         rig: Rig, monkeypatch: pytest.MonkeyPatch, changes: dict[str, str], field: str, says: str) -> None:
-    monkeypatch.delenv("GROQ_API_KEY", raising=False)
+    for name in ("GROQ_API_KEY", "ELEVENLABS_API_KEY", "ELEVEN_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
     rig.ais.configs[X] = AIConfig(rig.ais.configs[X].ai.model_copy(update=changes))
     paths = {field: f"assistant.{field}"}
     with pytest.raises(NotRunnable, match=says) as refused:

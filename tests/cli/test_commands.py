@@ -120,11 +120,14 @@ def test_bench_turns_measures_smart_turn_against_plain_vad() -> None:
 
 
 def test_a_voice_the_engine_cannot_run_is_a_configuration_error() -> None:
-    result = flowengine("serve", env={"FLOWENGINE_SPEECH__TTS": "deepgram", "FLOWENGINE_ASTERISK__ARI_PASSWORD": "x"})
+    result = flowengine("serve", env={"FLOWENGINE_SPEECH__TTS": "rime", "FLOWENGINE_ASTERISK__ARI_PASSWORD": "x"})
     assert result.returncode == 2
-    assert ("speech.tts (from FLOWENGINE_SPEECH__TTS): 'deepgram' is not available: this engine has no provider "
-            "for Deepgram") in result.stderr
+    assert ("speech.tts (from FLOWENGINE_SPEECH__TTS): 'rime' is not available: this engine has no provider "
+            "for Rime") in result.stderr
     assert "Traceback" not in result.stderr
+    keyless = flowengine("serve", env={"FLOWENGINE_SPEECH__TTS": "deepgram", "FLOWENGINE_ASTERISK__ARI_PASSWORD": "x",
+                                       "DEEPGRAM_API_KEY": ""})
+    assert keyless.returncode == 2 and "tts 'deepgram': no api_key for deepgram" in keyless.stderr
 
 
 @pytest.mark.parametrize(("url", "expected"), [

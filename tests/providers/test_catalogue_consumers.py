@@ -20,19 +20,19 @@ from flowengine.flow.speech import SpeechCache
 from flowengine.providers.catalogue import LLM, STT, TTS, ProviderUnavailableError
 
 CUSTOMER = "5e0f8c38-4a5e-4c1b-9a55-7d1c2b3a4f60"
-VOICE_REASON = TTS.check("elevenlabs").reason
+VOICE_REASON = TTS.check("rime").reason  # a voice no provider module here runs
 HEARING_REASON = STT.check("deepgram").reason
 MODEL_REASON = LLM.check("anthropic.claude-3-5-sonnet").reason
 
 
 def test_the_reasons_are_the_catalogues() -> None:
-    assert "ElevenLabs voices" in VOICE_REASON and "Deepgram speech recognition" in HEARING_REASON
+    assert "Rime voices" in VOICE_REASON and "Deepgram speech recognition" in HEARING_REASON
     assert "anthropic's Messages API is not supported" in MODEL_REASON
 
 
 def test_voipbin_ai_body() -> None:
     with pytest.raises(ValidationError) as err:
-        AIBody(name="a", engine_model="anthropic.claude-3-5-sonnet", tts_type="elevenlabs", stt_type="deepgram")
+        AIBody(name="a", engine_model="anthropic.claude-3-5-sonnet", tts_type="rime", stt_type="deepgram")
     found = {str(e["loc"][0]): str(e["msg"]) for e in err.value.errors()}
     assert found.keys() == {"engine_model", "tts_type", "stt_type"}
     assert VOICE_REASON in found["tts_type"] and HEARING_REASON in found["stt_type"]
@@ -43,12 +43,12 @@ def test_voipbin_ai_body() -> None:
 
 def test_ai_file_names_file_line_and_column(tmp_path: Path) -> None:
     path = tmp_path / "agent.yaml"
-    path.write_text("name: agent\nengine_model: anthropic.claude-3-5-sonnet\ntts_type: elevenlabs\n"
+    path.write_text("name: agent\nengine_model: anthropic.claude-3-5-sonnet\ntts_type: rime\n"
                     "stt_type: whisper\n")
     with pytest.raises(AIDefinitionError) as err:
         load_ai_file(path)
     assert str(err.value) == (f"{path}:2:15: engine_model 'anthropic.claude-3-5-sonnet' is not available: "
-                              f"{MODEL_REASON}; {path}:3:11: tts_type 'elevenlabs' is not available: {VOICE_REASON}")
+                              f"{MODEL_REASON}; {path}:3:11: tts_type 'rime' is not available: {VOICE_REASON}")
     path.write_text(json.dumps({"tts_type": "espeak", "tool_names": ["teleport"]}))
     with pytest.raises(AIDefinitionError, match=r"agent.yaml:1:1: engine_model is required.*'teleport' is not a tool"):
         load_ai_file(path)
@@ -63,17 +63,17 @@ def test_ai_file_names_file_line_and_column(tmp_path: Path) -> None:
 
 def test_vapi_assistant_and_squad_members() -> None:
     assistant = {"name": "a", "model": {"provider": "anthropic", "model": "claude-3-5-sonnet"},
-                 "voice": {"provider": "11labs"}, "transcriber": {"provider": "deepgram"}}
+                 "voice": {"provider": "rimeai"}, "transcriber": {"provider": "deepgram"}}
     with pytest.raises(AssistantError) as err:
         assistant_to_ai(assistant, customer_id=CUSTOMER)
     assert err.value.problems == [
         ("assistant.model.provider", f"'anthropic' is not available: {MODEL_REASON}"),
-        ("assistant.voice.provider", f"'11labs' is not available: {VOICE_REASON}"),
+        ("assistant.voice.provider", f"'rimeai' is not available: {VOICE_REASON}"),
         ("assistant.transcriber.provider", f"'deepgram' is not available: {HEARING_REASON}")]
     with pytest.raises(TeamError) as team_err:
         squad_to_team({"members": [{"assistant": assistant}]})
     text = str(team_err.value)
-    assert f"squad.members[0].assistant.voice.provider: '11labs' is not available: {VOICE_REASON}" in text
+    assert f"squad.members[0].assistant.voice.provider: 'rimeai' is not available: {VOICE_REASON}" in text
     assert f"squad.members[0].assistant.transcriber.provider: 'deepgram' is not available: {HEARING_REASON}" in text
     assert f"squad.members[0].assistant.model.provider: 'anthropic' is not available: {MODEL_REASON}" in text
     ai, _ = assistant_to_ai({"model": {"provider": "together-ai", "model": "m"}, "transcriber": {
@@ -87,11 +87,11 @@ def test_vapi_assistant_and_squad_members() -> None:
 
 
 def test_voiceos_agent() -> None:
-    config = AgentConfig.model_validate({"voice": {"provider": "elevenlabs"}, "transcriber": {"provider": "deepgram"}})
+    config = AgentConfig.model_validate({"voice": {"provider": "rime"}, "transcriber": {"provider": "deepgram"}})
     with pytest.raises(AgentProblems) as err:
         agent_to_ai(config, customer_id=CUSTOMER, name="n", where=[])
     assert [(e["loc"], e["msg"]) for e in err.value.errors] == [
-        (["body", "voice", "provider"], f"'elevenlabs' is not available: {VOICE_REASON}"),
+        (["body", "voice", "provider"], f"'rime' is not available: {VOICE_REASON}"),
         (["body", "transcriber", "provider"], f"'deepgram' is not available: {HEARING_REASON}")]
     ai = agent_to_ai(AgentConfig.model_validate({}), customer_id=CUSTOMER, name="n", where=[])
     assert (ai.engine_model, ai.tts_type, ai.stt_type) == ("openai.gpt-4o", "piper", "whisper")
@@ -99,16 +99,16 @@ def test_voiceos_agent() -> None:
 
 def test_talk_and_the_calls_provider_pool(tmp_path: Path) -> None:
     with pytest.raises(ProviderUnavailableError) as talk:
-        SpeechCache.with_voice("elevenlabs", MediaServer(tmp_path))
-    assert str(talk.value) == f"speech.tts 'elevenlabs' is not available: {VOICE_REASON}"
+        SpeechCache.with_voice("rime", MediaServer(tmp_path))
+    assert str(talk.value) == f"speech.tts 'rime' is not available: {VOICE_REASON}"
     assert SpeechCache.with_voice("", MediaServer(tmp_path)).tts.name == "piper"
     pool = ProviderPool()
     refused: list[str] = []
-    for make in (lambda: pool.tts("elevenlabs"), lambda: pool.stt("deepgram"),
+    for make in (lambda: pool.tts("rime"), lambda: pool.stt("deepgram"),
                  lambda: pool.llm("anthropic.claude-3-5-sonnet", "", {})):
         with pytest.raises(ProviderUnavailable) as err:
             make()
         refused.append(str(err.value))
-    assert refused == [f"tts_type 'elevenlabs' is not available: {VOICE_REASON}",
+    assert refused == [f"tts_type 'rime' is not available: {VOICE_REASON}",
                        f"stt_type 'deepgram' is not available: {HEARING_REASON}",
                        f"engine_model 'anthropic.claude-3-5-sonnet' is not available: {MODEL_REASON}"]

@@ -3,6 +3,7 @@ bytes-to-PCM step for the telephony formats they answer in (8 kHz mu-law, 16-bit
 from __future__ import annotations
 
 import abc
+import base64
 from collections.abc import AsyncGenerator, AsyncIterator
 
 import numpy as np
@@ -84,3 +85,13 @@ def strip_wav_header(data: bytes) -> bytes:
             return data[pos + 8:pos + 8 + size]
         pos += 8 + size + (size & 1)
     raise TTSError("a WAV answer without a data chunk")
+
+
+def b64_audio(value: object, vendor: str) -> bytes:
+    """The bytes of a base64 audio field; TransientError when it is not base64 text (garbage from the vendor)."""
+    if not isinstance(value, str):
+        raise TransientError(f"{vendor} sent an audio field that is not base64 text")
+    try:
+        return base64.b64decode(value, validate=True)
+    except ValueError:  # binascii.Error is a ValueError
+        raise TransientError(f"{vendor} sent audio that is not base64") from None

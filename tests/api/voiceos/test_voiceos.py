@@ -37,13 +37,13 @@ async def test_agent_bodies_are_validated_as_voiceos_does(client: httpx.AsyncCli
     assert bad.status_code == 422
     locs = [e["loc"] for e in bad.json()["detail"]]
     assert ["body", "voice", "playht", "speed"] in locs and ["body", "max_duration_seconds"] in locs
-    refused = await client.post("/agents", json={"voice": {"provider": "elevenlabs", "voice_id": "x"},
+    refused = await client.post("/agents", json={"voice": {"provider": "rime", "speaker": "x"},
                                                  "transcriber": {"provider": "deepgram"}}, headers=tenant.headers)
     assert refused.status_code == 422
     detail = refused.json()["detail"]
-    assert detail[0]["loc"] == ["body", "voice", "provider"] and "'elevenlabs' is not available" in detail[0]["msg"]
+    assert detail[0]["loc"] == ["body", "voice", "provider"] and "'rime' is not available" in detail[0]["msg"]
     assert detail[1]["loc"] == ["body", "transcriber", "provider"]
-    assert TTS.check("elevenlabs").reason in detail[0]["msg"] and STT.check("deepgram").reason in detail[1]["msg"]
+    assert TTS.check("rime").reason in detail[0]["msg"] and STT.check("deepgram").reason in detail[1]["msg"]
     tool = {"type": "function", "function": {"name": "a-b", "parameters": {}}}
     named = await client.post("/agents", json={"language_model": {"tools": [tool]}}, headers=tenant.headers)
     assert named.status_code == 422 and "function" in json.dumps(named.json()["detail"][0]["loc"])
