@@ -68,9 +68,9 @@ def test_known_but_not_in_this_engine_says_why_and_what_runs_here() -> None:
     voice = TTS.check("Azure")
     assert voice.problem("voice.provider") == ("voice.provider 'Azure' is not available: this engine has no "
                                                "provider for Azure voices (available here: espeak, piper)")
-    assert "OpenAI-compatible" in LLM.check("anthropic.claude-3-5-sonnet").reason
-    with pytest.raises(ProviderUnavailableError, match=r"engine_model 'aws\.claude-3-sonnet' is not available: aws"):
-        LLM.create("aws.claude-3-sonnet")
+    assert "OpenAI-compatible" in LLM.check("dialogflow.cx").reason
+    with pytest.raises(ProviderUnavailableError, match=r"engine_model 'dialogflow\.cx' is not available: dialogflow"):
+        LLM.create("dialogflow.cx")
 
 
 def test_runs_here_but_needs_a_key(monkeypatch: pytest.MonkeyPatch) -> None:

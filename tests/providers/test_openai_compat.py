@@ -161,10 +161,11 @@ def test_every_openai_compatible_seed_provider_is_registered() -> None:
     assert ENDPOINTS["gemini"].base_url == "https://generativelanguage.googleapis.com/v1beta/openai/"
 
 
-@pytest.mark.parametrize("provider", ["anthropic", "aws", "azure"])
-def test_providers_that_are_not_openai_compatible_are_refused(provider: str) -> None:
-    with pytest.raises(LLMConfigError, match="not supported"):
-        create_llm(f"{provider}.some-model", api_key=KEY)
+@pytest.mark.parametrize("provider", ["anthropic"])
+def test_providers_with_their_own_protocol_are_not_openai_compat(provider: str) -> None:
+    assert provider not in ENDPOINTS and provider in LLM_PROVIDERS
+    with pytest.raises(LLMConfigError, match="not supported here: it is an intent engine"):
+        create_llm("dialogflow.some-agent", api_key=KEY)
 
 
 def test_missing_key_names_both_ways(monkeypatch: pytest.MonkeyPatch) -> None:

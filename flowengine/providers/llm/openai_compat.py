@@ -163,7 +163,7 @@ class OpenAICompatLLM(LLMProvider):
         if isinstance(exc, openai.APITimeoutError):
             text = f"{where}: no answer within {self.options.timeout_s:g} s (after {self.options.max_retries} retries)"
         elif isinstance(exc, openai.APIStatusError):
-            text = f"{where}: HTTP {exc.status_code}: {_server_message(exc)}"
+            text = f"{where}: HTTP {exc.status_code}: {server_message(exc)}"
             if exc.status_code in (401, 403):
                 text += " (check the AI's engine_key or the provider's API key variable)"
         elif isinstance(exc, openai.APIConnectionError):
@@ -213,7 +213,7 @@ def redact(text: str, key: str) -> str:
     return text
 
 
-def _server_message(exc: Any) -> str:
+def server_message(exc: Any) -> str:
     body = exc.body
     if isinstance(body, dict):
         error = body.get("error", body)
