@@ -161,7 +161,7 @@ def test_every_openai_compatible_seed_provider_is_registered() -> None:
     assert ENDPOINTS["gemini"].base_url == "https://generativelanguage.googleapis.com/v1beta/openai/"
 
 
-@pytest.mark.parametrize("provider", ["anthropic", "azure"])
+@pytest.mark.parametrize("provider", ["anthropic", "aws", "azure"])
 def test_providers_with_their_own_protocol_are_not_openai_compat(provider: str) -> None:
     assert provider not in ENDPOINTS and provider in LLM_PROVIDERS
     with pytest.raises(LLMConfigError, match="not supported here: it is an intent engine"):
