@@ -11,7 +11,8 @@ from typing import Any
 
 from aiohttp import web
 
-from flowengine.bench.fakes.chat import ChatFake, Reply, drop
+from flowengine.bench.fakes.chat import ChatFake, Reply
+from flowengine.bench.fakes.streaming import drop, watched
 
 VERSIONS = ("2023-06-01", "2026-10-21")
 ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
@@ -61,7 +62,7 @@ class FakeAnthropicLLM(ChatFake):
             sent += 1
             return True
 
-        async with self.streaming(entry):
+        async with watched(entry):
             for event, data in _events(body["model"], reply, garbage=self.faults.garbage):
                 if event == "garbage":
                     await response.write(b"event: content_block_delta\ndata: {\"type\": \"content_bl\n\n")

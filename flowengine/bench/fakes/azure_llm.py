@@ -10,7 +10,8 @@ from typing import Any
 
 from aiohttp import web
 
-from flowengine.bench.fakes.chat import ChatFake, Reply, drop
+from flowengine.bench.fakes.chat import ChatFake, Reply
+from flowengine.bench.fakes.streaming import drop, watched
 
 API_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview)?$")
 NO_FILTER = {"hate": {"filtered": False, "severity": "safe"}, "self_harm": {"filtered": False, "severity": "safe"},
@@ -50,7 +51,7 @@ class FakeAzureLLM(ChatFake):
         if self.faults.garbage:
             await response.write(b"data: {\"choices\": [{\"delta\": \n\n")
             return response
-        async with self.streaming(entry):
+        async with watched(entry):
             for sent, chunk in enumerate(_chunks(request.match_info["deployment"], body, reply)):
                 if self.drop_now(sent):
                     drop(request)

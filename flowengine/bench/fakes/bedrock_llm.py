@@ -4,22 +4,20 @@ Bedrock API key as a bearer token, or SigV4 with the credential scope of service
 a signature that verifies with the fake's secret."""
 from __future__ import annotations
 
-import hashlib
 import hmac
 import itertools
 import json
-import re
 import struct
 import zlib
 from typing import Any
 
 from aiohttp import web
 
-from flowengine.bench.fakes.chat import ChatFake, Reply, drop
+from flowengine.bench.fakes import sigv4
+from flowengine.bench.fakes.chat import ChatFake, Reply
+from flowengine.bench.fakes.streaming import drop, watched
 from flowengine.providers import aws
 
-SIGV4 = re.compile(r"^AWS4-HMAC-SHA256 Credential=(?P<key>[^/]+)/(?P<date>\d{8})/(?P<region>[^/]+)/(?P<service>[^/]+)"
-                   r"/aws4_request, SignedHeaders=(?P<signed>[a-z0-9;-]+), Signature=(?P<signature>[0-9a-f]{64})$")
 ERROR_TYPES = {400: "ValidationException", 403: "UnrecognizedClientException", 404: "ResourceNotFoundException",
                429: "ThrottlingException", 500: "InternalServerException", 503: "ServiceUnavailableException"}
 
@@ -54,32 +52,12 @@ class FakeBedrockLLM(ChatFake):
 
     def authorized(self, request: web.Request) -> bool:
         header = request.headers.get("Authorization", "")
-        self.refusal = ""
         if header.startswith("Bearer "):
+            self.refusal = ""
             return hmac.compare_digest(header[7:], self.api_key)
-        found = SIGV4.match(header)
-        if found is None:
-            self.refusal = "not a SigV4 Authorization header"
-        elif (found["service"], found["region"], found["key"]) != ("bedrock", self.region, self.access_key):
-            self.refusal = f"credential scope {found['key']}/{found['region']}/{found['service']}"
-        elif not {"host", "x-amz-date"} <= set(found["signed"].split(";")):
-            self.refusal = "host and x-amz-date are not signed"
-        elif not hmac.compare_digest(found["signature"], self._signature(request, found)):
-            self.refusal = "signature mismatch"
-        else:
-            return True
-        return False
-
-    def _signature(self, request: web.Request, found: re.Match[str]) -> str:
-        body = request.get("raw_body", b"")
-        headers = {name: request.headers.get(name, "") for name in found["signed"].split(";")}
-        url = f"http://{request.host}{request.raw_path}"
-        canonical, _ = aws.canonical_request("POST", url, headers, hashlib.sha256(body).hexdigest())
-        moment = request.headers.get("x-amz-date", "")
-        scope = f"{found['date']}/{found['region']}/{found['service']}/aws4_request"
-        to_sign = "\n".join([aws.ALGORITHM, moment, scope, hashlib.sha256(canonical.encode()).hexdigest()])
-        key = aws.signing_key(self.secret_key, found["date"], found["region"], found["service"])
-        return hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+        self.refusal = sigv4.refusal(request, request.get("raw_body", b""), access_key=self.access_key,
+                                     secret_key=self.secret_key, region=self.region, service="bedrock")
+        return not self.refusal
 
     def error(self, status: int, message: str) -> web.Response:
         kind = ERROR_TYPES.get(status, "InternalServerException")
@@ -105,7 +83,7 @@ class FakeBedrockLLM(ChatFake):
         reply = self.next_reply()
         response = web.StreamResponse(headers={"Content-Type": aws.EVENTSTREAM})
         await response.prepare(request)
-        async with self.streaming(entry):
+        async with watched(entry):
             for sent, data in enumerate(_frames(reply, garbage=self.faults.garbage)):
                 if self.drop_now(sent):
                     drop(request)

@@ -1,16 +1,10 @@
-"""What the chat-model fakes share: scripted replies (text and/or tool calls, token counts, a mid-stream error)
-and the bookkeeping of a streamed answer (the client going away, an abrupt drop)."""
+"""What the chat-model fakes share: scripted replies (text and/or tool calls, token counts, a mid-stream error)."""
 from __future__ import annotations
 
-import asyncio
 from collections import deque
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from aiohttp import web
-
-from flowengine.bench.fakes.server import FakeServer, Recorded
+from flowengine.bench.fakes.server import FakeServer
 
 
 @dataclass(frozen=True)
@@ -41,21 +35,3 @@ class ChatFake(FakeServer):
 
     def next_reply(self) -> Reply:
         return self.replies.popleft() if self.replies else Reply(text="Hello.")
-
-    @asynccontextmanager
-    async def streaming(self, entry: Recorded) -> AsyncIterator[None]:
-        """Around writing a streamed answer: a client that hangs up (cancelling the handler, or a write on
-        a closed connection) is recorded as `closed_by_client`."""
-        try:
-            yield
-        except (asyncio.CancelledError, ConnectionResetError):
-            entry.closed_by_client = True
-            raise
-        finally:
-            entry.closed_at = asyncio.get_running_loop().time()
-
-
-def drop(request: web.Request) -> None:
-    """Break the connection under the answer being streamed (no end of the chunked body)."""
-    if request.transport is not None:
-        request.transport.close()
