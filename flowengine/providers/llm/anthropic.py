@@ -74,7 +74,7 @@ class AnthropicLLM(LLMProvider):
                     yield event
             finally:
                 await events.close()  # also when the consumer stops early (barge-in): ends the HTTP request
-        except (anthropic.AnthropicError, ValueError) as exc:  # ValueError: JSON that is not the protocol
+        except (anthropic.AnthropicError, ValueError, AttributeError) as exc:  # not JSON / not the events' shape
             raise self._error(exc) from None  # not chained: server messages may echo part of the key
 
     async def _events(self, events: Any) -> AsyncIterator[LLMEvent]:

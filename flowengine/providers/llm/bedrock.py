@@ -125,7 +125,7 @@ class BedrockLLM(LLMProvider):
                     for message in decoder.feed(data):
                         for event in state.take(message):
                             yield event
-            except (aws.EventStreamError, KeyError, TypeError, ValueError) as exc:
+            except (aws.EventStreamError, KeyError, TypeError, ValueError, AttributeError) as exc:
                 raise self._fail(f"an answer that is not the ConverseStream protocol: {describe(exc)}") from None
             except LLMError as exc:
                 raise self._fail(str(exc)) from None

@@ -204,3 +204,15 @@ async def test_key_and_base_url_from_the_environment(monkeypatch: pytest.MonkeyP
     assert KEY not in repr(llm)
     assert (await collect(llm))[0] == TextDelta("Hell")
     assert fake.requests[0].body["model"] == "claude-haiku-4-5"
+
+
+async def test_events_of_the_wrong_shape_are_an_error_not_a_crash(fake: FakeAnthropicLLM,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from flowengine.bench.fakes import anthropic_llm
+
+    def shapeless(model: str, reply: Reply, *, garbage: bool = False) -> list[tuple[str, dict[str, object]]]:
+        return [("message_start", {"message": "not an object"}), ("message_stop", {})]
+
+    monkeypatch.setattr(anthropic_llm, "_events", shapeless)
+    with pytest.raises(LLMError, match="not the Messages protocol: AttributeError"):
+        await collect(make(fake))

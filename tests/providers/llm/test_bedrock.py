@@ -178,3 +178,15 @@ async def test_timeout_is_retried_then_an_error(fake: FakeBedrockLLM) -> None:
     with pytest.raises(LLMError, match=r"Timeout on reading data from socket \(after 2 attempts\)"):
         await collect(make(fake, timeout_s=0.3, max_retries=1))
     assert len(fake.requests) == 2
+
+
+async def test_events_of_the_wrong_shape_are_an_error_not_a_crash(fake: FakeBedrockLLM,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from flowengine.bench.fakes import bedrock_llm
+
+    def shapeless(reply: Reply, *, garbage: bool = False) -> list[bytes]:
+        return [bedrock_llm.frame({":event-type": "contentBlockDelta", ":message-type": "event"}, b'["a list"]')]
+
+    monkeypatch.setattr(bedrock_llm, "_frames", shapeless)
+    with pytest.raises(LLMError, match="not the ConverseStream protocol: TypeError"):
+        await collect(make(fake))
