@@ -164,7 +164,7 @@ def to_anthropic(messages: list[ChatMessage]) -> tuple[str, list[dict[str, Any]]
         elif m.content:
             blocks.append({"type": "text", "text": m.content})
         if m.role == "assistant":
-            blocks += [{"type": "tool_use", "id": c.id, "name": c.name, "input": tool_input(c.arguments)}
+            blocks += [{"type": "tool_use", "id": c.id, "name": c.name, "input": c.input()}
                        for c in m.tool_calls]
         if not blocks:
             continue  # the API refuses empty text blocks
@@ -174,15 +174,6 @@ def to_anthropic(messages: list[ChatMessage]) -> tuple[str, list[dict[str, Any]]
         else:
             turns.append({"role": role, "content": blocks})
     return "\n\n".join(system), turns
-
-
-def tool_input(arguments: str) -> dict[str, Any]:
-    """A tool call's JSON arguments as the object tool_use.input must be (kept, not dropped, when malformed)."""
-    try:
-        value = json.loads(arguments or "{}")
-    except ValueError:
-        return {"arguments": arguments}
-    return value if isinstance(value, dict) else {"value": value}
 
 
 def _create(*, model: str = "", api_key: str = "", base_url: str = "",

@@ -14,7 +14,6 @@ import yarl
 
 from flowengine.providers import aws
 from flowengine.providers.cloud import TRANSIENT, describe, error_text, json_or_none
-from flowengine.providers.llm.anthropic import tool_input
 from flowengine.providers.llm.base import (
     LLM_PROVIDERS,
     ChatMessage,
@@ -104,12 +103,10 @@ class BedrockLLM(LLMProvider):
                     started = True
                     yield event
                 return
-            except _Retry as exc:
+            except RETRYABLE as exc:
                 if started or attempt == self.options.max_retries:
-                    raise self._fail(f"{exc} (after {attempt + 1} attempts)") from None
-            except TRANSIENT as exc:
-                if started or attempt == self.options.max_retries:
-                    raise self._fail(f"{describe(exc)} (after {attempt + 1} attempts)") from None
+                    tries = f"after {attempt + 1} attempt{'s' if attempt else ''}"
+                    raise self._fail(f"{exc if isinstance(exc, _Retry) else describe(exc)} ({tries})") from None
             await asyncio.sleep(RETRY_BACKOFF_S * 2 ** attempt)
 
     async def _attempt(self, body: bytes) -> AsyncIterator[LLMEvent]:
@@ -165,6 +162,7 @@ class BedrockLLM(LLMProvider):
             self._http = None
 
 
+RETRYABLE: tuple[type[BaseException], ...] = (_Retry, *TRANSIENT)
 RETRYABLE_EXCEPTIONS = {"throttlingException", "serviceUnavailableException", "internalServerException"}
 
 
@@ -228,7 +226,7 @@ def to_converse(messages: list[ChatMessage]) -> dict[str, Any]:
         elif m.content:
             blocks.append({"text": m.content})
         if m.role == "assistant":
-            blocks += [{"toolUse": {"toolUseId": c.id, "name": c.name, "input": tool_input(c.arguments)}}
+            blocks += [{"toolUse": {"toolUseId": c.id, "name": c.name, "input": c.input()}}
                        for c in m.tool_calls]
         if not blocks:
             continue

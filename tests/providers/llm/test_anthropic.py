@@ -67,6 +67,9 @@ def test_messages_map_to_system_alternating_turns_and_tool_blocks() -> None:
         {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": '{"result": "ok"}'},
                                      {"type": "tool_result", "tool_use_id": "toolu_2", "content": "done"}]},
         {"role": "assistant", "content": [{"type": "text", "text": "Booked."}]}]
+    # arguments that are not a JSON object are carried, not dropped (input must be an object)
+    assert ToolCall("t", "f", "[1]").input() == {"value": [1]} and ToolCall("t", "f", "oops").input() == {
+        "arguments": "oops"}
 
 
 async def test_streams_text_deltas_before_the_end_then_usage(fake: FakeAnthropicLLM) -> None:
