@@ -55,17 +55,11 @@ LLM_VENDORS: tuple[Vendor, ...] = (
     Vendor("grok", "xAI Grok", ("xai",)),
     Vendor("perplexity", "Perplexity", ("perplexity-ai",)),
     Vendor("together", "Together AI", ("together-ai",)),
-    # seed 001 providers whose API is not OpenAI-compatible: refused with what to do instead, never a
-    # silent fallback to another model
-    Vendor("anthropic", "Anthropic", reason=(
-        "anthropic's Messages API is not supported here; use an OpenAI-compatible route such as "
-        "openrouter.anthropic/<model>")),
-    Vendor("aws", "AWS Bedrock", reason=(
-        "aws (Bedrock) is not supported here: its API is not OpenAI-compatible; use an OpenAI-compatible "
-        "provider (openai, groq, together, ...)")),
-    Vendor("azure", "Azure OpenAI", reason=(
-        "azure OpenAI is not supported here: it needs per-deployment URLs and an api-version; use openai, "
-        "or point FLOWENGINE_LLM_OPENAI_BASE_URL at an OpenAI-compatible gateway")),
+    # seed 001 providers with an API of their own: providers/llm/anthropic.py, bedrock.py, azure.py
+    Vendor("anthropic", "Anthropic"),
+    Vendor("aws", "AWS Bedrock"),
+    Vendor("azure", "Azure OpenAI", ("azure-openai",)),
+    # a seed 001 provider this engine refuses, with what to do instead: never a silent fallback to another model
     Vendor("dialogflow", "Dialogflow", reason=(
         "dialogflow is not supported here: it is an intent engine (CX/ES agents), not a chat model API; use an "
         "OpenAI-compatible provider, or rules.<name> for offline intents")),

@@ -28,9 +28,9 @@ def test_ai_files_are_checked_as_ais_with_file_line_and_column(tmp_path: Path) -
     code, out = run_cli(["validate", str(ai)])
     assert code == 1 and out.startswith(f"{ai}:2:13: tool_names: 'teleport' is not a tool")
     shaped = tmp_path / "agent.yaml"  # outside ais/, known by its shape
-    shaped.write_text("engine_model: anthropic.claude-3-5-sonnet\n")
+    shaped.write_text("engine_model: dialogflow.cx-agent\n")
     code, out = run_cli(["validate", str(shaped)])
-    assert code == 1 and out.startswith(f"{shaped}:1:15: engine_model 'anthropic.claude-3-5-sonnet' is not available")
+    assert code == 1 and out.startswith(f"{shaped}:1:15: engine_model 'dialogflow.cx-agent' is not available")
 
 
 def test_ai_talk_naming_a_missing_ai_is_an_error(tmp_path: Path) -> None:

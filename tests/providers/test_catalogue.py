@@ -74,9 +74,9 @@ def test_known_but_not_in_this_engine_says_why_and_what_runs_here() -> None:
     assert voice.problem("voice.provider") == ("voice.provider 'Rime' is not available: this engine has no "
                                                f"provider for Rime voices (available here: {', '.join(TTS.runnable())})")
     assert {"espeak", "piper", "elevenlabs"} <= set(TTS.runnable())
-    assert "OpenAI-compatible" in LLM.check("anthropic.claude-3-5-sonnet").reason
-    with pytest.raises(ProviderUnavailableError, match=r"engine_model 'aws\.claude-3-sonnet' is not available: aws"):
-        LLM.create("aws.claude-3-sonnet")
+    assert "OpenAI-compatible" in LLM.check("dialogflow.cx").reason
+    with pytest.raises(ProviderUnavailableError, match=r"engine_model 'dialogflow\.cx' is not available: dialogflow"):
+        LLM.create("dialogflow.cx")
 
 
 def test_runs_here_but_needs_a_key(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -22,17 +22,17 @@ from flowengine.providers.catalogue import LLM, STT, TTS, ProviderUnavailableErr
 CUSTOMER = "5e0f8c38-4a5e-4c1b-9a55-7d1c2b3a4f60"
 VOICE_REASON = TTS.check("rime").reason  # a voice no provider module here runs
 HEARING_REASON = STT.check("deepgram").reason
-MODEL_REASON = LLM.check("anthropic.claude-3-5-sonnet").reason
+MODEL_REASON = LLM.check("dialogflow.cx-agent").reason
 
 
 def test_the_reasons_are_the_catalogues() -> None:
     assert "Rime voices" in VOICE_REASON and "Deepgram speech recognition" in HEARING_REASON
-    assert "anthropic's Messages API is not supported" in MODEL_REASON
+    assert "dialogflow is not supported here: it is an intent engine" in MODEL_REASON
 
 
 def test_voipbin_ai_body() -> None:
     with pytest.raises(ValidationError) as err:
-        AIBody(name="a", engine_model="anthropic.claude-3-5-sonnet", tts_type="rime", stt_type="deepgram")
+        AIBody(name="a", engine_model="dialogflow.cx-agent", tts_type="rime", stt_type="deepgram")
     found = {str(e["loc"][0]): str(e["msg"]) for e in err.value.errors()}
     assert found.keys() == {"engine_model", "tts_type", "stt_type"}
     assert VOICE_REASON in found["tts_type"] and HEARING_REASON in found["stt_type"]
@@ -43,11 +43,11 @@ def test_voipbin_ai_body() -> None:
 
 def test_ai_file_names_file_line_and_column(tmp_path: Path) -> None:
     path = tmp_path / "agent.yaml"
-    path.write_text("name: agent\nengine_model: anthropic.claude-3-5-sonnet\ntts_type: rime\n"
+    path.write_text("name: agent\nengine_model: dialogflow.cx-agent\ntts_type: rime\n"
                     "stt_type: whisper\n")
     with pytest.raises(AIDefinitionError) as err:
         load_ai_file(path)
-    assert str(err.value) == (f"{path}:2:15: engine_model 'anthropic.claude-3-5-sonnet' is not available: "
+    assert str(err.value) == (f"{path}:2:15: engine_model 'dialogflow.cx-agent' is not available: "
                               f"{MODEL_REASON}; {path}:3:11: tts_type 'rime' is not available: {VOICE_REASON}")
     path.write_text(json.dumps({"tts_type": "espeak", "tool_names": ["teleport"]}))
     with pytest.raises(AIDefinitionError, match=r"agent.yaml:1:1: engine_model is required.*'teleport' is not a tool"):
@@ -62,12 +62,12 @@ def test_ai_file_names_file_line_and_column(tmp_path: Path) -> None:
 
 
 def test_vapi_assistant_and_squad_members() -> None:
-    assistant = {"name": "a", "model": {"provider": "anthropic", "model": "claude-3-5-sonnet"},
+    assistant = {"name": "a", "model": {"provider": "dialogflow", "model": "cx-agent"},
                  "voice": {"provider": "rimeai"}, "transcriber": {"provider": "deepgram"}}
     with pytest.raises(AssistantError) as err:
         assistant_to_ai(assistant, customer_id=CUSTOMER)
     assert err.value.problems == [
-        ("assistant.model.provider", f"'anthropic' is not available: {MODEL_REASON}"),
+        ("assistant.model.provider", f"'dialogflow' is not available: {MODEL_REASON}"),
         ("assistant.voice.provider", f"'rimeai' is not available: {VOICE_REASON}"),
         ("assistant.transcriber.provider", f"'deepgram' is not available: {HEARING_REASON}")]
     with pytest.raises(TeamError) as team_err:
@@ -75,7 +75,7 @@ def test_vapi_assistant_and_squad_members() -> None:
     text = str(team_err.value)
     assert f"squad.members[0].assistant.voice.provider: 'rimeai' is not available: {VOICE_REASON}" in text
     assert f"squad.members[0].assistant.transcriber.provider: 'deepgram' is not available: {HEARING_REASON}" in text
-    assert f"squad.members[0].assistant.model.provider: 'anthropic' is not available: {MODEL_REASON}" in text
+    assert f"squad.members[0].assistant.model.provider: 'dialogflow' is not available: {MODEL_REASON}" in text
     ai, _ = assistant_to_ai({"model": {"provider": "together-ai", "model": "m"}, "transcriber": {
         "provider": "faster-whisper"}}, customer_id=CUSTOMER)
     assert (ai.engine_model, ai.tts_type, ai.stt_type) == ("together.m", "piper", "whisper")
@@ -105,10 +105,10 @@ def test_talk_and_the_calls_provider_pool(tmp_path: Path) -> None:
     pool = ProviderPool()
     refused: list[str] = []
     for make in (lambda: pool.tts("rime"), lambda: pool.stt("deepgram"),
-                 lambda: pool.llm("anthropic.claude-3-5-sonnet", "", {})):
+                 lambda: pool.llm("dialogflow.cx-agent", "", {})):
         with pytest.raises(ProviderUnavailable) as err:
             make()
         refused.append(str(err.value))
     assert refused == [f"tts_type 'rime' is not available: {VOICE_REASON}",
                        f"stt_type 'deepgram' is not available: {HEARING_REASON}",
-                       f"engine_model 'anthropic.claude-3-5-sonnet' is not available: {MODEL_REASON}"]
+                       f"engine_model 'dialogflow.cx-agent' is not available: {MODEL_REASON}"]

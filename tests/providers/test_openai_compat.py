@@ -162,9 +162,10 @@ def test_every_openai_compatible_seed_provider_is_registered() -> None:
 
 
 @pytest.mark.parametrize("provider", ["anthropic", "aws", "azure"])
-def test_providers_that_are_not_openai_compatible_are_refused(provider: str) -> None:
-    with pytest.raises(LLMConfigError, match="not supported"):
-        create_llm(f"{provider}.some-model", api_key=KEY)
+def test_providers_with_their_own_protocol_are_not_openai_compat(provider: str) -> None:
+    assert provider not in ENDPOINTS and provider in LLM_PROVIDERS
+    with pytest.raises(LLMConfigError, match="not supported here: it is an intent engine"):
+        create_llm("dialogflow.some-agent", api_key=KEY)
 
 
 def test_missing_key_names_both_ways(monkeypatch: pytest.MonkeyPatch) -> None:

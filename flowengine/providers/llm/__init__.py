@@ -1,5 +1,6 @@
-"""Language-model providers: the base class, the registry, OpenAI-compatible and the offline rule engine."""
-from flowengine.providers.llm import openai_compat, rules  # noqa: F401  (register the providers)
+"""Language-model providers: the base class, the registry, OpenAI-compatible, Anthropic, Bedrock, Azure OpenAI
+and the offline rule engine."""
+from flowengine.providers.llm import anthropic, azure, bedrock, openai_compat, rules  # noqa: F401  (register the providers)
 from flowengine.providers.llm.base import (
     LLM_PROVIDERS,
     ChatMessage,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import abc
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -24,6 +25,15 @@ class ToolCall:
     id: str
     name: str
     arguments: str  # JSON text, as the OpenAI API carries it
+
+    def input(self) -> dict[str, Any]:
+        """The arguments as the JSON object native tool-use blocks carry (Anthropic's input, Bedrock's toolUse):
+        kept, not dropped, when the model wrote something else."""
+        try:
+            value = json.loads(self.arguments or "{}")
+        except ValueError:
+            return {"arguments": self.arguments}
+        return value if isinstance(value, dict) else {"value": value}
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""Where each OpenAI-compatible `engine_model` provider lives: base URLs and key variables (the seed providers
-this engine cannot run are in flowengine.providers.vendors, with the reason)."""
+"""Where each `engine_model` provider lives: base URLs and key variables, for the OpenAI-compatible ones and the
+native clients (anthropic, azure) alike (the seed providers this engine cannot run are in
+flowengine.providers.vendors, with the reason)."""
 from __future__ import annotations
 
 import os
@@ -38,6 +39,11 @@ ENDPOINTS: dict[str, Endpoint] = {e.provider: e for e in (
     _e("sambanova", "https://api.sambanova.ai/v1"),
     _e("together", "https://api.together.xyz/v1"),
 )}
+
+
+# Providers with a wire protocol of their own (kept out of ENDPOINTS, whose every name openai_compat registers).
+ANTHROPIC = Endpoint("anthropic", "https://api.anthropic.com", ("ANTHROPIC_API_KEY",))
+AZURE = Endpoint("azure", "", ("AZURE_OPENAI_API_KEY",))  # the base is the resource's endpoint: no default
 
 
 def base_url_env(provider: str) -> str:

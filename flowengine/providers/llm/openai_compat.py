@@ -5,7 +5,7 @@ import functools
 import logging
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flowengine.providers.llm.base import (
     LLM_PROVIDERS,
@@ -22,6 +22,9 @@ from flowengine.providers.llm.base import (
 )
 from flowengine.providers.llm.endpoints import ENDPOINTS, resolve_api_key, resolve_base_url
 from flowengine.providers.needs import missing_modules
+
+if TYPE_CHECKING:
+    from openai import AsyncOpenAI
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +79,7 @@ class OpenAICompatLLM(LLMProvider):
     def __init__(self, *, provider: str, model: str, api_key: str, base_url: str,
                  parameter: Mapping[str, Any] | None = None) -> None:
         try:
-            from openai import AsyncOpenAI
+            import openai  # noqa: F401  (the client's package: missing, a clear config error)
         except ImportError as exc:
             raise LLMConfigError(f"the {provider} LLM needs the openai client: {INSTALL_HINT}") from exc
         if not model:
@@ -86,8 +89,14 @@ class OpenAICompatLLM(LLMProvider):
         self.base_url = base_url
         self.options = Options.parse(parameter)
         self._key = api_key
-        self._client = AsyncOpenAI(api_key=api_key, base_url=base_url, timeout=self.options.timeout_s,
-                                   max_retries=self.options.max_retries)
+        self._client = self._make_client()
+
+    def _make_client(self) -> AsyncOpenAI:
+        """The client of this provider's flavour of the API (Azure's deployments URLs: providers/llm/azure.py)."""
+        from openai import AsyncOpenAI
+
+        return AsyncOpenAI(api_key=self._key, base_url=self.base_url, timeout=self.options.timeout_s,
+                                  max_retries=self.options.max_retries)
 
     def __repr__(self) -> str:  # never the key
         return f"OpenAICompatLLM({self.name}.{self.model} at {self.base_url})"
@@ -118,7 +127,7 @@ class OpenAICompatLLM(LLMProvider):
             else:
                 async for event in self._whole(request):
                     yield event
-        except openai.OpenAIError as exc:
+        except (openai.OpenAIError, ValueError) as exc:  # ValueError: a chunk that is not JSON
             raise self._error(exc) from None  # not chained: server messages may echo part of the key
 
     async def _streamed(self, request: dict[str, Any]) -> AsyncIterator[LLMEvent]:
@@ -131,7 +140,9 @@ class OpenAICompatLLM(LLMProvider):
             async for chunk in chunks:
                 if chunk.usage is not None:
                     usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
-                for choice in chunk.choices[:1]:
+                for choice in chunk.choices[:1]:  # Azure's first chunk has none (its prompt filter results)
+                    if choice.finish_reason == "content_filter":
+                        raise self._filtered()
                     if choice.delta.content:
                         yield TextDelta(choice.delta.content)
                     for part in choice.delta.tool_calls or ():
@@ -146,6 +157,8 @@ class OpenAICompatLLM(LLMProvider):
     async def _whole(self, request: dict[str, Any]) -> AsyncIterator[LLMEvent]:
         response = await self._client.chat.completions.create(**request, stream=False)
         if response.choices:
+            if response.choices[0].finish_reason == "content_filter":
+                raise self._filtered()
             message = response.choices[0].message
             if message.content:
                 yield TextDelta(message.content)
@@ -156,6 +169,9 @@ class OpenAICompatLLM(LLMProvider):
         u = response.usage
         yield Usage(u.prompt_tokens, u.completion_tokens) if u else Usage()
 
+    def _filtered(self) -> LLMError:
+        return LLMError(f"{self.name} model {self.model!r}: the provider's content filter stopped the answer")
+
     def _error(self, exc: Exception) -> LLMError:
         import openai
 
@@ -163,14 +179,17 @@ class OpenAICompatLLM(LLMProvider):
         if isinstance(exc, openai.APITimeoutError):
             text = f"{where}: no answer within {self.options.timeout_s:g} s (after {self.options.max_retries} retries)"
         elif isinstance(exc, openai.APIStatusError):
-            text = f"{where}: HTTP {exc.status_code}: {_server_message(exc)}"
+            text = f"{where}: HTTP {exc.status_code}: {server_message(exc)}"
             if exc.status_code in (401, 403):
                 text += " (check the AI's engine_key or the provider's API key variable)"
         elif isinstance(exc, openai.APIConnectionError):
-            text = f"{where}: cannot reach {self.base_url}"
+            why = f": {exc.__cause__}" if exc.__cause__ and str(exc.__cause__) else ""
+            text = f"{where}: {exc}{why} (at {self.base_url})"  # refused, or dropped mid-stream
+        elif isinstance(exc, ValueError):
+            text = f"{where}: an answer that is not the chat completions protocol: {type(exc).__name__}: {exc}"
         else:
             text = f"{where}: {type(exc).__name__}: {exc}"
-        return LLMError(redact(text, self._key))
+        return LLMError(redact(text, self._key)[:500])
 
     async def aclose(self) -> None:
         await self._client.close()
@@ -213,7 +232,7 @@ def redact(text: str, key: str) -> str:
     return text
 
 
-def _server_message(exc: Any) -> str:
+def server_message(exc: Any) -> str:
     body = exc.body
     if isinstance(body, dict):
         error = body.get("error", body)

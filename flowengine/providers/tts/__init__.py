@@ -1,5 +1,6 @@
 """Text-to-speech providers: a small base class, the registry, the offline voices, the cloud voices."""
 from flowengine.providers.tts import (  # noqa: F401  (importing a voice registers it)
+    aws,
     azure,
     cartesia,
     deepgram,

@@ -62,12 +62,12 @@ async def test_values_the_engine_cannot_honour_are_refused_by_path(client: httpx
 
 async def test_providers_are_the_catalogues_with_vapis_spellings(client: httpx.AsyncClient, tenant: Tenant) -> None:
     body = {"customer": {"number": "talk1"}, "assistant": {
-        "model": {"provider": "anthropic", "model": "claude-3-5-sonnet"}, "voice": {"provider": "rimeai"},
+        "model": {"provider": "dialogflow", "model": "cx-agent"}, "voice": {"provider": "rimeai"},
         "transcriber": {"provider": "gladia"}}}
     reply = await client.post("/call", json=body, headers=tenant.headers)
     assert reply.status_code == 400
     message = reply.json()["error"]["message"]
-    assert f"assistant.model.provider: 'anthropic' is not available: {LLM.check('anthropic.x').reason}" in message
+    assert f"assistant.model.provider: 'dialogflow' is not available: {LLM.check('dialogflow.x').reason}" in message
     assert f"assistant.voice.provider: 'rimeai' is not available: {TTS.check('rime').reason}" in message
     assert f"assistant.transcriber.provider: 'gladia' is not available: {STT.check('gladia').reason}" in message
 
