@@ -1,5 +1,5 @@
-"""Speech-to-text providers: the base class, the registry, the offline recogniser."""
-from flowengine.providers.stt import whisper  # noqa: F401  (registers the offline recogniser)
+"""Speech-to-text providers: the base class, the registry, the offline recogniser and the streaming cloud ones."""
+from flowengine.providers.stt import cartesia, deepgram, elevenlabs, whisper  # noqa: F401  (registrations)
 from flowengine.providers.stt.base import STT_PROVIDERS, STTError, STTProvider, Transcript
 
 __all__ = ["STT_PROVIDERS", "STTError", "STTProvider", "Transcript"]
