@@ -15,6 +15,7 @@ SIGNIFICANT_S = 0.1  # Deepgram may leave a Finalize unanswered when less than t
 
 class FakeDeepgramSTT(FakeSTTSocket):
     path = "/v1/listen"
+    unanswered_finalizes = 0  # Finalize commands left without a from_finalize result (nothing significant buffered)
 
     def authorized(self, request: web.Request) -> bool:
         return request.headers.get("Authorization", "") == f"Token {self.api_key}"
@@ -62,6 +63,8 @@ class FakeDeepgramSTT(FakeSTTSocket):
                 text = self.take(session)
                 await self.send(session, self.results(session, text, is_final=True, from_finalize=True),
                                 answer=True)
+            else:
+                self.unanswered_finalizes += 1
             self.committed(session)
         elif kind == "CloseStream":
             session.entry.closed_by_client = True

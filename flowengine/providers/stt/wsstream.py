@@ -9,6 +9,7 @@ import contextlib
 import logging
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 import numpy as np
@@ -129,6 +130,7 @@ class WSStream(STTStream):
         self._eos_armed = False
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._wake = asyncio.Event()
+        self._up = asyncio.Event()  # a socket is open
         self._task: asyncio.Task[None] | None = None
         self._error: STTError | None = None
         self._closed = False
@@ -230,6 +232,13 @@ class WSStream(STTStream):
             except TimeoutError:
                 if attempt == 0 and self._ws is not None and self._retries > 0:
                     await self._give_up_socket(f"gave no final result within {self.finalize_timeout_s:g} s")
+                    # the new socket's time starts when it is up (connecting ends in a socket or an error)
+                    up = asyncio.ensure_future(self._up.wait())
+                    either: list[asyncio.Future[Any]] = [flush.future, up]
+                    try:
+                        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+                    finally:
+                        up.cancel()
                     deadline = loop.time() + self.finalize_timeout_s
         error = STTError(f"{self.vendor} gave no final result within {self.finalize_timeout_s:g} s")
         self._fail(error)
@@ -342,6 +351,7 @@ class WSStream(STTStream):
             flush.boundary_s = None
         self._last_write = asyncio.get_running_loop().time()
         writer = asyncio.create_task(self._writer(ws), name=f"{self.vendor}-stt-writer")
+        self._up.set()
         reason: str | None = None
         try:
             while reason is None:
@@ -359,6 +369,7 @@ class WSStream(STTStream):
                     lost = ws.exception()
                     reason = f"dropped the socket ({describe(lost) if lost else 'connection lost'})"
         finally:
+            self._up.clear()
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await writer
@@ -372,6 +383,7 @@ class WSStream(STTStream):
         ws = self._ws
         if ws is not None:
             self._abandon = reason
+            self._up.clear()
             await ws.close()
 
     def _handle(self, text: str) -> str | None:

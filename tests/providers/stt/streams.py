@@ -16,6 +16,7 @@ from flowengine.providers import credentials
 from flowengine.providers.catalogue import STT, Status
 from flowengine.providers.stt.base import STTError
 from flowengine.providers.stt.wsstream import WSRecogniser, WSStream
+from tests.providers.stt.conftest import MakeRecogniser
 from tests.support import eventually
 
 FRAME = 320  # 20 ms at 16 kHz
@@ -61,15 +62,13 @@ class StreamContract:
     def fake(self, *lines: str, faults: Faults | None = None, **options: Any) -> FakeSTTSocket:
         return self.fake_class(script=lines, faults=faults, **options)
 
-    def provider(self, speech_access: Callable[..., None], fake: FakeSTTSocket, *, api_key: str = "",
-                 **settings: Any) -> WSRecogniser:
-        speech_access(self.vendor, api_key=api_key or fake.api_key, base_url=fake.base_url)
-        return self.provider_class(**settings)
+    def provider(self, recogniser: MakeRecogniser, fake: FakeSTTSocket, **settings: Any) -> WSRecogniser:
+        return recogniser(self.provider_class, fake, **settings)
 
     async def test_speech_then_silence_gives_interim_end_of_speech_and_the_line(
-            self, speech_access: Callable[..., None]) -> None:
+            self, recogniser: MakeRecogniser) -> None:
         async with self.fake("book a table for two") as fake:
-            provider = self.provider(speech_access, fake)
+            provider = self.provider(recogniser, fake)
             stream = await provider.open_stream(language="en-US")
             ended: list[str] = []
             stream.on_end_of_speech = ended.append
@@ -88,11 +87,10 @@ class StreamContract:
             assert stream.sent_ms == result.audio_ms
             assert not self.signals_end_of_speech or ended == ["book a table for two"]
             await stream.aclose()
-            await provider.aclose()
 
-    async def test_two_turns_on_one_stream_give_two_lines(self, speech_access: Callable[..., None]) -> None:
+    async def test_two_turns_on_one_stream_give_two_lines(self, recogniser: MakeRecogniser) -> None:
         async with self.fake("first line", "second line") as fake:
-            provider = self.provider(speech_access, fake)
+            provider = self.provider(recogniser, fake)
             stream = await provider.open_stream()
             await say(stream)
             assert (await stream.finalize()).text == "first line"
@@ -101,64 +99,59 @@ class StreamContract:
             assert (await stream.finalize()).text == ""  # nothing sent since
             assert len(fake.requests) == 1
             await stream.aclose()
-            await provider.aclose()
 
-    async def test_keywords_reach_the_query(self, speech_access: Callable[..., None]) -> None:
+    async def test_keywords_reach_the_query(self, recogniser: MakeRecogniser) -> None:
         async with self.fake() as fake:
-            provider = self.provider(speech_access, fake)
+            provider = self.provider(recogniser, fake)
             stream = await provider.open_stream(keywords=("Flowengine", "VoIPBIN"))
             await stream.aclose()
-            await provider.aclose()
         assert fake.requests[0].query[self.keyword_param] == "Flowengine"
         assert self.keyword_param in fake.requests[0].query
 
     async def test_a_refused_key_is_an_error_naming_the_key_without_retry(
-            self, speech_access: Callable[..., None]) -> None:
+            self, recogniser: MakeRecogniser) -> None:
         async with self.fake() as fake:
-            provider = self.provider(speech_access, fake, api_key="wrong-key")
+            provider = self.provider(recogniser, fake, api_key="wrong-key")
             with pytest.raises(STTError, match="refused the API key") as caught:
                 await provider.open_stream()
             assert "wrong-key" not in str(caught.value)
             assert len(fake.requests) == 1
-            await provider.aclose()
 
     async def test_a_socket_dropped_mid_turn_is_replayed_on_a_new_one(
-            self, speech_access: Callable[..., None]) -> None:
+            self, recogniser: MakeRecogniser) -> None:
         async with self.fake("still heard", faults=Faults(drop_after=2)) as fake:
-            provider = self.provider(speech_access, fake)
+            provider = self.provider(recogniser, fake)
             stream = await provider.open_stream()
             await say(stream)
             result = await stream.finalize()
             assert result.text == "still heard"
             assert len(fake.requests) == 2
+            assert 0 < fake.requests[0].audio_bytes < TURN_BYTES  # dropped mid-turn
             assert fake.requests[1].audio_bytes >= TURN_BYTES  # the whole turn, replayed then continued
             await stream.aclose()
-            await provider.aclose()
 
-    async def test_a_second_drop_in_the_turn_is_an_error(self, speech_access: Callable[..., None]) -> None:
+    async def test_a_second_drop_in_the_turn_is_an_error(self, recogniser: MakeRecogniser) -> None:
         async with self.fake("lost", faults=Faults(drop_after=2, drop_times=2)) as fake:
-            provider = self.provider(speech_access, fake)
+            provider = self.provider(recogniser, fake)
             stream = await provider.open_stream()
             with pytest.raises(STTError, match="again after a reconnect"):
                 await say(stream)
                 await stream.finalize()
             assert len(fake.requests) == 2
             await stream.aclose()
-            await provider.aclose()
 
-    async def test_garbage_from_the_vendor_is_an_error(self, speech_access: Callable[..., None]) -> None:
+    async def test_garbage_from_the_vendor_is_an_error(self, recogniser: MakeRecogniser) -> None:
         async with self.fake("x", faults=Faults(garbage=True)) as fake:
-            provider = self.provider(speech_access, fake)
+            provider = self.provider(recogniser, fake)
             stream = await provider.open_stream()
             with pytest.raises(STTError, match="outside its protocol"):
                 await say(stream)
                 await stream.finalize()
             await stream.aclose()
-            await provider.aclose()
 
-    async def test_aclose_closes_the_socket_at_once(self, speech_access: Callable[..., None]) -> None:
+    async def test_aclose_closes_the_socket_at_once(self, recogniser: MakeRecogniser) -> None:
         async with self.fake("never finished") as fake:
-            provider = self.provider(speech_access, fake)
+            provider = self.provider(recogniser, fake)
             stream = await provider.open_stream()
             await send_audio(stream, speech())
             started = time.monotonic()
@@ -167,39 +160,34 @@ class StreamContract:
             await eventually(lambda: fake.requests[0].closed_by_client, 5, "the fake to see the client go")
             with pytest.raises(STTError, match="closed"):
                 await stream.send(speech(0.02))
-            await provider.aclose()
 
-    async def test_an_answer_of_5xx_at_the_upgrade_is_retried_once(self, speech_access: Callable[..., None]) -> None:
+    async def test_an_answer_of_5xx_at_the_upgrade_is_retried_once(self, recogniser: MakeRecogniser) -> None:
         async with self.fake("after a retry", faults=Faults(status=503, status_times=1)) as fake:
-            provider = self.provider(speech_access, fake)
+            provider = self.provider(recogniser, fake)
             stream = await provider.open_stream()
             await say(stream)
             assert (await stream.finalize()).text == "after a retry"
             assert len(fake.requests) == 2
             await stream.aclose()
-            await provider.aclose()
 
     async def test_an_unreachable_vendor_is_an_error_after_one_retry(
-            self, speech_access: Callable[..., None]) -> None:
-        speech_access(self.vendor, api_key="k", base_url=f"http://127.0.0.1:{closed_port()}")
-        provider = self.provider_class()
+            self, recogniser: MakeRecogniser) -> None:
+        provider = recogniser(self.provider_class, base_url=f"http://127.0.0.1:{closed_port()}")
         with pytest.raises(STTError, match=r"could not be reached.*again after a reconnect"):
             await provider.open_stream()
-        await provider.aclose()
 
-    async def test_transcribe_runs_one_stream(self, speech_access: Callable[..., None]) -> None:
+    async def test_transcribe_runs_one_stream(self, recogniser: MakeRecogniser) -> None:
         async with self.fake("a whole utterance") as fake:
-            provider = self.provider(speech_access, fake)
+            provider = self.provider(recogniser, fake)
             assert provider.streaming
             pcm = np.concatenate([speech(), silence()])
             assert (await provider.transcribe(pcm)).text == "a whole utterance"
             await eventually(lambda: fake.requests[0].closed_at > 0, 5, "the stream closed")
-            await provider.aclose()
 
     async def test_a_stream_between_turns_reconnects_when_the_vendor_closed_it_idle(
-            self, speech_access: Callable[..., None]) -> None:
+            self, recogniser: MakeRecogniser) -> None:
         async with self.fake("before", "after", idle_limit_s=0.3) as fake:
-            provider = self.provider(speech_access, fake)
+            provider = self.provider(recogniser, fake)
             stream = await provider.open_stream()
             stream.keepalive_s = 0.0  # let the vendor's idle limit close it
             await say(stream)
@@ -209,7 +197,6 @@ class StreamContract:
             assert (await stream.finalize()).text == "after"
             assert len(fake.requests) == 2
             await stream.aclose()
-            await provider.aclose()
 
     async def test_the_catalogue_needs_a_key(self, speech_access: Callable[..., None],
                                              monkeypatch: pytest.MonkeyPatch) -> None:
