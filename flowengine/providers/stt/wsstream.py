@@ -128,6 +128,7 @@ class WSStream(STTStream):
         self._turn = _Turn()
         self._turn_s = 0.0  # audio sent since the last finalize
         self._eos_armed = False
+        self._signalled_s = -1.0  # how far into the turn's audio its end of speech was last signalled
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._wake = asyncio.Event()
         self._up = asyncio.Event()  # a socket is open
@@ -261,6 +262,7 @@ class WSStream(STTStream):
         self._turn = _Turn()
         self.interim = ""
         self._eos_armed = False
+        self._signalled_s = -1.0
         if self._out:
             del self._out[:flush.seq - self._out[0].seq + 1]
         if flush.boundary_s is not None:
@@ -325,6 +327,8 @@ class WSStream(STTStream):
 
     async def _connect(self) -> aiohttp.ClientWebSocketResponse:
         while True:
+            if self._session.closed:
+                raise STTError(f"the {self.vendor} provider was closed")
             try:
                 return await self._session.ws_connect(self._url, headers=self._headers, timeout=self._ws_timeout,
                                                       max_msg_size=MAX_MESSAGE)
@@ -412,8 +416,11 @@ class WSStream(STTStream):
                     continue  # the answer to a finalize already settled by its segments
                 self._finish_turn(event.text, event.confidence, event.end_s)
             elif isinstance(event, SpeechEnded):
-                if self._eos_armed and self.interim:
+                # once per stretch of speech, even when a new socket replays audio whose end was signalled
+                reached = self._covered_s - max(0.0, self._finished_s)  # the turn's audio the vendor finalized
+                if self._eos_armed and self.interim and reached > self._signalled_s + LATE_S:
                     self._eos_armed = False
+                    self._signalled_s = reached
                     self._end_of_speech(self.interim)
             elif isinstance(event, Fault):
                 if not event.retry:

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from flowengine.bench.fakes.deepgram_stt import FakeDeepgramSTT
+from flowengine.bench.fakes.server import Faults
 from flowengine.providers.stt.base import STTError
 from flowengine.providers.stt.deepgram import DeepgramStream, DeepgramSTT
 from tests.providers.stt.conftest import MakeRecogniser
@@ -92,4 +93,21 @@ async def test_undecodable_audio_closed_with_data_0000_is_an_error_without_retry
         with pytest.raises(STTError, match="DATA-0000"):
             await stream.finalize()
         assert len(fake.requests) == 1
+        await stream.aclose()
+
+
+async def test_end_of_speech_is_signalled_once_when_a_new_socket_replays_the_turn(
+        recogniser: MakeRecogniser) -> None:
+    # the fake sends SpeechStarted, 8 interims, the speech_final result and UtteranceEnd, then drops the socket
+    async with FakeDeepgramSTT(script=["once only"], faults=Faults(drop_after=11)) as fake:
+        provider = recogniser(DeepgramSTT, fake)
+        stream = await provider.open_stream()
+        ended: list[str] = []
+        stream.on_end_of_speech = ended.append
+        await say(stream, silence_s=0.3)
+        await eventually(lambda: len(fake.requests) == 2, 5, "the reconnect")
+        assert ended == ["once only"]
+        assert (await stream.finalize()).text == "once only"
+        assert ended == ["once only"]
+        assert fake.requests[1].audio_bytes == fake.requests[0].audio_bytes == round(0.9 * 16000) * 2
         await stream.aclose()
