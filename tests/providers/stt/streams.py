@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+import aiohttp
 import numpy as np
 import pytest
 
@@ -58,6 +59,7 @@ class StreamContract:
     provider_class: ClassVar[type[WSRecogniser]]
     keyword_param: ClassVar[str]
     signals_end_of_speech: ClassVar[bool]  # the vendor's own end-of-speech reaches on_end_of_speech
+    refusal_keys: ClassVar[frozenset[str]]  # the vendor's error body when it refuses a key
 
     def fake(self, *lines: str, faults: Faults | None = None, **options: Any) -> FakeSTTSocket:
         return self.fake_class(script=lines, faults=faults, **options)
@@ -116,6 +118,12 @@ class StreamContract:
                 await provider.open_stream()
             assert "wrong-key" not in str(caught.value)
             assert len(fake.requests) == 1
+
+    async def test_the_fake_refuses_a_bad_key_with_the_vendors_error_body(self) -> None:
+        async with self.fake() as fake, aiohttp.ClientSession() as http, \
+                http.get(fake.base_url + fake.path, headers={"Authorization": "Token nope"}) as answer:
+            assert answer.status == 401
+            assert set(await answer.json()) == self.refusal_keys
 
     async def test_a_socket_dropped_mid_turn_is_replayed_on_a_new_one(
             self, recogniser: MakeRecogniser) -> None:

@@ -21,6 +21,7 @@ class TestDeepgram(StreamContract):
     provider_class = DeepgramSTT
     keyword_param = "keyterm"
     signals_end_of_speech = True
+    refusal_keys = frozenset({"err_code", "err_msg", "request_id"})
 
 
 async def test_the_url_query_and_auth_header(recogniser: MakeRecogniser) -> None:

@@ -9,7 +9,8 @@ import pytest
 from flowengine.bench.fakes.elevenlabs_stt import FakeElevenLabsSTT
 from flowengine.bench.fakes.server import Faults
 from flowengine.providers.stt.base import STTError
-from flowengine.providers.stt.elevenlabs import ElevenLabsSTT
+from flowengine.providers.stt.elevenlabs import ElevenLabsStream, ElevenLabsSTT
+from flowengine.providers.stt.wsstream import Fault
 from tests.providers.stt.conftest import MakeRecogniser
 from tests.providers.stt.streams import StreamContract, say, send_audio, speech
 
@@ -20,6 +21,7 @@ class TestElevenLabs(StreamContract):
     provider_class = ElevenLabsSTT
     keyword_param = "keyterms"
     signals_end_of_speech = False  # manual commits: the engine's VAD ends turns
+    refusal_keys = frozenset({"detail"})
 
 
 async def test_the_url_query_and_auth_header(recogniser: MakeRecogniser) -> None:
@@ -65,3 +67,27 @@ async def test_a_commit_left_unanswered_is_retried_on_a_new_socket_then_an_error
         assert len(fake.requests) == 2
         assert fake.requests[1].audio_bytes >= fake.requests[0].audio_bytes > 0
         await stream.aclose()
+
+
+async def test_a_vendor_error_message_is_an_stt_error(recogniser: MakeRecogniser) -> None:
+    class Unpadded(ElevenLabsStream):
+        min_flush_audio_s = 0.0
+
+    async with FakeElevenLabsSTT(script=["too short"]) as fake:
+        provider = recogniser(ElevenLabsSTT, fake)
+        stream = Unpadded(provider.http, fake.ws_url + FakeElevenLabsSTT.path, {"xi-api-key": fake.api_key})
+        await stream.start()
+        await send_audio(stream, speech(0.1))
+        with pytest.raises(STTError, match="elevenlabs: refused the commit: Commit request ignored"):
+            await stream.finalize()
+        assert len(fake.requests) == 1  # not retried
+        await stream.aclose()
+
+
+def test_the_error_types_that_deserve_a_new_socket() -> None:
+    stream = ElevenLabsStream(None, "ws://unused", {})  # type: ignore[arg-type]
+    assert stream.parse('{"message_type": "auth_error", "error": "bad token"}') == [
+        Fault("refused the API key: bad token")]
+    assert stream.parse('{"message_type": "session_time_limit_exceeded", "error": "limit"}') == [
+        Fault("session_time_limit_exceeded: limit", retry=True)]
+    assert stream.parse('{"message_type": "session_started", "session_id": "s", "config": {}}') == []
