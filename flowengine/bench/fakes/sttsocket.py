@@ -139,8 +139,11 @@ class FakeSTTSocket(FakeServer):
             await self._serve(session)
         except Dropped:
             entry.closed_at = asyncio.get_running_loop().time()
-        except (ConnectionError, asyncio.CancelledError):  # the client went away while we were answering
+        except ConnectionError:  # the client went away while we were answering
             entry.closed_by_client = True
+            entry.closed_at = asyncio.get_running_loop().time()
+        except asyncio.CancelledError:  # ... and aiohttp cancelled the handler (or the fake is stopping)
+            entry.closed_by_client = entry.closed_by_client or not session.closing
             entry.closed_at = asyncio.get_running_loop().time()
             raise
         return ws
