@@ -33,9 +33,13 @@ async def test_names_are_the_catalogues_aliases_share_one_instance_and_missing_s
     pool = ProviderPool()
     try:
         assert pool.stt("faster-whisper") is pool.stt("") and pool.tts("ESPEAK") is pool.tts("espeak")
-        with pytest.raises(ProviderUnavailable, match=r"^stt_type 'deepgram' is not available: this engine has no "
-                                                      r"provider for Deepgram speech recognition"):
-            pool.stt("deepgram")  # a seed name with no provider here: refused, never run on whisper
+        with pytest.raises(ProviderUnavailable, match=r"^stt_type 'speechmatics' is not available: this engine has "
+                                                      r"no provider for Speechmatics speech recognition"):
+            pool.stt("speechmatics")  # a name with no provider here: refused, never run on whisper
+        monkeypatch.delenv("DEEPGRAM_API_KEY", raising=False)
+        with pytest.raises(ProviderUnavailable, match=r"^stt_type 'deepgram' is not available: no api_key for "
+                                                      r"deepgram: set speech.providers.deepgram.api_key"):
+            pool.stt("deepgram")  # a cloud recogniser without its key
         monkeypatch.setattr("flowengine.providers.needs.shutil.which", lambda program: None)
         fresh = ProviderPool()
         with pytest.raises(ProviderUnavailable, match=r"^tts_type 'espeak' is not available: espeak-ng is not installed"):
