@@ -138,5 +138,15 @@ def costs(usage: UsageReport, prices: PriceTable) -> dict[str, Any]:
         "telephony": {"provider": usage.transport.provider, "cost": _money(transport_total),
                       "seconds": usage.transport.seconds},
     })
-    return {"currency": prices.currency, "total": _money(total), "vapi": vapi, "voiceos": voiceos,
+    lines = [  # each provider by its engine name, with what it was used for
+        {"type": "transcriber", "provider": usage.stt.provider, "seconds": round(usage.stt.seconds, 3),
+         "cost": _money(stt_total)},
+        {"type": "model", "provider": llm.provider, "model": llm.model, "prompt_tokens": llm.prompt_tokens,
+         "completion_tokens": llm.completion_tokens, "cost": _money(llm_total)},
+        {"type": "voice", "provider": usage.tts.provider, "characters": usage.tts.characters,
+         "cost": _money(tts_total)},
+        {"type": "transport", "provider": usage.transport.provider, "seconds": round(usage.transport.seconds, 3),
+         "cost": _money(transport_total)},
+    ]
+    return {"currency": prices.currency, "total": _money(total), "vapi": vapi, "voiceos": voiceos, "lines": lines,
             "tokens_estimated": llm.estimated, "unpriced": sorted(set(unpriced))}

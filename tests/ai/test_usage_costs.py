@@ -116,3 +116,27 @@ def test_the_price_table_is_configurable_and_checked() -> None:
     assert config.prices.llm_price("openai", "gpt-4o") == LLMPrice(input_per_million=2.5, output_per_million=10)
     with pytest.raises(ConfigError, match=r"prices\.llm\.openai\.input_per_million"):
         load_config(environ={**env, "FLOWENGINE_PRICES__LLM": '{"openai": {"input_per_million": -1}}'})
+
+
+def test_cost_lines_name_each_cloud_provider_as_each_front_door_spells_it() -> None:
+    from flowengine.api.vapi.views import vapi_costs
+    from flowengine.providers.pricing import PerCharacters, PerMinute, PriceTable, costs
+    from flowengine.providers.usage import LLMUsage, STTUsage, TTSUsage, UsageReport
+
+    usage = UsageReport(llm=LLMUsage("anthropic", "claude-sonnet-4-5", 1000, 200, 2),
+                        stt=STTUsage("deepgram", 90.0, 3), tts=TTSUsage("elevenlabs", 1200, 4))
+    prices = PriceTable(stt={"deepgram": PerMinute(per_minute=0.0043)},
+                        tts={"elevenlabs": PerCharacters(per_million_characters=180.0)})
+    result = costs(usage, prices)
+    lines = {line["type"]: line for line in result["lines"]}
+    assert (lines["transcriber"]["provider"], lines["voice"]["provider"], lines["model"]["provider"]) == (
+        "deepgram", "elevenlabs", "anthropic")
+    assert lines["transcriber"]["cost"] == round(1.5 * 0.0043, 6) and lines["voice"]["cost"] == round(1200 * 180e-6, 6)
+    assert result["unpriced"] == ["llm anthropic.claude-sonnet-4-5"]  # said, never silently free
+    vapi = {c["type"]: c for c in vapi_costs(result["lines"])}
+    assert vapi["voice"]["voice"]["provider"] == "11labs" and vapi["transcriber"]["minutes"] == 1.5
+    assert vapi["model"]["model"] == {"provider": "anthropic", "model": "claude-sonnet-4-5"}
+    voiceos = result["voiceos"]
+    assert voiceos["voice"]["provider"] == "elevenlabs" and voiceos["transcriber"]["provider"] == "deepgram"
+    assert voiceos["language_model"]["provider"] == "openai"  # VoiceOS's enum has only openai ...
+    assert voiceos["language_model"]["engine_provider"] == "anthropic"  # ... the real one is named beside it

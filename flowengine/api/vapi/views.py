@@ -43,6 +43,32 @@ def transcript(messages: list[AIMessage]) -> str:
     return "\n".join(f"{names[m.role]}: {m.content}" for m in messages if m.role in names and m.content)
 
 
+VAPI_SPELLING = {"elevenlabs": "11labs", "assemblyai": "assembly-ai", "rime": "rime-ai"}
+"""Vapi's names for providers the engine spells otherwise (its voice and transcriber provider enums)."""
+
+
+def vapi_costs(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Vapi's `costs`: one entry per provider used, by the provider's name, as Vapi's Call object lists them."""
+    out: list[dict[str, Any]] = []
+    for line in lines:
+        provider = VAPI_SPELLING.get(str(line.get("provider", "")), line.get("provider", ""))
+        kind, cost = line.get("type"), line.get("cost", 0)
+        if kind == "transcriber":
+            out.append({"type": "transcriber", "transcriber": {"provider": provider},
+                        "minutes": round(float(line.get("seconds", 0)) / 60, 4), "cost": cost})
+        elif kind == "model":
+            out.append({"type": "model", "model": {"provider": provider, "model": line.get("model", "")},
+                        "promptTokens": line.get("prompt_tokens", 0),
+                        "completionTokens": line.get("completion_tokens", 0), "cost": cost})
+        elif kind == "voice":
+            out.append({"type": "voice", "voice": {"provider": provider}, "characters": line.get("characters", 0),
+                        "cost": cost})
+        elif kind == "transport":
+            out.append({"type": "transport", "provider": provider,
+                        "minutes": round(float(line.get("seconds", 0)) / 60, 4), "cost": cost})
+    return out
+
+
 def call_view(record: FrontCall, aicall: AIcall | None, messages: list[AIMessage]) -> dict[str, Any]:
     body = record.config
     costs = (aicall.costs or {}) if aicall is not None else {}
@@ -63,6 +89,7 @@ def call_view(record: FrontCall, aicall: AIcall | None, messages: list[AIMessage
     if breakdown is not None:
         view["costBreakdown"] = breakdown
         view["cost"] = breakdown.get("total", 0)
+        view["costs"] = vapi_costs(costs.get("lines") or [])
     if analysis:
         view["analysis"] = {k: analysis[k] for k in ("summary", "structuredData", "successEvaluation")
                             if k in analysis}

@@ -142,6 +142,9 @@ async def test_a_vapi_call_from_the_seed_reaches_an_ai_call_and_ends_with_the_ph
             assert "AI: Hello, this is the dental office." in got["transcript"] and "User: " in got["transcript"]
             breakdown = got["costBreakdown"]
             assert breakdown["llmPromptTokens"] > 0 and breakdown["ttsCharacters"] > 0 and "total" in breakdown
+            by_type = {c["type"]: c for c in got["costs"]}  # Vapi's costs: each provider by name
+            assert by_type["model"]["model"]["provider"] == "openai" and by_type["voice"]["characters"] > 0
+            assert by_type["transcriber"]["transcriber"]["provider"] == "whisper"
             request = run.llm.requests[0].body
             assert request["temperature"] == 0.2 and request["max_completion_tokens"] == 120
             listed = (await http.get("/call", headers=run.headers())).json()
