@@ -57,6 +57,15 @@ Observer = Callable[[str, AIcall], Awaitable[None]]
 NIL = "00000000-0000-0000-0000-000000000000"
 
 
+def stt_keywords(parameter: dict[str, Any]) -> tuple[str, ...]:
+    """The AI's `parameter.stt_keywords`: words its recogniser should favour (Deepgram keyterms, Cartesia and
+    ElevenLabs keyterms, Whisper's prompt for OpenAI); others are ignored by recognisers without the feature."""
+    value = parameter.get("stt_keywords") or ()
+    if isinstance(value, str):
+        value = [value]
+    return tuple(str(v).strip() for v in value if str(v).strip()) if isinstance(value, list | tuple) else ()
+
+
 def _number(parameter: dict[str, Any], kind: type[float | int], *keys: str) -> Any:
     """A sampling setting from the AI's parameter (None when unset or not a number)."""
     for key in keys:
@@ -280,6 +289,7 @@ class AICallService:
         settings = ConversationSettings(
             speak_first=bool(parameter.get("speak_first") or parameter.get("first_message")),
             first_message=str(parameter.get("first_message", "")), language=live.record.stt_language,
+            keywords=stt_keywords(parameter),
             voice_id=live.record.ai_tts_voice_id, smart_turn=live.record.ai_smart_turn_enabled,
             temperature=_number(parameter, float, "temperature"),
             max_tokens=_number(parameter, int, "max_tokens", "maxTokens"))  # Vapi model / VoiceOS language_model

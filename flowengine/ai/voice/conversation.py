@@ -51,6 +51,7 @@ class ConversationSettings:
     speak_first: bool = False
     first_message: str = ""  # said as is when speaking first; else the model writes the opening
     language: str = ""
+    keywords: tuple[str, ...] = ()  # words the recogniser should favour (names, products), when it takes them
     voice_id: str = ""
     smart_turn: bool = False
     min_interruption_ms: int = 400  # caller speech this long during agent speech interrupts it
@@ -118,7 +119,8 @@ class Conversation:
         self.provider_failures = 0
         self.barge_in_stop_ms: list[float] = []
         self.ears = Recognition(self.stt, self._frames, self._tasks, language=self.settings.language,
-                                fallback=self.fallback_stt, on_end_of_speech=self._provider_end)
+                                keywords=self.settings.keywords, fallback=self.fallback_stt,
+                                on_end_of_speech=self._provider_end)
         self._voice_id = self.settings.voice_id
         self.tts_fell_back = False
         self._cut_early = False  # the recogniser's end of speech ended the turn before the VAD did

@@ -25,11 +25,12 @@ class Recognition:
     the utterance lasts. `on_end_of_speech` is the streaming provider's own end-of-speech signal."""
 
     def __init__(self, stt: STTProvider, frames: deque[AudioFrame], tasks: TaskOwner, *, language: str = "",
-                 fallback: STTProvider | None = None,
+                 keywords: tuple[str, ...] = (), fallback: STTProvider | None = None,
                  on_end_of_speech: Callable[[str], None] | None = None) -> None:
         self.stt = stt
         self.fallback = fallback
         self.language = language
+        self.keywords = keywords
         self.fell_back = False
         self._frames = frames
         self._tasks = tasks
@@ -50,7 +51,7 @@ class Recognition:
 
     async def _open(self) -> STTStream | STTError:
         try:
-            stream = await self.stt.open_stream(language=self.language)
+            stream = await self.stt.open_stream(language=self.language, keywords=self.keywords)
         except STTError as exc:
             return exc
         stream.on_end_of_speech = self._on_end_of_speech

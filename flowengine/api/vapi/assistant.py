@@ -29,7 +29,7 @@ ASSISTANT: dict[str, Any] = {
                            "machineDetectionSilenceTimeout": ANY},
     "analysisPlan": ANY, "metadata": ANY, "serverUrl": ANY, "serverUrlSecret": ANY, "serverMessages": ANY,
     "recordingEnabled": ANY, "hipaaEnabled": ANY,
-    "model": _MODEL, "voice": {"provider": ANY, "voiceId": ANY}, "transcriber": {"provider": ANY, "language": ANY},
+    "model": _MODEL, "voice": {"provider": ANY, "voiceId": ANY}, "transcriber": {"provider": ANY, "language": ANY, "keywords": ANY, "keyterm": ANY},
 }
 OVERRIDES: dict[str, Any] = {**ASSISTANT, "variableValues": ANY}
 """The supported subset of Vapi's assistant (and assistantOverrides): every other key is refused by path."""
@@ -181,6 +181,9 @@ def assistant_to_ai(assistant: dict[str, Any], *, customer_id: str, where: str =
     if problems:
         raise AssistantError(problems)
     parameter = {k: model[k] for k in ("temperature", "maxTokens") if k in model}
+    keywords = _keywords(heard, f"{where}.transcriber")
+    if keywords:
+        parameter["stt_keywords"] = keywords
     fields: dict[str, Any] = {
         "name": str(assistant.get("name") or "vapi assistant"), "engine_model": engine_model,
         "init_prompt": engine_variables(prompt),
@@ -197,6 +200,20 @@ def assistant_to_ai(assistant: dict[str, Any], *, customer_id: str, where: str =
                  "analysis_plan": "analysisPlan"}
         raise AssistantError([(f"{where}.{names.get(str(e['loc'][0]), str(e['loc'][0]))}", e["msg"])
                               for e in exc.errors()]) from None
+
+
+def _keywords(heard: dict[str, Any], where: str) -> list[str]:
+    """Deepgram's `keywords` (`word:boost`, the boost left to the recogniser) and `keyterm` phrases, as the AI's
+    `parameter.stt_keywords`; anything but a list of strings is the field's problem."""
+    found: list[str] = []
+    for key in ("keyterm", "keywords"):
+        value = heard.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise AssistantError([(f"{where}.{key}", "must be a list of strings")])
+        found += [v.rsplit(":", 1)[0] if key == "keywords" else v for v in value]
+    return found
 
 
 def _tools(model: Any, assistant: dict[str, Any], where: str,

@@ -52,11 +52,13 @@ class StreamingSTT(STTProvider):
         self.closed = 0
         self.fail_send = self.fail_finalize = False
         self.stream: ScriptedStream | None = None
+        self.opened_with: tuple[str, tuple[str, ...]] = ("", ())
 
     async def transcribe(self, pcm: np.ndarray, *, language: str = "") -> Transcript:
         raise AssertionError("a streaming recogniser is fed frames, not utterances")
 
     async def open_stream(self, *, language: str = "", keywords: tuple[str, ...] = ()) -> STTStream:
+        self.opened_with = (language, keywords)
         self.stream = ScriptedStream(self)
         return self.stream
 
@@ -309,3 +311,21 @@ async def test_barge_in_closes_the_voices_stream_at_once() -> None:
     assert voice.chunks == chunks and rig.conv.interruptions == 1
     await rig.stop()
 
+
+
+async def test_the_session_opens_with_the_calls_language_and_keywords() -> None:
+    stt = StreamingSTT([])
+    rig = Rig(stt, ScriptedLLM([]))
+    rig.conv.ears.language, rig.conv.ears.keywords = "en-GB", ("Brightsmile", "Dr Okafor")
+    start, end = await rig.speak(400)
+    await rig.end(start, end)
+    await rig.stop()
+    assert stt.opened_with == ("en-GB", ("Brightsmile", "Dr Okafor"))
+
+
+def test_the_ais_stt_keywords_parameter() -> None:
+    from flowengine.ai.aicall import stt_keywords
+
+    assert stt_keywords({"stt_keywords": ["Brightsmile", " ", "Okafor "]}) == ("Brightsmile", "Okafor")
+    assert stt_keywords({"stt_keywords": "Brightsmile"}) == ("Brightsmile",)
+    assert stt_keywords({}) == () and stt_keywords({"stt_keywords": 3}) == ()

@@ -173,3 +173,15 @@ async def test_a_vapi_call_from_the_seed_reaches_an_ai_call_and_ends_with_the_ph
         raw = json.dumps(body, separators=(",", ":")).encode()
         expected = "sha256=" + hmac.new(b"s3cret", raw, hashlib.sha256).hexdigest()
         assert method == "POST" and headers["X-VoIPBIN-Signature"] == expected
+
+
+def test_transcriber_keywords_become_the_ais_stt_keywords() -> None:
+    from flowengine.api.vapi.assistant import AssistantError, assistant_to_ai
+
+    assistant = {"model": {"provider": "rules", "model": "appointments"},
+                 "transcriber": {"provider": "whisper", "keywords": ["Brightsmile:2", "Okafor"], "keyterm": ["Dr Ng"]}}
+    ai, _ = assistant_to_ai(assistant, customer_id="7c4d2f3a-1b8e-4f5c-9a6d-3e2f1a0b4c5d")
+    assert ai.parameter["stt_keywords"] == ["Dr Ng", "Brightsmile", "Okafor"]
+    with pytest.raises(AssistantError) as err:
+        assistant_to_ai({**assistant, "transcriber": {"keywords": "Brightsmile"}}, customer_id="7c4d2f3a-1b8e-4f5c-9a6d-3e2f1a0b4c5d")
+    assert err.value.problems == [("assistant.transcriber.keywords", "must be a list of strings")]
