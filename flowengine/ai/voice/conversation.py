@@ -121,7 +121,7 @@ class Conversation:
         self.ears = Recognition(self.stt, self._frames, self._tasks, language=self.settings.language,
                                 keywords=self.settings.keywords, fallback=self.fallback_stt,
                                 on_end_of_speech=self._provider_end)
-        self._voice_id = self.settings.voice_id
+        self._own_voice = True  # False once another voice (fallback, apology) speaks: its default voice
         self.tts_fell_back = False
         self._cut_early = False  # the recogniser's end of speech ended the turn before the VAD did
         self.provider_turn_ends = 0  # turns ended by the recogniser's signal rather than the VAD's
@@ -147,6 +147,11 @@ class Conversation:
         self._frames.clear()
         if line:
             self._start_reply(TurnMetrics(index=0), say=line)
+
+    @property
+    def _voice_id(self) -> str:
+        """The AI's voice (a team switch changes `settings.voice_id`), or "" once another voice took over."""
+        return self.settings.voice_id if self._own_voice else ""
 
     @property
     def speaking(self) -> bool:
@@ -429,7 +434,7 @@ class Conversation:
         log.error("AI call %s provider %r failed, ending the conversation: %s", component, provider, exc)
         self.provider_failures += 1
         if component == "voice" and self.apology_tts is not None and self.apology_tts is not self.tts:
-            self.tts, self._voice_id = self.apology_tts, ""  # the offline voice says why the call ends
+            self.tts, self._own_voice = self.apology_tts, False  # the offline voice says why the call ends
             speaks = True
         else:
             speaks = component != "voice"
@@ -509,7 +514,7 @@ class Conversation:
                 if self.fallback_tts is None or self.tts_fell_back:
                     raise
                 log.error("voice %r failed, %r takes over the call: %s", self.tts.name, self.fallback_tts.name, exc)
-                self.tts, self._voice_id, self.tts_fell_back = self.fallback_tts, "", True
+                self.tts, self._own_voice, self.tts_fell_back = self.fallback_tts, False, True
                 await self._speak_sentence(handle, index, sentence, metrics)  # the sentence again, whole
             index += 1
 

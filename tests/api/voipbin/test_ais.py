@@ -113,7 +113,7 @@ async def test_unknown_tool_names_are_refused(client: httpx.AsyncClient, tenant:
 
 async def test_providers_this_engine_cannot_run_are_refused_naming_the_field(client: httpx.AsyncClient,
                                                                              tenant: Tenant) -> None:
-    for field, value in (("tts_type", "rime"), ("stt_type", "gladia"), ("engine_model", "aws.claude-3"),
+    for field, value in (("tts_type", "rime"), ("stt_type", "gladia"), ("engine_model", "dialogflow.cx"),
                          ("tts_type", "pipr")):
         body = {"name": "agent", "engine_model": "openai.gpt-4o", field: value}
         reply = await client.post("/v1.0/ais", json=body, headers=tenant.headers)
@@ -136,23 +136,24 @@ SEED_EXAMPLE = {  # seed 001's example body, as written (its engine_key and tool
     "tool_names": ["connect_call", "send_email", "stop_service"]}
 
 
-async def test_the_seeds_own_example_is_refused_naming_what_cannot_run_here(client: httpx.AsyncClient,
-                                                                            tenant: Tenant) -> None:
-    # a provider module here that only lacks its key is accepted (the key is the call's concern); one this
-    # engine has no module for is refused naming its field
-    cannot = [(field, kind, SEED_EXAMPLE[field]) for field, kind in (("tts_type", "tts"), ("stt_type", "stt"))
-              if not check(kind, SEED_EXAMPLE[field]).runs_here]
-    assert check("tts", "elevenlabs").runs_here  # the seed's voice runs here
+async def test_the_seeds_own_example_runs_here_once_its_speech_keys_are_set(
+        client: httpx.AsyncClient, tenant: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the seed's voice and recogniser (elevenlabs, deepgram) run here; their keys are the engine's: without
+    # them the AI is refused naming the field and what to set, with them it is stored
+    for name in ("ELEVENLABS_API_KEY", "ELEVEN_API_KEY", "DEEPGRAM_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
     reply = await client.post("/v1.0/ais", json=SEED_EXAMPLE, headers=tenant.headers)
-    if not cannot:
-        assert reply.status_code == 200, reply.text
-        return
-    assert reply.status_code == 400 and reply.json()["error"]["field"] == cannot[0][0], reply.text
+    assert reply.status_code == 400 and reply.json()["error"]["field"] == "tts_type", reply.text
     message = reply.json()["error"]["message"]
-    for _, kind, name in cannot:
+    for kind, name in (("tts", "elevenlabs"), ("stt", "deepgram")):
         assert f"{name!r} is not available: {check(kind, name).reason}" in message
-    assert "'elevenlabs' is not available" not in message
+    assert "ELEVENLABS_API_KEY" in message and "DEEPGRAM_API_KEY" in message
     assert (await client.get("/v1.0/ais", headers=tenant.headers)).json()["result"] == []  # nothing stored
+    monkeypatch.setenv("ELEVENLABS_API_KEY", "xi-test")
+    monkeypatch.setenv("DEEPGRAM_API_KEY", "dg-test")
+    reply = await client.post("/v1.0/ais", json=SEED_EXAMPLE, headers=tenant.headers)
+    assert reply.status_code == 200, reply.text
+    assert (reply.json()["tts_type"], reply.json()["stt_type"]) == ("elevenlabs", "deepgram")
 
 
 @pytest.mark.parametrize(("changes", "field", "says"), [
