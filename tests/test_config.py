@@ -82,3 +82,34 @@ def test_webhooks_section(tmp_path: Path) -> None:
                                     "  backoff_max_s: 1\n  max_age_s: 0\n"), {})
     assert err.value.problems == ["webhooks.max_age_s: Input should be greater than 0",
                                   "webhooks.backoff_max_s: must be >= backoff_min_s (10.0)"]
+
+
+def test_speech_providers_keys_from_the_file_or_the_environment(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("ELEVENLABS_API_KEY", "ELEVEN_API_KEY", "DEEPGRAM_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    path = tmp_path / "engine.yaml"
+    path.write_text("speech:\n  tts: elevenlabs\n  fallback_stt: deepgram\n  providers:\n"
+                    "    elevenlabs: {api_key: xi-secret-7, base_url: 'http://127.0.0.1:9/'}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path, {}, need_asterisk=False)
+    assert "fallback_stt 'deepgram': no api_key for deepgram" in str(err.value)  # the voice has its key
+    config = load_config(path, {"FLOWENGINE_SPEECH__PROVIDERS__DEEPGRAM__API_KEY": "dg-secret-8"},
+                         need_asterisk=False)
+    accesses = config.speech.accesses()
+    assert accesses["elevenlabs"].api_key == "xi-secret-7" and accesses["elevenlabs"].base_url == "http://127.0.0.1:9"
+    assert accesses["deepgram"].api_key == "dg-secret-8"
+    shown = repr(config) + repr(accesses)
+    assert "xi-secret-7" not in shown and "dg-secret-8" not in shown
+    monkeypatch.setenv("DEEPGRAM_API_KEY", "dg-env")  # the vendor's own variable is enough too
+    assert load_config(path, {}, need_asterisk=False).speech.fallback_stt == "deepgram"
+
+
+def test_unknown_speech_vendors_and_fallbacks_are_named(tmp_path: Path) -> None:
+    path = tmp_path / "engine.yaml"
+    path.write_text("speech:\n  fallback_tts: rime\n  providers:\n    eleven: {api_key: x}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path, {}, need_asterisk=False)
+    text = str(err.value)
+    assert "speech.providers: no cloud speech vendor is called 'eleven'" in text
+    assert "speech.fallback_tts: " in text and "'rime' is not available" in text
