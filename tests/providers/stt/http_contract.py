@@ -44,6 +44,7 @@ class HttpRecogniserContract:
     unreachable_error: ClassVar[str] = "after 2 attempts"
     garbage_error: ClassVar[str]
     hang_error: ClassVar[str] = r"after 2 attempts.*Timeout"
+    timeout_setting: ClassVar[str] = "flowengine.providers.cloud.READ_TIMEOUT_S"  # its read timeout, shortened
 
     def turn_bytes(self, entry: Recorded) -> int:
         """The bytes of audio the fake received in this request."""
@@ -52,10 +53,6 @@ class HttpRecogniserContract:
     def base_url_at(self, server: str) -> str:
         """The base URL that points the provider at `server` (OpenAI's includes the API's /v1)."""
         return server
-
-    def shorten_the_wait(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        """Make the provider give up on a silent vendor after 0.3 s."""
-        monkeypatch.setattr("flowengine.providers.cloud.READ_TIMEOUT_S", 0.3)
 
     @asynccontextmanager
     async def recogniser(self, speech_access: SpeechAccess, faults: Faults | None = None, api_key: str = "test-key",
@@ -99,7 +96,7 @@ class HttpRecogniserContract:
 
     async def test_a_server_that_never_answers_is_retried_once_then_an_error(
             self, speech_access: SpeechAccess, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.shorten_the_wait(monkeypatch)
+        monkeypatch.setattr(self.timeout_setting, 0.3)  # before the provider is made
         async with self.recogniser(speech_access, Faults(hang=True)) as (fake, provider):
             with pytest.raises(STTError, match=self.hang_error):
                 await provider.transcribe(turn())

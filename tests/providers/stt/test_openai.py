@@ -3,7 +3,6 @@ shape, the model, a dropped connection), then the HTTP recogniser contract."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from flowengine.bench.fakes.openai_stt import FakeOpenAISTT
 from flowengine.bench.fakes.server import Faults, Recorded
@@ -19,15 +18,13 @@ class TestOpenAIRecognition(HttpRecogniserContract):
     unreachable_error = r"after 2 attempts: cannot reach openai"
     garbage_error = "not JSON"
     hang_error = r"after 2 attempts: openai did not answer within 0.3 s"
+    timeout_setting = "flowengine.providers.openai_speech.TIMEOUT_S"
 
     def turn_bytes(self, entry: Recorded) -> int:
         return int(entry.body["wav"]["frames"] * entry.body["wav"]["width"])
 
     def base_url_at(self, server: str) -> str:
         return server + "/v1"
-
-    def shorten_the_wait(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        monkeypatch.setattr("flowengine.providers.openai_speech.TIMEOUT_S", 0.3)
 
     async def test_a_streamed_turn_is_one_wav_and_its_text_comes_back(self, speech_access: SpeechAccess) -> None:
         async with self.recogniser(speech_access) as (fake, stt):

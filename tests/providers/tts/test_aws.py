@@ -36,14 +36,10 @@ class TestPollyVoice(VoiceContract):
     garbage_error = "application/json instead of audio"
     garbage_attempts = 1
     hang_error = r"after 2 attempts.*Timeout"
+    timeout_setting = "flowengine.providers.cloud.READ_TIMEOUT_S"
 
     def voice_seen(self, entry: VoiceRecord) -> str:
         return str(entry.body["VoiceId"])
-
-    timeout_on_the_provider = False
-
-    def shorten_the_wait(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        monkeypatch.setattr("flowengine.providers.cloud.READ_TIMEOUT_S", 0.3)
 
     async def test_the_request_is_signed_8khz_pcm(self, speech_access: SpeechAccess) -> None:
         async with self.voice(speech_access, Faults(chunk_delay_s=0.02)) as (fake, provider):

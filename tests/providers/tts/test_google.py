@@ -33,14 +33,10 @@ class TestGoogleVoice(VoiceContract):
     garbage_error = "not a synthesis result"
     garbage_attempts = 1
     hang_error = r"after 2 attempts.*Timeout"
+    timeout_setting = "flowengine.providers.cloud.READ_TIMEOUT_S"
 
     def voice_seen(self, entry: VoiceRecord) -> str:
         return str(entry.body["voice"]["name"])
-
-    timeout_on_the_provider = False
-
-    def shorten_the_wait(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        monkeypatch.setattr("flowengine.providers.cloud.READ_TIMEOUT_S", 0.3)
 
     @pytest.mark.skip(reason=NOT_STREAMED + " (test_the_whole_answer_comes_first_then_it_is_cut_in_chunks)")
     async def test_audio_arrives_chunk_by_chunk_while_the_vendor_still_speaks(

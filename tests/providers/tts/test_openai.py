@@ -25,17 +25,13 @@ class TestOpenAIVoice(VoiceContract):
     garbage_error = "application/json; charset=utf-8 instead of audio"
     garbage_attempts = 1
     hang_error = r"after 2 attempts.*did not answer within 0.3 s"
+    timeout_setting = "flowengine.providers.openai_speech.TIMEOUT_S"
 
     def voice_seen(self, entry: VoiceRecord) -> str:
         return str(entry.body["voice"])
 
     def base_url_at(self, server: str) -> str:
         return server + "/v1"
-
-    timeout_on_the_provider = False
-
-    def shorten_the_wait(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        monkeypatch.setattr("flowengine.providers.openai_speech.TIMEOUT_S", 0.3)
 
     async def test_the_request_is_the_documented_speech_call(self, speech_access: SpeechAccess) -> None:
         async with self.voice(speech_access) as (fake, provider):

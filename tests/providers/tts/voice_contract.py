@@ -45,11 +45,9 @@ class VoiceContract:
         """The voice the fake was asked for in this request/socket."""
         raise NotImplementedError
 
-    timeout_on_the_provider: ClassVar[bool] = True  # False: a module setting, shortened by `shorten_the_wait`
-
-    def shorten_the_wait(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        """Before the provider is made: a vendor whose read timeout is a module setting (read when its client or
-        session is made) shortens it to 0.3 s here; the others' `read_timeout_s` is set on the provider."""
+    # where the provider's read timeout is a module setting (read when its client or session is made), its dotted
+    # name; "" when the provider has its own `read_timeout_s`
+    timeout_setting: ClassVar[str] = ""
 
     @asynccontextmanager
     async def voice(self, speech_access: SpeechAccess, faults: Faults | None = None,
@@ -185,9 +183,10 @@ class VoiceContract:
 
     async def test_a_hung_vendor_times_out_and_is_retried(
             self, speech_access: SpeechAccess, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.shorten_the_wait(monkeypatch)
+        if self.timeout_setting:
+            monkeypatch.setattr(self.timeout_setting, 0.3)  # before the provider is made
         async with self.voice(speech_access, Faults(hang=True)) as (fake, provider):
-            if self.timeout_on_the_provider:
+            if not self.timeout_setting:
                 assert hasattr(provider, "read_timeout_s")
                 provider.read_timeout_s = 0.3
             with pytest.raises(TTSError, match=self.hang_error):
