@@ -8,6 +8,7 @@ from aiohttp import web
 
 from flowengine.bench.fakes.server import FakeServer, speech_seconds, tone
 from flowengine.bench.fakes.streamed import stream_answer
+from flowengine.bench.fakes.voice import record as voice_record
 from flowengine.media.g711 import ulaw_encode
 
 SSML_NS = "{http://www.w3.org/2001/10/synthesis}"
@@ -35,7 +36,7 @@ class FakeAzureTTS(FakeServer):
 
     async def _synthesize(self, request: web.Request) -> web.StreamResponse:
         ssml = await request.text()
-        entry = self.record(request, {"ssml": ssml})
+        entry = voice_record(self, request, {"ssml": ssml})
         refused = await self.refused(request)
         if refused is not None:
             return refused

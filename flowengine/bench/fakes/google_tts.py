@@ -12,6 +12,7 @@ from aiohttp import web
 
 from flowengine.bench.fakes.server import FakeServer, speech_seconds, tone
 from flowengine.bench.fakes.streamed import stream_answer
+from flowengine.bench.fakes.voice import record as voice_record
 from flowengine.media.g711 import alaw_encode, ulaw_encode
 
 # audioEncoding -> (WAV format tag, bytes per sample); MP3 and OGG_OPUS are not faked
@@ -52,7 +53,7 @@ class FakeGoogleTTS(FakeServer):
             body: Any = await request.json()
         except ValueError:
             body = None
-        entry = self.record(request, body)
+        entry = voice_record(self, request, body)
         refused = await self.refused(request)
         if refused is not None:
             return refused

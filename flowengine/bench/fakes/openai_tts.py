@@ -8,6 +8,7 @@ from aiohttp import web
 
 from flowengine.bench.fakes.server import FakeServer, speech_seconds, tone
 from flowengine.bench.fakes.streamed import stream_answer
+from flowengine.bench.fakes.voice import record as voice_record
 
 RATE = 24000
 VOICES = {"alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer", "verse", "marin",
@@ -53,7 +54,7 @@ class FakeOpenAITTS(FakeServer):
             body: Any = await request.json()
         except ValueError:
             body = None
-        entry = self.record(request, body)
+        entry = voice_record(self, request, body)
         refused = await self.refused(request)
         if refused is not None:
             return refused

@@ -10,6 +10,7 @@ from aiohttp import web
 from flowengine.bench.fakes import sigv4
 from flowengine.bench.fakes.server import FakeServer, speech_seconds, tone
 from flowengine.bench.fakes.streaming import drop, watched
+from flowengine.bench.fakes.voice import record as voice_record
 from flowengine.media.g711 import ulaw_encode
 
 VOICES = {"Joanna": ("standard", "neural", "generative", "long-form"), "Matthew": ("standard", "neural"),
@@ -42,7 +43,7 @@ class FakePollyTTS(FakeServer):
             message = "The request signature we calculated does not match the signature you provided."
         elif status in (401, 403):
             status, kind = 403, "UnrecognizedClientException"
-            message = f"The security token included in the request is invalid ({self.refusal})."
+            message = "The security token included in the request is invalid."  # AWS names no key (`refusal` says why)
         kind = kind or ERROR_TYPES.get(status, "ServiceFailureException")
         return web.json_response({"message": message}, status=status, headers={"x-amzn-ErrorType": kind})
 
@@ -53,7 +54,7 @@ class FakePollyTTS(FakeServer):
             body = json.loads(raw)
         except ValueError:
             body = None
-        entry = self.record(request, body)
+        entry = voice_record(self, request, body)
         if (refusal := await self.refused(request)) is not None:
             return refusal
         if problem := _invalid(body):
@@ -70,6 +71,7 @@ class FakePollyTTS(FakeServer):
         samples = tone(speech_seconds(body["Text"]), int(rate))
         audio = ulaw_encode(samples) if fmt == "mulaw" else samples.astype("<i2").tobytes()
         step = int(int(rate) * CHUNK_S) * (1 if fmt == "mulaw" else 2)
+        entry.chunks_total = -(-len(audio) // step)
         async with watched(entry):
             for sent, start in enumerate(range(0, len(audio), step)):
                 if self.drop_now(sent):
@@ -78,7 +80,10 @@ class FakePollyTTS(FakeServer):
                 await self.pace()
                 await response.write(audio[start:start + step])
                 entry.audio_bytes += len(audio[start:start + step])
+                entry.chunks_sent += 1
+                entry.sent_after_close += request.transport is None or request.transport.is_closing()
             await response.write_eof()
+            entry.finished = True
         return response
 
 

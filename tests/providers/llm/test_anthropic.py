@@ -1,8 +1,8 @@
-"""Anthropic's Messages API through the real `anthropic` client against the local fake."""
+"""Anthropic's Messages API through the real `anthropic` client against the local fake: the messages mapping and
+the request's shape, Anthropic's 529, the key from the environment, then the LLM contract."""
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -12,40 +12,10 @@ from flowengine.bench.fakes.server import Faults
 from flowengine.providers.catalogue import LLM, Status
 from flowengine.providers.llm import create_llm
 from flowengine.providers.llm.anthropic import to_anthropic
-from flowengine.providers.llm.base import (
-    ChatMessage,
-    LLMError,
-    LLMEvent,
-    LLMProvider,
-    TextDelta,
-    ToolCall,
-    ToolCallRequest,
-    ToolSpec,
-    Usage,
-)
-from tests.support import eventually
+from flowengine.providers.llm.base import ChatMessage, LLMError, LLMProvider, TextDelta, ToolCall
+from tests.providers.llm.contract import TOOLS, LLMContract, collect, text_of
 
 KEY = "sk-ant-test-0123456789abcdef"
-MESSAGES = [ChatMessage("system", "You book dental appointments."), ChatMessage("user", "Hi, I need a cleaning.")]
-TOOLS = [ToolSpec("set_variables", "Store variables", {"type": "object", "properties": {"variables": {"type": "object"}}}),
-         ToolSpec("stop_service")]
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeAnthropicLLM]:
-    async with FakeAnthropicLLM(api_key=KEY) as f:
-        yield f
-
-
-def make(fake: FakeAnthropicLLM, key: str = KEY, **parameter: object) -> LLMProvider:
-    return create_llm("anthropic.claude-sonnet-4-5", api_key=key, base_url=fake.base_url, parameter=parameter)
-
-
-async def collect(llm: LLMProvider, messages: list[ChatMessage] = MESSAGES, **kwargs: object) -> list[LLMEvent]:
-    try:
-        return [e async for e in llm.stream(messages, **kwargs)]  # type: ignore[arg-type]
-    finally:
-        await llm.aclose()
 
 
 def test_messages_map_to_system_alternating_turns_and_tool_blocks() -> None:
@@ -72,150 +42,86 @@ def test_messages_map_to_system_alternating_turns_and_tool_blocks() -> None:
         "arguments": "oops"}
 
 
-async def test_streams_text_deltas_before_the_end_then_usage(fake: FakeAnthropicLLM) -> None:
-    fake.script(Reply(text="Sure, which day suits you?", usage=(25, 9)))
-    fake.faults = Faults(chunk_delay_s=0.05)
-    llm = make(fake)
-    try:
-        stream = llm.stream(MESSAGES, temperature=0.2)  # not sent: see AnthropicLLM.stream
-        first = await anext(stream)
-        # the first delta is ours while the server is still writing the rest
-        assert first == TextDelta("Sure") and not fake.requests[0].closed_at
-        rest = [e async for e in stream]
-    finally:
-        await llm.aclose()
-    assert "".join(e.text for e in [first, *rest] if isinstance(e, TextDelta)) == "Sure, which day suits you?"
-    assert rest[-1] == Usage(25, 9)
-    sent = fake.requests[0]
-    # anthropic 2.17 sends the key as a bearer token and its own dated version (providers.md: x-api-key, 2023-06-01)
-    assert sent.headers["Authorization"] == f"Bearer {KEY}" and sent.headers["anthropic-version"] == "2026-10-21"
-    assert sent.body["system"] == "You book dental appointments."
-    assert sent.body["messages"] == [{"role": "user", "content": [{"type": "text", "text": "Hi, I need a cleaning."}]}]
-    assert sent.body["max_tokens"] == 1024 and "temperature" not in sent.body and sent.body["stream"] is True
+class TestAnthropicLLM(LLMContract):
+    model = "anthropic.claude-sonnet-4-5"
+    key_environment = "ANTHROPIC_API_KEY"
+    tool_ids = ("toolu_fake1", "toolu_fake2")
+    refused_key_error = r"anthropic refused the API key \(HTTP 401\): invalid x-api-key.*engine_key"
+    persistent_status = 529  # Anthropic's "overloaded"
+    persistent_error = r"anthropic model 'claude-sonnet-4-5': HTTP 529: injected fault"
+    mid_stream_reply = Reply(text="Let me check", error="overloaded_error")
+    mid_stream_error = "error event mid-stream: Overloaded"
+    garbage_error = "not the Messages protocol"
+    dropped_error = r"anthropic model 'claude-sonnet-4-5': Connection to .* failed: peer closed"
+    timeout_error = r"no answer within 0.3 s"
+
+    def new_fake(self) -> FakeAnthropicLLM:
+        return FakeAnthropicLLM(api_key=KEY)
+
+    def make(self, fake: Any, key: str = "", **parameter: Any) -> LLMProvider:
+        return create_llm(self.model, api_key=key or KEY, base_url=fake.base_url, parameter=parameter)
+
+    def assert_tool_exchange_sent(self, body: Any, call: ToolCall) -> None:
+        assert body["messages"][1:] == [
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_fake0", "name": "stop_service",
+                                               "input": {}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_fake0",
+                                          "content": "stopped"}]}]
+
+    async def test_the_request_is_the_documented_messages_call(self, fake: FakeAnthropicLLM) -> None:
+        await collect(self.make(fake), temperature=0.2)  # not sent: see AnthropicLLM.stream
+        sent = fake.requests[0]
+        # anthropic 2.17 sends the key as a bearer token and its own dated version (providers.md: x-api-key, 2023-06-01)
+        assert sent.headers["Authorization"] == f"Bearer {KEY}" and sent.headers["anthropic-version"] == "2026-10-21"
+        assert sent.body["system"] == "You book dental appointments."
+        assert sent.body["messages"] == [{"role": "user", "content": [{"type": "text",
+                                                                        "text": "Hi, I need a cleaning."}]}]
+        assert sent.body["max_tokens"] == 1024 and "temperature" not in sent.body and sent.body["stream"] is True
+
+    async def test_tools_and_max_tokens_in_the_request(self, fake: FakeAnthropicLLM) -> None:
+        await collect(self.make(fake), tools=TOOLS, max_tokens=200)
+        body = fake.requests[0].body
+        assert body["max_tokens"] == 200
+        assert body["tools"] == [{"name": "set_variables", "description": "Store variables",
+                                  "input_schema": TOOLS[0].parameters},
+                                 {"name": "stop_service", "input_schema": {"type": "object", "properties": {}}}]
+
+    async def test_overloaded_once_is_retried(self, fake: FakeAnthropicLLM) -> None:
+        fake.faults = Faults(status=529, status_times=1)
+        fake.script(Reply(text="Hello again."))
+        assert text_of(await collect(self.make(fake))) == "Hello again."
+        assert len(fake.requests) == 2
+
+    async def test_a_timeout_without_retries_says_how_long_it_waited(self, fake: FakeAnthropicLLM) -> None:
+        fake.faults = Faults(latency_s=2.0)
+        with pytest.raises(LLMError, match=r"no answer within 0.3 s"):
+            await collect(self.make(fake, timeout_s=0.3, max_retries=0))
+        assert len(fake.requests) == 1
+
+    def test_the_key_from_the_environment_and_what_is_not_an_llm(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+        assert LLM.check(self.model).available
+        dialogflow = LLM.check("dialogflow.x")
+        assert dialogflow.status is Status.NOT_IN_ENGINE and "intent engine" in dialogflow.reason
+
+    async def test_key_and_base_url_from_the_environment(self, monkeypatch: pytest.MonkeyPatch,
+                                                         fake: FakeAnthropicLLM) -> None:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+        monkeypatch.setenv("FLOWENGINE_LLM_ANTHROPIC_BASE_URL", fake.base_url)
+        llm = create_llm("anthropic.claude-haiku-4-5")
+        assert KEY not in repr(llm)
+        assert (await collect(llm))[0] == TextDelta("Hell")
+        assert fake.requests[0].body["model"] == "claude-haiku-4-5"
+
+    async def test_events_of_the_wrong_shape_are_an_error_not_a_crash(self, fake: FakeAnthropicLLM,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+        from flowengine.bench.fakes import anthropic_llm
+
+        def shapeless(model: str, reply: Reply, *, garbage: bool = False) -> list[tuple[str, dict[str, object]]]:
+            return [("message_start", {"message": "not an object"}), ("message_stop", {})]
+
+        monkeypatch.setattr(anthropic_llm, "_events", shapeless)
+        with pytest.raises(LLMError, match="not the Messages protocol: AttributeError"):
+            await collect(self.make(fake))
 
 
-async def test_tool_calls_are_assembled_from_input_json_deltas(fake: FakeAnthropicLLM) -> None:
-    args = json.dumps({"variables": {"appointment_day": "tuesday", "appointment_time": "10 am"}})
-    fake.script(Reply(text="Booked.", tool_calls=(("set_variables", args), ("stop_service", "")), chunk_chars=5))
-    events = await collect(make(fake), tools=TOOLS, max_tokens=200)
-    calls = [e.call for e in events if isinstance(e, ToolCallRequest)]
-    assert calls == [ToolCall("toolu_fake1", "set_variables", args), ToolCall("toolu_fake2", "stop_service", "{}")]
-    assert [type(e).__name__ for e in events][-3:] == ["ToolCallRequest", "ToolCallRequest", "Usage"]
-    body = fake.requests[0].body
-    assert body["max_tokens"] == 200
-    assert body["tools"] == [{"name": "set_variables", "description": "Store variables",
-                              "input_schema": TOOLS[0].parameters},
-                             {"name": "stop_service", "input_schema": {"type": "object", "properties": {}}}]
-
-
-async def test_tool_use_round_trip_is_accepted(fake: FakeAnthropicLLM) -> None:
-    fake.script(Reply(tool_calls=(("stop_service", "{}"),)), Reply(text="Goodbye."))
-    first = await collect(make(fake), tools=TOOLS)
-    call = next(e.call for e in first if isinstance(e, ToolCallRequest))
-    history = [*MESSAGES, ChatMessage("assistant", "", tool_calls=(call,)),
-               ChatMessage("tool", "stopped", tool_call_id=call.id)]
-    second = await collect(make(fake), history, tools=TOOLS)
-    assert second[0] == TextDelta("Good")
-    assert fake.requests[1].body["messages"][1:] == [
-        {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_fake0", "name": "stop_service",
-                                           "input": {}}]},
-        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_fake0", "content": "stopped"}]}]
-
-
-async def test_bad_key_is_refused_at_once_without_the_key(fake: FakeAnthropicLLM) -> None:
-    wrong = "sk-ant-wrong-9876543210"
-    with pytest.raises(LLMError) as info:
-        await collect(make(fake, key=wrong))
-    text = str(info.value)
-    assert "anthropic refused the API key (HTTP 401): invalid x-api-key" in text and "engine_key" in text
-    assert wrong not in text and info.value.__cause__ is None
-    assert len(fake.requests) == 1  # never retried
-
-
-@pytest.mark.parametrize("status", [529, 500, 429])
-async def test_overloaded_or_throttled_once_is_retried(fake: FakeAnthropicLLM, status: int) -> None:
-    fake.faults = Faults(status=status, status_times=1)
-    fake.script(Reply(text="Hello again."))
-    events = await collect(make(fake))
-    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "Hello again."
-    assert len(fake.requests) == 2
-
-
-async def test_persistent_overload_is_an_error_after_the_bounded_retries(fake: FakeAnthropicLLM) -> None:
-    fake.faults = Faults(status=529)
-    with pytest.raises(LLMError, match=r"anthropic model 'claude-sonnet-4-5': HTTP 529: injected fault"):
-        await collect(make(fake, max_retries=1))
-    assert len(fake.requests) == 2
-
-
-async def test_error_event_mid_stream(fake: FakeAnthropicLLM) -> None:
-    fake.script(Reply(text="Let me check", error="overloaded_error"))
-    llm = make(fake)
-    try:
-        stream = llm.stream(MESSAGES)
-        assert await anext(stream) == TextDelta("Let ")  # the text before the error was delivered
-        with pytest.raises(LLMError, match="error event mid-stream: Overloaded"):
-            _ = [e async for e in stream]
-    finally:
-        await llm.aclose()
-
-
-async def test_garbage_and_a_dropped_stream_are_errors(fake: FakeAnthropicLLM) -> None:
-    fake.faults = Faults(garbage=True)
-    with pytest.raises(LLMError, match="not the Messages protocol"):
-        await collect(make(fake))
-    fake.faults = Faults(drop_after=3)
-    fake.script(Reply(text="A long answer cut short"))
-    with pytest.raises(LLMError, match=r"anthropic model 'claude-sonnet-4-5': Connection to .* failed: peer closed"):
-        await collect(make(fake, max_retries=0))
-
-
-async def test_timeout(fake: FakeAnthropicLLM) -> None:
-    fake.faults = Faults(latency_s=2.0)
-    with pytest.raises(LLMError, match=r"no answer within 0.3 s"):
-        await collect(make(fake, timeout_s=0.3, max_retries=0))
-
-
-async def test_stopping_early_closes_the_request(fake: FakeAnthropicLLM) -> None:
-    fake.faults = Faults(chunk_delay_s=0.05)
-    fake.script(Reply(text="A long answer that the caller interrupts half way through, at length."))
-    llm = make(fake)
-    try:
-        stream = llm.stream(MESSAGES)
-        assert isinstance(await anext(stream), TextDelta)
-        await stream.aclose()  # type: ignore[attr-defined]
-        await eventually(lambda: fake.requests[0].closed_by_client, timeout=3, what="the fake sees the client go")
-    finally:
-        await llm.aclose()
-
-
-def test_catalogue(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
-    assert LLM.check("anthropic.claude-sonnet-4-5", api_key=KEY).available
-    answer = LLM.check("anthropic.claude-sonnet-4-5")
-    assert answer.status is Status.NEEDS_SETUP and "ANTHROPIC_API_KEY" in answer.reason
-    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
-    assert LLM.check("anthropic.claude-sonnet-4-5").available
-    dialogflow = LLM.check("dialogflow.x")
-    assert dialogflow.status is Status.NOT_IN_ENGINE and "intent engine" in dialogflow.reason
-
-
-async def test_key_and_base_url_from_the_environment(monkeypatch: pytest.MonkeyPatch, fake: FakeAnthropicLLM) -> None:
-    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
-    monkeypatch.setenv("FLOWENGINE_LLM_ANTHROPIC_BASE_URL", fake.base_url)
-    llm = create_llm("anthropic.claude-haiku-4-5")
-    assert KEY not in repr(llm)
-    assert (await collect(llm))[0] == TextDelta("Hell")
-    assert fake.requests[0].body["model"] == "claude-haiku-4-5"
-
-
-async def test_events_of_the_wrong_shape_are_an_error_not_a_crash(fake: FakeAnthropicLLM,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    from flowengine.bench.fakes import anthropic_llm
-
-    def shapeless(model: str, reply: Reply, *, garbage: bool = False) -> list[tuple[str, dict[str, object]]]:
-        return [("message_start", {"message": "not an object"}), ("message_stop", {})]
-
-    monkeypatch.setattr(anthropic_llm, "_events", shapeless)
-    with pytest.raises(LLMError, match="not the Messages protocol: AttributeError"):
-        await collect(make(fake))

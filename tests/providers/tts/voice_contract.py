@@ -15,10 +15,10 @@ import pytest
 
 from flowengine.bench.fakes.server import FakeServer, Faults, loud, speech_seconds
 from flowengine.bench.fakes.voice import VoiceRecord
-from flowengine.providers import credentials
 from flowengine.providers.catalogue import TTS, Status
 from flowengine.providers.tts.base import TTS_PROVIDERS, TTSError
 from flowengine.providers.tts.cloud import CloudTTS
+from tests.providers.setup_check import assert_asks_for_each_credential, forget_the_environment
 from tests.support import eventually
 
 TEXT = "Hello there, caller."  # 1.33 s of fake speech: 6 chunks of 0.25 s
@@ -31,22 +31,40 @@ class VoiceContract:
     default_voice: ClassVar[str]
     fake_rate: ClassVar[int]  # the rate the fake answers at for this provider's request
     access_fields: ClassVar[dict[str, str]] = {}  # what the vendor needs besides the key (PlayHT's account)
+    fake_kwargs: ClassVar[dict[str, str]] = {}  # what the fake checks besides the key (AWS's secret and region)
+    other_voice: ClassVar[str] = "another-voice"  # a voice the vendor's fake knows besides the default
+    # what the vendor's error says, beyond the base's words (vendors set their own status and error body)
+    refused_key_error: ClassVar[str] = "API key"
+    server_error: ClassVar[str] = "after 2 attempts"
+    unreachable_error: ClassVar[str] = "after 2 attempts"
+    garbage_error: ClassVar[str] = r"not (its protocol|audio)"
+    garbage_attempts: ClassVar[int] = 2  # 1 where the answer is refused as not audio before any is read
+    hang_error: ClassVar[str] = "after 2 attempts"
 
     def voice_seen(self, entry: VoiceRecord) -> str:
         """The voice the fake was asked for in this request/socket."""
         raise NotImplementedError
 
+    # where the provider's read timeout is a module setting (read when its client or session is made), its dotted
+    # name; "" when the provider has its own `read_timeout_s`
+    timeout_setting: ClassVar[str] = ""
+
     @asynccontextmanager
     async def voice(self, speech_access: SpeechAccess, faults: Faults | None = None,
                     api_key: str = "test-key", base_url: str = "") -> AsyncIterator[tuple[Any, CloudTTS]]:
-        async with self.fake_class(faults=faults) as fake:
-            speech_access(self.vendor, api_key=api_key, base_url=base_url or fake.base_url, **self.access_fields)
+        async with self.fake_class(faults=faults, **self.fake_kwargs) as fake:
+            speech_access(self.vendor, api_key=api_key, base_url=base_url or self.base_url_at(fake.base_url),
+                          **self.access_fields)
             provider = TTS_PROVIDERS.create(self.vendor)
             assert isinstance(provider, CloudTTS)
             try:
                 yield fake, provider
             finally:
                 await provider.aclose()
+
+    def base_url_at(self, server: str) -> str:
+        """The base URL that points the provider at `server` (OpenAI's includes the API's /v1)."""
+        return server
 
     def expected_samples(self, text: str = TEXT) -> int:
         return int(speech_seconds(text) * self.fake_rate)
@@ -70,9 +88,9 @@ class VoiceContract:
     async def test_the_default_voice_speaks_when_no_voice_is_asked(self, speech_access: SpeechAccess) -> None:
         async with self.voice(speech_access) as (fake, provider):
             await provider.synthesize(TEXT, voice_id="")
-            await provider.synthesize(TEXT, voice_id="another-voice")
+            await provider.synthesize(TEXT, voice_id=self.other_voice)
         assert provider.default_voice == self.default_voice
-        assert [self.voice_seen(e) for e in fake.requests] == [self.default_voice, "another-voice"]
+        assert [self.voice_seen(e) for e in fake.requests] == [self.default_voice, self.other_voice]
 
     async def test_barge_in_closes_the_vendor_stream_at_once(self, speech_access: SpeechAccess) -> None:
         async with self.voice(speech_access, Faults(chunk_delay_s=0.2)) as (fake, provider):
@@ -119,7 +137,7 @@ class VoiceContract:
 
     async def test_a_bad_key_is_refused_at_once_without_a_retry(self, speech_access: SpeechAccess) -> None:
         async with self.voice(speech_access, api_key="wrong-key") as (fake, provider):
-            with pytest.raises(TTSError, match="API key") as caught:
+            with pytest.raises(TTSError, match=self.refused_key_error) as caught:
                 await provider.synthesize(TEXT)
         assert len(fake.requests) == 1
         assert "wrong-key" not in str(caught.value) and "test-key" not in str(caught.value)
@@ -131,7 +149,7 @@ class VoiceContract:
 
     async def test_a_server_error_twice_is_an_error(self, speech_access: SpeechAccess) -> None:
         async with self.voice(speech_access, Faults(status=500)) as (fake, provider):
-            with pytest.raises(TTSError, match="after 2 attempts"):
+            with pytest.raises(TTSError, match=self.server_error):
                 await provider.synthesize(TEXT)
         assert len(fake.requests) == 2
 
@@ -139,8 +157,8 @@ class VoiceContract:
         with socket.socket() as closed:  # a port nobody listens on
             closed.bind(("127.0.0.1", 0))
             port = closed.getsockname()[1]
-        async with self.voice(speech_access, base_url=f"http://127.0.0.1:{port}") as (_, provider):
-            with pytest.raises(TTSError, match="after 2 attempts"):
+        async with self.voice(speech_access, base_url=self.base_url_at(f"http://127.0.0.1:{port}")) as (_, provider):
+            with pytest.raises(TTSError, match=self.unreachable_error):
                 await provider.synthesize(TEXT)
 
     async def test_a_drop_after_audio_was_played_is_an_error_without_a_retry(
@@ -159,26 +177,29 @@ class VoiceContract:
 
     async def test_garbage_is_an_error(self, speech_access: SpeechAccess) -> None:
         async with self.voice(speech_access, Faults(garbage=True)) as (fake, provider):
-            with pytest.raises(TTSError, match=r"not (its protocol|audio)"):
+            with pytest.raises(TTSError, match=self.garbage_error):
                 await provider.synthesize(TEXT)
-        assert len(fake.requests) == 2
+        assert len(fake.requests) == self.garbage_attempts
 
-    async def test_a_hung_vendor_times_out_and_is_retried(self, speech_access: SpeechAccess) -> None:
+    async def test_a_hung_vendor_times_out_and_is_retried(
+            self, speech_access: SpeechAccess, monkeypatch: pytest.MonkeyPatch) -> None:
+        if self.timeout_setting:
+            monkeypatch.setattr(self.timeout_setting, 0.3)  # before the provider is made
         async with self.voice(speech_access, Faults(hang=True)) as (fake, provider):
-            assert hasattr(provider, "read_timeout_s")
-            provider.read_timeout_s = 0.3
-            with pytest.raises(TTSError, match="after 2 attempts"):
+            if not self.timeout_setting:
+                assert hasattr(provider, "read_timeout_s")
+                provider.read_timeout_s = 0.3
+            with pytest.raises(TTSError, match=self.hang_error):
                 await provider.synthesize(TEXT)
         assert len(fake.requests) == 2
 
     async def test_the_catalogue_needs_the_key_then_offers_the_voice(
             self, speech_access: SpeechAccess, monkeypatch: pytest.MonkeyPatch) -> None:
-        names = credentials.ENVIRONMENT[self.vendor]
-        for name in (*names.api_key, *names.account):
-            monkeypatch.delenv(name, raising=False)
+        forget_the_environment(self.vendor, monkeypatch)
         speech_access(self.vendor)
         answer = TTS.check(self.vendor)
-        assert answer.status is Status.NEEDS_SETUP and f"speech.providers.{self.vendor}.api_key" in answer.reason
+        assert answer.status is Status.NEEDS_SETUP
+        assert_asks_for_each_credential(self.vendor, answer.reason)
         speech_access(self.vendor, api_key="k", **self.access_fields)
         assert TTS.check(self.vendor).status is Status.AVAILABLE
         assert TTS.check(self.vendor, voice_id=self.default_voice).status is Status.AVAILABLE
