@@ -76,6 +76,8 @@ def run_report(live: LiveAICall | None, stack: CloudStack | None, stop: float) -
     conversation = live.conversation if live is not None else None
     turns: list[TurnMetrics] = [t for t in (conversation.turns if conversation else []) if t.ended_by]
     engine = [t.engine_ms for t in turns if t.engine_ms is not None]
+    engine_pcts = pcts(engine)
+    p95 = engine_pcts["p95"]
 
     def of(name: str, only: str = "") -> dict[str, float | None]:
         values = [getattr(t, name) for t in turns if (not only or t.ended_by == only)]
@@ -84,9 +86,10 @@ def run_report(live: LiveAICall | None, stack: CloudStack | None, stop: float) -
     return {
         "vad_stop_secs": stop,
         "turns": len(turns),
-        "engine_ms": pcts(engine),
+        "engine_ms": engine_pcts,
+        "engine_ms_max": round(max(engine), 1) if engine else None,
         "engine_ms_target": ENGINE_MS_TARGET,
-        "engine_ms_within_target": bool(engine) and max(engine) <= ENGINE_MS_TARGET,
+        "engine_ms_within_target": p95 is not None and p95 <= ENGINE_MS_TARGET,  # at p95
         "provider_ms": {name: of(name) for name in ("stt_wait_ms", "llm_first_token_ms", "tts_first_audio_ms")},
         "engine_voice_to_voice_ms": pcts([t.voice_to_voice_ms for t in turns if t.voice_to_voice_ms is not None]),
         "turn_ends": {

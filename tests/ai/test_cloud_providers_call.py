@@ -2,6 +2,7 @@
 as they speak, ElevenLabs speaks, Anthropic answers (a tool call included); a barge-in closes the voice's socket."""
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from flowengine.bench.fakes.chat import Reply
 from flowengine.bench.fakes.deepgram_stt import FakeDeepgramSTT
 from flowengine.bench.fakes.elevenlabs_tts import FakeElevenLabsTTS
 from flowengine.bench.fakes.server import Faults
+from flowengine.bench.fakes.sttsocket import Session
 from flowengine.bench.fakes.voice import VoiceRecord
 from flowengine.flow.context import ServicesLink
 from flowengine.flow.persistence import ENGINE_CUSTOMER_ID
@@ -45,9 +47,27 @@ INTERRUPTION = "Sorry stop I have to go now goodbye."
 VOICE_HZ = 440.0  # the fake voices speak a tone of this pitch: the caller hearing it heard ElevenLabs
 
 
+class TimedDeepgram(FakeDeepgramSTT):
+    """Notes when each audio frame and each Finalize arrived."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.audio_at: list[float] = []
+        self.finalized_at: list[float] = []
+
+    async def _audio(self, session: Session, data: bytes) -> None:
+        self.audio_at.append(asyncio.get_running_loop().time())
+        await super()._audio(session, data)
+
+    async def command(self, session: Session, message: Any) -> None:
+        if isinstance(message, dict) and message.get("type") == "Finalize":
+            self.finalized_at.append(asyncio.get_running_loop().time())
+        await super().command(session, message)
+
+
 @dataclass
 class Fakes:
-    stt: FakeDeepgramSTT
+    stt: TimedDeepgram
     tts: FakeElevenLabsTTS
     llm: FakeAnthropicLLM
 
@@ -76,7 +96,7 @@ async def cloud_fakes(monkeypatch: pytest.MonkeyPatch, *, script: list[str], voi
                       voice_faults: Faults | None = None) -> AsyncIterator[Fakes]:
     """The three fakes, and the engine pointed at them: speech through `speech.providers`, the model through
     FLOWENGINE_LLM_ANTHROPIC_BASE_URL (its key is the AI's engine_key)."""
-    async with (FakeDeepgramSTT(script=script) as stt, FakeElevenLabsTTS(faults=voice_faults) as tts,
+    async with (TimedDeepgram(script=script) as stt, FakeElevenLabsTTS(faults=voice_faults) as tts,
                 FakeAnthropicLLM() as llm):
         credentials.configure({"deepgram": Access(api_key=stt.api_key, base_url=stt.base_url),
                                "elevenlabs": Access(api_key=voice_key, base_url=tts.base_url)})
@@ -152,7 +172,9 @@ async def test_a_conversation_through_deepgram_elevenlabs_and_anthropic_with_a_b
         finalizes = [i for i, m in enumerate(socket.messages) if isinstance(m, dict) and m.get("type") == "Finalize"]
         assert finalizes, "no turn was finalized"
         frames_before = sum(isinstance(m, bytes) for m in socket.messages[:finalizes[0]])
-        assert frames_before >= 50  # 1 s of 20 ms frames: the utterance itself, not a batch sent at its end
+        assert frames_before >= 50  # 1 s of 20 ms frames: the utterance itself
+        streamed = [t for t in fakes.stt.audio_at if t < fakes.stt.finalized_at[0]]
+        assert streamed[-1] - streamed[0] >= 1.0  # ... arriving as it was spoken, not in a burst at its end
         assert not fakes.stt.script  # both lines were recognised
 
         # the barge-in: the long reply's socket was closed by the engine, and nothing more was sent on it

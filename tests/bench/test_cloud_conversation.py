@@ -27,15 +27,18 @@ async def test_a_short_cloud_run_accounts_every_providers_time() -> None:
     assert run["vad_stop_secs"] == 0.6
     assert run["provider_requests"]["stt_sockets"] >= 1 and run["provider_requests"]["llm_requests"] >= 2
     assert run["provider_requests"]["tts_sockets"] >= 3  # the greeting and a reply per caller turn
-    # the caller's turn, the opening-hours question and the interruption
-    assert run["turns"] == 3 and len(run["per_turn"]) == 3
+    # the caller's turn, the opening-hours question and the interruption (a turn cut in two adds one)
+    assert run["turns"] >= 3 and len(run["per_turn"]) == run["turns"]
     ends = run["turn_ends"]
     assert ends["by_recogniser"] + ends["by_vad"] == run["turns"] and ends["false_cuts"] >= 0
+    answered = [t for t in run["per_turn"] if t["engine_ms"] is not None]  # a reply cut short may have none
+    assert answered and answered[0]["index"] == 1
     for turn in run["per_turn"]:
-        assert turn["ended_by"] in ("vad", "recogniser")
+        assert turn["ended_by"] in ("vad", "recogniser") and turn["stt_wait_ms"] is not None
+    for turn in answered:
         # each provider's answer paid the injected network delay, and it is counted as the provider's time
         assert turn["llm_first_token_ms"] >= DELAY_MS and turn["tts_first_audio_ms"] >= DELAY_MS
-        assert turn["stt_wait_ms"] is not None and turn["engine_ms"] is not None and turn["engine_ms"] >= 0
+        assert turn["engine_ms"] >= 0
     for name in ("stt_wait_ms", "llm_first_token_ms", "tts_first_audio_ms"):
         assert set(run["provider_ms"][name]) == {"p50", "p95"}
     assert run["engine_ms"]["p50"] is not None and run["engine_ms_target"] == 20.0
