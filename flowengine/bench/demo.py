@@ -133,10 +133,11 @@ async def demo_call(folder: Path, turns: list[str], engine_model: str = "", *,
         assert engine.ari is not None and engine.providers is not None
         service = engine.aicalls
         assert service is not None
-        tts = engine.providers.tts("piper")  # the caller's voice
-        await tts.warm_up()
-        if (ai_fields or {}).get("stt_type", DEMO_AI["stt_type"]) == "whisper":
-            await engine.providers.stt("whisper").warm_up()
+        tts = engine.providers.tts("piper")  # the caller's voice (and the offline AI's)
+        warm = [tts.warm_up()]
+        if (ai_fields or {}).get("stt_type", DEMO_AI["stt_type"]) == "whisper":  # the cloud AI does not need it
+            warm.append(engine.providers.stt("whisper").warm_up())
+        await asyncio.gather(*warm)
         prompts = [caller_voice(tts, await tts.synthesize(text)) for text in turns]
         t0 = time.perf_counter()
         caller = ScriptedCaller(engine.ari)
