@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from flowengine.bench.demo import PAUSE
 from flowengine.bench.fakes.anthropic_llm import FakeAnthropicLLM
 from flowengine.bench.fakes.chat import Reply
 from flowengine.bench.fakes.deepgram_stt import FakeDeepgramSTT
@@ -76,10 +77,10 @@ class CloudStack:
         return fields
 
     def expect(self, text: str) -> None:
-        """The recogniser will hear `text` in the caller's next utterance (a second one, if the turn is cut in
-        two, is heard as "hello")."""
+        """The recogniser will hear `text` in the caller's next utterance, a part per stretch of speech when it
+        has pauses (demo.PAUSE marks); anything more is heard as "hello"."""
         self.stt.script.clear()  # the deque every socket's listener shares
-        self.stt.script.append(text)
+        self.stt.script.extend(part.strip() for part in text.split(PAUSE))
 
 
 @asynccontextmanager

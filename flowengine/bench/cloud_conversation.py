@@ -12,11 +12,16 @@ from flowengine.ai.aicall import LiveAICall
 from flowengine.ai.voice.metrics import TurnMetrics
 from flowengine.bench.cloud import VENDORS, CloudStack, cloud_stack
 from flowengine.bench.conversation import BARGE_IN_STOP_MS, HOURS_QUESTION, INTERRUPTION, drive, pcts, script_of
-from flowengine.bench.demo import demo_call
+from flowengine.bench.demo import CALLER_TURNS, PAUSE, PAUSE_S, demo_call
 from flowengine.bench.media import machine
 from flowengine.media.vad import DEFAULT_STOP_SECS
 
 ENGINE_MS_TARGET = 20.0
+# the caller's lines: one breath each, and some with a pause mid-thought (longer than the recogniser's endpointing
+# and the VAD's default stop time, shorter than 0.6 s) that neither should take for the end of the turn
+CLOUD_TURNS = [CALLER_TURNS[0], f"My number is five five five{PAUSE}one two three four.", CALLER_TURNS[1],
+               CALLER_TURNS[2], f"I would like to come on Tuesday and{PAUSE}bring my daughter as well.",
+               CALLER_TURNS[3], CALLER_TURNS[4]]
 COMPARED_STOP_SECS = (DEFAULT_STOP_SECS, 0.6)
 DEFINITIONS = {
     "barge_in_stop_ms": BARGE_IN_STOP_MS,
@@ -25,7 +30,10 @@ DEFINITIONS = {
     "stt_wait_ms": "from the end-of-turn decision to the recogniser's final transcript (its Finalize answered)",
     "endpointing_ms": "from the end of the caller's speech (as the VAD heard it) to the end-of-turn decision",
     "turn_ends": "by_recogniser: the recogniser's end of speech came while the VAD still waited out its stop "
-                 "time; false_cuts: of those, the caller went on speaking within the VAD's stop time",
+                 "time; false_cuts: turns beyond the caller's utterances (one cut in two before the caller had "
+                 "finished; utterances_with_a_pause have "
+                 f"{PAUSE_S:g} s of silence mid-thought), false_cuts_by_recogniser: the caller went on within the "
+                 "VAD's stop time after the recogniser ended the turn, false_cuts_by_vad: the rest",
 }
 
 
@@ -52,7 +60,7 @@ async def run_cloud_conversation_bench(turns: int = 20, barge_ins: int = 5, *, n
 
 
 async def _run(turns: int, barge_ins: int, delay_s: float, stop: float, say: Callable[[str], None]) -> dict[str, Any]:
-    script = script_of(turns)
+    script = script_of(turns, CLOUD_TURNS)
     with tempfile.TemporaryDirectory(prefix="flowengine-bench-") as tmp:
         async with cloud_stack(delay_s) as stack:
             fields = stack.ai_fields(None if stop == DEFAULT_STOP_SECS else stop)
@@ -61,6 +69,11 @@ async def _run(turns: int, barge_ins: int, delay_s: float, stop: float, say: Cal
                 caller = await drive(demo, script, barge_ins, say, expect=stack.expect)
                 live = next(iter(demo.service.live.values()), None)
                 report = run_report(live, stack, stop)
+    ends = report["turn_ends"]
+    ends["utterances"] = caller.said
+    ends["utterances_with_a_pause"] = sum(PAUSE in line for line in script)
+    ends["false_cuts"] = max(0, report["turns"] - caller.said)  # by either, the caller's lines being known
+    ends["false_cuts_by_vad"] = max(0, ends["false_cuts"] - ends["false_cuts_by_recogniser"])
     report.update({
         "voice_to_voice_ms": pcts(caller.v2v),
         "caller_turns_answered": len(caller.v2v),
@@ -95,7 +108,8 @@ def run_report(live: LiveAICall | None, stack: CloudStack | None, stop: float) -
         "turn_ends": {
             "by_recogniser": sum(t.ended_by == "recogniser" for t in turns),
             "by_vad": sum(t.ended_by == "vad" for t in turns),
-            "false_cuts": conversation.false_cuts if conversation else 0,
+            "false_cuts": conversation.false_cuts if conversation else 0,  # the engine's count: the recogniser's
+            "false_cuts_by_recogniser": conversation.false_cuts if conversation else 0,
             "endpointing_ms": of("endpointing_ms"),
             "endpointing_ms_by_recogniser": of("endpointing_ms", "recogniser"),
             "endpointing_ms_by_vad": of("endpointing_ms", "vad"),
@@ -129,17 +143,22 @@ def compare(runs: list[dict[str, Any]]) -> dict[str, Any]:
     if len(measured) < 2:
         return {"sooner": None, "fewer_false_cuts": None, "summary": "fewer than two runs measured"}
     sooner = min(measured, key=lambda r: r["turn_ends"]["endpointing_ms"]["p50"])
-    cuts = sorted(measured, key=lambda r: r["turn_ends"]["false_cuts"])
-    fewer = None if cuts[0]["turn_ends"]["false_cuts"] == cuts[-1]["turn_ends"]["false_cuts"] else cuts[0]
+    fewer = _fewest(measured, "false_cuts")
 
     def name(r: dict[str, Any]) -> str:
         ends = r["turn_ends"]
         return (f"stop_secs {r['vad_stop_secs']:g} (endpointing p50 {ends['endpointing_ms']['p50']} ms, "
                 f"{ends['by_recogniser']} of {r['turns']} turns ended by the recogniser, "
-                f"{ends['false_cuts']} false cuts)")
+                f"{ends['false_cuts']} false cuts ({ends.get('false_cuts_by_recogniser', 0)} by the recogniser))")
 
-    summary = f"sooner: {name(sooner)}; " + ("same false cuts in every run" if fewer is None
+    summary = f"sooner: {name(sooner)}; " + ("as many false cuts in every run" if fewer is None
                                               else f"fewer false cuts: {name(fewer)}")
     return {"sooner": sooner["vad_stop_secs"],
             "fewer_false_cuts": None if fewer is None else fewer["vad_stop_secs"],
             "summary": summary}
+
+
+def _fewest(runs: list[dict[str, Any]], key: str) -> dict[str, Any] | None:
+    """The run with the fewest `turn_ends[key]`; None when every run has as many."""
+    ordered = sorted(runs, key=lambda r: r["turn_ends"].get(key, 0))
+    return None if ordered[0]["turn_ends"].get(key, 0) == ordered[-1]["turn_ends"].get(key, 0) else ordered[0]

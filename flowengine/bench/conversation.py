@@ -39,6 +39,7 @@ def pcts(values: list[float]) -> dict[str, float | None]:
 class Drive:
     """What the caller measured over one scripted conversation."""
 
+    said: int = 0  # the caller's utterances (each should be one turn)
     v2v: list[float] = field(default_factory=list)
     stops: list[float] = field(default_factory=list)
     resumed: int = 0
@@ -69,8 +70,8 @@ async def run_conversation_bench(turns: int = 20, barge_ins: int = 5,
     }
 
 
-def script_of(turns: int) -> list[str]:
-    cycle = CALLER_TURNS[:-1]
+def script_of(turns: int, cycle: list[str] | None = None) -> list[str]:
+    cycle = cycle or CALLER_TURNS[:-1]
     return [cycle[i % len(cycle)] for i in range(turns)]
 
 
@@ -87,6 +88,7 @@ async def drive(demo: DemoCall, script: list[str], barge_ins: int, say: Callable
     for index, text in enumerate(script, 1):
         expect(text)
         ended = await caller.say(prompts[text], 16000)
+        out.said += 1
         heard = await caller.agent_speech_after(ended, timeout=20)
         if heard is not None:
             out.v2v.append((heard.start - ended) * 1000)
@@ -95,6 +97,7 @@ async def drive(demo: DemoCall, script: list[str], barge_ins: int, say: Callable
     for trial in range(barge_ins):
         expect(HOURS_QUESTION)
         ended = await caller.say(prompts[HOURS_QUESTION], 16000)
+        out.said += 1
         reply = await caller.agent_speech_after(ended, timeout=20)
         if reply is None:
             continue
@@ -104,6 +107,7 @@ async def drive(demo: DemoCall, script: list[str], barge_ins: int, say: Callable
             continue
         expect(INTERRUPTION)
         first, last = await caller.say_timed(prompts[INTERRUPTION], 16000)
+        out.said += 1
         stopped = barge_in_stop(caller.agent_audio(first, last))
         if stopped is None:
             say(f"barge-in {trial + 1}: no agent audio after the caller began; not counted")

@@ -89,6 +89,17 @@ def caller_voice(tts: TTSProvider, pcm: np.ndarray) -> np.ndarray:
     return trim_silence(np.frombuffer(out.stdout, dtype="<i2").astype(np.int16))
 
 
+PAUSE = " | "  # in a caller's line: a pause mid-thought (PAUSE_S of silence), e.g. "My number is 555 | 1234."
+PAUSE_S = 0.45
+
+
+async def caller_prompt(tts: TTSProvider, text: str) -> np.ndarray:
+    """The caller's line at 16 kHz in the caller's voice, with PAUSE_S of silence at each PAUSE mark."""
+    parts = [caller_voice(tts, await tts.synthesize(part)) for part in text.split(PAUSE)]
+    gap = np.zeros(round(PAUSE_S * 16000), dtype=np.int16)
+    return np.concatenate([piece for part in parts for piece in (part, gap)][:-1])
+
+
 def trim_silence(pcm: np.ndarray, rate: int = 16000, threshold: float = 200.0) -> np.ndarray:
     """Cut leading and trailing silence, so the end of the audio is the end of the speech (the
     caller's latency clock starts there)."""
@@ -138,7 +149,7 @@ async def demo_call(folder: Path, turns: list[str], engine_model: str = "", *,
         if (ai_fields or {}).get("stt_type", DEMO_AI["stt_type"]) == "whisper":  # the cloud AI does not need it
             warm.append(engine.providers.stt("whisper").warm_up())
         await asyncio.gather(*warm)
-        prompts = [caller_voice(tts, await tts.synthesize(text)) for text in turns]
+        prompts = [await caller_prompt(tts, text) for text in turns]
         t0 = time.perf_counter()
         caller = ScriptedCaller(engine.ari)
         await caller.dial("Local/1000@flowengine-inbound")

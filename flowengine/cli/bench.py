@@ -127,7 +127,8 @@ def _run_cloud_conversation(args: argparse.Namespace, log: Any) -> int:
                            ("barge_in_stop_ms", run["barge_in_stop_ms"])):
             print(f"  {key:<20} p50 {value['p50']!s:>7}  p95 {value['p95']!s:>7}")
         print(f"  turns ended by the recogniser {ends['by_recogniser']}, by the VAD {ends['by_vad']}, "
-              f"false cuts {ends['false_cuts']}; engine_ms within {run['engine_ms_target']:g} ms: "
+              f"false cuts {ends['false_cuts']} ({ends['false_cuts_by_recogniser']} by the recogniser) in "
+              f"{ends['utterances']} utterances; engine_ms within {run['engine_ms_target']:g} ms: "
               f"{run['engine_ms_within_target']}")
     print(report["turn_ending"]["summary"])
     return 0

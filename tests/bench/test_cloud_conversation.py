@@ -7,14 +7,18 @@ import os
 from types import SimpleNamespace
 from typing import Any, cast
 
+import numpy as np
+
 from flowengine.ai.aicall import LiveAICall
 from flowengine.ai.voice.metrics import TurnMetrics
 from flowengine.bench.cloud import LONG_REPLY, SHORT_REPLY, cloud_stack
 from flowengine.bench.cloud_conversation import compare, run_cloud_conversation_bench, run_report
+from flowengine.bench.demo import PAUSE, PAUSE_S, caller_prompt
 from flowengine.cli import bench as cli
 from flowengine.providers.llm import create_llm
 from flowengine.providers.llm.base import ChatMessage, TextDelta
 from flowengine.providers.llm.endpoints import ANTHROPIC, base_url_env
+from flowengine.providers.tts import TTS_PROVIDERS
 
 DELAY_MS = 50.0
 
@@ -30,7 +34,9 @@ async def test_a_short_cloud_run_accounts_every_providers_time() -> None:
     # the caller's turn, the opening-hours question and the interruption (a turn cut in two adds one)
     assert run["turns"] >= 3 and len(run["per_turn"]) == run["turns"]
     ends = run["turn_ends"]
-    assert ends["by_recogniser"] + ends["by_vad"] == run["turns"] and ends["false_cuts"] >= 0
+    assert ends["by_recogniser"] + ends["by_vad"] == run["turns"]
+    assert ends["utterances"] == 3 and run["turns"] == ends["utterances"] + ends["false_cuts"]
+    assert ends["false_cuts_by_recogniser"] + ends["false_cuts_by_vad"] >= ends["false_cuts"]
     answered = [t for t in run["per_turn"] if t["engine_ms"] is not None]  # a reply cut short may have none
     assert answered and answered[0]["index"] == 1
     for turn in run["per_turn"]:
@@ -93,6 +99,8 @@ async def test_the_receptionist_model_answers_the_hours_question_at_length() -> 
             await llm.aclose()
         stack.expect("Next Tuesday please.")
         assert list(stack.stt.script) == ["Next Tuesday please."]
+        stack.expect(f"My number is five{PAUSE}one two.")  # a part per stretch of speech
+        assert list(stack.stt.script) == ["My number is five", "one two."]
         settings = stack.settings()
         assert settings["FLOWENGINE_SPEECH__PROVIDERS__DEEPGRAM__BASE_URL"] == stack.stt.base_url
         assert stack.ai_fields(0.6)["vad_config"] == {"stop_secs": 0.6} and "vad_config" not in stack.ai_fields()
@@ -108,3 +116,13 @@ def test_the_cli_refuses_bad_cloud_options_and_keeps_offline_the_default(capsys:
     assert "--vad-stop-secs" in capsys.readouterr().err
     bad = parser.parse_args(["bench", "conversation", "--providers", "cloud", "--network-delay-ms", "-5"])
     assert bad.func(bad) == 2
+
+
+async def test_a_line_with_a_pause_is_rendered_with_its_silence_mid_thought() -> None:
+    tts = TTS_PROVIDERS.create("piper")
+    whole = await caller_prompt(tts, f"My number is five{PAUSE}one two.")
+    silent = np.flatnonzero(whole == 0)
+    runs = np.split(silent, np.flatnonzero(np.diff(silent) != 1) + 1)
+    longest = max(runs, key=len)
+    assert len(longest) >= round(PAUSE_S * 16000)  # the pause, exactly silent ...
+    assert 0.5 * 16000 < longest[0] < whole.size - 0.3 * 16000  # ... between the two parts (voiced, trimmed)
