@@ -108,7 +108,7 @@ def run_report(live: LiveAICall | None, stack: CloudStack | None, stop: float) -
         "turn_ends": {
             "by_recogniser": sum(t.ended_by == "recogniser" for t in turns),
             "by_vad": sum(t.ended_by == "vad" for t in turns),
-            "false_cuts": conversation.false_cuts if conversation else 0,  # the engine's count: the recogniser's
+            "false_cuts": conversation.false_cuts if conversation else 0,  # the run counts them over its utterances
             "false_cuts_by_recogniser": conversation.false_cuts if conversation else 0,
             "endpointing_ms": of("endpointing_ms"),
             "endpointing_ms_by_recogniser": of("endpointing_ms", "recogniser"),
