@@ -37,6 +37,8 @@ from tests.conftest import Asterisk
 from tests.flow.calls import Harness, flow_harness, place_call, speech_seconds, tone_seconds
 from tests.support import eventually
 
+pytestmark = pytest.mark.asterisk
+
 MODEL = "anthropic.claude-haiku-4-5"
 GREETING = "Hello, this is the dental office."
 BOOKING = "I would like to come on Tuesday."

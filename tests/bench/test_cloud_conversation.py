@@ -8,6 +8,7 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import numpy as np
+import pytest
 
 from flowengine.ai.aicall import LiveAICall
 from flowengine.ai.voice.metrics import TurnMetrics
@@ -23,6 +24,7 @@ from flowengine.providers.tts import TTS_PROVIDERS
 DELAY_MS = 50.0
 
 
+@pytest.mark.asterisk  # the bench's own private Asterisk, as `flowengine bench conversation` starts it
 async def test_a_short_cloud_run_accounts_every_providers_time() -> None:
     report = await run_cloud_conversation_bench(1, 1, network_delay_ms=DELAY_MS, stop_secs=(0.6,))
     assert report["providers"] == "cloud" and report["network_delay_ms"] == DELAY_MS
