@@ -66,7 +66,8 @@ class DemoReport:
                 "variables": self.variables, "heard_by_caller": self.heard}
 
 
-def write_demo_files(folder: Path, engine_model: str = "") -> Path:
+def write_demo_files(folder: Path, engine_model: str = "", ai_fields: dict[str, Any] | None = None) -> Path:
+    """The demo flow and AI; `ai_fields` replace the AI's own (its providers, key, VAD settings)."""
     flows = folder / "flows"
     (flows / "ais").mkdir(parents=True, exist_ok=True)
     (flows / "demo.yaml").write_text(yaml.safe_dump(DEMO_FLOW, sort_keys=False))
@@ -74,6 +75,7 @@ def write_demo_files(folder: Path, engine_model: str = "") -> Path:
     if engine_model:
         ai["engine_model"] = engine_model
         ai["parameter"] = {"first_message": "Hello, this is Bright Smile Dental. How can I help?"}
+    ai.update(ai_fields or {})
     (flows / "ais" / "receptionist.yaml").write_text(yaml.safe_dump(ai, sort_keys=False))
     return flows
 
@@ -85,6 +87,17 @@ def caller_voice(tts: TTSProvider, pcm: np.ndarray) -> np.ndarray:
          "-t", "raw", "-r", "16000", "-e", "signed", "-b", "16", "-c", "1", "-", "pitch", str(CALLER_PITCH_CENTS)],
         input=pcm.astype("<i2").tobytes(), capture_output=True, check=True)
     return trim_silence(np.frombuffer(out.stdout, dtype="<i2").astype(np.int16))
+
+
+PAUSE = " | "  # in a caller's line: a pause mid-thought (PAUSE_S of silence), e.g. "My number is 555 | 1234."
+PAUSE_S = 0.45
+
+
+async def caller_prompt(tts: TTSProvider, text: str) -> np.ndarray:
+    """The caller's line at 16 kHz in the caller's voice, with PAUSE_S of silence at each PAUSE mark."""
+    parts = [caller_voice(tts, await tts.synthesize(part)) for part in text.split(PAUSE)]
+    gap = np.zeros(round(PAUSE_S * 16000), dtype=np.int16)
+    return np.concatenate([piece for part in parts for piece in (part, gap)][:-1])
 
 
 def trim_silence(pcm: np.ndarray, rate: int = 16000, threshold: float = 200.0) -> np.ndarray:
@@ -110,15 +123,19 @@ class DemoCall:
 
 
 @asynccontextmanager
-async def demo_call(folder: Path, turns: list[str], engine_model: str = "") -> AsyncIterator[DemoCall]:
+async def demo_call(folder: Path, turns: list[str], engine_model: str = "", *,
+                    ai_fields: dict[str, Any] | None = None,
+                    settings: dict[str, str] | None = None) -> AsyncIterator[DemoCall]:
     """Start a private Asterisk and the engine with the demo flow and AI, render the caller's
-    turns, dial in. The engine and Asterisk are stopped on exit."""
+    turns, dial in. The engine and Asterisk are stopped on exit. `settings` add to the engine's
+    configuration (FLOWENGINE_... names, as in the environment)."""
     config = load_config(None, {
         "FLOWENGINE_ASTERISK__PRIVATE_DIR": str(folder / "asterisk"),
-        "FLOWENGINE_FLOWS_DIR": str(write_demo_files(folder, engine_model)),
+        "FLOWENGINE_FLOWS_DIR": str(write_demo_files(folder, engine_model, ai_fields)),
         "FLOWENGINE_ROUTES__DEFAULT_FLOW": "demo",
         "FLOWENGINE_SPEECH__CACHE_DIR": str(folder / "speech"),
         "FLOWENGINE_STORE__URL": f"sqlite+aiosqlite:///{folder / 'engine.db'}",
+        **(settings or {}),
     })
     engine = Engine(config)
     await engine.start()
@@ -127,9 +144,12 @@ async def demo_call(folder: Path, turns: list[str], engine_model: str = "") -> A
         assert engine.ari is not None and engine.providers is not None
         service = engine.aicalls
         assert service is not None
-        tts, stt = engine.providers.tts("piper"), engine.providers.stt("whisper")
-        await asyncio.gather(stt.warm_up(), tts.warm_up())
-        prompts = [caller_voice(tts, await tts.synthesize(text)) for text in turns]
+        tts = engine.providers.tts("piper")  # the caller's voice (and the offline AI's)
+        warm = [tts.warm_up()]
+        if (ai_fields or {}).get("stt_type", DEMO_AI["stt_type"]) == "whisper":  # the cloud AI does not need it
+            warm.append(engine.providers.stt("whisper").warm_up())
+        await asyncio.gather(*warm)
+        prompts = [await caller_prompt(tts, text) for text in turns]
         t0 = time.perf_counter()
         caller = ScriptedCaller(engine.ari)
         await caller.dial("Local/1000@flowengine-inbound")

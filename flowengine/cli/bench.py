@@ -54,6 +54,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     conversation.add_argument("--turns", type=int, default=20, help="caller turns (default 20)")
     conversation.add_argument("--barge-ins", type=int, default=5, help="interruptions (default 5)")
     conversation.add_argument("--json", action="store_true", help="print one JSON object")
+    conversation.add_argument(
+        "--providers", choices=("offline", "cloud"), default="offline",
+        help="offline: piper, whisper and the rule engine (default); cloud: Deepgram, ElevenLabs and Anthropic, "
+        "each a local fake started in-process, with the providers' time and the turn-ending comparison reported")
+    conversation.add_argument("--network-delay-ms", type=float, default=50.0,
+                              help="cloud: the delay every provider answer pays (default 50)")
+    conversation.add_argument(
+        "--vad-stop-secs", default="", metavar="S[,S...]",
+        help="cloud: one run per VAD stop time (default: the VAD's default, then 0.6)")
     conversation.set_defaults(func=run_conversation)
     turns = bench_sub.add_parser(
         "turns",
@@ -77,6 +86,8 @@ def run_conversation(args: argparse.Namespace) -> int:
         return 2
     setup_logging("WARNING", "text")
     log = None if args.json else (lambda line: print(line, file=sys.stderr))
+    if args.providers == "cloud":
+        return _run_cloud_conversation(args, log)
     report = asyncio.run(run_conversation_bench(args.turns, args.barge_ins, log))
     if args.json:
         print(json.dumps(report))
@@ -86,6 +97,40 @@ def run_conversation(args: argparse.Namespace) -> int:
         print(f"turns {report['turns']}, barge-ins {report['barge_ins']} ({report['barge_ins_resumed']} went on "
               f"after a pause), machine {report['machine']}")
         print(f"barge_in_stop_ms: {report['definitions']['barge_in_stop_ms']}")
+    return 0
+
+
+def _run_cloud_conversation(args: argparse.Namespace, log: Any) -> int:
+    import asyncio
+
+    from flowengine.bench.cloud_conversation import COMPARED_STOP_SECS, run_cloud_conversation_bench
+
+    try:
+        stops = tuple(float(s) for s in args.vad_stop_secs.split(",")) if args.vad_stop_secs else COMPARED_STOP_SECS
+    except ValueError:
+        print("--vad-stop-secs takes numbers separated by commas, e.g. 0.2,0.6", file=sys.stderr)
+        return 2
+    if not 0 <= args.network_delay_ms <= 5000 or not stops or not all(0 < s <= 5 for s in stops):
+        print("--network-delay-ms must be 0..5000 and each --vad-stop-secs in (0, 5]", file=sys.stderr)
+        return 2
+    report = asyncio.run(run_cloud_conversation_bench(args.turns, args.barge_ins, network_delay_ms=args.network_delay_ms,
+                                                      stop_secs=stops, log=log))
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    print(f"providers {', '.join(report['vendors'].values())}, +{report['network_delay_ms']:g} ms per answer")
+    for run in report["runs"]:
+        ends, prov = run["turn_ends"], run["provider_ms"]
+        print(f"VAD stop_secs {run['vad_stop_secs']:g}: {run['turns']} turns")
+        for key, value in (("voice_to_voice_ms", run["voice_to_voice_ms"]), ("engine_ms", run["engine_ms"]),
+                           *prov.items(), ("endpointing_ms", ends["endpointing_ms"]),
+                           ("barge_in_stop_ms", run["barge_in_stop_ms"])):
+            print(f"  {key:<20} p50 {value['p50']!s:>7}  p95 {value['p95']!s:>7}")
+        print(f"  turns ended by the recogniser {ends['by_recogniser']}, by the VAD {ends['by_vad']}, "
+              f"false cuts {ends['false_cuts']} ({ends['false_cuts_by_recogniser']} by the recogniser) in "
+              f"{ends['utterances']} utterances; engine_ms within {run['engine_ms_target']:g} ms: "
+              f"{run['engine_ms_within_target']}")
+    print(report["turn_ending"]["summary"])
     return 0
 
 

@@ -346,6 +346,7 @@ class Conversation:
             return
         metrics = TurnMetrics(index=len(self.turns) + 1, caller_text=self.judge.take(text), decided_at=decided,
                               endpointing_ms=float(event.t_ms - event.end_ms),
+                              ended_by="recogniser" if isinstance(event, ProviderSpeechEnded) else "vad",
                               stt_ms=float(transcript.compute_ms), stt_wait_ms=stt_wait_ms)
         await self._commit_turn(metrics)
 
@@ -355,6 +356,7 @@ class Conversation:
         metrics = TurnMetrics(index=len(self.turns) + 1, caller_text=self.judge.take(),
                               decided_at=time.perf_counter(),
                               endpointing_ms=float(event.t_ms - event.end_ms + self.judge.extra_wait_ms),
+                              ended_by="vad",
                               stt_ms=float(transcript.compute_ms))
         await self._commit_turn(metrics)
 

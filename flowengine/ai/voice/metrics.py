@@ -13,6 +13,7 @@ class TurnMetrics:
     caller_text: str = ""
     decided_at: float = 0.0
     endpointing_ms: float = 0.0  # end of caller speech -> end-of-turn decision (VAD stop time)
+    ended_by: str = ""  # what ended the caller's turn: "vad" or "recogniser" (its end of speech came first)
     stt_ms: float = 0.0  # recogniser compute time (mostly hidden behind endpointing)
     stt_wait_ms: float = 0.0  # what of it was still left after the decision
     llm_first_token_ms: float | None = None

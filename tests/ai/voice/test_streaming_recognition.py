@@ -146,6 +146,7 @@ async def test_the_recognisers_end_of_speech_ends_the_turn_before_the_vad() -> N
     await eventually(lambda: said(rig.conv, "assistant") == ["At nine."], 5)
     await rig.stop()
     assert said(rig.conv, "user") == ["What time do you open"] and len(stt.finalized) == 1
+    assert [t.ended_by for t in rig.conv.turns if t.index] == ["recogniser"]  # the bench's turn_ends count this
 
 
 async def test_the_recognisers_end_ignored_while_the_caller_still_speaks() -> None:
@@ -182,6 +183,7 @@ async def test_a_false_cut_by_the_recogniser_starts_a_new_utterance() -> None:
     await eventually(lambda: said(rig.conv, "user") == ["My number is", "five five five one two"], 5)
     assert rig.conv.false_cuts == 1
     await rig.stop()
+    assert [t.ended_by for t in rig.conv.turns if t.index] == ["recogniser", "vad"]
 
 
 async def test_a_recogniser_that_fails_for_good_hands_the_call_to_the_fallback() -> None:
