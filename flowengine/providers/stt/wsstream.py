@@ -131,6 +131,7 @@ class WSStream(STTStream):
         self._signalled_s = -1.0  # how far into the turn's audio its end of speech was last signalled
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._wake = asyncio.Event()
+        self._news = asyncio.Event()  # a flush written or a vendor message handled: a finalize may be settled
         self._up = asyncio.Event()  # a socket is open
         self._task: asyncio.Task[None] | None = None
         self._error: STTError | None = None
@@ -223,8 +224,8 @@ class WSStream(STTStream):
         loop = asyncio.get_running_loop()
         grace = self.unanswered_flush_grace_s
         if grace is not None:
-            await asyncio.wait([flush.future], timeout=min(grace, self.finalize_timeout_s))
-            if not flush.future.done() and self._flushes and self._flushes[0] is flush and self._covers(flush):
+            await self._await_or_settle(flush, min(grace, self.finalize_timeout_s))
+            if not flush.future.done() and self._settled(flush):
                 self._finish_turn()
         deadline = loop.time() + self.finalize_timeout_s
         for attempt in range(2):  # this socket, then one new socket replaying the turn
@@ -245,6 +246,30 @@ class WSStream(STTStream):
         self._fail(error)
         await self.aclose()
         raise error
+
+    async def _await_or_settle(self, flush: _Flush, grace: float) -> None:
+        """Wait up to `grace` for the vendor's answer to `flush`; a turn whose end of speech the vendor already
+        signalled, and whose final segments reach the end of its audio, is finished as soon as that is known
+        (measured: waiting out the grace cost every recogniser-ended turn 300 ms)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while not flush.future.done():
+            if self._signalled_s >= 0 and self._settled(flush):
+                self._finish_turn()
+                return
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            self._news.clear()
+            news = asyncio.ensure_future(self._news.wait())
+            try:
+                await asyncio.wait([flush.future, news], timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                news.cancel()
+
+    def _settled(self, flush: _Flush) -> bool:
+        """`flush` is the oldest finalize and the vendor's final segments already cover its audio."""
+        return bool(self._flushes) and self._flushes[0] is flush and self._covers(flush)
 
     def _covers(self, flush: _Flush) -> bool:
         """The turn's timed final segments reach the end of its audio (nothing left for the vendor to flush)."""
@@ -427,6 +452,7 @@ class WSStream(STTStream):
                     raise STTError(f"{self.vendor}: {event.message}")
                 return event.message
             self._refresh_interim()
+        self._news.set()
         return None
 
     def _refresh_interim(self) -> None:
@@ -458,6 +484,7 @@ class WSStream(STTStream):
                     for flush in self._flushes:
                         if flush.seq == item.seq:
                             flush.boundary_s = self._stream_s
+                    self._news.set()
         except _WRITE_FAILED as exc:  # the reader sees the socket end and decides
             log.debug("%s stt: write failed: %s", self.vendor, describe(exc))
             await ws.close()
