@@ -262,8 +262,9 @@ class WSStream(STTStream):
                 return
             self._news.clear()
             news = asyncio.ensure_future(self._news.wait())
+            either: list[asyncio.Future[Any]] = [flush.future, news]
             try:
-                await asyncio.wait([flush.future, news], timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(either, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 news.cancel()
 
