@@ -49,6 +49,8 @@ DEFINITIONS = {
              "limits are measured elsewhere); the providers are local fakes of Deepgram streaming STT, "
              "ElevenLabs streaming TTS and Anthropic Messages in a third process, each answer after "
              "`provider_delay_ms` (network and think time)",
+    "call_setup_ms": "each call's synchronous set-up in the engine (media session, LLM client, conversation), "
+                     "before the window: the event loop, so every call's media, waits for it",
     "engine_cpu_percent": "CPU time of the engine process over the window, in % of one core (it runs on one)",
 }
 
@@ -123,14 +125,21 @@ async def _engine(calls_n: int, seconds: float, warmup: float, endpoints: Endpoi
                            TTS: Access(api_key=API_KEY, base_url=endpoints.elevenlabs)})
     clock = MediaClock.for_loop()
     pool = ProviderPool()
-    calls = [_make_call(i, clock, pool, endpoints) for i in range(calls_n)]
+    pool.stt(STT)  # the shared providers exist before the first call, as after `serve`'s warm-up
+    pool.tts(TTS)
+    heap.settle(reason="capacity bench start-up")  # as `serve` does before it takes calls
+    calls: list[_Call] = []
+    setup_ms: list[float] = []  # each call's synchronous set-up: the event loop (every call's media) waits for it
+    for i in range(calls_n):
+        began = time.perf_counter()
+        calls.append(_make_call(i, clock, pool, endpoints))
+        setup_ms.append((time.perf_counter() - began) * 1000)
     try:
         for call in calls:
             await call.session.start()
         peer_ports = await loop.run_in_executor(None, _recv, peer)
         for call, port in zip(calls, peer_ports, strict=True):
             call.session.set_remote("127.0.0.1", port)
-        heap.settle(reason="capacity bench set-up")  # as `serve` does after start-up
         for call in calls:
             call.task = asyncio.create_task(call.conversation.run(), name="capacity-conversation")
         peer.send([c.session.local_port for c in calls])
@@ -149,7 +158,7 @@ async def _engine(calls_n: int, seconds: float, warmup: float, endpoints: Endpoi
         await _close(calls, pool)
         await clock.aclose()
     turns = [t for c in calls for t in c.conversation.turns if started <= t.decided_at < ended]
-    return {"before": before, "after": after, "ticks": ticks, "turns": turns, "callers": callers,
+    return {"before": before, "after": after, "ticks": ticks, "turns": turns, "callers": callers, "setup_ms": setup_ms,
             "failures": sum(c.conversation.provider_failures for c in calls),
             "ended_early": ended_early}
 
@@ -245,6 +254,7 @@ def _report(calls_n: int, result: dict[str, Any], delay_ms: float) -> dict[str, 
                     "late_ticks": result["ticks"]["late"], "skipped_ticks": result["ticks"]["skipped"],
                     "max_tick_lateness_ms": result["ticks"]["max_lateness_ms"]},
         },
+        "call_setup_ms": _pcts(result["setup_ms"]),
         "provider_failures": result["failures"],
         "conversations_ended_early": result["ended_early"],
     }
