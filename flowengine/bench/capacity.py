@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import math
 import multiprocessing
 import time
@@ -157,6 +158,7 @@ async def _engine(calls_n: int, seconds: float, warmup: float, endpoints: Endpoi
     finally:
         await _close(calls, pool)
         await clock.aclose()
+        gc.unfreeze()  # the next run settles its own start-up
     turns = [t for c in calls for t in c.conversation.turns if started <= t.decided_at < ended]
     return {"before": before, "after": after, "ticks": ticks, "turns": turns, "callers": callers, "setup_ms": setup_ms,
             "failures": sum(c.conversation.provider_failures for c in calls),

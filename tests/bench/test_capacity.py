@@ -89,6 +89,10 @@ def test_the_search_stops_at_the_first_n_over_the_target(monkeypatch: pytest.Mon
     assert report["max_calls"] == 50 and report["baseline_p95_ms"] == 400.0 and not report["capped"]
     assert [r.get("ok") for r in report["runs"]] == [None, True, True, False]
     json.dumps(report)
+    for run in report["runs"]:
+        run["frames"] = {"in": {"lost": 0}, "out": {"lost": 0}}
+    table = cli_bench.format_capacity(report).splitlines()
+    assert len(table) == 1 + 4 + 2 and table[-2].startswith("max calls: 50")
 
 
 def test_unanswered_turns_or_failures_miss_the_target() -> None:
