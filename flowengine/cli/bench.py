@@ -1,4 +1,4 @@
-"""The `bench` subcommand: `bench media` (audio engine capacity, pacing) and `bench conversation` (AI turns)."""
+"""The `bench` subcommand: `bench media` (audio engine capacity, pacing), `bench conversation` (AI turns), `bench capacity`."""
 from __future__ import annotations
 
 import argparse
@@ -13,6 +13,10 @@ MAX_STREAMS = 5000
 MAX_REPEATS = 9
 DEFAULT_FLOOR_SECONDS = 5.0
 MAX_FLOOR_SECONDS = 60.0
+CAPACITY_CALLS = (1, 25, 50, 100, 150, 200)
+MAX_CAPACITY_CALLS = 1000
+MAX_DELAY_MS = 5000.0
+MAX_BUDGET = 3600.0
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -73,6 +77,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     )
     turns.add_argument("--json", action="store_true", help="print one JSON object")
     turns.set_defaults(func=run_turns)
+    capacity = bench_sub.add_parser(
+        "capacity",
+        help="concurrent AI calls (cloud speech and LLM) one engine process carries",
+        description="N concurrent AI conversations over real MediaSessions, fed RTP by a separate callers process "
+        "that speaks scripted turns and times each reply; Deepgram, ElevenLabs and Anthropic are local fakes in a "
+        "third process answering after a network delay. Runs N=1, then each N in --calls until the voice-to-voice "
+        "p95 exceeds N=1's by more than 100 ms.",
+    )
+    capacity.add_argument("--calls", default=",".join(map(str, CAPACITY_CALLS)),
+                          help="call counts to try in order, comma-separated (default %(default)s)")
+    capacity.add_argument("--seconds", type=float, default=25.0, help="measured seconds per N (default 25)")
+    capacity.add_argument("--baseline-seconds", type=float, default=40.0,
+                          help="measured seconds of the N=1 baseline (default 40)")
+    capacity.add_argument("--delay-ms", type=float, default=50.0,
+                          help="each provider answer's network delay (default 50)")
+    capacity.add_argument("--budget", type=float, default=600.0,
+                          help="no new N starts after this many seconds (default 600)")
+    capacity.add_argument("--json", action="store_true", help="print one JSON object")
+    capacity.set_defaults(func=run_capacity)
 
 
 def run_conversation(args: argparse.Namespace) -> int:
@@ -132,6 +155,53 @@ def _run_cloud_conversation(args: argparse.Namespace, log: Any) -> int:
               f"{run['engine_ms_within_target']}")
     print(report["turn_ending"]["summary"])
     return 0
+
+
+def run_capacity(args: argparse.Namespace) -> int:
+    try:
+        calls = tuple(int(n) for n in args.calls.split(",") if n.strip())
+    except ValueError:
+        calls = ()
+    problems = []
+    if not calls or not all(1 <= n <= MAX_CAPACITY_CALLS for n in calls) or len(calls) > 20:
+        problems.append(f"--calls must be 1..20 counts of 1..{MAX_CAPACITY_CALLS}, comma-separated")
+    if not 1 <= args.seconds <= MAX_SECONDS or not 1 <= args.baseline_seconds <= MAX_SECONDS:
+        problems.append(f"--seconds and --baseline-seconds must be 1..{MAX_SECONDS:g}")
+    if not 0 <= args.delay_ms <= MAX_DELAY_MS:
+        problems.append(f"--delay-ms must be 0..{MAX_DELAY_MS:g}")
+    if not 0 <= args.budget <= MAX_BUDGET:
+        problems.append(f"--budget must be 0..{MAX_BUDGET:g}")
+    if problems:
+        print("; ".join(problems), file=sys.stderr)
+        return 2
+    from flowengine.bench.capacity import Options, run_capacity_bench
+    from flowengine.logs import setup_logging
+
+    setup_logging("WARNING", "text")
+    log = None if args.json else (lambda line: print(line, file=sys.stderr))
+    options = Options(seconds=args.seconds, baseline_seconds=args.baseline_seconds, delay_ms=args.delay_ms)
+    report = run_capacity_bench(calls, options, budget=args.budget, log=log)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(format_capacity(report))
+    return 0
+
+
+def format_capacity(report: dict[str, Any]) -> str:
+    header = (f"{'calls':>6} {'turns':>6} {'v2v p50':>8} {'v2v p95':>8} {'engine p95':>10} {'engine CPU':>10} "
+              f"{'lost in/out':>11} {'unanswered':>10}")
+    lines = [header]
+    for run in report["runs"]:
+        v2v, frames = run["voice_to_voice_ms"], run["frames"]
+        lost = f"{frames['in']['lost']}/{frames['out']['lost']}"
+        lines.append(f"{run['calls']:>6} {run['turns']:>6} {v2v['p50']!s:>8} {v2v['p95']!s:>8} "
+                     f"{run['engine_ms']['p95']!s:>10} {run['engine_cpu_percent']!s:>9}% {lost:>11} "
+                     f"{run['unanswered_turns']:>10}")
+    machine = report["machine"]
+    lines.append(f"max calls: {report['max_calls']} ({report['target']}; baseline p95 {report['baseline_p95_ms']} ms)")
+    lines.append(f"machine: {machine['cpu']}, {machine['cores']} cores, Python {machine['python']}")
+    return "\n".join(lines)
 
 
 def run_turns(args: argparse.Namespace) -> int:

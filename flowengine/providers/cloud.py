@@ -42,7 +42,10 @@ class CloudClient:
     @property
     def http(self) -> aiohttp.ClientSession:
         if self._http is None or self._http.closed:
-            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(
+            # No pool limit: one provider instance serves every call of the process, and a streaming socket holds
+            # its connection for the whole call; aiohttp's default of 100 left the 101st call's recogniser waiting
+            # for a free connection until its connect timeout (`bench capacity`, 150 calls).
+            self._http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), timeout=aiohttp.ClientTimeout(
                 total=None, connect=CONNECT_TIMEOUT_S, sock_read=READ_TIMEOUT_S))
         return self._http
 
