@@ -3,6 +3,8 @@ credentials, and how an HTTP answer becomes a retry, a refusal or a fault (Trans
 from __future__ import annotations
 
 import asyncio
+import functools
+import ssl
 from typing import Any
 
 import aiohttp
@@ -11,6 +13,16 @@ from flowengine.providers import credentials
 
 CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 10.0  # between two reads of a streamed answer: a provider silent this long is down
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """One verifying TLS context for every SDK client this process makes (httpx's CA bundle): each `openai` or
+    `anthropic` client would otherwise build its own, ~15-19 ms of the event loop at every AI call's start, a
+    stall every other call's media feels (bench capacity)."""
+    import certifi
+
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 class TransientError(Exception):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from flowengine.providers.cloud import RefusedError, TransientError
+from flowengine.providers.cloud import RefusedError, TransientError, tls_context
 from flowengine.providers.credentials import Access
 
 if TYPE_CHECKING:
@@ -16,9 +16,10 @@ TIMEOUT_S = 20.0  # connect, and each read: a server silent this long is down
 
 def make_client(access: Access, base_url: str) -> AsyncOpenAI:
     """max_retries=0: one retry is ours (the same rule as every speech provider), not the client's two."""
-    from openai import AsyncOpenAI
+    from openai import AsyncOpenAI, DefaultAsyncHttpxClient
 
-    return AsyncOpenAI(api_key=access.api_key, base_url=base_url, max_retries=0, timeout=TIMEOUT_S)
+    return AsyncOpenAI(api_key=access.api_key, base_url=base_url, max_retries=0, timeout=TIMEOUT_S,
+                       http_client=DefaultAsyncHttpxClient(verify=tls_context()))
 
 
 def classify(exc: Exception, key: str) -> RefusedError | TransientError:

@@ -5,6 +5,7 @@ import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+from flowengine.providers.cloud import tls_context
 from flowengine.providers.llm.base import (
     LLM_PROVIDERS,
     ChatMessage,
@@ -33,7 +34,7 @@ class AnthropicLLM(LLMProvider):
 
     def __init__(self, *, model: str, api_key: str, base_url: str, parameter: Mapping[str, Any] | None = None) -> None:
         try:
-            from anthropic import AsyncAnthropic
+            from anthropic import AsyncAnthropic, DefaultAsyncHttpxClient
         except ImportError as exc:
             raise LLMConfigError(f"the anthropic LLM needs the anthropic client: {INSTALL_HINT}") from exc
         if not model:
@@ -43,7 +44,8 @@ class AnthropicLLM(LLMProvider):
         self.options = Options.parse(parameter)
         self._key = api_key
         self._client = AsyncAnthropic(api_key=api_key, base_url=base_url, timeout=self.options.timeout_s,
-                                      max_retries=self.options.max_retries)
+                                      max_retries=self.options.max_retries,
+                                      http_client=DefaultAsyncHttpxClient(verify=tls_context()))
 
     def __repr__(self) -> str:  # never the key
         return f"AnthropicLLM(anthropic.{self.model} at {self.base_url})"

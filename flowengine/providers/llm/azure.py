@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from flowengine.providers.cloud import tls_context
 from flowengine.providers.llm.base import LLM_PROVIDERS, LLMConfigError, LLMProvider
 from flowengine.providers.llm.endpoints import AZURE, resolve_api_key
 from flowengine.providers.llm.openai_compat import INSTALL_HINT, OpenAICompatLLM
@@ -31,9 +32,10 @@ class AzureOpenAILLM(OpenAICompatLLM):
         return f"AzureOpenAILLM(azure.{self.model} at {self.base_url}, api-version {self.api_version})"
 
     def _make_client(self) -> AsyncOpenAI:
-        from openai import AsyncAzureOpenAI
+        from openai import AsyncAzureOpenAI, DefaultAsyncHttpxClient
 
         return AsyncAzureOpenAI(azure_endpoint=self.base_url, api_version=self.api_version, api_key=self._key,
+                                http_client=DefaultAsyncHttpxClient(verify=tls_context()),
                                 timeout=self.options.timeout_s, max_retries=self.options.max_retries)
 
 

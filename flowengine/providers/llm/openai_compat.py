@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from flowengine.providers.cloud import tls_context
 from flowengine.providers.llm.base import (
     LLM_PROVIDERS,
     ChatMessage,
@@ -93,10 +94,11 @@ class OpenAICompatLLM(LLMProvider):
 
     def _make_client(self) -> AsyncOpenAI:
         """The client of this provider's flavour of the API (Azure's deployments URLs: providers/llm/azure.py)."""
-        from openai import AsyncOpenAI
+        from openai import AsyncOpenAI, DefaultAsyncHttpxClient
 
         return AsyncOpenAI(api_key=self._key, base_url=self.base_url, timeout=self.options.timeout_s,
-                                  max_retries=self.options.max_retries)
+                           max_retries=self.options.max_retries,
+                           http_client=DefaultAsyncHttpxClient(verify=tls_context()))
 
     def __repr__(self) -> str:  # never the key
         return f"OpenAICompatLLM({self.name}.{self.model} at {self.base_url})"
