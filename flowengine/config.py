@@ -144,10 +144,11 @@ class SpeechProviderConfig(_Section):
     region: str = ""  # azure: the speech resource's region; aws: the Polly region
     secret: SecretStr = SecretStr("")  # aws: the secret access key
     account: str = ""  # playht: the user id
+    stt_model: str = ""  # the recognition model (deepgram: nova-3 by default; nova-2-phonecall for phone audio)
 
     def access(self) -> Access:
         return Access(self.api_key.get_secret_value(), self.base_url.rstrip("/"), self.region,
-                      self.secret.get_secret_value(), self.account)
+                      self.secret.get_secret_value(), self.account, self.stt_model)
 
 
 class SpeechConfig(_Section):

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from flowengine.providers import credentials
 from flowengine.providers.catalogue import LLM, STT, TTS, Catalogue, ProviderUnavailableError
 from flowengine.providers.llm.base import LLMConfigError, LLMProvider
 from flowengine.providers.stt.base import STTError, STTProvider
@@ -63,7 +64,9 @@ class ProviderPool:
         return _shared(TTS, tts_type, self._tts)
 
     def stt(self, stt_type: str) -> STTProvider:
-        return _shared(STT, stt_type, self._stt)
+        vendor = STT.resolve(stt_type) or ""
+        model = credentials.access(vendor).stt_model if vendor in credentials.ENVIRONMENT else ""
+        return _shared(STT, stt_type, self._stt, model=model)
 
     def llm(self, engine_model: str, api_key: str, parameter: dict[str, Any]) -> LLMProvider:
         try:
@@ -90,11 +93,12 @@ class ProviderPool:
             await tts.aclose()
 
 
-def _shared(catalogue: Catalogue[P], name: str, made: dict[str, P]) -> P:
+def _shared(catalogue: Catalogue[P], name: str, made: dict[str, P], model: str = "") -> P:
+    """`model`: the vendor's model the engine's configuration names ("" = the provider's default)."""
     provider = catalogue.resolve(name) or name  # an unknown name is refused by create, never kept
     if provider not in made:
         try:
-            made[provider] = catalogue.create(name)
+            made[provider] = catalogue.create(name, model=model) if model else catalogue.create(name)
         except (STTError, TTSError) as exc:
             raise ProviderUnavailable(f"{catalogue.field} {name!r}: {exc}") from None
     return made[provider]

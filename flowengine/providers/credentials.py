@@ -19,12 +19,13 @@ class Access:
     region: str = ""  # Azure speech region, AWS region
     secret: str = field(default="", repr=False)  # the second secret some vendors use (AWS secret access key)
     account: str = ""  # the account some vendors add to the key (PlayHT user id)
+    stt_model: str = ""  # the vendor's recognition model instead of the engine's default (Deepgram nova-2-phonecall)
 
     def merged(self, fallback: Access) -> Access:
         """Each field from self, else from `fallback`."""
         return Access(self.api_key or fallback.api_key, self.base_url or fallback.base_url,
                       self.region or fallback.region, self.secret or fallback.secret,
-                      self.account or fallback.account)
+                      self.account or fallback.account, self.stt_model or fallback.stt_model)
 
 
 @dataclass(frozen=True)

@@ -52,3 +52,18 @@ async def test_names_are_the_catalogues_aliases_share_one_instance_and_missing_s
         await llm.aclose()
     finally:
         await pool.aclose()
+
+
+async def test_a_configured_recognition_model_is_the_shared_recognisers() -> None:
+    from flowengine.providers import credentials
+    from flowengine.providers.credentials import Access
+
+    credentials.configure({"deepgram": Access(api_key="dg-1", stt_model="nova-2-phonecall")})
+    pool = ProviderPool()
+    try:
+        recogniser = pool.stt("deepgram")
+        assert recogniser.model == "nova-2-phonecall"  # type: ignore[attr-defined]
+        assert "model=nova-2-phonecall" in recogniser.make_stream("en-US", ())._url  # type: ignore[attr-defined]
+    finally:
+        await pool.aclose()
+        credentials.configure({})
