@@ -12,7 +12,7 @@ from flowengine.bench.fakes.server import Faults
 from flowengine.bench.fakes.voice import VoiceRecord
 from flowengine.providers.catalogue import TTS
 from flowengine.providers.tts.base import TTSError
-from tests.providers.tts.voice_contract import TEXT, SpeechAccess, VoiceContract
+from tests.providers.tts.voice_contract import TEXT, SpeechAccess, StreamedVoiceContract
 
 SECRET = "polly/secret+0123456789"
 
@@ -23,7 +23,7 @@ def no_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-class TestPollyVoice(VoiceContract):
+class TestPollyVoice(StreamedVoiceContract):
     vendor = "aws"
     fake_class = FakePollyTTS
     default_voice = "Joanna"

@@ -12,10 +12,10 @@ from flowengine.bench.fakes.server import speech_seconds
 from flowengine.bench.fakes.voice import VoiceRecord
 from flowengine.providers.catalogue import TTS, Status
 from flowengine.providers.tts.azure import AzureTTS
-from tests.providers.tts.voice_contract import TEXT, SpeechAccess, VoiceContract
+from tests.providers.tts.voice_contract import TEXT, SpeechAccess, StreamedVoiceContract
 
 
-class TestAzureVoice(VoiceContract):
+class TestAzureVoice(StreamedVoiceContract):
     vendor = "azure"
     fake_class = FakeAzureTTS
     default_voice = "en-US-JennyNeural"

@@ -9,11 +9,11 @@ from flowengine.bench.fakes.server import Faults
 from flowengine.bench.fakes.voice import VoiceRecord
 from flowengine.providers.catalogue import TTS, Status
 from flowengine.providers.tts.base import TTSError
-from tests.providers.tts.voice_contract import TEXT, SpeechAccess, VoiceContract
+from tests.providers.tts.voice_contract import TEXT, SpeechAccess, StreamedVoiceContract
 from tests.support import eventually
 
 
-class TestCartesiaVoice(VoiceContract):
+class TestCartesiaVoice(StreamedVoiceContract):
     vendor = "cartesia"
     fake_class = FakeCartesiaTTS
     default_voice = "71a7ad14-091c-4e8e-a314-022ece01c121"

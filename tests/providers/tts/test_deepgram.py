@@ -4,10 +4,10 @@ from __future__ import annotations
 from flowengine.bench.fakes.deepgram_tts import FakeDeepgramTTS
 from flowengine.bench.fakes.voice import VoiceRecord
 from flowengine.providers.catalogue import TTS, Status
-from tests.providers.tts.voice_contract import TEXT, SpeechAccess, VoiceContract
+from tests.providers.tts.voice_contract import TEXT, SpeechAccess, StreamedVoiceContract
 
 
-class TestDeepgramVoice(VoiceContract):
+class TestDeepgramVoice(StreamedVoiceContract):
     vendor = "deepgram"
     fake_class = FakeDeepgramTTS
     default_voice = "aura-2-thalia-en"

@@ -10,7 +10,7 @@ from aiohttp import web
 from flowengine.bench.fakes.elevenlabs_tts import FakeElevenLabsTTS
 from flowengine.bench.fakes.voice import VoiceRecord
 from flowengine.providers.tts.base import TTSError
-from tests.providers.tts.voice_contract import TEXT, SpeechAccess, VoiceContract
+from tests.providers.tts.voice_contract import TEXT, SpeechAccess, StreamedVoiceContract
 
 
 class ErringFake(FakeElevenLabsTTS):
@@ -31,7 +31,7 @@ class ErringFake(FakeElevenLabsTTS):
         await ws.close(code=1008, message=b"quota_exceeded")
 
 
-class TestElevenLabsVoice(VoiceContract):
+class TestElevenLabsVoice(StreamedVoiceContract):
     vendor = "elevenlabs"
     fake_class = ErringFake
     default_voice = "EXAVITQu4vr4xnSDxMaL"

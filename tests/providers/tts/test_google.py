@@ -16,10 +16,8 @@ from flowengine.providers.tts.google import voice_language
 from tests.providers.tts.voice_contract import TEXT, SpeechAccess, VoiceContract
 from tests.support import eventually
 
-# Google answers the whole sentence as one JSON document: nothing can be played before the last byte came, so the
-# contract tests of audio played while the vendor still speaks (chunk by chunk, barge-in and cancel mid-sentence,
-# a drop after audio was played) have no Google counterpart; the tests below say what Google does instead.
-NOT_STREAMED = "Google's answer is one JSON document, not streamed: see the Google-specific tests in this module"
+# Google answers the whole sentence as one JSON document: nothing can be played before the last byte came. It
+# takes the VoiceContract, not the StreamedVoiceContract; the tests below say what it does instead.
 
 
 class TestGoogleVoice(VoiceContract):
@@ -37,21 +35,6 @@ class TestGoogleVoice(VoiceContract):
 
     def voice_seen(self, entry: VoiceRecord) -> str:
         return str(entry.body["voice"]["name"])
-
-    @pytest.mark.skip(reason=NOT_STREAMED + " (test_the_whole_answer_comes_first_then_it_is_cut_in_chunks)")
-    async def test_audio_arrives_chunk_by_chunk_while_the_vendor_still_speaks(
-            self, speech_access: SpeechAccess) -> None: ...
-
-    @pytest.mark.skip(reason=NOT_STREAMED + " (test_cancelling_while_the_answer_downloads_closes_the_request)")
-    async def test_barge_in_closes_the_vendor_stream_at_once(self, speech_access: SpeechAccess) -> None: ...
-
-    @pytest.mark.skip(reason=NOT_STREAMED + " (test_cancelling_while_the_answer_downloads_closes_the_request)")
-    async def test_cancelling_the_speaking_task_closes_the_vendor_stream_at_once(
-            self, speech_access: SpeechAccess) -> None: ...
-
-    @pytest.mark.skip(reason=NOT_STREAMED + " (test_an_answer_cut_short_is_retried: nothing was played yet)")
-    async def test_a_drop_after_audio_was_played_is_an_error_without_a_retry(
-            self, speech_access: SpeechAccess) -> None: ...
 
     async def test_the_whole_answer_comes_first_then_it_is_cut_in_chunks(self, speech_access: SpeechAccess) -> None:
         async with self.voice(speech_access, Faults(chunk_delay_s=0.02)) as (fake, provider):

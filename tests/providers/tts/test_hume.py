@@ -5,10 +5,10 @@ from __future__ import annotations
 from flowengine.bench.fakes.hume_tts import FakeHumeTTS
 from flowengine.bench.fakes.voice import VoiceRecord
 from flowengine.providers.tts.hume import voice_spec
-from tests.providers.tts.voice_contract import TEXT, SpeechAccess, VoiceContract
+from tests.providers.tts.voice_contract import TEXT, SpeechAccess, StreamedVoiceContract
 
 
-class TestHumeVoice(VoiceContract):
+class TestHumeVoice(StreamedVoiceContract):
     vendor = "hume"
     fake_class = FakeHumeTTS
     default_voice = "HUME_AI:Ava Song"

@@ -10,10 +10,10 @@ from flowengine.bench.fakes.voice import VoiceRecord
 from flowengine.providers.catalogue import TTS, Status
 from flowengine.providers.tts.base import TTSError
 from flowengine.providers.tts.openai import DEFAULT_MODEL
-from tests.providers.tts.voice_contract import TEXT, SpeechAccess, VoiceContract
+from tests.providers.tts.voice_contract import TEXT, SpeechAccess, StreamedVoiceContract
 
 
-class TestOpenAIVoice(VoiceContract):
+class TestOpenAIVoice(StreamedVoiceContract):
     vendor = "openai"
     fake_class = FakeOpenAITTS
     default_voice = "alloy"

@@ -9,10 +9,10 @@ from flowengine.bench.fakes.playht_tts import FakePlayHTTTS
 from flowengine.bench.fakes.voice import VoiceRecord
 from flowengine.providers.tts.base import TTSError
 from flowengine.providers.tts.playht import DEFAULT_VOICE
-from tests.providers.tts.voice_contract import TEXT, SpeechAccess, VoiceContract
+from tests.providers.tts.voice_contract import TEXT, SpeechAccess, StreamedVoiceContract
 
 
-class TestPlayHTVoice(VoiceContract):
+class TestPlayHTVoice(StreamedVoiceContract):
     vendor = "playht"
     fake_class = FakePlayHTTTS
     default_voice = DEFAULT_VOICE
