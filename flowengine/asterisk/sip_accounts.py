@@ -148,7 +148,8 @@ class SipAccounts:
                     f"password = {a.password}", "",
                     f"[{a.name}](flowengine-aor)", "remove_existing = yes", ""]
         for t in self.trusted:
-            out += [f"[{t.name}](flowengine-endpoint)", f"context = {context}", "",
+            # identify_by = ip: without it, anyone sending From: <name> would be let in with no password
+            out += [f"[{t.name}](flowengine-endpoint)", f"context = {context}", "identify_by = ip", "",
                     f"[{t.name}]", "type = identify", f"endpoint = {t.name}", f"match = {t.address}", ""]
         return "\n".join(out)
 

@@ -95,7 +95,8 @@ def test_the_include_has_endpoint_auth_aor_per_account_and_endpoint_identify_per
                                                       "aors": "alice"}
     assert got[("alice", "auth")] == {"type": "auth", "auth_type": "userpass", "username": "alice",
                                       "password": "s3cret"}
-    assert got[("office", "flowengine-endpoint")] == {"context": "flowengine-inbound"}  # no auth: trusted
+    # no auth, and found by its address only: never by the user name a request claims
+    assert got[("office", "flowengine-endpoint")] == {"context": "flowengine-inbound", "identify_by": "ip"}
     assert got[("office", "identify")] == {"type": "identify", "endpoint": "office", "match": "192.0.2.0/24"}
 
 
