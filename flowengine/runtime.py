@@ -26,6 +26,7 @@ from flowengine.asterisk.instance import InstanceInfo, PrivateAsterisk
 from flowengine.asterisk.leftovers import Leftovers, clear_leftovers, find_leftovers
 from flowengine.asterisk.media_server import MediaServer
 from flowengine.asterisk.routing import RouteTable
+from flowengine.asterisk.sip_accounts import SipAccounts, SipBind
 from flowengine.campaign.pacing import AsteriskCaps
 from flowengine.campaign.service import CampaignService
 from flowengine.config import AsteriskConfig, Config
@@ -75,10 +76,13 @@ class Engine:
 
     The parts other code uses stay attributes (None until started, or when this engine runs none)."""
 
-    def __init__(self, config: Config, handler: CallHandler | None = None, extra_dialplan: str = "") -> None:
+    def __init__(self, config: Config, handler: CallHandler | None = None, extra_dialplan: str = "", *,
+                 sip_accounts: SipAccounts | None = None, sip_bind: SipBind | None = None) -> None:
         self.config = config
         self.handler = handler
         self.extra_dialplan = extra_dialplan
+        self.sip_accounts, self.sip_bind = sip_accounts, sip_bind  # for the private Asterisk, if it runs one
+        self.private: InstanceInfo | None = None  # the private Asterisk's ports, once started
         self.events = EventBus()
         self.leftovers = Leftovers()  # what this start cleared from Asterisk for a previous run
         self.services = Services()  # what actions use: built once, when the flows' parts have started
@@ -123,9 +127,10 @@ class Engine:
     async def _start_asterisk(self) -> None:
         cfg, stack = self.config.asterisk, self._stack
         if cfg.private_dir:
-            private = PrivateAsterisk(Path(cfg.private_dir), app=cfg.app, extra_dialplan=self.extra_dialplan)
+            private = PrivateAsterisk(Path(cfg.private_dir), app=cfg.app, extra_dialplan=self.extra_dialplan,
+                                      sip_accounts=self.sip_accounts, sip_bind=self.sip_bind)
             stack.push_async_callback(asyncio.to_thread, private.stop)  # also stops one that failed to start
-            info = await asyncio.to_thread(private.start)
+            info = self.private = await asyncio.to_thread(private.start)
             cfg = asterisk_config_for(info, cfg)
             self.config = self.config.model_copy(update={"asterisk": cfg})
         ari = self.ari = AriClient(cfg.ari_url, cfg.ari_username, cfg.ari_password.get_secret_value(), cfg.app,

@@ -17,7 +17,7 @@ import yaml
 
 from flowengine.ai.aicall import AICallService, LiveAICall
 from flowengine.bench.caller import Heard, ScriptedCaller
-from flowengine.config import load_config
+from flowengine.config import Config, load_config
 from flowengine.providers.tts.base import TTSProvider
 from flowengine.runtime import Engine
 
@@ -122,14 +122,10 @@ class DemoCall:
     t0: float
 
 
-@asynccontextmanager
-async def demo_call(folder: Path, turns: list[str], engine_model: str = "", *,
-                    ai_fields: dict[str, Any] | None = None,
-                    settings: dict[str, str] | None = None) -> AsyncIterator[DemoCall]:
-    """Start a private Asterisk and the engine with the demo flow and AI, render the caller's
-    turns, dial in. The engine and Asterisk are stopped on exit. `settings` add to the engine's
-    configuration (FLOWENGINE_... names, as in the environment)."""
-    config = load_config(None, {
+def demo_config(folder: Path, engine_model: str = "", *, ai_fields: dict[str, Any] | None = None,
+                settings: dict[str, str] | None = None) -> Config:
+    """The engine's configuration for the demo: a private Asterisk, the demo flow and AI, all in `folder`."""
+    return load_config(None, {
         "FLOWENGINE_ASTERISK__PRIVATE_DIR": str(folder / "asterisk"),
         "FLOWENGINE_FLOWS_DIR": str(write_demo_files(folder, engine_model, ai_fields)),
         "FLOWENGINE_ROUTES__DEFAULT_FLOW": "demo",
@@ -137,7 +133,16 @@ async def demo_call(folder: Path, turns: list[str], engine_model: str = "", *,
         "FLOWENGINE_STORE__URL": f"sqlite+aiosqlite:///{folder / 'engine.db'}",
         **(settings or {}),
     })
-    engine = Engine(config)
+
+
+@asynccontextmanager
+async def demo_call(folder: Path, turns: list[str], engine_model: str = "", *,
+                    ai_fields: dict[str, Any] | None = None,
+                    settings: dict[str, str] | None = None) -> AsyncIterator[DemoCall]:
+    """Start a private Asterisk and the engine with the demo flow and AI, render the caller's
+    turns, dial in. The engine and Asterisk are stopped on exit. `settings` add to the engine's
+    configuration (FLOWENGINE_... names, as in the environment)."""
+    engine = Engine(demo_config(folder, engine_model, ai_fields=ai_fields, settings=settings))
     await engine.start()
     caller: ScriptedCaller | None = None
     try:
@@ -182,8 +187,8 @@ async def run_demo(folder: Path, *, engine_model: str = "", on_line: Callable[[s
                 say("  (no answer)")
                 break
             await caller.quiet_for(1.0)
-        live = await _wait_ai_call(demo.service)
-        report = _report(live, caller_turns, demo.t0, caller.heard)
+        live = await wait_ai_call(demo.service)
+        report = report_of(live, caller_turns, demo.t0, caller.heard)
         assert demo.engine.providers is not None
         stt = demo.engine.providers.stt("whisper")
         for stretch in caller.heard:  # what the caller's line carried, through the recogniser
@@ -194,7 +199,7 @@ async def run_demo(folder: Path, *, engine_model: str = "", on_line: Callable[[s
     return report
 
 
-async def _wait_ai_call(service: AICallService) -> LiveAICall | None:
+async def wait_ai_call(service: AICallService) -> LiveAICall | None:
     """The demo's AI call once it has ended (each live call sets `done` when its record is final)."""
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(AI_CALL_END_S):
@@ -203,7 +208,7 @@ async def _wait_ai_call(service: AICallService) -> LiveAICall | None:
     return service.recent[-1] if service.recent else None
 
 
-def _report(live: LiveAICall | None, caller_turns: list[tuple[str, float, float | None]], t0: float,
+def report_of(live: LiveAICall | None, caller_turns: list[tuple[str, float, float | None]], t0: float,
             heard: list[Heard] | None = None) -> DemoReport:
     """The conversation as the engine recorded it (what it recognised, what the caller heard of the
     agent), with times from the caller's side, and the per-turn latency."""
