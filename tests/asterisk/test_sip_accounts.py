@@ -1,12 +1,17 @@
 """SIP accounts: parsing and validation with clear errors, the PJSIP include, and its file mode."""
 from __future__ import annotations
 
+import ipaddress
+import socket
 import stat
 from pathlib import Path
 
 import pytest
 
+from flowengine.asterisk.instance import free_port
 from flowengine.asterisk.sip_accounts import (
+    RTP_END,
+    RTP_START,
     SipAccountError,
     SipAccounts,
     SipBind,
@@ -15,6 +20,7 @@ from flowengine.asterisk.sip_accounts import (
     parse_account,
     parse_bind,
     parse_trusted,
+    reachable_host,
 )
 
 
@@ -129,3 +135,15 @@ def test_what_is_printed_never_holds_a_password() -> None:
     text = dial_help("192.0.2.1", 5060, accounts)
     assert "sip:1000@192.0.2.1:5060" in text and "user alice" in text and "ulaw" in text
     assert "s3cret" not in text
+
+
+def test_free_ports_stay_out_of_the_rtp_range() -> None:
+    # the kernel's ephemeral range overlaps 20000-39999 by a quarter: 200 picks would land there ~50 times
+    picked = [free_port("127.0.0.1", socket.SOCK_DGRAM) for _ in range(200)]
+    assert not [p for p in picked if RTP_START <= p <= RTP_END]
+
+
+def test_a_softphone_on_another_machine_is_told_an_address_it_can_reach() -> None:
+    assert reachable_host("192.0.2.5") == "192.0.2.5"
+    anywhere = reachable_host("0.0.0.0")
+    assert anywhere != "0.0.0.0" and ipaddress.IPv4Address(anywhere)
