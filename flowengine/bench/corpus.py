@@ -170,7 +170,9 @@ def _speak_cached(text: str, voice: Voice) -> bytes:
         ["espeak-ng", "--stdout", "-v", voice.espeak, "-s", str(voice.rate), "-p", str(voice.pitch), text],
         capture_output=True, check=True, timeout=30).stdout
     raw = subprocess.run(
-        ["sox", "-t", "wav", "-", "-t", "raw", "-r", str(RATE), "-e", "signed", "-b", "16", "-c", "1", "-"],
+        # -D: no dither (sox dithers with fresh random noise on every run when it lowers the bit depth or
+        # resamples), so the same line renders to the same samples
+        ["sox", "-D", "-t", "wav", "-", "-t", "raw", "-r", str(RATE), "-e", "signed", "-b", "16", "-c", "1", "-"],
         input=wav, capture_output=True, check=True, timeout=30).stdout
     return raw
 
