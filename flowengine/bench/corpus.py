@@ -39,7 +39,18 @@ VOICES = (
     Voice("gb-female-fast", "en-gb-x-rp+f2", 195, 70),
     Voice("scottish", "en-gb-scotland+m1", 160, 50),
     Voice("caribbean", "en-029+f4", 170, 55),
+    Voice("us-male-slow", "en-us+m1", 130, 40),  # the demo's caller
 )
+
+
+def corpus_voice(name: str) -> Voice:
+    """The voice called `name`."""
+    for voice in VOICES:
+        if voice.name == name:
+            return voice
+    raise ValueError(f"no caller voice {name!r}: the corpus has {', '.join(v.name for v in VOICES)}")
+
+
 SNR_DB: tuple[float | None, ...] = (None, 20.0, 10.0)  # None: a clean line
 
 
