@@ -96,6 +96,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                           help="no new N starts after this many seconds (default 600)")
     capacity.add_argument("--json", action="store_true", help="print one JSON object")
     capacity.set_defaults(func=run_capacity)
+    from flowengine.cli import bench_understanding  # its own module: several helpers edit this one
+    bench_understanding.add_parser(bench_sub)
 
 
 def run_conversation(args: argparse.Namespace) -> int:

@@ -9,7 +9,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from flowengine.bench.demo import run_demo
+from flowengine.bench.corpus import VOICES
+from flowengine.bench.demo import DEMO_CALLER_VOICE, run_demo
 from flowengine.logs import setup_logging
 
 
@@ -27,16 +28,23 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--engine-model", default="",
                         help="use this LLM instead of the rule engine, e.g. openai.gpt-4o-mini "
                         "(key from OPENAI_API_KEY or the provider's variable)")
+    parser.add_argument("--caller-voice", default=DEMO_CALLER_VOICE, metavar="NAME|piper",
+                        help=f"the caller's voice: a corpus voice ({', '.join(v.name for v in VOICES)}; default "
+                        "%(default)s) or piper (the agent's own voice, pitched up)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.caller_voice != "piper" and args.caller_voice not in {v.name for v in VOICES}:
+        print(f"--caller-voice: no voice {args.caller_voice!r}", file=sys.stderr)
+        return 2
     setup_logging("WARNING", "text")
     with tempfile.TemporaryDirectory(prefix="flowengine-demo-") as tmp:
         folder = Path(args.dir) if args.dir else Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
         printer = None if args.json else (lambda line: print(line, flush=True))
-        report = asyncio.run(run_demo(folder, engine_model=args.engine_model, on_line=printer))
+        report = asyncio.run(run_demo(folder, engine_model=args.engine_model, on_line=printer,
+                                      voice=args.caller_voice))
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     answered = [t for t in report.turns if t["voice_to_voice_ms"] is not None]
