@@ -58,6 +58,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     conversation.add_argument("--turns", type=int, default=20, help="caller turns (default 20)")
     conversation.add_argument("--barge-ins", type=int, default=5, help="interruptions (default 5)")
     conversation.add_argument("--json", action="store_true", help="print one JSON object")
+    conversation.add_argument("--calls", default="", metavar="N[,N...]",
+                              help="offline: N simultaneous real calls per count, and the largest N within budget")
+    conversation.add_argument("--turns-per-call", type=int, default=5, help="with --calls: each caller's turns (default 5)")
     conversation.add_argument(
         "--providers", choices=("offline", "cloud"), default="offline",
         help="offline: piper, whisper and the rule engine (default); cloud: Deepgram, ElevenLabs and Anthropic, "
@@ -121,6 +124,9 @@ def run_conversation(args: argparse.Namespace) -> int:
         return 2
     setup_logging("WARNING", "text")
     log = None if args.json else (lambda line: print(line, file=sys.stderr))
+    if args.calls:
+        from flowengine.cli.bench_calls import run_calls
+        return run_calls(args, log)
     if args.providers == "cloud":
         return _run_cloud_conversation(args, log)
     report = asyncio.run(run_conversation_bench(args.turns, args.barge_ins, log))
