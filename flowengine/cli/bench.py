@@ -58,6 +58,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     conversation.add_argument("--turns", type=int, default=20, help="caller turns (default 20)")
     conversation.add_argument("--barge-ins", type=int, default=5, help="interruptions (default 5)")
     conversation.add_argument("--json", action="store_true", help="print one JSON object")
+    conversation.add_argument("--calls", default="", metavar="N[,N...]",
+                              help="offline: N simultaneous real calls per count, and the largest N within budget")
+    conversation.add_argument("--turns-per-call", type=int, default=5, help="with --calls: each caller's turns (default 5)")
     conversation.add_argument(
         "--providers", choices=("offline", "cloud"), default="offline",
         help="offline: piper, whisper and the rule engine (default); cloud: Deepgram, ElevenLabs and Anthropic, "
@@ -77,6 +80,31 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     )
     turns.add_argument("--json", action="store_true", help="print one JSON object")
     turns.set_defaults(func=run_turns)
+    speech_start = bench_sub.add_parser(
+        "speech-start",
+        help="first-audio time of replies of 5..70 words, before/after the first piece became a clause",
+        description="Replies of one sentence in comma-separated clauses, streamed word by word into the sentence "
+        "splitter; the time to the offline voice's (piper) first audio of the first piece, with the old rule "
+        "(whole first sentence, all of it synthesised) and the new (first clause, first sentence yielded).",
+    )
+    speech_start.add_argument("--repeats", type=int, default=3, help=f"runs per reply length (1..{MAX_REPEATS})")
+    speech_start.add_argument("--json", action="store_true", help="print one JSON object")
+    speech_start.set_defaults(func=run_speech_start)
+    recognition = bench_sub.add_parser(
+        "recognition",
+        help="the recogniser on the caller corpus: WER, slots and bookings per voice and noise, CPU per utterance",
+        description="Every corpus line rendered per voice and SNR, over an 8 kHz u-law line, transcribed by the "
+        "offline Whisper as the call would (in the context of the agent's last question) and replayed through "
+        "the rules dialog (appointments). Offline: no Asterisk.",
+    )
+    recognition.add_argument("--voices", default="", help="comma-separated voice names (default: all)")
+    recognition.add_argument("--snr", default="clean,20,10", help="noise levels: clean and/or dB (default %(default)s)")
+    recognition.add_argument("--dialogues", default="", help="comma-separated dialogue names (default: all)")
+    recognition.add_argument("--model", choices=("tiny.en", "base"), default="", help="Whisper model (default: the provider's)")
+    recognition.add_argument("--no-context", action="store_true", help="transcribe without the question's context")
+    recognition.add_argument("--names", action="store_true", help="give name questions the names on file as hints")
+    recognition.add_argument("--json", action="store_true", help="print one JSON object")
+    recognition.set_defaults(func=run_recognition)
     capacity = bench_sub.add_parser(
         "capacity",
         help="concurrent AI calls (cloud speech and LLM) one engine process carries",
@@ -96,6 +124,60 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                           help="no new N starts after this many seconds (default 600)")
     capacity.add_argument("--json", action="store_true", help="print one JSON object")
     capacity.set_defaults(func=run_capacity)
+    from flowengine.cli import bench_understanding  # its own module: several helpers edit this one
+    bench_understanding.add_parser(bench_sub)
+
+
+def run_recognition(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from flowengine.bench.corpus import DIALOGUES, VOICES
+    from flowengine.bench.recognition import NAMES_ON_FILE, run_recognition_bench
+    from flowengine.logs import setup_logging
+    from flowengine.providers.stt.whisper import WhisperSTT
+
+    voices = _pick(VOICES, args.voices, "voice")
+    dialogues = _pick(DIALOGUES, args.dialogues, "dialogue")
+    try:
+        snrs = [None if s.strip() == "clean" else float(s) for s in args.snr.split(",") if s.strip()]
+    except ValueError:
+        print(f"--snr: use clean and/or numbers of dB, got {args.snr!r}", file=sys.stderr)
+        return 2
+    if voices is None or dialogues is None or not snrs:
+        return 2
+    setup_logging("WARNING", "text")
+    log = None if args.json else (lambda line: print(line, file=sys.stderr))
+    stt = WhisperSTT(model=args.model) if args.model else WhisperSTT()
+    report = asyncio.run(run_recognition_bench(
+        stt, voices=voices, snrs=snrs, dialogues=dialogues, context=not args.no_context,
+        names=NAMES_ON_FILE if args.names else (), log=log))
+    report["machine"] = _machine()
+    if args.json:
+        print(json.dumps(report))
+    else:
+        for snr, cell in report["by_snr"].items():
+            print(f"{snr:>5}  {json.dumps(cell)}")
+        print(f"overall {json.dumps(report['overall'])}")
+    return 0
+
+
+def _pick(items: Any, wanted: str, what: str) -> Any:
+    if not wanted:
+        return list(items)
+    names = {item.name: item for item in items}
+    chosen = [names.get(w.strip()) for w in wanted.split(",") if w.strip()]
+    if None in chosen or not chosen:
+        print(f"--{what}s: choose among {', '.join(names)}", file=sys.stderr)
+        return None
+    return chosen
+
+
+def _machine() -> dict[str, Any]:
+    import os
+
+    from flowengine.bench.host import machine
+
+    return {**machine(), "load_average": [round(x, 2) for x in os.getloadavg()]}
 
 
 def run_conversation(args: argparse.Namespace) -> int:
@@ -109,6 +191,9 @@ def run_conversation(args: argparse.Namespace) -> int:
         return 2
     setup_logging("WARNING", "text")
     log = None if args.json else (lambda line: print(line, file=sys.stderr))
+    if args.calls:
+        from flowengine.cli.bench_calls import run_calls
+        return run_calls(args, log)
     if args.providers == "cloud":
         return _run_cloud_conversation(args, log)
     report = asyncio.run(run_conversation_bench(args.turns, args.barge_ins, log))
@@ -223,6 +308,28 @@ def run_turns(args: argparse.Namespace) -> int:
             print(f"{mode:<6} premature turn ends {r['premature_turn_ends']} of {report['utterances']} utterances "
                   f"({report['with_pauses_mid_thought']} pause mid-thought), "
                   f"wait after complete sentences p50 {r['end_delay_ms_complete_p50']} ms")
+    return 0
+
+
+def run_speech_start(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from flowengine.bench.speech_start import run_speech_start_bench
+    from flowengine.providers.tts import TTS_PROVIDERS
+
+    if not 1 <= args.repeats <= MAX_REPEATS:
+        print(f"--repeats must be 1..{MAX_REPEATS}", file=sys.stderr)
+        return 2
+    report = asyncio.run(run_speech_start_bench(TTS_PROVIDERS.create("piper"), args.repeats))
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    print(f"{'words':>6} {'before: words':>14} {'first audio':>12} {'after: words':>13} {'first audio':>12}")
+    for row in report["replies"]:
+        b, a = row["before"], row["after"]
+        print(f"{row['words']:>6} {b['first_piece_words']:>14} {b['first_audio_ms_p50']:>10} ms "
+              f"{a['first_piece_words']:>13} {a['first_audio_ms_p50']:>10} ms")
+    print(f"load average {report['load_average']}, {report['machine']['cpu']}, {report['machine']['cores']} cores")
     return 0
 
 

@@ -11,7 +11,8 @@ from typing import Any
 
 from flowengine.asterisk.instance import InstanceError
 from flowengine.asterisk.sip_accounts import SipAccountError
-from flowengine.bench.demo import run_demo
+from flowengine.bench.corpus import VOICES
+from flowengine.bench.demo import DEMO_CALLER_VOICE, run_demo
 from flowengine.bench.softphone_demo import run_softphone_demo
 from flowengine.cli.asterisk import add_sip_arguments, sip_options
 from flowengine.logs import setup_logging
@@ -33,6 +34,9 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--engine-model", default="",
                         help="use this LLM instead of the rule engine, e.g. openai.gpt-4o-mini "
                         "(key from OPENAI_API_KEY or the provider's variable)")
+    parser.add_argument("--caller-voice", default=DEMO_CALLER_VOICE, metavar="NAME|piper",
+                        help=f"the caller's voice: a corpus voice ({', '.join(v.name for v in VOICES)}; default "
+                        "%(default)s) or piper (the agent's own voice, pitched up)")
     add_sip_arguments(parser)
     parser.add_argument("--call-timeout", type=float, default=300.0,
                         help="with a SIP account: seconds to wait for someone to call (default 300)")
@@ -40,7 +44,9 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    setup_logging("WARNING", "text")
+    if args.caller_voice != "piper" and args.caller_voice not in {v.name for v in VOICES}:
+        print(f"--caller-voice: no voice {args.caller_voice!r}", file=sys.stderr)
+        return 2
     try:
         accounts, bind = sip_options(args)
     except SipAccountError as exc:
@@ -49,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     if bind is not None and not accounts:
         print("flowengine demo: --sip-bind needs --sip-account or --sip-trust (who may call)", file=sys.stderr)
         return 2
+    setup_logging("WARNING", "text")
     with tempfile.TemporaryDirectory(prefix="flowengine-demo-") as tmp:
         folder = Path(args.dir) if args.dir else Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
@@ -62,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
                 print(f"flowengine demo: {exc}", file=sys.stderr)
                 return 1
         else:
-            report = asyncio.run(run_demo(folder, engine_model=args.engine_model, on_line=printer))
+            report = asyncio.run(run_demo(folder, engine_model=args.engine_model, on_line=printer,
+                                          voice=args.caller_voice))
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     if accounts:
