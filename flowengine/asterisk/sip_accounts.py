@@ -16,6 +16,7 @@ ACCOUNTS_STATE = "sip_accounts.json"  # in the instance folder: what `asterisk s
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
 RESERVED_NAMES = frozenset({"transport-udp", "flowengine-endpoint", "flowengine-aor", "global", "system"})
 RTP_START, RTP_END = 20000, 39999  # asterisk-conf/rtp.conf's range; the SIP port stays outside it
+MIN_EXPOSED_PASSWORD = 12  # below this, a warning when SIP listens beyond loopback
 CODECS = ("ulaw", "alaw")  # the flowengine-endpoint template's, as a softphone must offer them
 
 
@@ -156,6 +157,14 @@ class SipAccounts:
     def write(self, path: Path, context: str) -> None:
         """Write the rendered include with mode 0600 from the first byte (never readable by others)."""
         write_private(path, self.render(context))
+
+    def warnings(self, bind_host: str) -> list[str]:
+        """Risks worth a line on stderr: short passwords on a SIP port other machines can reach."""
+        if ipaddress.IPv4Address(bind_host).is_loopback:
+            return []
+        return [f"SIP account {a.name!r}: a password under {MIN_EXPOSED_PASSWORD} characters on {bind_host} is "
+                "soon guessed by SIP scanners; use a longer one" for a in self.accounts
+                if len(a.password) < MIN_EXPOSED_PASSWORD]
 
     def public(self) -> dict[str, object]:
         """What may be printed: names and addresses, never a password."""

@@ -33,7 +33,8 @@ async def run_softphone_demo(folder: Path, accounts: SipAccounts, *, bind: SipBi
         try:
             info = engine.private
             host, port = str(info.sip_info(accounts)["server"]).rsplit(":", 1)
-            (on_ready or say)(dial_help(host, int(port), accounts))
+            (on_ready or say)("\n".join([dial_help(host, int(port), accounts)]
+                                        + [f"warning: {w}" for w in accounts.warnings(info.sip_bind_host)]))
             say(f"Asterisk {info.version} up; waiting up to {call_timeout:.0f} s for a call")
             try:
                 async with asyncio.timeout(call_timeout):

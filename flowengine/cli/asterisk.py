@@ -34,9 +34,10 @@ def sip_options(args: argparse.Namespace) -> tuple[SipAccounts | None, SipBind |
 
 
 def print_dial_help(info: InstanceInfo, accounts: SipAccounts) -> None:
-    sip = info.sip_info(accounts)
-    host, port = str(sip["server"]).rsplit(":", 1)
+    host, port = str(info.sip_info(accounts)["server"]).rsplit(":", 1)
     print(dial_help(host, int(port), accounts), file=sys.stderr, flush=True)
+    for warning in accounts.warnings(info.sip_bind_host):
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
 
 
 def add_parser(sub: Any) -> None:

@@ -147,3 +147,11 @@ def test_a_softphone_on_another_machine_is_told_an_address_it_can_reach() -> Non
     assert reachable_host("192.0.2.5") == "192.0.2.5"
     anywhere = reachable_host("0.0.0.0")
     assert anywhere != "0.0.0.0" and ipaddress.IPv4Address(anywhere)
+
+
+def test_short_passwords_are_flagged_only_where_the_network_can_reach_them() -> None:
+    accounts = SipAccounts.parse(["alice:short", "bob:a-long-enough-one"])
+    assert accounts.warnings("127.0.0.1") == []
+    expected = ("SIP account 'alice': a password under 12 characters on 0.0.0.0 is soon guessed by SIP "
+                "scanners; use a longer one")
+    assert accounts.warnings("0.0.0.0") == [expected]
