@@ -58,6 +58,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     conversation.add_argument("--turns", type=int, default=20, help="caller turns (default 20)")
     conversation.add_argument("--barge-ins", type=int, default=5, help="interruptions (default 5)")
     conversation.add_argument("--json", action="store_true", help="print one JSON object")
+    conversation.add_argument("--calls", default="", metavar="N[,N...]",
+                              help="offline: N simultaneous real calls per count, and the largest N within budget")
+    conversation.add_argument("--turns-per-call", type=int, default=5, help="with --calls: each caller's turns (default 5)")
     conversation.add_argument(
         "--providers", choices=("offline", "cloud"), default="offline",
         help="offline: piper, whisper and the rule engine (default); cloud: Deepgram, ElevenLabs and Anthropic, "
@@ -77,6 +80,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     )
     turns.add_argument("--json", action="store_true", help="print one JSON object")
     turns.set_defaults(func=run_turns)
+    speech_start = bench_sub.add_parser(
+        "speech-start",
+        help="first-audio time of replies of 5..70 words, before/after the first piece became a clause",
+        description="Replies of one sentence in comma-separated clauses, streamed word by word into the sentence "
+        "splitter; the time to the offline voice's (piper) first audio of the first piece, with the old rule "
+        "(whole first sentence, all of it synthesised) and the new (first clause, first sentence yielded).",
+    )
+    speech_start.add_argument("--repeats", type=int, default=3, help=f"runs per reply length (1..{MAX_REPEATS})")
+    speech_start.add_argument("--json", action="store_true", help="print one JSON object")
+    speech_start.set_defaults(func=run_speech_start)
     capacity = bench_sub.add_parser(
         "capacity",
         help="concurrent AI calls (cloud speech and LLM) one engine process carries",
@@ -111,6 +124,9 @@ def run_conversation(args: argparse.Namespace) -> int:
         return 2
     setup_logging("WARNING", "text")
     log = None if args.json else (lambda line: print(line, file=sys.stderr))
+    if args.calls:
+        from flowengine.cli.bench_calls import run_calls
+        return run_calls(args, log)
     if args.providers == "cloud":
         return _run_cloud_conversation(args, log)
     report = asyncio.run(run_conversation_bench(args.turns, args.barge_ins, log))
@@ -225,6 +241,28 @@ def run_turns(args: argparse.Namespace) -> int:
             print(f"{mode:<6} premature turn ends {r['premature_turn_ends']} of {report['utterances']} utterances "
                   f"({report['with_pauses_mid_thought']} pause mid-thought), "
                   f"wait after complete sentences p50 {r['end_delay_ms_complete_p50']} ms")
+    return 0
+
+
+def run_speech_start(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from flowengine.bench.speech_start import run_speech_start_bench
+    from flowengine.providers.tts import TTS_PROVIDERS
+
+    if not 1 <= args.repeats <= MAX_REPEATS:
+        print(f"--repeats must be 1..{MAX_REPEATS}", file=sys.stderr)
+        return 2
+    report = asyncio.run(run_speech_start_bench(TTS_PROVIDERS.create("piper"), args.repeats))
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    print(f"{'words':>6} {'before: words':>14} {'first audio':>12} {'after: words':>13} {'first audio':>12}")
+    for row in report["replies"]:
+        b, a = row["before"], row["after"]
+        print(f"{row['words']:>6} {b['first_piece_words']:>14} {b['first_audio_ms_p50']:>10} ms "
+              f"{a['first_piece_words']:>13} {a['first_audio_ms_p50']:>10} ms")
+    print(f"load average {report['load_average']}, {report['machine']['cpu']}, {report['machine']['cores']} cores")
     return 0
 
 

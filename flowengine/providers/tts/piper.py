@@ -62,8 +62,8 @@ class PiperTTS(TTSProvider):
             raise TTSError(no_voice(voice_id))
         voice = await asyncio.to_thread(self._load)
 
-        def run() -> list[np.ndarray]:
-            return [np.asarray(chunk.audio_int16_array, dtype=np.int16) for chunk in voice.synthesize(text)]
-
-        for chunk in await asyncio.to_thread(run):
-            yield chunk
+        # piper synthesises sentence by sentence: each is yielded as soon as it is ready, so the first
+        # sentence plays while the next is still being synthesised (one thread hop per sentence).
+        sentences = iter(voice.synthesize(text))
+        while (chunk := await asyncio.to_thread(next, sentences, None)) is not None:
+            yield np.asarray(chunk.audio_int16_array, dtype=np.int16)

@@ -1,0 +1,63 @@
+"""Thread scheduling priority: inference threads yield the CPU to the event loop that runs the media clock.
+
+Linux schedules threads, and `setpriority(PRIO_PROCESS, tid)` sets one thread's nice value; threads
+a thread creates afterwards (CTranslate2's and onnxruntime's compute pools) inherit it. Raising a
+nice value (lower priority) is always allowed; lowering it below the current one needs
+CAP_SYS_NICE (or RLIMIT_NICE): without it the request is refused, logged once, and nothing else
+changes.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+
+log = logging.getLogger(__name__)
+
+BACKGROUND_NICE = 10  # inference: CFS weight 110 against the loop's 1024 (or 9548 at -10)
+MEDIA_NICE = -10  # the event loop's thread (media clock), where the process may raise it
+
+_warned: set[str] = set()
+
+SetPriority = Callable[[int, int, int], None]
+GetPriority = Callable[[int, int], int]
+
+
+def set_thread_nice(nice: int, *, tid: int | None = None, setpriority: SetPriority | None = None,
+                    getpriority: GetPriority | None = None) -> bool:
+    """Give one thread (default: the calling one) the nice value `nice`; False when refused or unsupported."""
+    setter = setpriority or getattr(os, "setpriority", None)
+    getter = getpriority or getattr(os, "getpriority", None)
+    if setter is None or getter is None:
+        _warn_once("unsupported", "thread priorities are not supported on this platform; left as they are")
+        return False
+    thread = threading.get_native_id() if tid is None else tid
+    try:
+        if getter(os.PRIO_PROCESS, thread) == nice:
+            return True
+        setter(os.PRIO_PROCESS, thread, nice)
+    except PermissionError:
+        _warn_once(f"denied{nice}", f"cannot set a thread's nice value to {nice} (needs CAP_SYS_NICE); the "
+                                    "media clock then shares the CPU evenly with speech work")
+        return False
+    except OSError as exc:  # the thread is gone, or the kernel refuses the value
+        log.debug("setpriority(%d, %d) failed: %s", thread, nice, exc)
+        return False
+    return True
+
+
+def background_thread() -> None:
+    """For an executor's `initializer`: this worker (and the compute threads it creates) runs behind the loop."""
+    set_thread_nice(BACKGROUND_NICE)
+
+
+def media_thread() -> bool:
+    """Called on the event loop's thread: run it ahead of other work where the process may."""
+    return set_thread_nice(MEDIA_NICE)
+
+
+def _warn_once(key: str, message: str) -> None:
+    if key not in _warned:
+        _warned.add(key)
+        log.warning(message)

@@ -1,0 +1,60 @@
+"""Thread priorities: inference behind the media clock, and no harm where the process may not raise a priority."""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from flowengine.providers import priority
+
+
+def test_a_background_worker_runs_at_the_background_nice_value() -> None:
+    with ThreadPoolExecutor(1, initializer=priority.background_thread) as pool:
+        tid, nice = pool.submit(lambda: (threading.get_native_id(),
+                                         os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))).result()
+    assert tid != threading.get_native_id()
+    assert nice == priority.BACKGROUND_NICE
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) != priority.BACKGROUND_NICE  # only that thread
+
+
+def test_threads_a_background_worker_creates_inherit_its_priority() -> None:
+    def child_nice() -> int:
+        seen: list[int] = []
+        t = threading.Thread(target=lambda: seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
+        t.start()
+        t.join()
+        return seen[0]
+
+    with ThreadPoolExecutor(1, initializer=priority.background_thread) as pool:
+        assert pool.submit(child_nice).result() == priority.BACKGROUND_NICE
+
+
+def test_without_cap_sys_nice_the_request_is_refused_quietly(caplog: pytest.LogCaptureFixture) -> None:
+    calls: list[tuple[int, int, int]] = []
+
+    def denied(which: int, who: int, nice: int) -> None:
+        calls.append((which, who, nice))
+        raise PermissionError(1, "Operation not permitted")
+
+    priority._warned.clear()
+    with caplog.at_level(logging.WARNING, logger="flowengine.providers.priority"):
+        assert not priority.set_thread_nice(-10, setpriority=denied, getpriority=lambda which, who: 0)
+        assert not priority.set_thread_nice(-10, setpriority=denied, getpriority=lambda which, who: 0)
+    assert len(calls) == 2
+    warnings = [r for r in caplog.records if "CAP_SYS_NICE" in r.getMessage()]
+    assert len(warnings) == 1  # said once, not per thread
+
+
+def test_a_thread_that_is_gone_is_not_an_error() -> None:
+    def gone(which: int, who: int, nice: int) -> None:
+        raise ProcessLookupError(3, "No such process")
+
+    assert not priority.set_thread_nice(5, tid=1 << 22, setpriority=gone, getpriority=lambda which, who: 0)
+
+
+def test_a_platform_without_priorities_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr(os, "setpriority")
+    assert not priority.set_thread_nice(priority.BACKGROUND_NICE)
