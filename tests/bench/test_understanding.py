@@ -26,7 +26,7 @@ def test_slots_are_found_as_whole_normalised_words_and_phone_numbers_as_digits()
 def _line(said: str, heard: str, turns: int = 1, slots: dict[str, str] | None = None,
           v2v: float | None = 500.0) -> LineResult:
     slots = slots or {}
-    return LineResult(said, heard, turns, slots, found_slots(slots, heard), v2v, False)
+    return LineResult(said, heard, ["OK."] * turns, turns, slots, found_slots(slots, heard), v2v, False)
 
 
 def test_the_report_scores_every_group_and_counts_split_lines() -> None:
@@ -73,6 +73,7 @@ async def test_one_dialogue_as_a_real_call_through_asterisk(tmp_path: Path) -> N
     assert set(out["overall"]) == GROUP_KEYS and list(out["by_voice"]) == ["us-male-slow"]
     assert list(out["by_snr"]) == ["clean"] and out["machine"]["load_average"]["after"]
     assert len(heard) == 3 and all(heard), heard  # the engine transcribed every line (how well: the benchmark's)
+    assert all(line["replies"] and all(line["replies"]) for line in out["results"][0]["lines"]), out["results"]
     assert out["overall"]["words"] == 12 and out["overall"]["wer"] is not None
     assert out["overall"]["bookings"] == 0  # this dialogue books nothing
     assert out["overall"]["voice_to_voice_ms"]["p50"] is not None
