@@ -34,6 +34,7 @@ class LineResult:
     found: dict[str, str]  # the expected values the engine's text carries
     voice_to_voice_ms: float | None  # end of the line -> first reply audio, at the caller
     talked_over: bool  # the agent began speaking before the caller had finished the line
+    paused: bool = False  # the line has a planned pause mid-thought
 
 
 @dataclass
@@ -54,7 +55,7 @@ class DialogueResult:
             "dialogue": self.dialogue, "voice": self.voice, "snr_db": self.snr_db, "ended_reason": self.ended_reason,
             "expected_booking": self.expected_booking, "booking": self.booking, "error": self.error,
             "lines": [{"said": ln.said, "heard": ln.heard, "replies": ln.replies, "turns": ln.turns, "voice_to_voice_ms": ln.voice_to_voice_ms,
-                       "talked_over": ln.talked_over} for ln in self.lines],
+                       "talked_over": ln.talked_over, "paused": ln.paused} for ln in self.lines],
         }
 
 
@@ -143,4 +144,4 @@ def _fill(result: DialogueResult, live: LiveAICall, dialogue: Dialogue,
         mine = [(t.caller_text, reply) for t, reply in turns if starts[index] <= t.decided_at < starts[index + 1]]
         heard = " ".join(text for text, _ in mine)
         result.lines.append(LineResult(line.said, heard, [reply for _, reply in mine], len(mine), dict(line.slots),
-                                       found_slots(line.slots, heard), v2v, over))
+                                       found_slots(line.slots, heard), v2v, over, line.pause_ms > 0))

@@ -11,7 +11,7 @@ from flowengine.bench.understanding import cases, parse_snr, report, run_underst
 from flowengine.cli import bench_understanding
 
 GROUP_KEYS = {"calls", "wer", "words", "slot_accuracy", "slots", "booking_success", "bookings", "lines", "split_lines",
-              "talked_over", "calls_with_unanswered_line", "voice_to_voice_ms"}
+              "paused_lines", "split_paused_lines", "talked_over", "calls_with_unanswered_line", "voice_to_voice_ms"}
 
 
 def test_slots_are_found_as_whole_normalised_words_and_phone_numbers_as_digits() -> None:
@@ -26,20 +26,22 @@ def test_slots_are_found_as_whole_normalised_words_and_phone_numbers_as_digits()
 def _line(said: str, heard: str, turns: int = 1, slots: dict[str, str] | None = None,
           v2v: float | None = 500.0) -> LineResult:
     slots = slots or {}
-    return LineResult(said, heard, ["OK."] * turns, turns, slots, found_slots(slots, heard), v2v, False)
+    return LineResult(said, heard, ["OK."] * turns, turns, slots, found_slots(slots, heard), v2v, False,
+                      paused=" | " in said)
 
 
 def test_the_report_scores_every_group_and_counts_split_lines() -> None:
     good = DialogueResult("booking", "us-male", None, {"day": "Tuesday"},
                           [_line("Tuesday please.", "Tuesday please.", slots={"day": "Tuesday"}),
-                           _line("Goodbye.", "Good. Bye.", turns=2, v2v=900.0)], {"day": "Tuesday"})
+                           _line("Good | bye.", "Good. Bye.", turns=2, v2v=900.0)], {"day": "Tuesday"})
     bad = DialogueResult("booking", "us-female", 10.0, {"day": "Tuesday"},
                          [_line("Tuesday please.", "Thursday please.", slots={"day": "Tuesday"}, v2v=None)],
                          {"day": "Thursday"}, error="no answer to line 1")
     out = report([good, bad], concurrency=2)
     assert out["calls"] == 2 and set(out["overall"]) == GROUP_KEYS
     assert out["overall"]["booking_success"] == 0.5 and out["overall"]["slot_accuracy"] == 0.5
-    assert out["overall"]["split_lines"] == 1 and out["overall"]["calls_with_unanswered_line"] == 1
+    assert out["overall"]["split_lines"] == 1 and out["overall"]["split_paused_lines"] == 1
+    assert out["overall"]["paused_lines"] == 1 and out["overall"]["calls_with_unanswered_line"] == 1
     assert out["overall"]["voice_to_voice_ms"]["p50"] == 700.0
     assert out["by_voice"]["us-male"]["booking_success"] == 1.0 and out["by_voice"]["us-female"]["wer"] == 0.5
     assert set(out["by_snr"]) == {"clean", "10"} and out["by_snr"]["10"]["booking_success"] == 0.0
