@@ -57,7 +57,7 @@ DEMO_CALLER_VOICE = "us-male-slow"  # the demo's caller: a corpus voice (espeak-
 # became "to the next two complete leads", "at ten" "at the end"; see docs/decisions.md). CALLER_TURNS stay the
 # piper caller's (and `bench conversation`'s) script.
 VOICE_TURNS = [
-    "I want to book an appointment.",
+    "I would like to make an appointment.",
     "On Tuesday.",
     "At ten o'clock in the morning.",
     "My name is Alex Morgan.",

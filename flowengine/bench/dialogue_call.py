@@ -28,11 +28,13 @@ class LineResult:
 
     said: str
     heard: str
+    replies: list[str]  # what the agent answered (to each of the line's turns)
     turns: int  # engine turns the line became (more than one: cut at a pause)
     slots: dict[str, str]  # expected
     found: dict[str, str]  # the expected values the engine's text carries
     voice_to_voice_ms: float | None  # end of the line -> first reply audio, at the caller
     talked_over: bool  # the agent began speaking before the caller had finished the line
+    paused: bool = False  # the line has a planned pause mid-thought
 
 
 @dataclass
@@ -52,8 +54,8 @@ class DialogueResult:
         return {
             "dialogue": self.dialogue, "voice": self.voice, "snr_db": self.snr_db, "ended_reason": self.ended_reason,
             "expected_booking": self.expected_booking, "booking": self.booking, "error": self.error,
-            "lines": [{"said": ln.said, "heard": ln.heard, "turns": ln.turns, "voice_to_voice_ms": ln.voice_to_voice_ms,
-                       "talked_over": ln.talked_over} for ln in self.lines],
+            "lines": [{"said": ln.said, "heard": ln.heard, "replies": ln.replies, "turns": ln.turns, "voice_to_voice_ms": ln.voice_to_voice_ms,
+                       "talked_over": ln.talked_over, "paused": ln.paused} for ln in self.lines],
         }
 
 
@@ -125,10 +127,21 @@ def _fill(result: DialogueResult, live: LiveAICall, dialogue: Dialogue,
     result.ended_reason = live.ended_reason
     result.booking = {key.removeprefix("appointment_"): str(value) for key, value in live.variables.snapshot().items()
                       if key.startswith("appointment_") and value}
-    turns = [t for t in live.conversation.turns if t.caller_text] if live.conversation else []
+    conversation = live.conversation
+    if conversation is None:
+        return
+    # The k-th caller message is the k-th turn's (each turn commits its message, then replies); its reply
+    # is the agent's message after it.
+    replies: list[str] = []
+    for message in conversation.messages:
+        if message.role == "user":
+            replies.append("")
+        elif message.role == "assistant" and replies and not replies[-1]:
+            replies[-1] = message.content
+    turns = [(t, reply) for t, reply in zip(conversation.turns, replies, strict=False) if t.caller_text]
     starts = [start for start, _, _, _ in said] + [float("inf")]
     for index, (line, (_, _, v2v, over)) in enumerate(zip(dialogue.lines, said, strict=False)):
-        mine = [t.caller_text for t in turns if starts[index] <= t.decided_at < starts[index + 1]]
-        heard = " ".join(mine)
-        result.lines.append(LineResult(line.said, heard, len(mine), dict(line.slots),
-                                       found_slots(line.slots, heard), v2v, over))
+        mine = [(t.caller_text, reply) for t, reply in turns if starts[index] <= t.decided_at < starts[index + 1]]
+        heard = " ".join(text for text, _ in mine)
+        result.lines.append(LineResult(line.said, heard, [reply for _, reply in mine], len(mine), dict(line.slots),
+                                       found_slots(line.slots, heard), v2v, over, line.pause_ms > 0))

@@ -39,6 +39,8 @@ class Tally:
     calls: int = 0
     lines: int = 0
     split_lines: int = 0  # lines the engine took as several turns
+    paused_lines: int = 0  # lines with a planned pause mid-thought
+    split_paused_lines: int = 0  # of those, split
     talked_over: int = 0  # lines the agent began to answer before the caller had finished
     unanswered: int = 0  # calls where a line got no answer at all
     v2v: list[float] = field(default_factory=list)
@@ -49,6 +51,8 @@ class Tally:
         for line in result.lines:
             self.lines += 1
             self.split_lines += line.turns > 1
+            self.paused_lines += line.paused
+            self.split_paused_lines += line.paused and line.turns > 1
             self.talked_over += line.talked_over
             self.score.add_words(line.said, line.heard)
             if line.slots:
@@ -60,6 +64,7 @@ class Tally:
 
     def to_dict(self) -> dict[str, Any]:
         return {"calls": self.calls, **self.score.to_dict(), "lines": self.lines, "split_lines": self.split_lines,
+                "paused_lines": self.paused_lines, "split_paused_lines": self.split_paused_lines,
                 "talked_over": self.talked_over, "calls_with_unanswered_line": self.unanswered,
                 "voice_to_voice_ms": pcts(self.v2v)}
 
