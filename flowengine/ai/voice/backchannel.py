@@ -8,11 +8,11 @@ import re
 WORDS = frozenset({
     "mm", "mhm", "mmhm", "hm", "hmm", "uhhuh", "uhuh", "ah", "aha", "oh", "uh", "um", "er",
     "yeah", "yea", "yep", "yup", "yes", "ok", "okay", "k", "right", "alright", "sure", "cool", "great",
-    "good", "fine", "nice", "wow", "gotcha", "indeed", "exactly", "true", "totally", "perfect",
+    "good", "fine", "nice", "wow", "gotcha", "indeed", "exactly", "true", "totally", "perfect", "thanks",
 })
 # Phrases of several words that are one backchannel ("uh huh" as two words, "I see").
 PHRASES = ("uh huh", "mm hm", "mm hmm", "all right", "i see", "got it", "of course", "that's right",
-           "that is right", "sounds good", "makes sense", "oh okay", "oh right", "oh yeah")
+           "that is right", "sounds good", "makes sense", "oh okay", "oh right", "oh yeah", "thank you")
 
 
 def _fold(word: str) -> str:
