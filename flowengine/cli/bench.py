@@ -73,11 +73,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     conversation.set_defaults(func=run_conversation)
     turns = bench_sub.add_parser(
         "turns",
-        help="smart turn-taking against plain VAD on prepared utterances",
-        description="Utterances with pauses mid-thought (half a phone number, 'and...', 'um') and complete "
-        "ones, rendered with the offline voice: how often each method ends the turn too early, and how long "
-        "it waits after complete sentences.",
+        help="turn-taking on the caller corpus: false cuts of paused lines against the wait after the last word",
+        description="The corpus lines with pauses mid-thought (every voice, clean, 20 and 10 dB) and the complete "
+        "lines (clean), through the real VAD and recogniser: how often each way of ending turns (plain VAD, the "
+        "old judge, the judge that weighs what was said against what was asked) splits a line into several "
+        "turns, and how long it waits after the caller's last word.",
     )
+    turns.add_argument("--voices", type=int, default=0, help="only the first N corpus voices (default: all)")
+    turns.add_argument("--clean-only", action="store_true", help="no noisy lines (default: clean, 20 and 10 dB)")
     turns.add_argument("--json", action="store_true", help="print one JSON object")
     turns.set_defaults(func=run_turns)
     speech_start = bench_sub.add_parser(
@@ -292,22 +295,26 @@ def format_capacity(report: dict[str, Any]) -> str:
 def run_turns(args: argparse.Namespace) -> int:
     import asyncio
 
+    from flowengine.bench.corpus import SNR_DB, VOICES
     from flowengine.bench.turns import run_turn_bench
     from flowengine.providers.stt.whisper import WhisperSTT
-    from flowengine.providers.tts import TTS_PROVIDERS
 
-    async def main() -> dict[str, Any]:
-        return await run_turn_bench(TTS_PROVIDERS.create("piper"), WhisperSTT())
-
-    report = asyncio.run(main())
+    voices = args.voices or len(VOICES)
+    if not 1 <= voices <= len(VOICES):
+        print(f"--voices must be 1..{len(VOICES)}", file=sys.stderr)
+        return 2
+    report = asyncio.run(run_turn_bench(WhisperSTT(), voices, (None,) if args.clean_only else SNR_DB))
     if args.json:
         print(json.dumps(report))
-    else:
-        for mode in ("plain", "smart"):
-            r = report[mode]
-            print(f"{mode:<6} premature turn ends {r['premature_turn_ends']} of {report['utterances']} utterances "
-                  f"({report['with_pauses_mid_thought']} pause mid-thought), "
-                  f"wait after complete sentences p50 {r['end_delay_ms_complete_p50']} ms")
+        return 0
+    print(f"{report['paused_lines']} paused lines, {report['whole_lines']} whole lines; "
+          f"voices {', '.join(report['voices'])}; SNR {report['snr_db']}")
+    for mode in ("plain", "old_judge", "smart"):
+        r = report[mode]
+        print(f"{mode:<10} false cuts {r['false_cuts']:>3} ({r['false_cut_rate']:.0%}), whole lines split "
+              f"{r['whole_lines_split']}, wait after the last word p50/p95 {r['wait_ms']['p50']}/{r['wait_ms']['p95']} ms "
+              f"(whole lines {r['wait_ms_whole_lines']['p50']}/{r['wait_ms_whole_lines']['p95']} ms)")
+    print(f"load average {report['load_average']}")
     return 0
 
 

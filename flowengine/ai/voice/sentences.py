@@ -9,9 +9,7 @@ _END = re.compile(r"""[.!?…]+["')\]]*\s""")
 # The first piece may end sooner, at a clause break: , ; : or a dash between words.
 _CLAUSE = re.compile(r"""(?:[,;:]|\s[-\u2013\u2014])\s""")
 ABBREVIATIONS = frozenset({"mr.", "mrs.", "ms.", "dr.", "st.", "vs.", "e.g.", "i.e.", "etc.", "no."})
-FIRST_CLAUSE_WORDS = 4  # the first piece ends at the first clause break after at least this many words...
-FIRST_CHUNK_MAX_WORDS = 12  # ... or, with no clause break, before "and"/"but"... once it is this long
-_JOINERS = frozenset({"and", "but", "or", "so", "because", "which", "then", "while", "where", "when"})
+FIRST_CLAUSE_WORDS = 4  # the first piece ends at the first clause break after at least this many words
 
 
 class SentenceSplitter:
@@ -22,11 +20,9 @@ class SentenceSplitter:
     sentence. Later pieces are whole sentences (synthesised while the first plays; whole sentences keep
     the voice's prosody)."""
 
-    def __init__(self, first_clause_words: int = FIRST_CLAUSE_WORDS,
-                 first_max_words: int = FIRST_CHUNK_MAX_WORDS) -> None:
+    def __init__(self, first_clause_words: int = FIRST_CLAUSE_WORDS) -> None:
         self._buffer = ""
         self.first_clause_words = first_clause_words
-        self.first_max_words = first_max_words
         self._first = True
 
     def push(self, text: str) -> list[str]:
@@ -50,9 +46,7 @@ class SentenceSplitter:
         for clause in _CLAUSE.finditer(self._buffer, 0, limit):
             if len(self._buffer[:clause.start() + 1].split()) >= self.first_clause_words:
                 return clause.end()
-        if end is not None:
-            return end
-        return self._before_joiner()
+        return end  # no clause break: the whole sentence (cutting between words without one sounds broken)
 
     def _sentence_end(self) -> int | None:
         for match in _END.finditer(self._buffer):
@@ -60,15 +54,6 @@ class SentenceSplitter:
             if words and words[-1].lower() in ABBREVIATIONS:
                 continue
             return match.end()
-        return None
-
-    def _before_joiner(self) -> int | None:
-        """A long first sentence with no clause break: cut before a joining word once it is long enough
-        (only words already followed by a space: the last one may still be growing)."""
-        words = list(re.finditer(r"\S+(?=\s)", self._buffer))
-        for index, word in enumerate(words):
-            if index >= self.first_max_words and word.group().lower() in _JOINERS:
-                return word.start()
         return None
 
     def flush(self) -> list[str]:
