@@ -20,6 +20,7 @@ import numpy.typing as npt
 from flowengine.asterisk.ari.client import AriClient
 from flowengine.bench.caller import ScriptedCaller
 from flowengine.bench.corpus import DIALOGUES, PAUSE, VOICES, Line, render
+from flowengine.providers import priority
 
 CALLERS_APP = "flowengine-bench-callers"
 REPLY_TIMEOUT_S = 20.0
@@ -70,6 +71,8 @@ def run_callers(conn: Connection, plan: CallerPlan) -> None:
 
 async def _serve(conn: Connection, plan: CallerPlan) -> None:
     rendered = prompts()
+    # The callers stand for phones on other machines: their clock must not be the one that stalls.
+    priority.prioritise_loop(asyncio.get_running_loop())
     ari = AriClient(plan.ari_url, plan.username, plan.password, CALLERS_APP)
     await ari.start()
     loop = asyncio.get_running_loop()

@@ -8,10 +8,12 @@ changes.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +54,19 @@ def background_thread() -> None:
     set_thread_nice(BACKGROUND_NICE)
 
 
-def media_thread() -> bool:
-    """Called on the event loop's thread: run it ahead of other work where the process may."""
-    return set_thread_nice(MEDIA_NICE)
+def normal_thread() -> None:
+    """For an executor's `initializer`: this worker runs at the ordinary priority, whoever started it."""
+    set_thread_nice(0)
+
+
+def prioritise_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    """On the loop's own thread: run it (the media clock, every call's packets) ahead of other work where the
+    process may. Threads it starts from now on would inherit that priority, so the loop's default executor
+    becomes one whose workers run at the ordinary priority. False (and nothing changed) when refused."""
+    if not set_thread_nice(MEDIA_NICE):
+        return False
+    loop.set_default_executor(ThreadPoolExecutor(thread_name_prefix="asyncio", initializer=normal_thread))
+    return True
 
 
 def _warn_once(key: str, message: str) -> None:

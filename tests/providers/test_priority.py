@@ -1,6 +1,7 @@
 """Thread priorities: inference behind the media clock, and no harm where the process may not raise a priority."""
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import threading
@@ -58,3 +59,45 @@ def test_a_thread_that_is_gone_is_not_an_error() -> None:
 def test_a_platform_without_priorities_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delattr(os, "setpriority")
     assert not priority.set_thread_nice(priority.BACKGROUND_NICE)
+
+
+def _nice() -> int:
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+def _in_own_loop_thread(main: object) -> object:
+    """Runs coroutine function `main` on a fresh thread and loop (the test's own thread keeps its priority)."""
+    out: list[object] = []
+    t = threading.Thread(target=lambda: out.append(asyncio.run(main())))  # type: ignore[operator]
+    t.start()
+    t.join()
+    return out[0]
+
+
+def test_the_loop_runs_ahead_and_its_executor_at_the_ordinary_priority() -> None:
+    async def main() -> tuple[bool, int, int]:
+        raised = priority.prioritise_loop(asyncio.get_running_loop())
+        return raised, _nice(), await asyncio.to_thread(_nice)
+
+    raised, loop_nice, worker_nice = _in_own_loop_thread(main)  # type: ignore[misc]
+    if raised:  # this process may raise a priority (CAP_SYS_NICE)
+        assert (loop_nice, worker_nice) == (priority.MEDIA_NICE, 0)
+    else:
+        assert loop_nice == worker_nice
+
+
+def test_without_cap_sys_nice_the_loop_and_its_executor_stay_as_they_were(monkeypatch: pytest.MonkeyPatch) -> None:
+    def denied(which: int, who: int, nice: int) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "setpriority", denied)
+
+    async def main() -> tuple[bool, int, int]:
+        before = _nice()
+        raised = priority.prioritise_loop(asyncio.get_running_loop())
+        assert _nice() == before
+        return raised, before, await asyncio.to_thread(_nice)
+
+    raised, before, worker_nice = _in_own_loop_thread(main)  # type: ignore[misc]
+    assert not raised
+    assert worker_nice == before
