@@ -10,7 +10,7 @@ from flowengine.providers.stt.base import STTContext
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 HOURS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")
 _DAY_VALUES = (*DAYS, "today", "tomorrow")
-_TIME_TAILS = ("in the morning", "in the afternoon", "in the evening", "a.m.", "p.m.", "o'clock", "thirty")
+_TIME_TAILS = ("in the morning", "in the afternoon", "in the evening", "a.m.", "p.m.", "o'clock")
 _YES = ("Yes.", "Yes please.", "Yes, that's right.", "Yeah.", "That's right.", "Correct.", "Sure.")
 _NO = ("No.", "No thanks.", "No, that's wrong.")
 _NAME_LEADS = ("My name is", "It's", "This is")
@@ -29,6 +29,7 @@ class Answers:
     kind: str
     first: tuple[str, ...]
     values: tuple[str, ...]  # lower-case words of which an answer holds one
+    length_power: float = 0.5  # score = summed log probability / tokens ** length_power (whisper_context)
 
     def holds(self, text: str) -> bool:
         said = [_DIGIT_HOURS.get(w, w) for w in _WORD.findall(text.lower())]
@@ -41,7 +42,7 @@ class Answers:
         """The sentences scored next, given the first round's best few: a time's endings ("in the morning")."""
         if self.kind != "time":
             return ()
-        return tuple(f"{stem}{tail}." for stem in best for tail in ("", *(" " + t for t in _TIME_TAILS)))
+        return tuple(f"{stem}{tail}".rstrip(".") + "." for stem in best for tail in ("", *(" " + t for t in _TIME_TAILS)))
 
 
 def answers_for(context: STTContext, heard: str = "") -> Answers | None:
@@ -57,7 +58,8 @@ def answers_for(context: STTContext, heard: str = "") -> Answers | None:
                        (*HOURS, "noon", "midday"))
     if context.expect == "yes_no":
         corrections = tuple(f"No, {day}." for day in DAYS)
-        return Answers("yes_no", (*_YES, *_NO, *corrections), ())
+        # measured: at 0.5 a bare "No." still outscores "No, Wednesday." too often (docs/decisions.md)
+        return Answers("yes_no", (*_YES, *_NO, *corrections), (), length_power=0.75)
     if context.expect == "name" and context.hints:
         opening = heard.lower().lstrip()
         leads = [lead for lead in _NAME_LEADS if opening.startswith(lead.lower())] or ["", "My name is "]

@@ -28,7 +28,7 @@ from flowengine.providers.stt.whisper_decode import (
 # a day scores -8.2..-11.9 against its best day. Below the floor the free transcript stays.
 LENGTH_POWER = 0.5
 DEFAULT_FLOOR = -9.0
-REFINE_BEST = 3  # first-round sentences refined in the second round
+REFINE_BEST = 5  # first-round sentences refined in the second round
 SCORE_TAIL_FRAMES = 10  # encoder frames (20 ms each) scored after the speech: the forced tokens need no more
 MIN_PROB = 1e-12
 
@@ -51,17 +51,18 @@ def decode_in_context(model: Any, audio: npt.NDArray[np.float32], context: STTCo
     answers = answers_for(context, free.text)
     if answers is None or answers.holds(free.text):
         return Heard(free, "free", float("nan"))
-    scored = sorted(score(model, window, len(audio), answers.first), key=lambda pair: -pair[1])
+    scored = sorted(score(model, window, len(audio), answers.first, answers.length_power), key=lambda pair: -pair[1])
     refined = answers.then(tuple(text for text, _ in scored[:REFINE_BEST]))
     if refined:
-        scored = sorted(score(model, window, len(audio), refined), key=lambda pair: -pair[1])
+        scored = sorted(score(model, window, len(audio), refined, answers.length_power), key=lambda pair: -pair[1])
     best, best_score = scored[0]
     if best_score < floor:
         return Heard(free, "free", best_score)
     return Heard(Decoded(best, best_score, free.no_speech_prob, window.frames), "answer", best_score)
 
 
-def score(model: Any, window: Window, audio_len: int, texts: tuple[str, ...]) -> list[tuple[str, float]]:
+def score(model: Any, window: Window, audio_len: int, texts: tuple[str, ...],
+          length_power: float = LENGTH_POWER) -> list[tuple[str, float]]:
     """Each text's score (summed log probability, length-corrected) given the audio, from one batched forced alignment over the encoded
     speech (cut after the speech: the decoder's cost grows with the frames it attends to, once per text)."""
     import ctranslate2  # type: ignore[import-untyped]
@@ -71,6 +72,7 @@ def score(model: Any, window: Window, audio_len: int, texts: tuple[str, ...]) ->
     keep = min(encoded.shape[1], audio_len // 320 + SCORE_TAIL_FRAMES)
     batch = np.ascontiguousarray(np.repeat(encoded[:, :keep], len(texts), axis=0))
     tokens = [tokenizer.encode(" " + text) for text in texts]
-    results = model.model.align(ctranslate2.StorageView.from_array(batch), window.start, tokens, keep * 2)
-    return [(text, float(np.sum(np.log(np.maximum(result.text_token_probs, MIN_PROB)))) / len(ids) ** LENGTH_POWER)
+    # align() puts the no-timestamps token after the start sequence itself
+    results = model.model.align(ctranslate2.StorageView.from_array(batch), list(tokenizer.sot_sequence), tokens, keep * 2)
+    return [(text, float(np.sum(np.log(np.maximum(result.text_token_probs, MIN_PROB)))) / len(ids) ** length_power)
             for text, ids, result in zip(texts, tokens, results, strict=True)]
