@@ -30,6 +30,7 @@ class Answers:
     first: tuple[str, ...]
     values: tuple[str, ...]  # lower-case words of which an answer holds one
     length_power: float = 0.5  # score = summed log probability / tokens ** length_power (whisper_context)
+    floor: float = -9.0  # the least score that replaces the free transcript (whisper_context)
 
     def holds(self, text: str) -> bool:
         said = [_DIGIT_HOURS.get(w, w) for w in _WORD.findall(text.lower())]
@@ -64,6 +65,7 @@ def answers_for(context: STTContext, heard: str = "") -> Answers | None:
         opening = heard.lower().lstrip()
         leads = [lead for lead in _NAME_LEADS if opening.startswith(lead.lower())] or ["", "My name is "]
         names = tuple(context.hints)
+        # a name on file is a closed answer with a long tail of tokens: its floor is lower (measured)
         return Answers("name", tuple(f"{lead.strip()} {name}.".strip() for lead in leads for name in names),
-                       tuple(n.lower() for n in names))
+                       tuple(n.lower() for n in names), floor=-12.0)
     return None

@@ -26,7 +26,7 @@ from flowengine.providers.stt.base import (
     Transcript,
 )
 from flowengine.providers.stt.whisper_base import base_model_path
-from flowengine.providers.stt.whisper_context import DEFAULT_FLOOR, decode_in_context
+from flowengine.providers.stt.whisper_context import decode_in_context
 from flowengine.providers.stt.whisper_decode import decode
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,8 @@ class WhisperSTT(STTProvider):
         cpu_threads: int = 0,
         full_window: bool = False,
         timeout_s: float = DEFAULT_TIMEOUT_S,
-        answer_floor: float = DEFAULT_FLOOR,
+        answer_floor: float | None = None,
+        prompt_question: bool = False,
     ) -> None:
         if model and model not in MODELS:
             raise STTError(f"whisper model {model!r}: choose among {', '.join(MODELS)}, or give a model_path")
@@ -127,7 +128,8 @@ class WhisperSTT(STTProvider):
         self._cpu_threads = cpu_threads or min(os.cpu_count() or 1, 4)
         self._full_window = full_window  # True: always decode on Whisper's 30 s window (slower, reference)
         self._timeout_s = timeout_s
-        self._floor = answer_floor  # least log probability of a closed answer (whisper_context)
+        self._prompt = prompt_question  # the agent's question as Whisper's previous text (measured: see decisions)
+        self._floor = answer_floor  # least score of a closed answer (None: its kind's)
 
     def _key(self) -> tuple[str, str, int]:
         return (self._model_path or bundled_model_path(), self._compute_type, self._cpu_threads)
@@ -188,7 +190,8 @@ class WhisperSTT(STTProvider):
             if context == OPEN or self._full_window:
                 result = decode(engine.model, audio, language=code, full_window=self._full_window)
             else:
-                heard = decode_in_context(engine.model, audio, context, language=code, floor=self._floor)
+                heard = decode_in_context(engine.model, audio, context, language=code, floor=self._floor,
+                                          prompt=self._prompt)
                 result = heard.decoded
                 log.debug("whisper in context %s: %s (score %.1f)", context.expect, heard.chosen, heard.score)
             confidence = float(np.exp(result.avg_logprob)) if result.text else 0.0

@@ -25,9 +25,9 @@ from flowengine.providers.stt.whisper_decode import (
 # A sentence's score: its summed log probability over the square root of its token count (plain sums favour
 # short sentences: "No." beats "No, Wednesday."; means favour long ones). Measured on the corpus
 # (docs/decisions.md, "recogniser"): right answers score -0.5..-7.5; "What are your opening hours?" asked
-# a day scores -8.2..-11.9 against its best day. Below the floor the free transcript stays.
+# a day scores -8.2..-11.9 against its best day. Below the floor (Answers.floor, per kind) the free
+# transcript stays.
 LENGTH_POWER = 0.5
-DEFAULT_FLOOR = -9.0
 REFINE_BEST = 5  # first-round sentences refined in the second round
 SCORE_TAIL_FRAMES = 10  # encoder frames (20 ms each) scored after the speech: the forced tokens need no more
 MIN_PROB = 1e-12
@@ -41,10 +41,12 @@ class Heard:
 
 
 def decode_in_context(model: Any, audio: npt.NDArray[np.float32], context: STTContext, *, language: str,
-                      floor: float = DEFAULT_FLOOR) -> Heard:
+                      floor: float | None = None, prompt: bool = False) -> Heard:
+    """`floor`: instead of the answer kind's own; `prompt`: the free transcript is decoded after the agent's
+    question as Whisper's previous text."""
     if not fits_window(audio):
         return Heard(decode(model, audio, language=language, full_window=False), "free", float("nan"))
-    window = encode_window(model, audio, language)
+    window = encode_window(model, audio, language, context.question if prompt else "")
     free = decode_window(model, window, len(audio))
     if looks_looped(free):
         free = decode_full(model, audio, language)
@@ -56,7 +58,7 @@ def decode_in_context(model: Any, audio: npt.NDArray[np.float32], context: STTCo
     if refined:
         scored = sorted(score(model, window, len(audio), refined, answers.length_power), key=lambda pair: -pair[1])
     best, best_score = scored[0]
-    if best_score < floor:
+    if best_score < (answers.floor if floor is None else floor):
         return Heard(free, "free", best_score)
     return Heard(Decoded(best, best_score, free.no_speech_prob, window.frames), "answer", best_score)
 

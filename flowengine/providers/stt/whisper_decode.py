@@ -57,7 +57,12 @@ class Window:
     max_new: int
 
 
-def encode_window(model: Any, audio: npt.NDArray[np.float32], language: str) -> Window:
+MAX_PROMPT_TOKENS = 100  # of the previous text (the agent's question); Whisper allows up to 223
+
+
+def encode_window(model: Any, audio: npt.NDArray[np.float32], language: str, prompt: str = "") -> Window:
+    """The utterance encoded; `prompt`: text said before it (the agent's question), which Whisper reads as the
+    conversation so far and which biases it towards the words in it."""
     import ctranslate2  # type: ignore[import-untyped]
     from faster_whisper.tokenizer import Tokenizer  # type: ignore[import-untyped]
 
@@ -68,7 +73,8 @@ def encode_window(model: Any, audio: npt.NDArray[np.float32], language: str) -> 
     encoded = model.model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None])))
     multilingual = bool(model.model.is_multilingual)
     tokenizer = Tokenizer(model.hf_tokenizer, multilingual, task="transcribe", language=language if multilingual else None)
-    start = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+    previous = [tokenizer.sot_prev, *tokenizer.encode(" " + prompt.strip())[-MAX_PROMPT_TOKENS:]] if prompt else []
+    start = [*previous, *tokenizer.sot_sequence, tokenizer.no_timestamps]
     max_new = min(int(12 + MAX_TOKENS_PER_SECOND * len(audio) / 16000), model.max_length - len(start))
     return Window(encoded, frames, tokenizer, start, max_new)
 
