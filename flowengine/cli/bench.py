@@ -106,6 +106,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     recognition.add_argument("--model", choices=("tiny.en", "base"), default="", help="Whisper model (default: the provider's)")
     recognition.add_argument("--no-context", action="store_true", help="transcribe without the question's context")
     recognition.add_argument("--names", action="store_true", help="give name questions the names on file as hints")
+    recognition.add_argument("--prompt", action="store_true", help="decode after the agent's question as previous text")
     recognition.add_argument("--json", action="store_true", help="print one JSON object")
     recognition.set_defaults(func=run_recognition)
     capacity = bench_sub.add_parser(
@@ -150,10 +151,11 @@ def run_recognition(args: argparse.Namespace) -> int:
         return 2
     setup_logging("WARNING", "text")
     log = None if args.json else (lambda line: print(line, file=sys.stderr))
-    stt = WhisperSTT(model=args.model) if args.model else WhisperSTT()
+    stt = WhisperSTT(model=args.model, prompt_question=args.prompt)
     report = asyncio.run(run_recognition_bench(
         stt, voices=voices, snrs=snrs, dialogues=dialogues, context=not args.no_context,
         names=NAMES_ON_FILE if args.names else (), log=log))
+    report["prompt"] = args.prompt
     report["machine"] = _machine()
     if args.json:
         print(json.dumps(report))

@@ -3,7 +3,9 @@ recogniser's context for the caller's next turn, read from the question's words 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
+from flowengine.providers.llm.base import ChatMessage
 from flowengine.providers.stt.base import OPEN, Expect, STTContext
 
 # Checked in order on the agent's last question (its last sentence that asks, else its last sentence).
@@ -33,6 +35,16 @@ def expectation(question: str, *, hints: tuple[str, ...] = ()) -> STTContext:
         if pattern.search(asked):
             return STTContext(kind, hints if kind == "name" else (), question.strip())
     return STTContext("open", (), question.strip())
+
+
+def last_question(messages: Sequence[ChatMessage]) -> str:
+    """The agent's last words, if it spoke after the caller's last turn ("" otherwise: nothing is pending)."""
+    for message in reversed(messages):
+        if message.role == "assistant" and message.content:
+            return message.content
+        if message.role == "user":
+            return ""
+    return ""
 
 
 def _asking(question: str) -> str:

@@ -52,10 +52,11 @@ class Dialog:
             if intent and intent.answers == "yes":
                 return self._complete(state, pending)
             if intent and intent.answers == "no":
-                forget = pending.requires if pending.reask is None else pending.reask
+                # "No, Wednesday": the value said with the no replaces the old one and is not asked again
+                forget = set(pending.requires if pending.reask is None else pending.reask) - set(heard)
                 slots = {k: v for k, v in state.slots.items() if k not in forget}
                 state = State(slots, pending.name, False)
-                if pending.on_no:
+                if pending.on_no and not heard:
                     return state, Turn(self.render(pending.on_no, state.slots), pending.name)
                 return self._progress(state, pending)
             if any(s in heard for s in pending.requires) and (intent is None or intent is pending):

@@ -16,8 +16,17 @@ import numpy as np
 import numpy.typing as npt
 
 from flowengine.providers.needs import missing_modules
-from flowengine.providers.stt.base import SAMPLE_RATE, STT_PROVIDERS, STTError, STTProvider, Transcript
+from flowengine.providers.stt.base import (
+    OPEN,
+    SAMPLE_RATE,
+    STT_PROVIDERS,
+    STTContext,
+    STTError,
+    STTProvider,
+    Transcript,
+)
 from flowengine.providers.stt.whisper_base import base_model_path
+from flowengine.providers.stt.whisper_context import decode_in_context
 from flowengine.providers.stt.whisper_decode import decode
 from flowengine.providers.stt.whisper_pool import ModelPool, default_workers
 
@@ -111,6 +120,8 @@ class WhisperSTT(STTProvider):
         workers: int = 0,
         full_window: bool = False,
         timeout_s: float = DEFAULT_TIMEOUT_S,
+        answer_floor: float | None = None,
+        prompt_question: bool = False,
     ) -> None:
         if model and model not in MODELS:
             raise STTError(f"whisper model {model!r}: choose among {', '.join(MODELS)}, or give a model_path")
@@ -121,6 +132,8 @@ class WhisperSTT(STTProvider):
         self._cpu_threads = cpu_threads or 1
         self._full_window = full_window  # True: always decode on Whisper's 30 s window (slower, reference)
         self._timeout_s = timeout_s
+        self._prompt = prompt_question  # the agent's question as Whisper's previous text (measured: see decisions)
+        self._floor = answer_floor  # least score of a closed answer (None: its kind's)
 
     def _key(self) -> tuple[str, str, int, int]:
         return (self._model_path or bundled_model_path(), self._compute_type, self._cpu_threads, self._workers)
@@ -168,6 +181,11 @@ class WhisperSTT(STTProvider):
             engine.model, silence, language="en", full_window=self._full_window))
 
     async def transcribe(self, pcm: np.ndarray, *, language: str = "") -> Transcript:
+        return await self.transcribe_in_context(pcm, OPEN, language=language)
+
+    async def transcribe_in_context(self, pcm: np.ndarray, context: STTContext, *, language: str = "") -> Transcript:
+        """For a closed question (a day, a time, yes/no...), the answer's words get a second, restricted decode
+        of the same audio (whisper_context); an open one is transcribed as is."""
         audio = _as_float(pcm)
         audio_ms = len(audio) * 1000 // SAMPLE_RATE
         engine = await self._loaded()
@@ -177,7 +195,13 @@ class WhisperSTT(STTProvider):
 
         def run() -> tuple[str, float, int]:
             started = time.perf_counter()
-            result = decode(engine.model, audio, language=code, full_window=self._full_window)
+            if context == OPEN or self._full_window:
+                result = decode(engine.model, audio, language=code, full_window=self._full_window)
+            else:
+                heard = decode_in_context(engine.model, audio, context, language=code, floor=self._floor,
+                                          prompt=self._prompt)
+                result = heard.decoded
+                log.debug("whisper in context %s: %s (score %.1f)", context.expect, heard.chosen, heard.score)
             confidence = float(np.exp(result.avg_logprob)) if result.text else 0.0
             return result.text, confidence, int((time.perf_counter() - started) * 1000)
 
