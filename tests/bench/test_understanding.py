@@ -75,7 +75,9 @@ async def test_one_dialogue_as_a_real_call_through_asterisk(tmp_path: Path) -> N
     assert set(out["overall"]) == GROUP_KEYS and list(out["by_voice"]) == ["us-male-slow"]
     assert list(out["by_snr"]) == ["clean"] and out["machine"]["load_average"]["after"]
     assert len(heard) == 3 and all(heard), heard  # the engine transcribed every line (how well: the benchmark's)
-    assert all(line["replies"] and all(line["replies"]) for line in out["results"][0]["lines"]), out["results"]
+    # what the agent answered, per turn of each line ('' for a reply the caller's next words interrupted)
+    replies = [line["replies"] for line in out["results"][0]["lines"]]
+    assert all(replies) and any(any(r) for r in replies), replies
     assert out["overall"]["words"] == 12 and out["overall"]["wer"] is not None
     assert out["overall"]["bookings"] == 0  # this dialogue books nothing
     assert out["overall"]["voice_to_voice_ms"]["p50"] is not None
