@@ -76,8 +76,8 @@ def answers(text: str, kind: Asked) -> bool:
         return bool(_DAY.search(said))
     if kind is Asked.TIME:
         return bool(_TIME.search(said) or _BARE_HOUR.search(said))
-    if kind is Asked.YES_NO:
-        return bool(_YES_NO.search(said))
+    if kind is Asked.YES_NO:  # or what is right instead: "Wednesday" to "Shall I book Tuesday?"
+        return bool(_YES_NO.search(said) or _DAY.search(said) or _TIME.search(said))
     if kind is Asked.NAME:  # one to three words that are not everyday ones, said as a statement
         if said.endswith("?"):
             return False
