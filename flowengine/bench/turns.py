@@ -206,4 +206,6 @@ def _score(runs: list[tuple[Line, list[Segment], int]], kinds: dict[str, Asked],
         "whole_lines_split": split_whole,
         "wait_ms": pcts(waits),  # extra silence after the caller's last word, beyond the VAD's 0.2 s
         "wait_ms_whole_lines": pcts(whole_waits),
+        # whole lines answered with no extra wait (a complete answer to what was asked, a question, a goodbye)
+        "whole_lines_at_once": round(sum(1 for w in whole_waits if w == 0) / max(1, len(whole_waits)), 3),
     }
