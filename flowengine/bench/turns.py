@@ -3,6 +3,7 @@ one turn (false cuts), against how long the agent waits after the caller's last 
 and the judge that weighs what was said against what was asked."""
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Callable
@@ -11,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from flowengine.ai.voice.endpointing import TurnJudge, digits_in
+from flowengine.ai.voice.endpointing import PLAIN_MS, TurnJudge, digits_in
 from flowengine.ai.voice.questions import Asked, asked
 from flowengine.bench.conversation import pcts
 from flowengine.bench.corpus import DIALOGUES, PAUSE, RATE, SNR_DB, VOICES, Line, Voice, render
@@ -76,8 +77,8 @@ class OldJudge:
 class NewJudge:
     """`TurnJudge` as the conversation uses it (off: plain VAD)."""
 
-    def __init__(self, enabled: bool) -> None:
-        self._judge = TurnJudge(enabled)
+    def __init__(self, enabled: bool, plain_ms: int = PLAIN_MS) -> None:
+        self._judge = TurnJudge(enabled, plain_ms=plain_ms)
 
     @property
     def asked(self) -> Asked:
@@ -99,6 +100,7 @@ class NewJudge:
 
 JUDGES: dict[str, Callable[[], OldJudge | NewJudge]] = {
     "plain": lambda: NewJudge(False), "old_judge": OldJudge, "smart": lambda: NewJudge(True)}
+PLAIN_SWEEP_MS = (300, 400, 500, 600, 700, 900)  # the smart judge with another wait after plain sentences
 
 
 async def questions_before() -> dict[str, Asked]:
@@ -176,25 +178,34 @@ async def run_turn_bench(stt: STTProvider, voices: int = len(VOICES), snrs: tupl
                               "voices": [v.name for v in VOICES[:voices]],
                               "snr_db": [s if s is not None else "clean" for s in snrs]}
     for name, make in JUDGES.items():
-        cuts, split_whole = 0, 0
-        waits: list[float] = []
-        whole_waits: list[float] = []
-        for line, found, was_paused in runs:
-            if not found:
-                continue
-            turns, extra = turns_of(found, make(), kinds.get(line.text, Asked.OPEN))
-            if was_paused:
-                cuts += turns > 1
-            else:
-                split_whole += turns > 1
-            waits.append(extra)
-            if not was_paused:
-                whole_waits.append(extra)
-        report[name] = {
-            "false_cuts": cuts,  # paused lines split into more than one turn
-            "false_cut_rate": round(cuts / max(1, report["paused_lines"]), 3),
-            "whole_lines_split": split_whole,
-            "wait_ms": pcts(waits),  # extra silence after the caller's last word, beyond the VAD's 0.2 s
-            "wait_ms_whole_lines": pcts(whole_waits),
-        }
+        report[name] = _score(runs, kinds, make, report["paused_lines"])
+    report["smart_plain_ms_sweep"] = [
+        {"plain_ms": ms, **_score(runs, kinds, functools.partial(NewJudge, True, ms), report["paused_lines"])}
+        for ms in PLAIN_SWEEP_MS]
     return {**report, "load_average": [round(x, 2) for x in os.getloadavg()], "machine": machine()}
+
+
+def _score(runs: list[tuple[Line, list[Segment], int]], kinds: dict[str, Asked],
+           make: Callable[[], OldJudge | NewJudge], paused_lines: int) -> dict[str, Any]:
+    cuts, split_whole = 0, 0
+    waits: list[float] = []
+    whole_waits: list[float] = []
+    for line, found, was_paused in runs:
+        if not found:
+            continue
+        turns, extra = turns_of(found, make(), kinds.get(line.text, Asked.OPEN))
+        if was_paused:
+            cuts += turns > 1
+        else:
+            split_whole += turns > 1
+            whole_waits.append(extra)
+        waits.append(extra)
+    return {
+        "false_cuts": cuts,  # paused lines split into more than one turn
+        "false_cut_rate": round(cuts / max(1, paused_lines), 3),
+        "whole_lines_split": split_whole,
+        "wait_ms": pcts(waits),  # extra silence after the caller's last word, beyond the VAD's 0.2 s
+        "wait_ms_whole_lines": pcts(whole_waits),
+        # whole lines answered with no extra wait (a complete answer to what was asked, a question, a goodbye)
+        "whole_lines_at_once": round(sum(1 for w in whole_waits if w == 0) / max(1, len(whole_waits)), 3),
+    }

@@ -17,6 +17,7 @@ INCOMPLETE_TAIL = frozenset({
     "maybe", "also", "plus", "just", "some", "any",
 })
 FILLERS = frozenset({"um", "uh", "er", "erm", "hmm", "mm", "ah", "eh", "well", "so"})
+_ANNOUNCED_NUMBER = re.compile(r"\b(phone|number|mobile|cell)\b")
 FAREWELLS = frozenset({"goodbye", "bye", "cheers", "later"})
 NEGATIVE = frozenset({"no", "nope", "nah", "not"})
 _DIGIT_WORDS = {"zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"}
@@ -42,7 +43,7 @@ def digits_in(text: str) -> int:
     return sum(len(w) if w.isdigit() else 1 for w in words if w.isdigit() or w in _DIGIT_WORDS)
 
 
-def judge_text(text: str, asked: Asked = Asked.OPEN) -> Verdict:
+def judge_text(text: str, asked: Asked = Asked.OPEN, plain_ms: int = PLAIN_MS) -> Verdict:
     """The extra wait after `text` (all of the turn so far), given what the agent asked."""
     said = text.strip().lower()
     words = re.findall(r"[a-z']+|\d+", said)
@@ -63,16 +64,19 @@ def judge_text(text: str, asked: Asked = Asked.OPEN) -> Verdict:
         return Verdict(MISSING_MS, "an hour without morning/afternoon")
     if said.endswith("?"):
         return Verdict(COMPLETE_MS, "a question")  # the caller asks and waits for the answer
+    if count not in COMPLETE_NUMBERS and _ANNOUNCED_NUMBER.search(said) and asked is not Asked.TIME:
+        return Verdict(MISSING_MS, "a number announced, not all of it yet")  # "my phone number is 555..."
     if words[-1] in FAREWELLS:
         return Verdict(COMPLETE_MS, "a goodbye")
-    if asked is Asked.YES_NO and answers(said, asked) and (len(words) > 3 or words[0] in NEGATIVE):
+    corrected = answers(said, Asked.DAY) or answers(said, Asked.TIME)  # "No, Wednesday": what is right instead
+    if asked is Asked.YES_NO and answers(said, asked) and not corrected and (len(words) > 3 or words[0] in NEGATIVE):
         # "No" is often followed by what is right instead ("No, Wednesday", "No thanks, that's it, and goodbye")
-        return Verdict(PLAIN_MS, "no, or yes/no and more")
+        return Verdict(plain_ms, "no, or yes/no and more")
     if asked is not Asked.OPEN:
         if answers(said, asked):
             return Verdict(COMPLETE_MS, f"answers the {asked.value} asked")
         return Verdict(MISSING_MS, f"no {asked.value} yet")
-    return Verdict(PLAIN_MS, "a plain sentence")
+    return Verdict(plain_ms, "a plain sentence")
 
 
 class TurnJudge:
@@ -80,8 +84,10 @@ class TurnJudge:
     wait by `judge_text` (bounded: `MAX_HOLDS` holds, `MAX_HOLD_MS` in all); the parts said so far are held
     and become one turn with what follows. `asked` is what the agent's last reply asked for."""
 
-    def __init__(self, enabled: bool, max_holds: int = MAX_HOLDS, max_hold_ms: int = MAX_HOLD_MS) -> None:
+    def __init__(self, enabled: bool, max_holds: int = MAX_HOLDS, max_hold_ms: int = MAX_HOLD_MS,
+                 plain_ms: int = PLAIN_MS) -> None:
         self.enabled = enabled
+        self.plain_ms = plain_ms
         self.max_holds = max_holds
         self.max_hold_ms = max_hold_ms
         self.asked = Asked.OPEN
@@ -94,7 +100,7 @@ class TurnJudge:
             return Verdict(0, "smart turn off")
         if len(self._held) >= self.max_holds or self._waited_ms >= self.max_hold_ms:
             return Verdict(0, "waited enough")
-        verdict = judge_text(" ".join([*self._held, text]), self.asked)
+        verdict = judge_text(" ".join([*self._held, text]), self.asked, self.plain_ms)
         return verdict._replace(wait_ms=min(verdict.wait_ms, self.max_hold_ms - self._waited_ms))
 
     def hold(self, text: str, wait_ms: int = 0) -> None:

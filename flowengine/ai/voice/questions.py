@@ -37,6 +37,7 @@ _TIME = re.compile(rf"\b({_NUMBER}(:\d\d)?\s*(a\.?m\.?|p\.?m\.?|o'?clock|thirty|
                    rf"{_NUMBER}\s+in the (morning|afternoon|evening)|\d{{1,2}}:\d\d|noon|midday|"
                    r"half past \w+|quarter (past|to) \w+)\b")
 _BARE_HOUR = re.compile(rf"\b(at|around|about|by)\s+{_NUMBER}\b")
+_PART_OF_DAY = re.compile(r"\b(morning|afternoon|evening|tonight|night|a\.?m|p\.?m|noon|midday)\b")
 _YES_NO = re.compile(r"^(yes|yeah|yep|yup|no|nope|sure|correct|right|that's right|that is right|okay|ok|"
                      r"of course|absolutely|definitely|please|no thanks|no thank you)\b")
 
@@ -44,7 +45,7 @@ _YES_NO = re.compile(r"^(yes|yeah|yep|yup|no|nope|sure|correct|right|that's righ
 def bare_hour(text: str) -> bool:
     """An hour with nothing to say morning or afternoon ("at three"): the caller may well go on."""
     said = text.lower()
-    return bool(_BARE_HOUR.search(said)) and not _TIME.search(said)
+    return bool(_BARE_HOUR.search(said)) and not _TIME.search(said) and not _PART_OF_DAY.search(said)
 
 
 def last_question(reply: str) -> str:
@@ -76,8 +77,8 @@ def answers(text: str, kind: Asked) -> bool:
         return bool(_DAY.search(said))
     if kind is Asked.TIME:
         return bool(_TIME.search(said) or _BARE_HOUR.search(said))
-    if kind is Asked.YES_NO:
-        return bool(_YES_NO.search(said))
+    if kind is Asked.YES_NO:  # or what is right instead: "Wednesday" to "Shall I book Tuesday?"
+        return bool(_YES_NO.search(said) or _DAY.search(said) or _TIME.search(said))
     if kind is Asked.NAME:  # one to three words that are not everyday ones, said as a statement
         if said.endswith("?"):
             return False

@@ -50,6 +50,8 @@ def test_digits_spelled_or_written() -> None:
     ("I would like to book an appointment.", Asked.OPEN, PLAIN_MS),
     ("No thanks.", Asked.YES_NO, PLAIN_MS),
     ("Yes, and I also want to ask about parking.", Asked.YES_NO, PLAIN_MS),
+    ("My phone, my very time, time", Asked.OPEN, MISSING_MS),  # a number announced, no digits heard yet
+    ("No, Wednesday.", Asked.YES_NO, COMPLETE_MS),  # what is right instead of yes or no
 ])
 def test_waits(text: str, kind: Asked, wait: int) -> None:
     assert judge_text(text, kind).wait_ms == wait

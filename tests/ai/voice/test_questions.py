@@ -57,3 +57,4 @@ def test_answers(text: str, kind: Asked, answered: bool) -> None:
 def test_an_hour_alone_does_not_say_morning_or_afternoon() -> None:
     assert bare_hour("at three") and bare_hour("around 4")
     assert not bare_hour("at three pm") and not bare_hour("at 10 in the morning") and not bare_hour("on Monday")
+    assert not bare_hour("in the morning at ten please")
