@@ -39,6 +39,7 @@ from flowengine.flow.reconcile import hang_up_stale_calls
 from flowengine.flow.service import FlowService
 from flowengine.flow.speech import SpeechCache
 from flowengine.providers import credentials, priority
+from flowengine.providers.tts import synth_cache
 from flowengine.store import Store
 from flowengine.tasks import TaskOwner
 
@@ -113,6 +114,7 @@ class Engine:
     async def start(self) -> None:
         credentials.configure(self.config.speech.accesses())  # cloud speech keys: the catalogue's readiness
         priority.prioritise_loop(asyncio.get_running_loop())  # the media clock ahead of speech work (issue 19.5)
+        synth_cache.SHARED.resize(synth_cache.DEFAULT_MAX_BYTES)  # replies said again are not synthesised again
         try:
             await self._start_asterisk()
             if self.handler is None:

@@ -25,6 +25,7 @@ from flowengine.bench.demo import write_demo_files
 from flowengine.bench.host import cpu_steal_seconds, machine
 from flowengine.config import load_config
 from flowengine.media.clock import MediaClock
+from flowengine.providers.tts import synth_cache
 from flowengine.runtime import Engine
 
 V2V_P95_BUDGET_MS = 1500.0
@@ -38,6 +39,9 @@ DEFINITIONS = {
              f"{STALL_MS:g} ms (stalls)",
     "cpu_percent_per_call": "the engine process's CPU time over the window / window / calls, in % of one core "
                             "(Asterisk and the callers' process excluded; they are reported beside it)",
+    "cpu_ms_per_turn": "the engine process's CPU time over the window / answered turns: the cost of a turn, "
+                       "which unlike the share of a core does not fall when the host starves the engine",
+    "tts_cache": "sentences the offline voice took from its cache of recent ones / synthesised",
     "within_budget": f"voice-to-voice p95 <= {V2V_P95_BUDGET_MS:g} ms, no stall over {STALL_MS:g} ms, at most "
                      f"{MAX_UNANSWERED:.0%} unanswered turns",
 }
@@ -95,6 +99,8 @@ async def _measure(n: int, engine: Engine, peer: Connection, asterisk_pid: int) 
     clock.lateness_samples = []
     cpu0, ast0, wall0, steal0 = time.process_time(), _cpu_of(asterisk_pid), time.perf_counter(), cpu_steal_seconds()
     load0 = os.getloadavg()[0]
+    cache = synth_cache.SHARED
+    hits0, misses0 = cache.hits, cache.misses
     report = await _recv(peer, PEER_TIMEOUT_S * 4)
     wall = time.perf_counter() - wall0
     cpu, ast = time.process_time() - cpu0, _cpu_of(asterisk_pid) - ast0
@@ -117,6 +123,8 @@ async def _measure(n: int, engine: Engine, peer: Connection, asterisk_pid: int) 
         "clock": {"worst_tick_ms": round(max(lateness, default=0.0), 1), "stalls_over_60ms": stalls,
                   "ticks": len(lateness)},
         "cpu_percent_per_call": round(cpu / wall / n * 100, 1),
+        "cpu_ms_per_turn": round(cpu * 1000 / len(v2v), 1) if v2v else None,
+        "tts_cache": {"hits": cache.hits - hits0, "misses": cache.misses - misses0},
         "engine_cpu_percent": round(cpu / wall * 100, 1),
         "asterisk_cpu_percent": round(ast / wall * 100, 1),
         "window_s": round(wall, 1),

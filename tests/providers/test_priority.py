@@ -12,6 +12,11 @@ import pytest
 from flowengine.providers import priority
 
 
+@pytest.fixture(autouse=True)
+def _loop_not_raised(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(priority, "_loop_raised", False)
+
+
 def test_a_background_worker_runs_at_the_background_nice_value() -> None:
     with ThreadPoolExecutor(1, initializer=priority.background_thread) as pool:
         tid, nice = pool.submit(lambda: (threading.get_native_id(),
@@ -19,6 +24,13 @@ def test_a_background_worker_runs_at_the_background_nice_value() -> None:
     assert tid != threading.get_native_id()
     assert nice == priority.BACKGROUND_NICE
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) != priority.BACKGROUND_NICE  # only that thread
+
+
+def test_once_the_loop_is_raised_background_workers_keep_the_ordinary_priority(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(priority, "_loop_raised", True)
+    with ThreadPoolExecutor(1, initializer=priority.background_thread) as pool:
+        assert pool.submit(lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id())).result() == 0
 
 
 def test_threads_a_background_worker_creates_inherit_its_priority() -> None:

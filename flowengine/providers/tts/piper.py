@@ -6,13 +6,15 @@ import os
 import threading
 from collections.abc import AsyncGenerator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
 from flowengine.providers import priority
 from flowengine.providers.needs import missing_modules
+from flowengine.providers.tts import synth_cache
 from flowengine.providers.tts.base import TTS_PROVIDERS, TTSError, TTSProvider
+from flowengine.providers.tts.synth_cache import SynthesisCache
 
 DEFAULT_VOICE = "en_US-joe-medium"
 VOICES = (DEFAULT_VOICE,)  # the voices bundled with this engine (voice_id "" is the default)
@@ -59,6 +61,7 @@ class PiperTTS(TTSProvider):
     """Loads the voice once (in a thread, ~1.5 s); synthesis runs in a thread per sentence."""
 
     name = "piper"
+    cache: ClassVar[SynthesisCache] = synth_cache.SHARED  # shared by every call of the process (off by default)
 
     def __init__(self) -> None:
         self._voice: Any = None
@@ -85,10 +88,21 @@ class PiperTTS(TTSProvider):
     async def stream(self, text: str, *, voice_id: str = "", language: str = "") -> AsyncGenerator[np.ndarray, None]:
         if voice_id and voice_id not in VOICES:
             raise TTSError(no_voice(voice_id))
-        voice = await _on_worker(self._load)
+        cached = self.cache.get(voice_id or DEFAULT_VOICE, text)
+        if cached is not None:
+            for chunk in cached:
+                yield chunk
+            return
+        # Once loaded, no hop to a worker for it: the workers may all be busy synthesising.
+        voice = self._voice if self._voice is not None else await _on_worker(self._load)
 
         # piper synthesises sentence by sentence: each is yielded as soon as it is ready, so the first
-        # sentence plays while the next is still being synthesised (one worker hop per sentence).
+        # sentence plays while the next is still being synthesised (one worker hop per sentence). Only a
+        # whole text goes into the cache (a reply cut by barge-in stops the generator early).
         sentences = iter(voice.synthesize(text))
-        while (chunk := await _on_worker(lambda: next(sentences, None))) is not None:
-            yield np.asarray(chunk.audio_int16_array, dtype=np.int16)
+        chunks: list[np.ndarray] = []
+        while (piece := await _on_worker(lambda: next(sentences, None))) is not None:
+            chunk = np.asarray(piece.audio_int16_array, dtype=np.int16)
+            chunks.append(chunk)
+            yield chunk
+        self.cache.put(voice_id or DEFAULT_VOICE, text, chunks)
