@@ -10,7 +10,7 @@ from flowengine.providers.stt.base import STTContext
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 HOURS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")
 _DAY_VALUES = (*DAYS, "today", "tomorrow")
-_TIME_TAILS = ("in the morning", "in the afternoon", "in the evening", "a.m.", "p.m.", "o'clock")
+_TIME_TAILS = ("in the morning", "in the afternoon", "in the evening", "a.m.", "p.m.", "AM", "PM", "o'clock")
 _YES = ("Yes.", "Yes please.", "Yes, that's right.", "Yeah.", "That's right.", "Correct.", "Sure.")
 _NO = ("No.", "No thanks.", "No, that's wrong.")
 _NAME_LEADS = ("My name is", "It's", "This is")
