@@ -31,6 +31,7 @@ class Cell:
     score: Score = field(default_factory=Score)
     cpu_ms: list[float] = field(default_factory=list)
     misheard: list[dict[str, str]] = field(default_factory=list)
+    lost: list[str] = field(default_factory=list)  # per failed booking: the first line whose slots went wrong
 
     def to_dict(self) -> dict[str, Any]:
         cpu = sorted(self.cpu_ms)
@@ -48,6 +49,7 @@ async def replay(stt: STTProvider, dialog: Dialog, dialogue: Dialogue, voice: Vo
     """One dialogue as one caller: each line heard in the context of the agent's last words, then answered."""
     state, agent = State(), dialog.greeting()
     booked: dict[str, str] = {}
+    first_wrong = ""
     for line in dialogue.lines:
         pcm = over_the_line(render(line, voice, snr))
         ctx = expectation(agent, hints=names) if context else OPEN
@@ -62,9 +64,10 @@ async def replay(stt: STTProvider, dialog: Dialog, dialogue: Dialogue, voice: Vo
             if turn.tool and turn.tool[0] == "set_variables":
                 variables = json.loads(turn.tool[1]).get("variables", {})
                 booked = {k.removeprefix("appointment_"): str(v) for k, v in variables.items()}
-        cell.score.add_slots(line.slots, state.slots)
-    if dialogue.booking:
-        cell.score.add_booking(dialogue.booking, booked)
+        if not cell.score.add_slots(line.slots, state.slots) and not first_wrong:
+            first_wrong = f"{dialogue.name}: {line.said!r} heard {heard!r}"
+    if dialogue.booking and not cell.score.add_booking(dialogue.booking, booked):
+        cell.lost.append(first_wrong or f"{dialogue.name}: the booking was not made")
 
 
 async def run_recognition_bench(
@@ -98,6 +101,7 @@ async def run_recognition_bench(
         "by_voice": {f"{v}/{s}": cell.to_dict() for (v, s), cell in cells.items()},
         "overall": overall.to_dict(),
         "misheard": [m for cell in cells.values() for m in cell.misheard][:60],
+        "lost_bookings": {f"{v}/{s}": cell.lost for (v, s), cell in cells.items() if cell.lost},
     }
 
 
@@ -106,3 +110,4 @@ def _merge(total: Cell, cell: Cell) -> None:
         setattr(total.score, name, getattr(total.score, name) + getattr(cell.score, name))
     total.cpu_ms.extend(cell.cpu_ms)
     total.misheard.extend(cell.misheard)
+    total.lost.extend(cell.lost)

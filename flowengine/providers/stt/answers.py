@@ -10,7 +10,7 @@ from flowengine.providers.stt.base import STTContext
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 HOURS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")
 _DAY_VALUES = (*DAYS, "today", "tomorrow")
-_TIME_TAILS = ("in the morning", "in the afternoon", "in the evening", "a.m.", "p.m.", "o'clock")
+_TIME_TAILS = ("in the morning", "in the afternoon", "in the evening", "a.m.", "p.m.", "AM", "PM", "o'clock")
 _YES = ("Yes.", "Yes please.", "Yes, that's right.", "Yeah.", "That's right.", "Correct.", "Sure.")
 _NO = ("No.", "No thanks.", "No, that's wrong.")
 _NAME_LEADS = ("My name is", "It's", "This is")
@@ -31,6 +31,12 @@ class Answers:
     values: tuple[str, ...]  # lower-case words of which an answer holds one
     length_power: float = 0.5  # score = summed log probability / tokens ** length_power (whisper_context)
     floor: float = -9.0  # the least score that replaces the free transcript (whisper_context)
+    lead: float | None = None  # ... or, below the floor, the least lead of the best over any other value
+
+    def value_of(self, text: str) -> str:
+        """Which value a candidate sentence holds ("" when none of them)."""
+        said = f" {' '.join(_WORD.findall(text.lower()))} "
+        return next((v for v in self.values if f" {v} " in said), "")
 
     def holds(self, text: str) -> bool:
         said = [_DIGIT_HOURS.get(w, w) for w in _WORD.findall(text.lower())]
@@ -65,7 +71,9 @@ def answers_for(context: STTContext, heard: str = "") -> Answers | None:
         opening = heard.lower().lstrip()
         leads = [lead for lead in _NAME_LEADS if opening.startswith(lead.lower())] or ["", "My name is "]
         names = tuple(context.hints)
-        # a name on file is a closed answer with a long tail of tokens: its floor is lower (measured)
+        # a name on file is a closed answer with a long tail of tokens: its floor is lower, and a name far ahead
+        # of every other name on file is taken even below it (measured: "Alex" heard as "Malik" scores -17
+        # while no other name comes within 4)
         return Answers("name", tuple(f"{lead.strip()} {name}.".strip() for lead in leads for name in names),
-                       tuple(n.lower() for n in names), floor=-12.0)
+                       tuple(n.lower() for n in names), floor=-12.0, lead=4.0)
     return None

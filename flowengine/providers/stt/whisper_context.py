@@ -58,7 +58,10 @@ def decode_in_context(model: Any, audio: npt.NDArray[np.float32], context: STTCo
     if refined:
         scored = sorted(score(model, window, len(audio), refined, answers.length_power), key=lambda pair: -pair[1])
     best, best_score = scored[0]
-    if best_score < (answers.floor if floor is None else floor):
+    value = answers.value_of(best)
+    runner_up = next((sc for text, sc in scored[1:] if answers.value_of(text) != value), float("-inf"))
+    far_ahead = answers.lead is not None and best_score - runner_up >= answers.lead
+    if best_score < (answers.floor if floor is None else floor) and not far_ahead:
         return Heard(free, "free", best_score)
     return Heard(Decoded(best, best_score, free.no_speech_prob, window.frames), "answer", best_score)
 
@@ -72,6 +75,8 @@ def score(model: Any, window: Window, audio_len: int, texts: tuple[str, ...],
     tokenizer = window.tokenizer
     encoded = np.array(window.encoded)
     keep = min(encoded.shape[1], audio_len // 320 + SCORE_TAIL_FRAMES)
+    if keep == model.model.n_mels:  # CTranslate2 takes [batch, n_mels, n] for a spectrogram, not encoder output
+        keep += 1
     batch = np.ascontiguousarray(np.repeat(encoded[:, :keep], len(texts), axis=0))
     tokens = [tokenizer.encode(" " + text) for text in texts]
     # align() puts the no-timestamps token after the start sequence itself
