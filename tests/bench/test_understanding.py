@@ -46,6 +46,9 @@ def test_the_report_scores_every_group_and_counts_split_lines() -> None:
     assert out["by_voice"]["us-male"]["booking_success"] == 1.0 and out["by_voice"]["us-female"]["wer"] == 0.5
     assert set(out["by_snr"]) == {"clean", "10"} and out["by_snr"]["10"]["booking_success"] == 0.0
     assert out["results"][1]["lines"][0]["heard"] == "Thursday please."
+    table = bench_understanding.format_table(out).splitlines()
+    assert table[1].split() == ["overall", "2", "0.167", "0.5", "0.5", "1", "700.0", "900.0"]
+    assert [row.split()[1] for row in table[2:6]] == ["us-male", "us-female", "clean", "10"]
 
 
 def test_the_grid_and_its_names() -> None:
