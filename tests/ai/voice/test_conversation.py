@@ -202,6 +202,26 @@ async def test_a_complete_answer_to_the_question_asked_is_answered_at_once() -> 
     assert rig.conv.turns[0].endpointing_ms == 200
 
 
+async def test_keys_after_a_held_turn_complete_it_and_a_pause_forgets_it() -> None:
+    rig = Rig(ScriptedSTT(["my number is five five five", "my name is"]), ScriptedLLM(["Thanks.", "Welcome back."]),
+              SMART)
+    tasks = await run_rig(rig)
+    await rig.speak(800)
+    await asyncio.sleep(0.1)
+    await rig.conv.send_user_text("1234")  # DTMF where digits were being read out
+    await settle(rig)
+    assert [m.content for m in rig.conv.messages if m.role == "user"] == ["my number is five five five 1234"]
+    await rig.speak(600)  # "my name is" ... held
+    await asyncio.sleep(0.1)
+    assert rig.conv.caller_speaking
+    await rig.conv.pause()
+    assert not rig.conv.caller_speaking and not rig.conv.judge.holding  # forgotten, never answered
+    rig.conv.resume()
+    await asyncio.sleep(1.4)
+    await stop(rig, tasks)
+    assert len(rig.llm.requests) == 1
+
+
 async def test_backchannels_of_any_length_never_cancel_the_reply_and_other_words_do() -> None:
     reply = "Let me check the calendar for you " * 6
     rig = Rig(ScriptedSTT(["What is free on Monday", "Okay, yeah, right, uh huh, mm-hm.", "No wait."]),
