@@ -75,6 +75,11 @@ def prioritise_loop(loop: asyncio.AbstractEventLoop) -> bool:
     return True
 
 
+def loop_raised() -> bool:
+    """Whether an event loop of this process runs at MEDIA_NICE."""
+    return _loop_raised
+
+
 def _warn_once(key: str, message: str) -> None:
     if key not in _warned:
         _warned.add(key)
