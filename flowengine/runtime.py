@@ -113,7 +113,8 @@ class Engine:
 
     async def start(self) -> None:
         credentials.configure(self.config.speech.accesses())  # cloud speech keys: the catalogue's readiness
-        priority.prioritise_loop(asyncio.get_running_loop())  # the media clock ahead of speech work (issue 19.5)
+        # the media clock ahead of speech work (issue 19.5)
+        priority.prioritise_loop(asyncio.get_running_loop(), realtime=self.config.media.realtime)
         synth_cache.SHARED.resize(synth_cache.DEFAULT_MAX_BYTES)  # replies said again are not synthesised again
         try:
             await self._start_asterisk()

@@ -39,6 +39,7 @@ class CallerPlan:
     endpoint: str = "Local/1000@flowengine-inbound"
     turns: int = 5
     seed: int = 19
+    realtime: bool = False  # the callers' loop as the engine's (`media.realtime`)
 
 
 @dataclass
@@ -72,7 +73,7 @@ def run_callers(conn: Connection, plan: CallerPlan) -> None:
 async def _serve(conn: Connection, plan: CallerPlan) -> None:
     rendered = prompts()
     # The callers stand for phones on other machines: their clock must not be the one that stalls.
-    priority.prioritise_loop(asyncio.get_running_loop())
+    priority.prioritise_loop(asyncio.get_running_loop(), realtime=plan.realtime)
     ari = AriClient(plan.ari_url, plan.username, plan.password, CALLERS_APP)
     await ari.start()
     loop = asyncio.get_running_loop()

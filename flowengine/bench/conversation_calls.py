@@ -25,6 +25,7 @@ from flowengine.bench.demo import write_demo_files
 from flowengine.bench.host import cpu_steal_seconds, machine
 from flowengine.config import load_config
 from flowengine.media.clock import MediaClock
+from flowengine.providers import priority
 from flowengine.providers.tts import synth_cache
 from flowengine.runtime import Engine
 
@@ -135,8 +136,9 @@ async def _measure(n: int, engine: Engine, peer: Connection, asterisk_pid: int) 
 
 
 async def run_calls_bench(counts: tuple[int, ...], turns: int = 5, *, stop_when_over: bool = False,
-                          log: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """One private Asterisk and engine for every N in `counts`, in order."""
+                          realtime: bool = False, log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """One private Asterisk and engine for every N in `counts`, in order; `realtime`: the engine's
+    `media.realtime` (and the callers' loop likewise)."""
     say = log or (lambda line: None)
     runs: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="flowengine-bench-calls-") as tmp:
@@ -147,6 +149,7 @@ async def run_calls_bench(counts: tuple[int, ...], turns: int = 5, *, stop_when_
             "FLOWENGINE_ROUTES__DEFAULT_FLOW": "demo",
             "FLOWENGINE_SPEECH__CACHE_DIR": str(folder / "speech"),
             "FLOWENGINE_STORE__URL": f"sqlite+aiosqlite:///{folder / 'engine.db'}",
+            "FLOWENGINE_MEDIA__REALTIME": "1" if realtime else "0",
         })
         engine = Engine(config)
         await engine.start()
@@ -154,7 +157,8 @@ async def run_calls_bench(counts: tuple[int, ...], turns: int = 5, *, stop_when_
             assert engine.providers is not None and engine.ari is not None
             await asyncio.gather(engine.providers.tts("piper").warm_up(), engine.providers.stt("whisper").warm_up())
             cfg = engine.config.asterisk
-            plan = CallerPlan(cfg.ari_url, cfg.ari_username, cfg.ari_password.get_secret_value(), turns=turns)
+            plan = CallerPlan(cfg.ari_url, cfg.ari_username, cfg.ari_password.get_secret_value(), turns=turns,
+                              realtime=engine.config.media.realtime)
             with _callers(plan) as peer:
                 if await _recv(peer, PEER_TIMEOUT_S) != "ready":
                     raise RuntimeError("the callers' process did not start")
@@ -175,9 +179,28 @@ async def run_calls_bench(counts: tuple[int, ...], turns: int = 5, *, stop_when_
         "max_calls_within_budget": max(passing, default=0),
         "budget": {"voice_to_voice_p95_ms": V2V_P95_BUDGET_MS, "stall_ms": STALL_MS},
         "turns_per_call": turns,
+        "host": {"sched_autogroup": _autogroup(), "loop_nice": _loop_nice(), "loop_realtime": _loop_realtime()},
         "definitions": DEFINITIONS,
         "machine": machine(),
     }
+
+
+def _autogroup() -> bool | None:
+    """Whether the kernel groups CPU time by session: then nice values rank threads within this session only, and
+    the host's other sessions (other users' benchmarks) each take an equal share whatever our priorities."""
+    try:
+        return Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() == "1"
+    except OSError:
+        return None
+
+
+def _loop_nice() -> int:
+    return priority.MEDIA_NICE if priority.loop_raised() else os.getpriority(os.PRIO_PROCESS, 0)
+
+
+def _loop_realtime() -> bool:
+    return hasattr(os, "sched_getscheduler") and os.sched_getscheduler(0) & ~getattr(os, "SCHED_RESET_ON_FORK", 0) in (
+        getattr(os, "SCHED_RR", -1), getattr(os, "SCHED_FIFO", -1))
 
 
 def _asterisk_pid(folder: Path) -> int:

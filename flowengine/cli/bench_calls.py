@@ -24,7 +24,7 @@ def run_calls(args: argparse.Namespace, log: Callable[[str], None] | None) -> in
 
     from flowengine.bench.conversation_calls import run_calls_bench
 
-    report = asyncio.run(run_calls_bench(counts, args.turns_per_call, log=log))
+    report = asyncio.run(run_calls_bench(counts, args.turns_per_call, realtime=args.realtime, log=log))
     print(json.dumps(report) if args.json else format_calls(report))
     return 0
 

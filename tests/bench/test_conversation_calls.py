@@ -49,11 +49,11 @@ def test_callers_speak_the_corpus_in_voices_that_are_not_the_agents() -> None:
 
 @pytest.mark.parametrize("calls", ["0", "61", "a,b", "1,2,3,4,5,6,7,8,9,10,11"])
 def test_bad_call_counts_are_refused(calls: str, capsys: pytest.CaptureFixture[str]) -> None:
-    args = argparse.Namespace(calls=calls, providers="offline", turns_per_call=5, json=True)
+    args = argparse.Namespace(calls=calls, providers="offline", turns_per_call=5, realtime=False, json=True)
     assert run_calls(args, None) == 2
     assert "--calls takes" in capsys.readouterr().err
 
 
 def test_cloud_providers_are_refused_with_calls(capsys: pytest.CaptureFixture[str]) -> None:
-    args = argparse.Namespace(calls="2", providers="cloud", turns_per_call=5, json=True)
+    args = argparse.Namespace(calls="2", providers="cloud", turns_per_call=5, realtime=False, json=True)
     assert run_calls(args, None) == 2

@@ -113,3 +113,39 @@ def test_without_cap_sys_nice_the_loop_and_its_executor_stay_as_they_were(monkey
     raised, before, worker_nice = _in_own_loop_thread(main)  # type: ignore[misc]
     assert not raised
     assert worker_nice == before
+
+
+def test_a_realtime_loop_starts_ordinary_threads() -> None:
+    def main_sched() -> tuple[bool, int, int]:
+        ok = priority.set_thread_realtime()
+        seen: list[int] = []
+        t = threading.Thread(target=lambda: seen.append(os.sched_getscheduler(0)))
+        t.start()
+        t.join()
+        return ok, os.sched_getscheduler(0) & ~os.SCHED_RESET_ON_FORK, seen[0]
+
+    with ThreadPoolExecutor(1) as pool:  # a thread of its own: the test's thread stays ordinary
+        ok, mine, child = pool.submit(main_sched).result()
+    if ok:  # this process may (CAP_SYS_NICE)
+        assert mine == os.SCHED_RR
+        assert child == os.SCHED_OTHER  # SCHED_RESET_ON_FORK: what the loop starts is not real-time
+    else:
+        assert mine == os.SCHED_OTHER
+
+
+def test_without_the_right_a_realtime_loop_falls_back_to_nice(monkeypatch: pytest.MonkeyPatch,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    def refused(pid: int, policy: int, param: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "sched_setscheduler", refused)
+    priority._warned.clear()
+
+    async def main() -> tuple[bool, int]:
+        return priority.prioritise_loop(asyncio.get_running_loop(), realtime=True), _nice()
+
+    with caplog.at_level(logging.WARNING, logger="flowengine.providers.priority"):
+        raised, nice = _in_own_loop_thread(main)  # type: ignore[misc]
+    assert any("real-time" in r.getMessage() for r in caplog.records)
+    if raised:
+        assert nice == priority.MEDIA_NICE
