@@ -30,6 +30,7 @@ class Answers:
     first: tuple[str, ...]
     values: tuple[str, ...]  # lower-case words of which an answer holds one
     length_power: float = 0.5  # score = summed log probability / tokens ** length_power (whisper_context)
+    refine_power: float = 0.75  # the second round's: its sentences share their start and differ in the ending
     floor: float = -9.0  # the least score that replaces the free transcript (whisper_context)
     lead: float | None = None  # ... or, below the floor, the least lead of the best over any other value
 

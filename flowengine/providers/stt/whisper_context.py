@@ -55,8 +55,11 @@ def decode_in_context(model: Any, audio: npt.NDArray[np.float32], context: STTCo
         return Heard(free, "free", float("nan"))
     scored = sorted(score(model, window, len(audio), answers.first, answers.length_power), key=lambda pair: -pair[1])
     refined = answers.then(tuple(text for text, _ in scored[:REFINE_BEST]))
-    if refined:
-        scored = sorted(score(model, window, len(audio), refined, answers.length_power), key=lambda pair: -pair[1])
+    if refined:  # the ending chosen among sentences that share their start; the floor kept on its own scale
+        sums = raw_scores(model, window, len(audio), refined)
+        best = max(sums, key=lambda s: s[1] / s[2] ** answers.refine_power)[0]
+        scored = sorted(((t, total / n ** answers.length_power) for t, total, n in sums), key=lambda pair: -pair[1])
+        scored.insert(0, (best, scored[0][1]))  # the evidence that one of these endings was said
     best, best_score = scored[0]
     value = answers.value_of(best)
     runner_up = next((sc for text, sc in scored[1:] if answers.value_of(text) != value), float("-inf"))
@@ -68,8 +71,14 @@ def decode_in_context(model: Any, audio: npt.NDArray[np.float32], context: STTCo
 
 def score(model: Any, window: Window, audio_len: int, texts: tuple[str, ...],
           length_power: float = LENGTH_POWER) -> list[tuple[str, float]]:
-    """Each text's score (summed log probability, length-corrected) given the audio, from one batched forced alignment over the encoded
-    speech (cut after the speech: the decoder's cost grows with the frames it attends to, once per text)."""
+    """Each text's score given the audio: its summed log probability over its token count ** `length_power`."""
+    return [(text, total / n ** length_power) for text, total, n in raw_scores(model, window, audio_len, texts)]
+
+
+def raw_scores(model: Any, window: Window, audio_len: int, texts: tuple[str, ...]) -> list[tuple[str, float, int]]:
+    """Each text's summed log probability given the audio and its token count, from one batched forced
+    alignment over the encoded speech (cut after the speech: the decoder's cost grows with the frames it attends
+    to, once per text)."""
     import ctranslate2  # type: ignore[import-untyped]
 
     tokenizer = window.tokenizer
@@ -81,5 +90,5 @@ def score(model: Any, window: Window, audio_len: int, texts: tuple[str, ...],
     tokens = [tokenizer.encode(" " + text) for text in texts]
     # align() puts the no-timestamps token after the start sequence itself
     results = model.model.align(ctranslate2.StorageView.from_array(batch), list(tokenizer.sot_sequence), tokens, keep * 2)
-    return [(text, float(np.sum(np.log(np.maximum(result.text_token_probs, MIN_PROB)))) / len(ids) ** length_power)
+    return [(text, float(np.sum(np.log(np.maximum(result.text_token_probs, MIN_PROB)))), len(ids))
             for text, ids, result in zip(texts, tokens, results, strict=True)]
