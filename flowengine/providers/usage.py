@@ -18,7 +18,7 @@ from flowengine.providers.llm.base import (
     ToolSpec,
     Usage,
 )
-from flowengine.providers.stt.base import SAMPLE_RATE, EndOfSpeech, STTProvider, STTStream, Transcript
+from flowengine.providers.stt.base import SAMPLE_RATE, EndOfSpeech, STTContext, STTProvider, STTStream, Transcript
 from flowengine.providers.tts.base import TTSProvider
 
 CHARS_PER_TOKEN = 4  # the usual rule of thumb for English text with OpenAI-style tokenizers
@@ -140,6 +140,13 @@ class MeteredSTT(STTProvider):
         self.usage.requests += 1
         self.usage.seconds += pcm.size / SAMPLE_RATE
         return await self.inner.transcribe(pcm, language=language)
+
+    async def transcribe_in_context(self, pcm: np.ndarray, context: STTContext, *, language: str = "") -> Transcript:
+        # Passed on, not left to the base's plain `transcribe`: every AI call's recogniser is metered, so the
+        # context would otherwise never reach it (bench understanding: real calls heard what they heard without it)
+        self.usage.requests += 1
+        self.usage.seconds += pcm.size / SAMPLE_RATE
+        return await self.inner.transcribe_in_context(pcm, context, language=language)
 
     async def open_stream(self, *, language: str = "", keywords: tuple[str, ...] = ()) -> STTStream:
         return MeteredSTTStream(await self.inner.open_stream(language=language, keywords=keywords), self.usage)
