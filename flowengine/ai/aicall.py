@@ -25,6 +25,7 @@ from flowengine.ai.tools.variables import run_variable_tool, tools_for
 from flowengine.ai.voice.callrules import CallRules
 from flowengine.ai.voice.conversation import Conversation, ConversationSettings
 from flowengine.ai.voice.dtmf import DtmfFeed
+from flowengine.ai.voice.expectation import expectation, last_question
 from flowengine.ai.voice.media import CallMedia, MediaSettings
 from flowengine.ai.voice.room import Room
 from flowengine.ai.voice.teamswitch import member_parameter
@@ -315,7 +316,8 @@ class AICallService:
             conversation.on_speech = lambda who, started, text: self.events.speech(live.record, who, started, text)
             live.conversation = conversation
             rules.attach(conversation)
-            dtmf = DtmfFeed(self.ari, call.channel.id, conversation.send_user_text)
+            dtmf = DtmfFeed(self.ari, call.channel.id, conversation.send_user_text, wants_digits=lambda: expectation(
+                last_question(conversation.messages)).expect == "digits")
             try:
                 await self._set_status(live, "progressing")
                 reason = await rules.converse(

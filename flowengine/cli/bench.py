@@ -58,6 +58,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     conversation.add_argument("--turns", type=int, default=20, help="caller turns (default 20)")
     conversation.add_argument("--barge-ins", type=int, default=5, help="interruptions (default 5)")
     conversation.add_argument("--json", action="store_true", help="print one JSON object")
+    conversation.add_argument("--calls", default="", metavar="N[,N...]",
+                              help="offline: N simultaneous real calls per count, and the largest N within budget")
+    conversation.add_argument("--turns-per-call", type=int, default=5, help="with --calls: each caller's turns (default 5)")
+    conversation.add_argument("--realtime", action="store_true", help="with --calls: the engine's media.realtime on")
     conversation.add_argument(
         "--providers", choices=("offline", "cloud"), default="offline",
         help="offline: piper, whisper and the rule engine (default); cloud: Deepgram, ElevenLabs and Anthropic, "
@@ -90,6 +94,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     speech_start.add_argument("--repeats", type=int, default=3, help=f"runs per reply length (1..{MAX_REPEATS})")
     speech_start.add_argument("--json", action="store_true", help="print one JSON object")
     speech_start.set_defaults(func=run_speech_start)
+    recognition = bench_sub.add_parser(
+        "recognition",
+        help="the recogniser on the caller corpus: WER, slots and bookings per voice and noise, CPU per utterance",
+        description="Every corpus line rendered per voice and SNR, over an 8 kHz u-law line, transcribed by the "
+        "offline Whisper as the call would (in the context of the agent's last question) and replayed through "
+        "the rules dialog (appointments). Offline: no Asterisk.",
+    )
+    recognition.add_argument("--voices", default="", help="comma-separated voice names (default: all)")
+    recognition.add_argument("--snr", default="clean,20,10", help="noise levels: clean and/or dB (default %(default)s)")
+    recognition.add_argument("--dialogues", default="", help="comma-separated dialogue names (default: all)")
+    recognition.add_argument("--model", choices=("tiny.en", "base"), default="", help="Whisper model (default: the provider's)")
+    recognition.add_argument("--no-context", action="store_true", help="transcribe without the question's context")
+    recognition.add_argument("--names", action="store_true", help="give name questions the names on file as hints")
+    recognition.add_argument("--prompt", action="store_true", help="decode after the agent's question as previous text")
+    recognition.add_argument("--json", action="store_true", help="print one JSON object")
+    recognition.set_defaults(func=run_recognition)
     capacity = bench_sub.add_parser(
         "capacity",
         help="concurrent AI calls (cloud speech and LLM) one engine process carries",
@@ -109,6 +129,61 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                           help="no new N starts after this many seconds (default 600)")
     capacity.add_argument("--json", action="store_true", help="print one JSON object")
     capacity.set_defaults(func=run_capacity)
+    from flowengine.cli import bench_understanding  # its own module: several helpers edit this one
+    bench_understanding.add_parser(bench_sub)
+
+
+def run_recognition(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from flowengine.bench.corpus import DIALOGUES, VOICES
+    from flowengine.bench.recognition import NAMES_ON_FILE, run_recognition_bench
+    from flowengine.logs import setup_logging
+    from flowengine.providers.stt.whisper import WhisperSTT
+
+    voices = _pick(VOICES, args.voices, "voice")
+    dialogues = _pick(DIALOGUES, args.dialogues, "dialogue")
+    try:
+        snrs = [None if s.strip() == "clean" else float(s) for s in args.snr.split(",") if s.strip()]
+    except ValueError:
+        print(f"--snr: use clean and/or numbers of dB, got {args.snr!r}", file=sys.stderr)
+        return 2
+    if voices is None or dialogues is None or not snrs:
+        return 2
+    setup_logging("WARNING", "text")
+    log = None if args.json else (lambda line: print(line, file=sys.stderr))
+    stt = WhisperSTT(model=args.model, prompt_question=args.prompt)
+    report = asyncio.run(run_recognition_bench(
+        stt, voices=voices, snrs=snrs, dialogues=dialogues, context=not args.no_context,
+        names=NAMES_ON_FILE if args.names else (), log=log))
+    report["prompt"] = args.prompt
+    report["machine"] = _machine()
+    if args.json:
+        print(json.dumps(report))
+    else:
+        for snr, cell in report["by_snr"].items():
+            print(f"{snr:>5}  {json.dumps(cell)}")
+        print(f"overall {json.dumps(report['overall'])}")
+    return 0
+
+
+def _pick(items: Any, wanted: str, what: str) -> Any:
+    if not wanted:
+        return list(items)
+    names = {item.name: item for item in items}
+    chosen = [names.get(w.strip()) for w in wanted.split(",") if w.strip()]
+    if None in chosen or not chosen:
+        print(f"--{what}s: choose among {', '.join(names)}", file=sys.stderr)
+        return None
+    return chosen
+
+
+def _machine() -> dict[str, Any]:
+    import os
+
+    from flowengine.bench.host import machine
+
+    return {**machine(), "load_average": [round(x, 2) for x in os.getloadavg()]}
 
 
 def run_conversation(args: argparse.Namespace) -> int:
@@ -122,6 +197,9 @@ def run_conversation(args: argparse.Namespace) -> int:
         return 2
     setup_logging("WARNING", "text")
     log = None if args.json else (lambda line: print(line, file=sys.stderr))
+    if args.calls:
+        from flowengine.cli.bench_calls import run_calls
+        return run_calls(args, log)
     if args.providers == "cloud":
         return _run_cloud_conversation(args, log)
     report = asyncio.run(run_conversation_bench(args.turns, args.barge_ins, log))

@@ -178,3 +178,26 @@ def test_every_problem_of_a_bad_rule_set_is_reported_at_once() -> None:
         assert problem in text, problem
     with pytest.raises(LLMConfigError, match=r"intents\.0\.colour: Extra inputs are not permitted"):
         create_llm("rules.bad", parameter={"rules": {"intents": [{"name": "a", "reply": "r", "colour": 1}]}})
+
+
+async def test_a_no_with_a_new_value_corrects_it_and_asks_only_what_is_left() -> None:
+    caller = Caller(create_llm("rules.appointments"))
+    await caller.turn("Can I book a cleaning?")
+    await caller.turn("Monday.")
+    await caller.turn("At eleven a.m.")
+    assert await caller.turn("Jordan Lee.") == "So that is Monday at 11 am for Jordan Lee. Shall I book it?"
+    # the day said with the no replaces Monday; the time (reask) is asked again, the day is not
+    assert await caller.turn("No, Wednesday.") == "And what time on Wednesday suits you?"
+    assert await caller.turn("At eleven a.m.") == "So that is Wednesday at 11 am for Jordan Lee. Shall I book it?"
+    await caller.turn("Yes.")
+    args = json.loads(caller.calls[0].arguments)["variables"]
+    assert (args["appointment_day"], args["appointment_time"]) == ("Wednesday", "11 am")
+
+
+async def test_an_opening_value_starts_the_one_request_that_needs_it_and_thats_right_confirms() -> None:
+    caller = Caller(create_llm("rules.appointments"))
+    assert "did not catch" in await caller.turn("I will complete.")  # the request itself misheard
+    assert await caller.turn("Monday.") == "And what time on Monday suits you?"
+    await caller.turn("At eleven a.m.")
+    assert await caller.turn("Jordan Lee.") == "So that is Monday at 11 am for Jordan Lee. Shall I book it?"
+    assert (await caller.turn("That's right.")).startswith("You are booked for Monday at 11 am.")

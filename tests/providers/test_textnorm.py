@@ -18,6 +18,15 @@ from flowengine.providers.llm.textnorm import normalise, spoken_digits
     ("one hundred and five", "105"),
     ("What's up? No Thanks Goodbye", "whats up no thanks goodbye"),
     ("", ""),
+    # times as Whisper writes them: "10.30", "11am", and clock phrases
+    ("At 10.30.", "at 10:30"),
+    ("at 10.30am please", "at 10:30 am please"),
+    ("11am", "11 am"),
+    ("ten o'clock", "10 oclock"),
+    ("half past ten", "10:30"),
+    ("quarter past three", "3:15"),
+    ("quarter to four", "3:45"),
+    ("555.123.4567", "5551234567"),  # a dotted phone number is still one number
 ])
 def test_normalise(said: str, expected: str) -> None:
     assert normalise(said) == expected

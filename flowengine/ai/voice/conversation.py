@@ -13,6 +13,7 @@ from typing import Literal
 from flowengine.ai.endreasons import pipeline_error
 from flowengine.ai.voice.backchannel import is_backchannel
 from flowengine.ai.voice.endpointing import TurnJudge, Verdict
+from flowengine.ai.voice.expectation import expectation, last_question
 from flowengine.ai.voice.metrics import TurnMetrics
 from flowengine.ai.voice.questions import asked
 from flowengine.ai.voice.recognition import Recognition
@@ -127,6 +128,7 @@ class Conversation:
         self.ears = Recognition(self.stt, self._frames, self._tasks, language=self.settings.language,
                                 keywords=self.settings.keywords, fallback=self.fallback_stt,
                                 on_end_of_speech=self._provider_end)
+        self.ears.context = lambda: expectation(last_question(self.messages), hints=self.settings.keywords)
         self._own_voice = True  # False once another voice (fallback, apology) speaks: its default voice
         self.tts_fell_back = False
         self._cut_early = False  # the recogniser's end of speech ended the turn before the VAD did

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import numpy as np
 
 from flowengine.media.frames import AudioFrame
-from flowengine.providers.stt.base import STTError, STTProvider, STTStream, Transcript
+from flowengine.providers.stt.base import OPEN, STTContext, STTError, STTProvider, STTStream, Transcript
 from flowengine.tasks import TaskOwner
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,7 @@ class Recognition:
         self.fallback = fallback
         self.language = language
         self.keywords = keywords
+        self.context: Callable[[], STTContext] = lambda: OPEN  # what the agent's last question expects
         self.fell_back = False
         self._frames = frames
         self._tasks = tasks
@@ -127,7 +128,7 @@ class Recognition:
             return Transcript("")
         pcm = np.concatenate(frames).astype(np.int16, copy=False)
         try:
-            return await stt.transcribe(pcm, language=self.language)
+            return await stt.transcribe_in_context(pcm, self.context(), language=self.language)
         except STTError as exc:
             return exc
 

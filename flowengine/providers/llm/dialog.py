@@ -43,6 +43,8 @@ class Dialog:
         intent = self.match(words, confirming=state.confirming)
         heard = self.extract(" ".join(words))
         pending = self.rules.intent(state.pending) if state.pending else None
+        if intent is None and pending is None and heard:
+            intent = self._asked_by_values(heard)
         if pending and not state.confirming and (intent is None or intent is pending):
             asked = next((s for s in pending.requires if s not in state.slots), "")
             if asked in self._answers and asked not in heard:
@@ -52,10 +54,11 @@ class Dialog:
             if intent and intent.answers == "yes":
                 return self._complete(state, pending)
             if intent and intent.answers == "no":
-                forget = pending.requires if pending.reask is None else pending.reask
+                # "No, Wednesday": the value said with the no replaces the old one and is not asked again
+                forget = set(pending.requires if pending.reask is None else pending.reask) - set(heard)
                 slots = {k: v for k, v in state.slots.items() if k not in forget}
                 state = State(slots, pending.name, False)
-                if pending.on_no:
+                if pending.on_no and not heard:
                     return state, Turn(self.render(pending.on_no, state.slots), pending.name)
                 return self._progress(state, pending)
             if any(s in heard for s in pending.requires) and (intent is None or intent is pending):
@@ -68,6 +71,12 @@ class Dialog:
             # A fresh request: only what was said just now (or is still being asked for) counts.
             state = replace(state, slots={k: v for k, v in state.slots.items() if k not in intent.requires or k in heard})
         return self._progress(replace(state, pending=intent.name if intent.requires else state.pending), intent)
+
+    def _asked_by_values(self, heard: dict[str, str]) -> Intent | None:
+        """A caller who opens with a value ("Monday.", the request itself misheard or unsaid) means the one
+        intent that needs it; with several (or none) such intents nothing is assumed."""
+        wanting = [i for i in self.rules.intents if i.requires and set(heard) & set(i.requires)]
+        return wanting[0] if len(wanting) == 1 else None
 
     def _progress(self, state: State, intent: Intent) -> tuple[State, Turn]:
         missing = [s for s in intent.requires if s not in state.slots]

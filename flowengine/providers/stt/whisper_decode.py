@@ -33,19 +33,38 @@ class Decoded:
     window_frames: int  # encoder window used (3000 = the full 30 s window)
 
 
+def fits_window(audio: npt.NDArray[np.float32]) -> bool:
+    return len(audio) // HOP + TAIL_FRAMES < FULL_WINDOW_FRAMES
+
+
 def decode(model: Any, audio: npt.NDArray[np.float32], *, language: str, full_window: bool) -> Decoded:
     """`model`: a faster_whisper.WhisperModel; `audio`: float32 mono 16 kHz in [-1, 1]."""
-    if not full_window and len(audio) // HOP + TAIL_FRAMES < FULL_WINDOW_FRAMES:
+    if not full_window and fits_window(audio):
         result = _decode_window(model, audio, language)
-        if not _looks_looped(result):
+        if not looks_looped(result):
             return result
-    return _decode_full(model, audio, language)
+    return decode_full(model, audio, language)
 
 
-def _decode_window(model: Any, audio: npt.NDArray[np.float32], language: str) -> Decoded:
+@dataclass(frozen=True)
+class Window:
+    """One utterance encoded on a short window, and what decoding it needs."""
+
+    encoded: Any  # ctranslate2.StorageView [1, frames // 2, d_model]
+    frames: int
+    tokenizer: Any
+    start: list[int]  # the start of transcript tokens (no timestamps)
+    max_new: int
+
+
+MAX_PROMPT_TOKENS = 100  # of the previous text (the agent's question); Whisper allows up to 223
+
+
+def encode_window(model: Any, audio: npt.NDArray[np.float32], language: str, prompt: str = "") -> Window:
+    """The utterance encoded; `prompt`: text said before it (the agent's question), which Whisper reads as the
+    conversation so far and which biases it towards the words in it."""
     import ctranslate2  # type: ignore[import-untyped]
     from faster_whisper.tokenizer import Tokenizer  # type: ignore[import-untyped]
-    from faster_whisper.transcribe import get_suppressed_tokens  # type: ignore[import-untyped]
 
     frames = max(len(audio) // HOP + TAIL_FRAMES, MIN_WINDOW_FRAMES)
     frames += frames % 2  # the encoder's stride-2 convolution wants an even length
@@ -54,26 +73,48 @@ def _decode_window(model: Any, audio: npt.NDArray[np.float32], language: str) ->
     encoded = model.model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None])))
     multilingual = bool(model.model.is_multilingual)
     tokenizer = Tokenizer(model.hf_tokenizer, multilingual, task="transcribe", language=language if multilingual else None)
-    prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
-    max_new = min(int(12 + MAX_TOKENS_PER_SECOND * len(audio) / 16000), model.max_length - len(prompt))
+    previous = [tokenizer.sot_prev, *tokenizer.encode(" " + prompt.strip())[-MAX_PROMPT_TOKENS:]] if prompt else []
+    start = [*previous, *tokenizer.sot_sequence, tokenizer.no_timestamps]
+    max_new = min(int(12 + MAX_TOKENS_PER_SECOND * len(audio) / 16000), model.max_length - len(start))
+    return Window(encoded, frames, tokenizer, start, max_new)
+
+
+def generate(model: Any, window: Window, *, suppress: list[int] | None = None, beam_size: int = 1,
+             hypotheses: int = 1) -> list[tuple[list[int], float]]:
+    """Decoded token lists with their summed log probability (end of text included), best first."""
+    from faster_whisper.transcribe import get_suppressed_tokens  # type: ignore[import-untyped]
+
+    if suppress is None:
+        suppress = list(get_suppressed_tokens(window.tokenizer, [-1]) or ())
     result = model.model.generate(
-        encoded,
-        [prompt],
-        beam_size=1,
-        max_length=len(prompt) + max_new,
-        return_scores=True,
-        return_no_speech_prob=True,
-        suppress_blank=True,
-        suppress_tokens=list(get_suppressed_tokens(tokenizer, [-1]) or ()),
-    )[0]
+        window.encoded, [window.start], beam_size=beam_size, num_hypotheses=hypotheses,
+        max_length=len(window.start) + window.max_new, return_scores=True, return_no_speech_prob=True,
+        suppress_blank=True, suppress_tokens=suppress)[0]
+    # CTranslate2's score is the sum over the generated tokens divided by their number (length_penalty 1)
+    return [(list(tokens), float(score) * max(len(tokens), 1))
+            for tokens, score in zip(result.sequences_ids, result.scores, strict=True)]
+
+
+def decode_window(model: Any, window: Window, audio_len: int) -> Decoded:
+    """Greedy decoding of an encoded window; a run to the token cap is reported as a loop (window -1)."""
+    from faster_whisper.transcribe import get_suppressed_tokens
+
+    result = model.model.generate(
+        window.encoded, [window.start], beam_size=1, max_length=len(window.start) + window.max_new,
+        return_scores=True, return_no_speech_prob=True, suppress_blank=True,
+        suppress_tokens=list(get_suppressed_tokens(window.tokenizer, [-1]) or ()))[0]
     tokens = result.sequences_ids[0]
-    if len(tokens) >= max_new:
+    if len(tokens) >= window.max_new:
         return Decoded("", -math.inf, 0.0, -1)  # ran to the cap: a loop; the caller re-decodes
     avg_logprob = float(result.scores[0]) * len(tokens) / (len(tokens) + 1)
-    return _finish(tokenizer.decode(tokens).strip(), avg_logprob, float(result.no_speech_prob), frames)
+    return _finish(window.tokenizer.decode(tokens).strip(), avg_logprob, float(result.no_speech_prob), window.frames)
 
 
-def _decode_full(model: Any, audio: npt.NDArray[np.float32], language: str) -> Decoded:
+def _decode_window(model: Any, audio: npt.NDArray[np.float32], language: str) -> Decoded:
+    return decode_window(model, encode_window(model, audio, language), len(audio))
+
+
+def decode_full(model: Any, audio: npt.NDArray[np.float32], language: str) -> Decoded:
     segments, _info = model.transcribe(
         audio,
         language=language if model.model.is_multilingual else None,
@@ -96,7 +137,7 @@ def _finish(text: str, avg_logprob: float, no_speech_prob: float, frames: int) -
     return Decoded(text, avg_logprob, no_speech_prob, frames)
 
 
-def _looks_looped(result: Decoded) -> bool:
+def looks_looped(result: Decoded) -> bool:
     if result.window_frames < 0:
         return True
     text = result.text

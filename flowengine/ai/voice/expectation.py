@@ -1,0 +1,53 @@
+"""What answer the agent's last question expects (a day, a time, a name, digits, yes/no, or anything): the
+recogniser's context for the caller's next turn, read from the question's words so it works for any model."""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from flowengine.providers.llm.base import ChatMessage
+from flowengine.providers.stt.base import OPEN, Expect, STTContext
+
+# Checked in order on the agent's last question (its last sentence that asks, else its last sentence).
+# A confirmation ("So that is Monday at 10 for Sam. Shall I book it?") is a yes/no question even though it
+# names a day and a time: the order puts yes/no before the slots it repeats.
+_KINDS: tuple[tuple[Expect, re.Pattern[str]], ...] = (
+    ("open", re.compile(r"\banything else\b|\bhow can i help\b")),  # a yes/no in form, any request in fact
+    ("digits", re.compile(r"\b(?:phone|telephone|mobile|cell|account|card|reference|booking|member|policy|zip|post)"
+                          r"\s*(?:number|code|no)\b|\b(?:digits|pin|passcode)\b|\bnumber\b.*\b(?:reach|call)\b")),
+    ("yes_no", re.compile(r"^(?:shall|should|can|could|may|do|does|did|is|are|was|were|will|would|have|has|am)\b"
+                          r"(?! i (?:have|take|get) your)|\b(?:is that (?:right|correct|ok|okay)|"
+                          r"(?:right|correct|ok|okay)\s*\?$)")),
+    ("day", re.compile(r"\b(?:which|what) (?:day|date)\b|\bday would\b|\bwhen would you\b|\bwhich date\b")),
+    ("time", re.compile(r"\bwhat time\b|\b(?:which|what) (?:hour|slot)\b|\btime (?:would|suits|works)\b")),
+    ("name", re.compile(r"\byour (?:full |first |last )?name\b|\bwho (?:am i|is) speaking\b|\bname,? please\b")),
+)
+_SENTENCE = re.compile(r"[^.?!]+[.?!]?")
+
+
+def expectation(question: str, *, hints: tuple[str, ...] = ()) -> STTContext:
+    """The context for the answer to `question` (the agent's last message); OPEN when it asks nothing in
+    particular. `hints`: words the answer may hold (names on file), passed on for name questions."""
+    asked = _asking(question)
+    if not asked:
+        return OPEN
+    for kind, pattern in _KINDS:
+        if pattern.search(asked):
+            return STTContext(kind, hints if kind == "name" else (), question.strip())
+    return STTContext("open", (), question.strip())
+
+
+def last_question(messages: Sequence[ChatMessage]) -> str:
+    """The agent's last words, if it spoke after the caller's last turn ("" otherwise: nothing is pending)."""
+    for message in reversed(messages):
+        if message.role == "assistant" and message.content:
+            return message.content
+        if message.role == "user":
+            return ""
+    return ""
+
+
+def _asking(question: str) -> str:
+    sentences: list[str] = [s.strip().lower() for s in _SENTENCE.findall(question) if s.strip()]
+    asks = [s for s in sentences if s.endswith("?")]
+    return (asks or sentences or [""])[-1]

@@ -1,0 +1,80 @@
+"""The answers a closed question allows (a day, a time, yes/no, a name on file), written out as the sentences a
+caller would say, so a recogniser can score each against the audio; and whether a transcript already holds one."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from flowengine.providers.stt.base import STTContext
+
+DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+HOURS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")
+_DAY_VALUES = (*DAYS, "today", "tomorrow")
+_TIME_TAILS = ("in the morning", "in the afternoon", "in the evening", "a.m.", "p.m.", "AM", "PM", "o'clock")
+_YES = ("Yes.", "Yes please.", "Yes, that's right.", "Yeah.", "That's right.", "Correct.", "Sure.")
+_NO = ("No.", "No thanks.", "No, that's wrong.")
+_NAME_LEADS = ("My name is", "It's", "This is")
+_YES_NO_WORDS = frozenset(("yes", "yeah", "yep", "no", "nope", "correct", "sure"))
+_PLAIN_ANSWER = _YES_NO_WORDS | {"please", "thanks", "thank", "you", "that's", "that", "is", "right", "wrong", "it",
+                                 *(d.lower() for d in DAYS)}
+_WORD = re.compile(r"[a-z']+|\d+")
+_DIGIT_HOURS = {str(i): word for i, word in enumerate(HOURS, 1)}
+
+
+@dataclass(frozen=True)
+class Answers:
+    """`first`: the candidate sentences scored first; `then(best)`: refinements of the best one (a time's
+    "in the morning"), scored next; `holds(text)`: the transcript already answers (no scoring needed)."""
+
+    kind: str
+    first: tuple[str, ...]
+    values: tuple[str, ...]  # lower-case words of which an answer holds one
+    length_power: float = 0.5  # score = summed log probability / tokens ** length_power (whisper_context)
+    refine_power: float = 0.75  # the second round's: its sentences share their start and differ in the ending
+    floor: float = -9.0  # the least score that replaces the free transcript (whisper_context)
+    lead: float | None = None  # ... or, below the floor, the least lead of the best over any other value
+
+    def value_of(self, text: str) -> str:
+        """Which value a candidate sentence holds ("" when none of them)."""
+        said = f" {' '.join(_WORD.findall(text.lower()))} "
+        return next((v for v in self.values if f" {v} " in said), "")
+
+    def holds(self, text: str) -> bool:
+        said = [_DIGIT_HOURS.get(w, w) for w in _WORD.findall(text.lower())]
+        if self.kind == "yes_no":  # "No, when?" holds a no, but also a word that may be a misheard correction
+            return bool(said) and said[0] in _YES_NO_WORDS and all(w in _PLAIN_ANSWER for w in said)
+        joined = f" {' '.join(said)} "
+        return any(f" {v} " in joined for v in self.values)
+
+    def then(self, best: tuple[str, ...]) -> tuple[str, ...]:
+        """The sentences scored next, given the first round's best few: a time's endings ("in the morning")."""
+        if self.kind != "time":
+            return ()
+        return tuple(f"{stem}{tail}".rstrip(".") + "." for stem in best for tail in ("", *(" " + t for t in _TIME_TAILS)))
+
+
+def answers_for(context: STTContext, heard: str = "") -> Answers | None:
+    """The closed set of answers for `context` (None: the question is open, or a name with no names on file).
+    `heard`: the free transcript, whose opening words ("my name is") pick the sentences' form."""
+    if context.expect == "day":
+        # the first round scores openings ("Next Tuesday"), not whole sentences: the words after the value
+        # would only add their own doubt to every candidate alike
+        return Answers("day", tuple(f"{lead}{day}" for lead in ("", "On ", "Next ") for day in _DAY_VALUES),
+                       tuple(d.lower() for d in _DAY_VALUES))
+    if context.expect == "time":
+        return Answers("time", tuple(f"{lead}{hour}" for lead in ("At ", "") for hour in (*HOURS, "noon")),
+                       (*HOURS, "noon", "midday"))
+    if context.expect == "yes_no":
+        corrections = tuple(f"No, {day}." for day in DAYS)
+        # measured: at 0.5 a bare "No." still outscores "No, Wednesday." too often (docs/decisions.md)
+        return Answers("yes_no", (*_YES, *_NO, *corrections), (), length_power=0.75)
+    if context.expect == "name" and context.hints:
+        opening = heard.lower().lstrip()
+        leads = [lead for lead in _NAME_LEADS if opening.startswith(lead.lower())] or ["", "My name is "]
+        names = tuple(context.hints)
+        # a name on file is a closed answer with a long tail of tokens: its floor is lower, and a name far ahead
+        # of every other name on file is taken even below it (measured: "Alex" heard as "Malik" scores -17
+        # while no other name comes within 4)
+        return Answers("name", tuple(f"{lead.strip()} {name}.".strip() for lead in leads for name in names),
+                       tuple(n.lower() for n in names), floor=-12.0, lead=4.0)
+    return None

@@ -1,0 +1,94 @@
+"""Whisper told what answer is expected: the free transcript first; for a closed question whose free transcript
+holds no answer, every allowed answer sentence is scored against the same encoded audio (forced decoding, the
+summed log probability of its tokens) and the best one replaces the transcript when it is likely enough."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from flowengine.providers.stt.answers import answers_for
+from flowengine.providers.stt.base import STTContext
+from flowengine.providers.stt.whisper_decode import (
+    Decoded,
+    Window,
+    decode,
+    decode_full,
+    decode_window,
+    encode_window,
+    fits_window,
+    looks_looped,
+)
+
+# A sentence's score: its summed log probability over the square root of its token count (plain sums favour
+# short sentences: "No." beats "No, Wednesday."; means favour long ones). Measured on the corpus
+# (docs/decisions.md, "recogniser"): right answers score -0.5..-7.5; "What are your opening hours?" asked
+# a day scores -8.2..-11.9 against its best day. Below the floor (Answers.floor, per kind) the free
+# transcript stays.
+LENGTH_POWER = 0.5
+REFINE_BEST = 5  # first-round sentences refined in the second round
+SCORE_TAIL_FRAMES = 10  # encoder frames (20 ms each) scored after the speech: the forced tokens need no more
+MIN_PROB = 1e-12
+
+
+@dataclass(frozen=True)
+class Heard:
+    decoded: Decoded
+    chosen: str  # "free" or "answer"
+    score: float  # the best answer's summed log probability (nan when none was scored)
+
+
+def decode_in_context(model: Any, audio: npt.NDArray[np.float32], context: STTContext, *, language: str,
+                      floor: float | None = None, prompt: bool = False) -> Heard:
+    """`floor`: instead of the answer kind's own; `prompt`: the free transcript is decoded after the agent's
+    question as Whisper's previous text."""
+    if not fits_window(audio):
+        return Heard(decode(model, audio, language=language, full_window=False), "free", float("nan"))
+    window = encode_window(model, audio, language, context.question if prompt else "")
+    free = decode_window(model, window, len(audio))
+    if looks_looped(free):
+        free = decode_full(model, audio, language)
+    answers = answers_for(context, free.text)
+    if answers is None or answers.holds(free.text):
+        return Heard(free, "free", float("nan"))
+    scored = sorted(score(model, window, len(audio), answers.first, answers.length_power), key=lambda pair: -pair[1])
+    refined = answers.then(tuple(text for text, _ in scored[:REFINE_BEST]))
+    if refined:  # the ending chosen among sentences that share their start; the floor kept on its own scale
+        sums = raw_scores(model, window, len(audio), refined)
+        best = max(sums, key=lambda s: s[1] / s[2] ** answers.refine_power)[0]
+        scored = sorted(((t, total / n ** answers.length_power) for t, total, n in sums), key=lambda pair: -pair[1])
+        scored.insert(0, (best, scored[0][1]))  # the evidence that one of these endings was said
+    best, best_score = scored[0]
+    value = answers.value_of(best)
+    runner_up = next((sc for text, sc in scored[1:] if answers.value_of(text) != value), float("-inf"))
+    far_ahead = answers.lead is not None and best_score - runner_up >= answers.lead
+    if best_score < (answers.floor if floor is None else floor) and not far_ahead:
+        return Heard(free, "free", best_score)
+    return Heard(Decoded(best, best_score, free.no_speech_prob, window.frames), "answer", best_score)
+
+
+def score(model: Any, window: Window, audio_len: int, texts: tuple[str, ...],
+          length_power: float = LENGTH_POWER) -> list[tuple[str, float]]:
+    """Each text's score given the audio: its summed log probability over its token count ** `length_power`."""
+    return [(text, total / n ** length_power) for text, total, n in raw_scores(model, window, audio_len, texts)]
+
+
+def raw_scores(model: Any, window: Window, audio_len: int, texts: tuple[str, ...]) -> list[tuple[str, float, int]]:
+    """Each text's summed log probability given the audio and its token count, from one batched forced
+    alignment over the encoded speech (cut after the speech: the decoder's cost grows with the frames it attends
+    to, once per text)."""
+    import ctranslate2  # type: ignore[import-untyped]
+
+    tokenizer = window.tokenizer
+    encoded = np.array(window.encoded)
+    keep = min(encoded.shape[1], audio_len // 320 + SCORE_TAIL_FRAMES)
+    if keep == model.model.n_mels:  # CTranslate2 takes [batch, n_mels, n] for a spectrogram, not encoder output
+        keep += 1
+    batch = np.ascontiguousarray(np.repeat(encoded[:, :keep], len(texts), axis=0))
+    tokens = [tokenizer.encode(" " + text) for text in texts]
+    # align() puts the no-timestamps token after the start sequence itself
+    results = model.model.align(ctranslate2.StorageView.from_array(batch), list(tokenizer.sot_sequence), tokens, keep * 2)
+    return [(text, float(np.sum(np.log(np.maximum(result.text_token_probs, MIN_PROB)))), len(ids))
+            for text, ids, result in zip(texts, tokens, results, strict=True)]

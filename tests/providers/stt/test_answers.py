@@ -1,0 +1,49 @@
+"""The closed answers a recogniser scores: the sentences per kind of question, and when a transcript holds one."""
+from __future__ import annotations
+
+from flowengine.providers.stt.answers import answers_for
+from flowengine.providers.stt.base import STTContext
+
+
+def test_open_questions_and_names_without_hints_have_no_closed_answers() -> None:
+    assert answers_for(STTContext()) is None
+    assert answers_for(STTContext("name")) is None
+    assert answers_for(STTContext("digits")) is None  # digits are transcribed freely (or typed: DTMF)
+
+
+def test_a_day_question_scores_every_day_with_its_usual_openings() -> None:
+    answers = answers_for(STTContext("day"))
+    assert answers is not None
+    assert {"Tuesday", "On Tuesday", "Next Tuesday", "tomorrow"} <= set(answers.first)
+    assert answers.holds("Next Tuesday, please.") and answers.holds("tomorrow")
+    assert not answers.holds("Next to a big lean.")
+    assert answers.then(("Tuesday",)) == ()
+
+
+def test_a_time_is_refined_with_its_endings() -> None:
+    answers = answers_for(STTContext("time"))
+    assert answers is not None
+    assert "At ten" in answers.first and "noon" in answers.first
+    refined = answers.then(("At ten", "At one"))
+    assert "At ten in the morning." in refined and "At one p.m." in refined and "At ten." in refined
+    assert answers.holds("At 10 in the morning.") and answers.holds("eleven a.m.")
+    assert not answers.holds("that's the morning.")
+
+
+def test_yes_no_holds_only_plain_answers_so_a_misheard_correction_is_scored() -> None:
+    answers = answers_for(STTContext("yes_no"))
+    assert answers is not None
+    assert "No, Wednesday." in answers.first and "Yes please." in answers.first
+    assert answers.holds("Yes, that's right.") and answers.holds("No, Wednesday.")
+    assert not answers.holds("No, when?")  # "when" may be "Wednesday" cut short: scored, not taken as is
+    assert not answers.holds("the map right")
+
+
+def test_names_on_file_follow_the_opening_heard() -> None:
+    context = STTContext("name", ("Alex Morgan", "Sam Taylor"))
+    answers = answers_for(context, "My name is Malik Morgan.")
+    assert answers is not None
+    assert set(answers.first) == {"My name is Alex Morgan.", "My name is Sam Taylor."}
+    assert answers.holds("my name is alex morgan") and not answers.holds("Malik Morgan")
+    bare = answers_for(context, "Lord and lead.")
+    assert bare is not None and "Alex Morgan." in bare.first and "My name is Alex Morgan." in bare.first
