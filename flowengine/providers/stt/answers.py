@@ -17,6 +17,7 @@ _NAME_LEADS = ("My name is", "It's", "This is")
 _YES_NO_WORDS = frozenset(("yes", "yeah", "yep", "no", "nope", "correct", "sure"))
 _PLAIN_ANSWER = _YES_NO_WORDS | {"please", "thanks", "thank", "you", "that's", "that", "is", "right", "wrong", "it",
                                  *(d.lower() for d in DAYS)}
+MIN_NAMES_FOR_LEAD = 5  # with fewer names on file, being ahead of the others says little
 _WORD = re.compile(r"[a-z']+|\d+")
 _DIGIT_HOURS = {str(i): word for i, word in enumerate(HOURS, 1)}
 
@@ -76,5 +77,5 @@ def answers_for(context: STTContext, heard: str = "") -> Answers | None:
         # of every other name on file is taken even below it (measured: "Alex" heard as "Malik" scores -17
         # while no other name comes within 4)
         return Answers("name", tuple(f"{lead.strip()} {name}.".strip() for lead in leads for name in names),
-                       tuple(n.lower() for n in names), floor=-12.0, lead=4.0)
+                       tuple(n.lower() for n in names), floor=-12.0, lead=4.0 if len(names) >= MIN_NAMES_FOR_LEAD else None)
     return None
