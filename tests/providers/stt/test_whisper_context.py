@@ -48,3 +48,10 @@ async def test_an_answer_to_another_question_is_not_forced_into_a_day(stt: Whisp
     asked = await stt.transcribe_in_context(pcm, STTContext("day", question="Which day would you like?"))
     assert "opening hours" in normalise(asked.text)
     assert (await stt.transcribe_in_context(pcm, OPEN)).text == (await stt.transcribe(pcm)).text
+
+
+@pytest.mark.parametrize("voice", ["us-male", "scottish"])  # free: "No, when they...", "" (margins >= 0.8)
+async def test_a_no_with_a_day_at_the_confirmation_keeps_the_day(stt: WhisperSTT, voice: str) -> None:
+    pcm = heard_line("No, Wednesday.", voice)
+    asked = await stt.transcribe_in_context(pcm, STTContext("yes_no", question="Shall I book it?"))
+    assert normalise(asked.text) == "no wednesday"
