@@ -87,6 +87,9 @@ class MediaConfig(_Section):
     port_min: int = Field(40000, ge=1024, le=65535)
     port_max: int = Field(49999, ge=1024, le=65535)
     format: Literal["ulaw", "slin16"] = "ulaw"
+    # The event loop (media clock) as a real-time thread (SCHED_RR) where the process may, else nice -10:
+    # a host that shares the CPU by session keeps a nice -10 loop waiting behind other sessions (issue 19.5).
+    realtime: bool = False
 
     @field_validator("port_max")
     @classmethod

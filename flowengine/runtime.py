@@ -26,6 +26,7 @@ from flowengine.asterisk.instance import InstanceInfo, PrivateAsterisk
 from flowengine.asterisk.leftovers import Leftovers, clear_leftovers, find_leftovers
 from flowengine.asterisk.media_server import MediaServer
 from flowengine.asterisk.routing import RouteTable
+from flowengine.asterisk.sip_accounts import SipAccounts, SipBind
 from flowengine.campaign.pacing import AsteriskCaps
 from flowengine.campaign.service import CampaignService
 from flowengine.config import AsteriskConfig, Config
@@ -37,7 +38,8 @@ from flowengine.flow.persistence import ActiveflowRecorder
 from flowengine.flow.reconcile import hang_up_stale_calls
 from flowengine.flow.service import FlowService
 from flowengine.flow.speech import SpeechCache
-from flowengine.providers import credentials
+from flowengine.providers import credentials, priority
+from flowengine.providers.tts import synth_cache
 from flowengine.store import Store
 from flowengine.tasks import TaskOwner
 
@@ -75,10 +77,13 @@ class Engine:
 
     The parts other code uses stay attributes (None until started, or when this engine runs none)."""
 
-    def __init__(self, config: Config, handler: CallHandler | None = None, extra_dialplan: str = "") -> None:
+    def __init__(self, config: Config, handler: CallHandler | None = None, extra_dialplan: str = "", *,
+                 sip_accounts: SipAccounts | None = None, sip_bind: SipBind | None = None) -> None:
         self.config = config
         self.handler = handler
         self.extra_dialplan = extra_dialplan
+        self.sip_accounts, self.sip_bind = sip_accounts, sip_bind  # for the private Asterisk, if it runs one
+        self.private: InstanceInfo | None = None  # the private Asterisk's ports, once started
         self.events = EventBus()
         self.leftovers = Leftovers()  # what this start cleared from Asterisk for a previous run
         self.services = Services()  # what actions use: built once, when the flows' parts have started
@@ -108,6 +113,9 @@ class Engine:
 
     async def start(self) -> None:
         credentials.configure(self.config.speech.accesses())  # cloud speech keys: the catalogue's readiness
+        # the media clock ahead of speech work (issue 19.5)
+        priority.prioritise_loop(asyncio.get_running_loop(), realtime=self.config.media.realtime)
+        synth_cache.SHARED.resize(synth_cache.DEFAULT_MAX_BYTES)  # replies said again are not synthesised again
         try:
             await self._start_asterisk()
             if self.handler is None:
@@ -123,9 +131,10 @@ class Engine:
     async def _start_asterisk(self) -> None:
         cfg, stack = self.config.asterisk, self._stack
         if cfg.private_dir:
-            private = PrivateAsterisk(Path(cfg.private_dir), app=cfg.app, extra_dialplan=self.extra_dialplan)
+            private = PrivateAsterisk(Path(cfg.private_dir), app=cfg.app, extra_dialplan=self.extra_dialplan,
+                                      sip_accounts=self.sip_accounts, sip_bind=self.sip_bind)
             stack.push_async_callback(asyncio.to_thread, private.stop)  # also stops one that failed to start
-            info = await asyncio.to_thread(private.start)
+            info = self.private = await asyncio.to_thread(private.start)
             cfg = asterisk_config_for(info, cfg)
             self.config = self.config.model_copy(update={"asterisk": cfg})
         ari = self.ari = AriClient(cfg.ari_url, cfg.ari_username, cfg.ari_password.get_secret_value(), cfg.app,

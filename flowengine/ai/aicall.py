@@ -277,7 +277,9 @@ class AICallService:
                    parameter: dict[str, Any], max_duration_s: int, tools: list[ToolSpec]) -> None:
         ai_vad = live.record.ai_vad_config
         vad = VadConfig.from_mapping(ai_vad.model_dump(exclude_none=True) if ai_vad is not None else None)
-        if live.record.ai_smart_turn_enabled:
+        if live.record.ai_smart_turn_enabled and (ai_vad is None or ai_vad.stop_secs is None):
+            # the judge adds its own wait after a short VAD pause; a stop time the AI sets is kept (smart turn is
+            # on by default now, and would otherwise override it silently)
             vad = VadConfig(confidence=vad.confidence, start_secs=vad.start_secs, stop_secs=0.2,
                             min_volume=vad.min_volume)
         system = [ChatMessage("system", VOICE_AGENT_PROMPT)]

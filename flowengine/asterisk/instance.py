@@ -17,6 +17,14 @@ import urllib.request
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from flowengine.asterisk.sip_accounts import (
+    ACCOUNTS_CONF,
+    RTP_END,
+    RTP_START,
+    SipAccounts,
+    SipBind,
+    reachable_host,
+)
 from flowengine.asterisk.templates import render_all
 
 log = logging.getLogger(__name__)
@@ -50,17 +58,34 @@ class InstanceInfo:
     inbound_context: str
     flow_context: str
     version: str = ""
+    sip_host: str = ""  # the SIP transport's bind address ("" in older state files: `host`)
+
+    @property
+    def sip_bind_host(self) -> str:
+        return self.sip_host or self.host
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
 
+    def sip_info(self, accounts: SipAccounts, extension: str = "1000") -> dict[str, object]:
+        """How a softphone reaches the AI receptionist: printed by the CLI (names only, never a password)."""
+        server = f"{reachable_host(self.sip_bind_host)}:{self.sip_port}"
+        return {"bind": f"{self.sip_bind_host}:{self.sip_port}", "server": server, "transport": "udp",
+                "uri": f"sip:{extension}@{server}", "codecs": ["ulaw", "alaw"], "context": self.inbound_context,
+                **accounts.public()}
+
 
 def free_port(host: str, kind: int = socket.SOCK_STREAM) -> int:
-    """A port that is free on `host` right now (TCP or UDP)."""
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind((host, 0))
-        port: int = s.getsockname()[1]
-        return port
+    """A port that is free on `host` right now (TCP or UDP), outside Asterisk's RTP range: the kernel's
+    ephemeral ports overlap it, and a UDP port picked there can be taken by a call's RTP before whoever
+    picked it binds it."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, kind) as s:
+            s.bind((host, 0))
+            port: int = s.getsockname()[1]
+        if not RTP_START <= port <= RTP_END:
+            return port
+    raise InstanceError(f"no free port outside the RTP range {RTP_START}-{RTP_END} on {host}")
 
 
 def _pid_alive(pid: int) -> bool:
@@ -77,6 +102,9 @@ class PrivateAsterisk:
 
     `extra_dialplan` is written to `extensions_local.conf` and `extra_pjsip` to
     `pjsip_peers.conf` (both `#tryinclude`-d by the production templates).
+
+    `sip_accounts` replace the ones stored in the folder (None keeps them: a start without accounts
+    keeps the previous ones); `sip_bind` moves the SIP transport off loopback (None keeps the previous).
     """
 
     def __init__(
@@ -88,6 +116,8 @@ class PrivateAsterisk:
         extra_dialplan: str = "",
         extra_pjsip: str = "",
         binary: str = ASTERISK_BINARY,
+        sip_accounts: SipAccounts | None = None,
+        sip_bind: SipBind | None = None,
     ) -> None:
         self.directory = Path(directory).resolve()
         self.host = host
@@ -95,6 +125,8 @@ class PrivateAsterisk:
         self.extra_dialplan = extra_dialplan
         self.extra_pjsip = extra_pjsip
         self.binary = binary
+        self.sip_accounts = sip_accounts
+        self.sip_bind = sip_bind
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -143,7 +175,7 @@ class PrivateAsterisk:
             ami_port=free_port(self.host),
             ami_username="flowengine",
             ami_secret=secrets.token_urlsafe(18),
-            sip_port=free_port(self.host, socket.SOCK_DGRAM),
+            sip_port=free_port(self.sip_bind.host if self.sip_bind else self.host, socket.SOCK_DGRAM),
             inbound_context=INBOUND_CONTEXT,
             flow_context=FLOW_CONTEXT,
         )
@@ -174,9 +206,9 @@ class PrivateAsterisk:
             "ami_username": info.ami_username,
             "ami_secret": info.ami_secret,
             "ami_permit": f"{info.host}/255.255.255.255",
-            "rtp_start": 20000,
-            "rtp_end": 39999,
-            "sip_bind": info.host,
+            "rtp_start": RTP_START,
+            "rtp_end": RTP_END,
+            "sip_bind": info.sip_bind_host,
             "sip_port": info.sip_port,
             "inbound_context": info.inbound_context,
             "flow_context": info.flow_context,
@@ -190,6 +222,45 @@ class PrivateAsterisk:
         render_all(values, self.etc_dir)
         (self.etc_dir / "extensions_local.conf").write_text(self.extra_dialplan)
         (self.etc_dir / "pjsip_peers.conf").write_text(self.extra_pjsip)
+        self.stored_sip_accounts().write(self.etc_dir / ACCOUNTS_CONF, info.inbound_context)
+
+    # -- SIP accounts ----------------------------------------------------------------------
+    def stored_sip_accounts(self) -> SipAccounts:
+        return SipAccounts.load(self.directory)
+
+    def set_sip_accounts(self, accounts: SipAccounts) -> None:
+        """Store `accounts` (replacing the previous ones) and, if running, load them into Asterisk now."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        accounts.save(self.directory)
+        info = self.load_info()
+        if info is None or not _pid_alive(info.pid):
+            return
+        accounts.write(self.etc_dir / ACCOUNTS_CONF, info.inbound_context)
+        self.cli("module reload res_pjsip.so")
+        log.info("SIP accounts reloaded: %s", accounts.public())
+
+    def _with_bind(self, info: InstanceInfo) -> InstanceInfo:
+        """`info` with the SIP transport where `sip_bind` asks, checked free before Asterisk binds it."""
+        bind = self.sip_bind
+        host = bind.host if bind is not None else info.sip_bind_host
+        port = bind.port if bind is not None and bind.port is not None else info.sip_port
+        if RTP_START <= port <= RTP_END:  # a state file from before ports were kept out of the range
+            port = free_port(host, socket.SOCK_DGRAM)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            try:
+                s.bind((host, port))
+            except OSError as exc:
+                raise InstanceError(f"cannot listen for SIP on {host}:{port}: {exc.strerror} "
+                                    "(choose another with --sip-bind HOST:PORT)") from None
+        return replace(info, sip_host=host, sip_port=port)
+
+    def _check_running_bind(self, info: InstanceInfo) -> None:
+        bind = self.sip_bind
+        if bind is None:
+            return
+        if bind.host != info.sip_bind_host or (bind.port is not None and bind.port != info.sip_port):
+            raise InstanceError(f"this Asterisk is running with SIP on {info.sip_bind_host}:{info.sip_port}; "
+                                f"stop it first to move SIP to {bind.host}:{bind.port or 'a free port'}")
 
     def start(self, timeout: float = 60.0) -> InstanceInfo:
         """Start (or find running) and return once ARI answers."""
@@ -201,9 +272,14 @@ class PrivateAsterisk:
         self.directory.mkdir(parents=True, exist_ok=True)
         previous = self.load_info()
         if previous is not None and _pid_alive(previous.pid):
+            self._check_running_bind(previous)
             self._wait_ari(previous, timeout)
+            if self.sip_accounts is not None:
+                self.set_sip_accounts(self.sip_accounts)
             return previous
-        info = self._new_info(previous)
+        info = self._with_bind(self._new_info(previous))
+        if self.sip_accounts is not None:
+            self.sip_accounts.save(self.directory)
         self._render(info)
         with open(self.log_file, "ab") as out:
             self._proc = subprocess.Popen(

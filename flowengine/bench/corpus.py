@@ -39,7 +39,18 @@ VOICES = (
     Voice("gb-female-fast", "en-gb-x-rp+f2", 195, 70),
     Voice("scottish", "en-gb-scotland+m1", 160, 50),
     Voice("caribbean", "en-029+f4", 170, 55),
+    Voice("us-male-slow", "en-us+m1", 130, 40),  # the demo's caller
 )
+
+
+def corpus_voice(name: str) -> Voice:
+    """The voice called `name`."""
+    for voice in VOICES:
+        if voice.name == name:
+            return voice
+    raise ValueError(f"no caller voice {name!r}: the corpus has {', '.join(v.name for v in VOICES)}")
+
+
 SNR_DB: tuple[float | None, ...] = (None, 20.0, 10.0)  # None: a clean line
 
 
@@ -170,7 +181,9 @@ def _speak_cached(text: str, voice: Voice) -> bytes:
         ["espeak-ng", "--stdout", "-v", voice.espeak, "-s", str(voice.rate), "-p", str(voice.pitch), text],
         capture_output=True, check=True, timeout=30).stdout
     raw = subprocess.run(
-        ["sox", "-t", "wav", "-", "-t", "raw", "-r", str(RATE), "-e", "signed", "-b", "16", "-c", "1", "-"],
+        # -D: no dither (sox dithers with fresh random noise on every run when it lowers the bit depth or
+        # resamples), so the same line renders to the same samples
+        ["sox", "-D", "-t", "wav", "-", "-t", "raw", "-r", str(RATE), "-e", "signed", "-b", "16", "-c", "1", "-"],
         input=wav, capture_output=True, check=True, timeout=30).stdout
     return raw
 

@@ -16,7 +16,9 @@ import numpy as np
 import yaml
 
 from flowengine.ai.aicall import AICallService, LiveAICall
+from flowengine.asterisk.sip_accounts import SipAccounts, SipBind
 from flowengine.bench.caller import Heard, ScriptedCaller
+from flowengine.bench.corpus import Line, corpus_voice, render
 from flowengine.config import load_config
 from flowengine.providers.tts.base import TTSProvider
 from flowengine.runtime import Engine
@@ -50,6 +52,18 @@ CALLER_TURNS = [
 ]
 CALLER_PITCH_CENTS = 300  # the caller speaks with the offline voice, raised: a different voice (measured:
 # raised, it survives u-law and a clipped onset better than lowered)
+DEMO_CALLER_VOICE = "us-male-slow"  # the demo's caller: a corpus voice (espeak-ng), chosen by trying
+# What that caller says: short answers today's recogniser takes from an espeak-ng voice ("Next Tuesday please"
+# became "to the next two complete leads", "at ten" "at the end"; see docs/decisions.md). CALLER_TURNS stay the
+# piper caller's (and `bench conversation`'s) script.
+VOICE_TURNS = [
+    "I would like to make an appointment.",
+    "On Tuesday.",
+    "At ten o'clock in the morning.",
+    "My name is Alex Morgan.",
+    "Yes.",
+    "No thanks goodbye.",
+]
 AI_CALL_END_S = 15.0  # after the caller hung up, the AI call's record is final within this
 
 
@@ -123,12 +137,12 @@ class DemoCall:
 
 
 @asynccontextmanager
-async def demo_call(folder: Path, turns: list[str], engine_model: str = "", *,
-                    ai_fields: dict[str, Any] | None = None,
-                    settings: dict[str, str] | None = None) -> AsyncIterator[DemoCall]:
-    """Start a private Asterisk and the engine with the demo flow and AI, render the caller's
-    turns, dial in. The engine and Asterisk are stopped on exit. `settings` add to the engine's
-    configuration (FLOWENGINE_... names, as in the environment)."""
+async def demo_engine(folder: Path, engine_model: str = "", *, ai_fields: dict[str, Any] | None = None,
+                      settings: dict[str, str] | None = None, sip_accounts: SipAccounts | None = None,
+                      sip_bind: SipBind | None = None) -> AsyncIterator[Engine]:
+    """A private Asterisk and the engine with the demo flow and AI, its speech models warmed up; both
+    stopped on exit. `settings` add to the engine's configuration (FLOWENGINE_... names, as in the
+    environment); `sip_accounts` and `sip_bind` let a softphone call in (see flowengine.asterisk.sip_accounts)."""
     config = load_config(None, {
         "FLOWENGINE_ASTERISK__PRIVATE_DIR": str(folder / "asterisk"),
         "FLOWENGINE_FLOWS_DIR": str(write_demo_files(folder, engine_model, ai_fields)),
@@ -137,34 +151,52 @@ async def demo_call(folder: Path, turns: list[str], engine_model: str = "", *,
         "FLOWENGINE_STORE__URL": f"sqlite+aiosqlite:///{folder / 'engine.db'}",
         **(settings or {}),
     })
-    engine = Engine(config)
+    engine = Engine(config, sip_accounts=sip_accounts, sip_bind=sip_bind)
     await engine.start()
-    caller: ScriptedCaller | None = None
     try:
-        assert engine.ari is not None and engine.providers is not None
-        service = engine.aicalls
-        assert service is not None
-        tts = engine.providers.tts("piper")  # the caller's voice (and the offline AI's)
-        warm = [tts.warm_up()]
+        assert engine.ari is not None and engine.providers is not None and engine.aicalls is not None
+        warm = [engine.providers.tts("piper").warm_up()]  # the offline AI's voice
         if (ai_fields or {}).get("stt_type", DEMO_AI["stt_type"]) == "whisper":  # the cloud AI does not need it
             warm.append(engine.providers.stt("whisper").warm_up())
         await asyncio.gather(*warm)
-        prompts = [await caller_prompt(tts, text) for text in turns]
-        t0 = time.perf_counter()
-        caller = ScriptedCaller(engine.ari)
-        await caller.dial("Local/1000@flowengine-inbound")
-        yield DemoCall(engine, service, caller, prompts, t0)
+        yield engine
     finally:
-        if caller is not None:
-            await caller.hangup()
         await engine.aclose()
 
 
+@asynccontextmanager
+async def demo_call(folder: Path, turns: list[str], engine_model: str = "", *,
+                    ai_fields: dict[str, Any] | None = None, settings: dict[str, str] | None = None,
+                    voice: str = "piper") -> AsyncIterator[DemoCall]:
+    """The demo engine (see `demo_engine`) with the caller's turns rendered in `voice` (see `caller_prompts`)
+    and the caller dialled in."""
+    async with demo_engine(folder, engine_model, ai_fields=ai_fields, settings=settings) as engine:
+        assert engine.ari is not None and engine.providers is not None and engine.aicalls is not None
+        prompts = await caller_prompts(engine.providers.tts("piper"), turns, voice)
+        t0 = time.perf_counter()
+        caller = ScriptedCaller(engine.ari)
+        try:
+            await caller.dial("Local/1000@flowengine-inbound")
+            yield DemoCall(engine, engine.aicalls, caller, prompts, t0)
+        finally:
+            await caller.hangup()
+
+
+async def caller_prompts(tts: TTSProvider, turns: list[str], voice: str) -> list[np.ndarray]:
+    """The caller's turns at 16 kHz: `piper`, the agent's own voice pitched up, or a corpus voice by name
+    (espeak-ng on a phone line: not the agent's voice at all)."""
+    if voice == "piper":
+        return [await caller_prompt(tts, text) for text in turns]
+    speaker = corpus_voice(voice)
+    lines = [Line(text, pause_ms=round(PAUSE_S * 1000)) for text in turns]
+    return await asyncio.to_thread(lambda: [render(line, speaker) for line in lines])
+
+
 async def run_demo(folder: Path, *, engine_model: str = "", on_line: Callable[[str], None] | None = None,
-                   turns: list[str] | None = None) -> DemoReport:
+                   turns: list[str] | None = None, voice: str = DEMO_CALLER_VOICE) -> DemoReport:
     say = on_line or (lambda line: None)
-    texts = turns or CALLER_TURNS
-    async with demo_call(folder, texts, engine_model) as demo:
+    texts = turns or (CALLER_TURNS if voice == "piper" else VOICE_TURNS)
+    async with demo_call(folder, texts, engine_model, voice=voice) as demo:
         assert demo.engine.ari is not None
         say(f"Asterisk {demo.engine.ari.asterisk_version} up; called the AI receptionist")
         caller = demo.caller
@@ -182,8 +214,8 @@ async def run_demo(folder: Path, *, engine_model: str = "", on_line: Callable[[s
                 say("  (no answer)")
                 break
             await caller.quiet_for(1.0)
-        live = await _wait_ai_call(demo.service)
-        report = _report(live, caller_turns, demo.t0, caller.heard)
+        live = await wait_ai_call(demo.service)
+        report = report_of(live, caller_turns, demo.t0, caller.heard)
         assert demo.engine.providers is not None
         stt = demo.engine.providers.stt("whisper")
         for stretch in caller.heard:  # what the caller's line carried, through the recogniser
@@ -194,7 +226,7 @@ async def run_demo(folder: Path, *, engine_model: str = "", on_line: Callable[[s
     return report
 
 
-async def _wait_ai_call(service: AICallService) -> LiveAICall | None:
+async def wait_ai_call(service: AICallService) -> LiveAICall | None:
     """The demo's AI call once it has ended (each live call sets `done` when its record is final)."""
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(AI_CALL_END_S):
@@ -203,7 +235,7 @@ async def _wait_ai_call(service: AICallService) -> LiveAICall | None:
     return service.recent[-1] if service.recent else None
 
 
-def _report(live: LiveAICall | None, caller_turns: list[tuple[str, float, float | None]], t0: float,
+def report_of(live: LiveAICall | None, caller_turns: list[tuple[str, float, float | None]], t0: float,
             heard: list[Heard] | None = None) -> DemoReport:
     """The conversation as the engine recorded it (what it recognised, what the caller heard of the
     agent), with times from the caller's side, and the per-turn latency."""

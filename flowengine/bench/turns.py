@@ -1,110 +1,211 @@
-"""`bench turns`: smart turn-taking against plain VAD on prepared utterances with pauses mid-thought."""
+"""`bench turns`: turn-taking on the caller corpus: how often a line with a pause mid-thought is cut into more than
+one turn (false cuts), against how long the agent waits after the caller's last word, for plain VAD, the old judge
+and the judge that weighs what was said against what was asked."""
 from __future__ import annotations
 
-import logging
-import statistics
+import functools
+import os
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import soxr
 
-from flowengine.ai.voice.endpointing import TurnEnd, TurnJudge
-from flowengine.bench.demo import trim_silence
-from flowengine.bench.media import machine
+from flowengine.ai.voice.endpointing import PLAIN_MS, TurnJudge, digits_in
+from flowengine.ai.voice.questions import Asked, asked
+from flowengine.bench.conversation import pcts
+from flowengine.bench.corpus import DIALOGUES, PAUSE, RATE, SNR_DB, VOICES, Line, Voice, render
+from flowengine.bench.host import machine
+from flowengine.media.g711 import ulaw_decode, ulaw_encode
+from flowengine.media.resample import resample
 from flowengine.media.vad import SpeechEnded, SpeechStarted, VadAnalyzer, VadConfig
 from flowengine.media.vad_backends import make_vad_backend
+from flowengine.providers.llm.base import ChatMessage, TextDelta
+from flowengine.providers.llm.rules import RulesLLM
 from flowengine.providers.stt.base import STTProvider
-from flowengine.providers.tts.base import TTSProvider
 
-log = logging.getLogger(__name__)
-FRAME = 160  # 20 ms at 8 kHz, the rate of the calls the VAD listens to
+LINE_RATE = 8000  # the calls' rate: the VAD listens to 8 kHz u-law
+FRAME = LINE_RATE // 50
+PREROLL_MS = 300  # audio before the VAD's speech start handed to the recogniser, as the conversation does
+OLD_WAIT_MS = 1200
+_OLD_TAIL = frozenset({  # the judge before issue 19: a fixed wait when the words read unfinished, none otherwise
+    "and", "or", "but", "so", "because", "um", "uh", "er", "erm", "like", "the", "a", "an", "to", "of",
+    "with", "for", "my", "is", "at", "on", "in", "then", "if", "that", "which", "your", "our",
+})
+_OLD_FILLERS = frozenset({"um", "uh", "er", "erm", "hmm", "mm", "ah", "eh", "well", "so"})
+_DIGITS = frozenset({"zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"})
 
 
 @dataclass(frozen=True)
-class Utterance:
-    """Parts said with `pause_ms` of silence between them; all of it is one turn of the caller."""
+class Segment:
+    """One stretch of speech the VAD reported: when it was detected and when its end was decided (ms)."""
 
-    parts: tuple[str, ...]
-    pause_ms: int = 0
-
-
-UTTERANCES = (
-    Utterance(("My number is five five five", "one two three four."), 700),
-    Utterance(("I would like to come on Tuesday and", "bring my daughter as well."), 600),
-    Utterance(("Um", "I need to change my appointment."), 700),
-    Utterance(("It is for a cleaning and", "a check up."), 600),
-    Utterance(("My name is", "Alex Morgan."), 600),
-    Utterance(("I would like to book an appointment.",)),
-    Utterance(("Tuesday at ten in the morning.",)),
-    Utterance(("Yes, that is right.",)),
-    Utterance(("What are your opening hours?",)),
-    Utterance(("No thanks, goodbye.",)),
-)
+    started_t: int
+    ended_t: int
+    text: str
 
 
-async def _render(tts: TTSProvider, utt: Utterance) -> tuple[np.ndarray, int]:
-    """8 kHz PCM of the utterance (with 1 s of silence after) and where its speech really ends (ms)."""
-    pieces: list[np.ndarray] = []
-    for index, text in enumerate(utt.parts):
-        audio = await tts.synthesize(text)
-        audio = soxr.resample(audio.astype(np.float32) / 32768, tts.sample_rate, 8000)
-        pieces.append(trim_silence(np.clip(np.round(audio * 32768), -32768, 32767).astype(np.int16), rate=8000))
-        if index < len(utt.parts) - 1:
-            pieces.append(np.zeros(8 * utt.pause_ms, dtype=np.int16))
-    speech = np.concatenate(pieces)
-    end_ms = len(speech) // 8
-    return np.concatenate([speech, np.zeros(8000, dtype=np.int16)]), end_ms
+class OldJudge:
+    """The judge before issue 19: a fixed wait when the words read unfinished, none otherwise."""
+
+    def __init__(self) -> None:
+        self._held: list[str] = []
+        self.asked = Asked.OPEN
+
+    def judge(self, text: str) -> int:
+        said = " ".join([*self._held, text]).strip().lower()
+        words = re.findall(r"[a-z']+|\d+", said)
+        if len(self._held) >= 2:
+            return 0
+        if not words or all(w in _OLD_FILLERS for w in words):
+            return OLD_WAIT_MS
+        if said.endswith((",", "-", "...", "…")) or words[-1] in _OLD_TAIL:
+            return OLD_WAIT_MS
+        count = digits_in(said[-80:])
+        if count in range(3, 12) and count not in (7, 10, 11) and (words[-1].isdigit() or words[-1] in _DIGITS):
+            return OLD_WAIT_MS
+        return 0
+
+    def hold(self, text: str, wait_ms: int) -> None:
+        self._held.append(text)
+
+    def take(self) -> None:
+        self._held = []
 
 
-async def _turn_end(pcm: np.ndarray, stt: STTProvider, smart: bool) -> tuple[int | None, bool]:
-    """When the caller's turn is judged over (ms of stream time), and whether that was before the
-    utterance was complete (a premature end: the agent would have cut in)."""
+class NewJudge:
+    """`TurnJudge` as the conversation uses it (off: plain VAD)."""
+
+    def __init__(self, enabled: bool, plain_ms: int = PLAIN_MS) -> None:
+        self._judge = TurnJudge(enabled, plain_ms=plain_ms)
+
+    @property
+    def asked(self) -> Asked:
+        return self._judge.asked
+
+    @asked.setter
+    def asked(self, kind: Asked) -> None:
+        self._judge.asked = kind
+
+    def judge(self, text: str) -> int:
+        return self._judge.judge(text).wait_ms
+
+    def hold(self, text: str, wait_ms: int) -> None:
+        self._judge.hold(text, wait_ms)
+
+    def take(self) -> None:
+        self._judge.take()
+
+
+JUDGES: dict[str, Callable[[], OldJudge | NewJudge]] = {
+    "plain": lambda: NewJudge(False), "old_judge": OldJudge, "smart": lambda: NewJudge(True)}
+PLAIN_SWEEP_MS = (300, 400, 500, 600, 700, 900)  # the smart judge with another wait after plain sentences
+
+
+async def questions_before() -> dict[str, Asked]:
+    """For each corpus line, what the receptionist (the offline rule engine) asked just before it."""
+    kinds: dict[str, Asked] = {}
+    for dialogue in DIALOGUES:
+        llm = RulesLLM(model="appointments")
+        messages = [ChatMessage("system", "You are the receptionist of Bright Smile.")]
+        reply = ""
+        for line in dialogue.lines:
+            kinds.setdefault(line.text, asked(reply))
+            messages.append(ChatMessage("user", line.said))
+            reply = "".join([e.text async for e in llm.stream(messages) if isinstance(e, TextDelta)])
+            messages.append(ChatMessage("assistant", reply))
+    return kinds
+
+
+async def segments(line: Line, voice: Voice, snr_db: float | None, stt: STTProvider) -> tuple[list[Segment], int]:
+    """The line as the engine hears it on a call: VAD (webrtc, 0.2 s stop, as smart turn sets it) over 8 kHz
+    u-law, each stretch transcribed by the real recogniser. Also where the caller's speech ends (ms)."""
+    wide = render(line, voice, snr_db)
+    narrow = ulaw_decode(ulaw_encode(resample(wide, RATE, LINE_RATE)))
+    speech_end_ms = len(narrow) * 1000 // LINE_RATE
+    pcm = np.concatenate([narrow, np.zeros(LINE_RATE * 3, dtype=np.int16)])
     config = VadConfig(stop_secs=0.2)
-    vad = VadAnalyzer(make_vad_backend("webrtc", 8000, config), config)
-    judge = TurnJudge(smart)
-    start_ms = 0
-    held_until: int | None = None
-    n = len(pcm) // FRAME
-    for i in range(n):
-        frame = pcm[i * FRAME:(i + 1) * FRAME]
-        t_ms = (i + 1) * 20
-        if held_until is not None and t_ms >= held_until:
-            return t_ms, False  # nothing more came: answer now
-        for event in vad.process(frame):
+    vad = VadAnalyzer(make_vad_backend("webrtc", LINE_RATE, config), config)
+    found: list[Segment] = []
+    started_t = 0
+    for i in range(len(pcm) // FRAME):
+        for event in vad.process(pcm[i * FRAME:(i + 1) * FRAME]):
             if isinstance(event, SpeechStarted):
-                start_ms = event.start_ms  # this stretch; held ones are in the judge already
-                held_until = None
+                started_t = event.t_ms
             elif isinstance(event, SpeechEnded):
-                heard = pcm[max(0, start_ms - 300) * 8: event.end_ms * 8]
-                up16 = soxr.resample(heard.astype(np.float32) / 32768, 8000, 16000)
-                text = (await stt.transcribe(np.clip(np.round(up16 * 32768), -32768, 32767).astype(np.int16))).text
-                log.debug("%s: %r at %d ms", "smart" if smart else "plain", text, event.end_ms)
-                if judge.judge(text) is TurnEnd.WAIT:
-                    judge.hold(text)
-                    held_until = t_ms + judge.extra_wait_ms
-                    continue
-                return t_ms, False
-    return None, False
+                heard = pcm[max(0, event.start_ms - PREROLL_MS) * LINE_RATE // 1000: event.end_ms * LINE_RATE // 1000]
+                text = (await stt.transcribe(resample(heard, LINE_RATE, RATE))).text.strip()
+                found.append(Segment(started_t, event.t_ms, text))
+    return found, speech_end_ms
 
 
-async def run_turn_bench(tts: TTSProvider, stt: STTProvider) -> dict[str, Any]:
-    results: dict[str, dict[str, Any]] = {}
-    rendered = [await _render(tts, utt) for utt in UTTERANCES]
-    for mode in ("plain", "smart"):
-        premature = 0
-        delays: list[float] = []
-        for utt, (pcm, end_ms) in zip(UTTERANCES, rendered, strict=True):
-            ended, _ = await _turn_end(pcm, stt, mode == "smart")
-            if ended is None:
-                continue
-            if ended < end_ms:
-                premature += 1
-            elif len(utt.parts) == 1:
-                delays.append(ended - end_ms)
-        results[mode] = {
-            "premature_turn_ends": premature,  # the turn judged over before the caller had finished
-            "end_delay_ms_complete_p50": round(statistics.median(delays), 1) if delays else None,
-        }
-    with_pauses = sum(1 for u in UTTERANCES if len(u.parts) > 1)
-    return {"utterances": len(UTTERANCES), "with_pauses_mid_thought": with_pauses, **results, "machine": machine()}
+def turns_of(found: list[Segment], judge: OldJudge | NewJudge, kind: Asked) -> tuple[int, int]:
+    """(turns the line became, extra wait after its last stretch). A stretch is held while the judge's wait
+    outlasts the pause before the next stretch is detected (as the conversation cancels a held answer then)."""
+    judge.asked = kind
+    turns, last_wait = 0, 0
+    for index, segment in enumerate(found):
+        extra = judge.judge(segment.text)
+        following = found[index + 1] if index + 1 < len(found) else None
+        if following is not None and extra > following.started_t - segment.ended_t:
+            judge.hold(segment.text, extra)
+            continue
+        turns += 1
+        last_wait = extra
+        judge.take()
+    return turns, last_wait
+
+
+async def run_turn_bench(stt: STTProvider, voices: int = len(VOICES), snrs: tuple[float | None, ...] = SNR_DB,
+                         log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    kinds = await questions_before()
+    paused = [line for d in DIALOGUES for line in d.lines if PAUSE in line.text]
+    paused = list({line.text: line for line in paused}.values())
+    whole = list({line.text: line for d in DIALOGUES for line in d.lines if PAUSE not in line.text}.values())
+    runs: list[tuple[Line, list[Segment], int]] = []
+    for voice in VOICES[:voices]:
+        for snr in snrs:
+            for line in paused:
+                found, _ = await segments(line, voice, snr, stt)
+                runs.append((line, found, 1))
+                if log is not None:
+                    log(f"{voice.name} {snr} {line.text!r}: {[s.text for s in found]}")
+        for line in whole:  # complete lines: what each way of judging costs when nothing more comes
+            found, _ = await segments(line, voice, snrs[0], stt)
+            runs.append((line, found, 0))
+    report: dict[str, Any] = {"paused_lines": sum(1 for *_, p in runs if p), "whole_lines": sum(1 for *_, p in runs if not p),
+                              "voices": [v.name for v in VOICES[:voices]],
+                              "snr_db": [s if s is not None else "clean" for s in snrs]}
+    for name, make in JUDGES.items():
+        report[name] = _score(runs, kinds, make, report["paused_lines"])
+    report["smart_plain_ms_sweep"] = [
+        {"plain_ms": ms, **_score(runs, kinds, functools.partial(NewJudge, True, ms), report["paused_lines"])}
+        for ms in PLAIN_SWEEP_MS]
+    return {**report, "load_average": [round(x, 2) for x in os.getloadavg()], "machine": machine()}
+
+
+def _score(runs: list[tuple[Line, list[Segment], int]], kinds: dict[str, Asked],
+           make: Callable[[], OldJudge | NewJudge], paused_lines: int) -> dict[str, Any]:
+    cuts, split_whole = 0, 0
+    waits: list[float] = []
+    whole_waits: list[float] = []
+    for line, found, was_paused in runs:
+        if not found:
+            continue
+        turns, extra = turns_of(found, make(), kinds.get(line.text, Asked.OPEN))
+        if was_paused:
+            cuts += turns > 1
+        else:
+            split_whole += turns > 1
+            whole_waits.append(extra)
+        waits.append(extra)
+    return {
+        "false_cuts": cuts,  # paused lines split into more than one turn
+        "false_cut_rate": round(cuts / max(1, paused_lines), 3),
+        "whole_lines_split": split_whole,
+        "wait_ms": pcts(waits),  # extra silence after the caller's last word, beyond the VAD's 0.2 s
+        "wait_ms_whole_lines": pcts(whole_waits),
+        # whole lines answered with no extra wait (a complete answer to what was asked, a question, a goodbye)
+        "whole_lines_at_once": round(sum(1 for w in whole_waits if w == 0) / max(1, len(whole_waits)), 3),
+    }

@@ -58,6 +58,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     conversation.add_argument("--turns", type=int, default=20, help="caller turns (default 20)")
     conversation.add_argument("--barge-ins", type=int, default=5, help="interruptions (default 5)")
     conversation.add_argument("--json", action="store_true", help="print one JSON object")
+    conversation.add_argument("--calls", default="", metavar="N[,N...]",
+                              help="offline: N simultaneous real calls per count, and the largest N within budget")
+    conversation.add_argument("--turns-per-call", type=int, default=5, help="with --calls: each caller's turns (default 5)")
+    conversation.add_argument("--realtime", action="store_true", help="with --calls: the engine's media.realtime on")
     conversation.add_argument(
         "--providers", choices=("offline", "cloud"), default="offline",
         help="offline: piper, whisper and the rule engine (default); cloud: Deepgram, ElevenLabs and Anthropic, "
@@ -70,13 +74,26 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     conversation.set_defaults(func=run_conversation)
     turns = bench_sub.add_parser(
         "turns",
-        help="smart turn-taking against plain VAD on prepared utterances",
-        description="Utterances with pauses mid-thought (half a phone number, 'and...', 'um') and complete "
-        "ones, rendered with the offline voice: how often each method ends the turn too early, and how long "
-        "it waits after complete sentences.",
+        help="turn-taking on the caller corpus: false cuts of paused lines against the wait after the last word",
+        description="The corpus lines with pauses mid-thought (every voice, clean, 20 and 10 dB) and the complete "
+        "lines (clean), through the real VAD and recogniser: how often each way of ending turns (plain VAD, the "
+        "old judge, the judge that weighs what was said against what was asked) splits a line into several "
+        "turns, and how long it waits after the caller's last word.",
     )
+    turns.add_argument("--voices", type=int, default=0, help="only the first N corpus voices (default: all)")
+    turns.add_argument("--clean-only", action="store_true", help="no noisy lines (default: clean, 20 and 10 dB)")
     turns.add_argument("--json", action="store_true", help="print one JSON object")
     turns.set_defaults(func=run_turns)
+    speech_start = bench_sub.add_parser(
+        "speech-start",
+        help="first-audio time of replies of 5..70 words, before/after the first piece became a clause",
+        description="Replies of one sentence in comma-separated clauses, streamed word by word into the sentence "
+        "splitter; the time to the offline voice's (piper) first audio of the first piece, with the old rule "
+        "(whole first sentence, all of it synthesised) and the new (first clause, first sentence yielded).",
+    )
+    speech_start.add_argument("--repeats", type=int, default=3, help=f"runs per reply length (1..{MAX_REPEATS})")
+    speech_start.add_argument("--json", action="store_true", help="print one JSON object")
+    speech_start.set_defaults(func=run_speech_start)
     recognition = bench_sub.add_parser(
         "recognition",
         help="the recogniser on the caller corpus: WER, slots and bookings per voice and noise, CPU per utterance",
@@ -112,6 +129,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                           help="no new N starts after this many seconds (default 600)")
     capacity.add_argument("--json", action="store_true", help="print one JSON object")
     capacity.set_defaults(func=run_capacity)
+    from flowengine.cli import bench_understanding  # its own module: several helpers edit this one
+    bench_understanding.add_parser(bench_sub)
 
 
 def run_recognition(args: argparse.Namespace) -> int:
@@ -178,6 +197,9 @@ def run_conversation(args: argparse.Namespace) -> int:
         return 2
     setup_logging("WARNING", "text")
     log = None if args.json else (lambda line: print(line, file=sys.stderr))
+    if args.calls:
+        from flowengine.cli.bench_calls import run_calls
+        return run_calls(args, log)
     if args.providers == "cloud":
         return _run_cloud_conversation(args, log)
     report = asyncio.run(run_conversation_bench(args.turns, args.barge_ins, log))
@@ -276,22 +298,48 @@ def format_capacity(report: dict[str, Any]) -> str:
 def run_turns(args: argparse.Namespace) -> int:
     import asyncio
 
+    from flowengine.bench.corpus import SNR_DB, VOICES
     from flowengine.bench.turns import run_turn_bench
     from flowengine.providers.stt.whisper import WhisperSTT
-    from flowengine.providers.tts import TTS_PROVIDERS
 
-    async def main() -> dict[str, Any]:
-        return await run_turn_bench(TTS_PROVIDERS.create("piper"), WhisperSTT())
-
-    report = asyncio.run(main())
+    voices = args.voices or len(VOICES)
+    if not 1 <= voices <= len(VOICES):
+        print(f"--voices must be 1..{len(VOICES)}", file=sys.stderr)
+        return 2
+    report = asyncio.run(run_turn_bench(WhisperSTT(), voices, (None,) if args.clean_only else SNR_DB))
     if args.json:
         print(json.dumps(report))
-    else:
-        for mode in ("plain", "smart"):
-            r = report[mode]
-            print(f"{mode:<6} premature turn ends {r['premature_turn_ends']} of {report['utterances']} utterances "
-                  f"({report['with_pauses_mid_thought']} pause mid-thought), "
-                  f"wait after complete sentences p50 {r['end_delay_ms_complete_p50']} ms")
+        return 0
+    print(f"{report['paused_lines']} paused lines, {report['whole_lines']} whole lines; "
+          f"voices {', '.join(report['voices'])}; SNR {report['snr_db']}")
+    for mode in ("plain", "old_judge", "smart"):
+        r = report[mode]
+        print(f"{mode:<10} false cuts {r['false_cuts']:>3} ({r['false_cut_rate']:.0%}), whole lines split "
+              f"{r['whole_lines_split']}, wait after the last word p50/p95 {r['wait_ms']['p50']}/{r['wait_ms']['p95']} ms "
+              f"(whole lines {r['wait_ms_whole_lines']['p50']}/{r['wait_ms_whole_lines']['p95']} ms)")
+    print(f"load average {report['load_average']}")
+    return 0
+
+
+def run_speech_start(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from flowengine.bench.speech_start import run_speech_start_bench
+    from flowengine.providers.tts import TTS_PROVIDERS
+
+    if not 1 <= args.repeats <= MAX_REPEATS:
+        print(f"--repeats must be 1..{MAX_REPEATS}", file=sys.stderr)
+        return 2
+    report = asyncio.run(run_speech_start_bench(TTS_PROVIDERS.create("piper"), args.repeats))
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    print(f"{'words':>6} {'before: words':>14} {'first audio':>12} {'after: words':>13} {'first audio':>12}")
+    for row in report["replies"]:
+        b, a = row["before"], row["after"]
+        print(f"{row['words']:>6} {b['first_piece_words']:>14} {b['first_audio_ms_p50']:>10} ms "
+              f"{a['first_piece_words']:>13} {a['first_audio_ms_p50']:>10} ms")
+    print(f"load average {report['load_average']}, {report['machine']['cpu']}, {report['machine']['cores']} cores")
     return 0
 
 

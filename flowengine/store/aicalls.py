@@ -63,7 +63,7 @@ class AIcall(CustomerRecord):
     ai_tts_voice_id: str = ""
     ai_stt_type: str = ""
     ai_vad_config: VadConfig | None = None
-    ai_smart_turn_enabled: bool = False
+    ai_smart_turn_enabled: bool = True
     parameter: dict[str, Any] = Field(default_factory=dict)
     activeflow_id: str = NIL_ID
     reference_type: AIcallReferenceType = ""

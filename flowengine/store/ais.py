@@ -89,7 +89,7 @@ class AI(CustomerRecord):
     stt_type: str = ""
     stt_language: str = ""
     vad_config: VadConfig | None = None
-    smart_turn_enabled: bool = False
+    smart_turn_enabled: bool = True  # the seed documents no default; see docs/decisions.md "Turns"
     auto_aicall_audit_enabled: bool = False
     tool_names: list[str] = Field(default_factory=list)
     tools: list[dict[str, Any]] = Field(default_factory=list)

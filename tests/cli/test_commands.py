@@ -21,7 +21,7 @@ def flowengine(*args: str, env: dict[str, str] | None = None, timeout: float = 1
                           env={**clean, **(env or {})}, check=False)
 
 
-@pytest.mark.parametrize("command", [[], ["asterisk"], ["serve"], ["demo"], ["validate"], ["schema"], ["bench"], ["bench", "media"], ["bench", "conversation"], ["bench", "turns"]])
+@pytest.mark.parametrize("command", [[], ["asterisk"], ["serve"], ["demo"], ["validate"], ["schema"], ["bench"], ["bench", "media"], ["bench", "conversation"], ["bench", "turns"], ["bench", "speech-start"]])
 def test_help_everywhere(command: list[str]) -> None:
     result = flowengine(*command, "--help")
     assert result.returncode == 0, result.stderr
@@ -108,15 +108,17 @@ def test_demo_books_an_appointment_with_the_ai_receptionist(tmp_path: Path) -> N
     assert processes_using(tmp_path / "asterisk" / "etc" / "asterisk.conf") == []
 
 
-def test_bench_turns_measures_smart_turn_against_plain_vad() -> None:
-    result = flowengine("bench", "turns", "--json", timeout=300)
+def test_bench_turns_measures_false_cuts_against_the_wait_on_the_corpus() -> None:
+    result = flowengine("bench", "turns", "--voices", "1", "--clean-only", "--json", timeout=300)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert report["utterances"] == 10 and report["with_pauses_mid_thought"] == 5
-    for mode in ("plain", "smart"):
-        assert report[mode]["premature_turn_ends"] >= 0 and report[mode]["end_delay_ms_complete_p50"] is not None
-    # what smart turn-taking is for: it cuts in on fewer unfinished turns than plain VAD
-    assert report["smart"]["premature_turn_ends"] < report["plain"]["premature_turn_ends"]
+    assert report["paused_lines"] == 5 and report["whole_lines"] > 10 and report["voices"] == ["us-male"]
+    for mode in ("plain", "old_judge", "smart"):
+        assert 0 <= report[mode]["false_cuts"] <= report["paused_lines"] and report[mode]["wait_ms"]["p50"] is not None
+    assert report["plain"]["wait_ms"]["p95"] == 0  # plain VAD never waits beyond its stop time...
+    # ...and cuts in on paused lines; weighing what was said and asked cuts in on fewer
+    assert report["smart"]["false_cuts"] < report["plain"]["false_cuts"]
+    assert report["smart"]["false_cuts"] <= report["old_judge"]["false_cuts"]
 
 
 def test_a_voice_the_engine_cannot_run_is_a_configuration_error() -> None:

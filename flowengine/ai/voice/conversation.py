@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from flowengine.ai.endreasons import pipeline_error
-from flowengine.ai.voice.endpointing import TurnEnd, TurnJudge
+from flowengine.ai.voice.backchannel import is_backchannel
+from flowengine.ai.voice.endpointing import TurnJudge, Verdict
 from flowengine.ai.voice.expectation import expectation, last_question
 from flowengine.ai.voice.metrics import TurnMetrics
+from flowengine.ai.voice.questions import asked
 from flowengine.ai.voice.recognition import Recognition
 from flowengine.ai.voice.sentences import SentenceSplitter
 from flowengine.ai.voice.speech_handle import SpeechHandle, report_mark
@@ -42,8 +44,6 @@ MAX_BUFFER_MS = 60_000  # of the caller's audio kept while an utterance lasts (t
 # kept frame is an object the garbage collector scans: 60 s per call made its full collections of a 200-call
 # process take 30-70 ms, stalling every call's media (`bench capacity`).
 IDLE_BUFFER_MS = 5_000
-BACKCHANNELS = frozenset({"mm", "mmhm", "mm-hm", "mhm", "uh-huh", "uhhuh", "uh", "um", "hmm", "yeah", "yes",
-                          "ok", "okay", "right", "sure", "aha", "ah", "oh"})
 
 # What a tool call does to the conversation: None keeps going (with the result sent back to the
 # model), otherwise the conversation ends with that reason.
@@ -58,9 +58,11 @@ class ConversationSettings:
     language: str = ""
     keywords: tuple[str, ...] = ()  # words the recogniser should favour (names, products), when it takes them
     voice_id: str = ""
-    smart_turn: bool = False
-    min_interruption_ms: int = 400  # caller speech this long during agent speech interrupts it
-    min_interruption_words: int = 2  # ... or this many words that are not a backchannel
+    smart_turn: bool = True  # wait for the end of a thought, not the first pause (see endpointing.TurnJudge)
+    # Caller speech during agent speech pauses the agent at once; it goes on if the words were only a backchannel
+    # ("mm-hm", "yeah", "okay": backchannel.py, whatever their length), or, when nothing was recognised, if the
+    # sound was shorter than this; any other words interrupt it.
+    min_interruption_ms: int = 400
     temperature: float | None = None
     max_tokens: int | None = None
     # said when a provider fails for good (after its own retries), before the AI call ends with
@@ -146,6 +148,7 @@ class Conversation:
         self._stop_speech()
         await self._cancel_reply()
         self._drop_utterance()
+        self._drop_held_turn()
 
     def resume(self, line: str = "") -> None:
         """Listen and speak again; `line` is said first (e.g. "Thanks for waiting.")."""
@@ -189,8 +192,8 @@ class Conversation:
     def say(self, text: str) -> SpeechHandle | None:
         """The agent says `text` now unless it is speaking (a call rule's prompt); stored like any reply.
         Returns its handle, None when nothing is said."""
-        if self.speaking or self._done.is_set():
-            return None
+        if self.speaking or self._done.is_set() or self._pending_end is not None:
+            return None  # never into the caller's held pause either
         return self._start_reply(TurnMetrics(index=0), say=text)
 
     async def say_line(self, text: str) -> SpeechHandle:
@@ -213,7 +216,10 @@ class Conversation:
             return
         if self.speaking:
             await self._interrupt()
-        await self._commit_turn(TurnMetrics(index=len(self.turns) + 1, caller_text=text))
+        if self._pending_end is not None:  # keys after a held, unfinished turn ("my number is ...") complete it
+            self._pending_end.cancel()
+            self._pending_end = None
+        await self._commit_turn(TurnMetrics(index=len(self.turns) + 1, caller_text=self.judge.take(text)))
 
     # -- the loop -----------------------------------------------------------------------------
     async def run(self) -> str:
@@ -334,24 +340,27 @@ class Conversation:
         text = transcript.text.strip()
         spoke_ms = event.end_ms - event.start_ms
         if utt.during_agent_speech:
-            words = [w.strip(".,!?").lower() for w in text.split()]
-            real = [w for w in words if w and w not in BACKCHANNELS]
-            if spoke_ms < self.settings.min_interruption_ms and len(real) < self.settings.min_interruption_words:
+            # The agent was paused when this speech began: judged by its words, a backchannel lets it go on.
+            if is_backchannel(text) or (not text and spoke_ms < self.settings.min_interruption_ms):
                 self.false_interruptions += 1
                 log.info("backchannel %r (%d ms) during agent speech: the agent goes on", text, spoke_ms)
                 self.output.resume()
                 return
             await self._interrupt()
-        if not text:
+        if not text and not self.judge.holding:
             return
         stt_wait_ms = (time.perf_counter() - decided) * 1000
-        if self.judge.judge(text) is TurnEnd.WAIT:
-            # Smart turn: the caller stopped mid-thought ("and...", half a number): keep listening,
-            # and answer anyway if nothing more comes.
-            self.judge.hold(text)
-            self._pending_end = self._tasks.start(self._answer_held(event, transcript), name="conversation-held-turn")
+        verdict = self.judge.judge(text)
+        if verdict.wait_ms > 0:
+            # Smart turn: the caller may go on ("and...", half a number, no day yet): hold what was said, answer
+            # it if nothing more comes within the wait (counted from the VAD's end of speech: the transcription
+            # time is part of it); speech before then continues this same turn (`_on_speech_started`).
+            self.judge.hold(text, verdict.wait_ms)
+            self._pending_end = self._tasks.start(
+                self._answer_held(event, transcript, verdict, max(0.0, verdict.wait_ms - stt_wait_ms)),
+                name="conversation-held-turn")
             self._changed()
-            log.debug("turn not finished, waiting: %r", text)
+            log.debug("turn held %d ms (%s): %r", verdict.wait_ms, verdict.why, text)
             return
         metrics = TurnMetrics(index=len(self.turns) + 1, caller_text=self.judge.take(text), decided_at=decided,
                               endpointing_ms=float(event.t_ms - event.end_ms),
@@ -359,15 +368,25 @@ class Conversation:
                               stt_ms=float(transcript.compute_ms), stt_wait_ms=stt_wait_ms)
         await self._commit_turn(metrics)
 
-    async def _answer_held(self, event: SpeechEnded, transcript: Transcript) -> None:
-        await asyncio.sleep(self.judge.extra_wait_ms / 1000)
+    async def _answer_held(self, event: SpeechEnded, transcript: Transcript, verdict: Verdict, left_ms: float) -> None:
+        await asyncio.sleep(left_ms / 1000)
         self._pending_end = None
-        metrics = TurnMetrics(index=len(self.turns) + 1, caller_text=self.judge.take(),
+        caller_text = self.judge.take()
+        if not caller_text:
+            self._changed()
+            return  # only sounds without words were held
+        metrics = TurnMetrics(index=len(self.turns) + 1, caller_text=caller_text,
                               decided_at=time.perf_counter(),
-                              endpointing_ms=float(event.t_ms - event.end_ms + self.judge.extra_wait_ms),
+                              endpointing_ms=float(event.t_ms - event.end_ms + verdict.wait_ms),
                               ended_by="vad",
                               stt_ms=float(transcript.compute_ms))
         await self._commit_turn(metrics)
+
+    def _drop_held_turn(self) -> None:
+        if self._pending_end is not None:
+            self._pending_end.cancel()
+            self._pending_end = None
+        self.judge.take()
 
     async def _commit_turn(self, metrics: TurnMetrics) -> None:
         user = ChatMessage("user", metrics.caller_text)
@@ -485,6 +504,8 @@ class Conversation:
             said = handle.heard_text if handle.interrupted else handle.text
             if said and self.on_speech is not None:
                 self.on_speech("agent", False, said)
+            if said:
+                self.judge.asked = asked(said)  # what the caller's next turn answers
             if said or calls:  # a tool-only reply is kept too: tool results must follow their call
                 message = ChatMessage("assistant", said, tool_calls=tuple(calls))
                 self.messages.append(message)

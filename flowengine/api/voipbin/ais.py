@@ -40,7 +40,7 @@ class AIBody(Body):
     stt_type: str = Field("", max_length=255)
     stt_language: str = Field("", max_length=64)
     vad_config: VadConfig | None = None
-    smart_turn_enabled: bool = False
+    smart_turn_enabled: bool = True  # the seed documents no default; see docs/decisions.md "Turns"
     tool_names: list[str] = Field(default_factory=list, max_length=100)
     tools: list[dict[str, Any]] = Field(default_factory=list, max_length=100)
     """Declared tools (docs/ai.md "Tools"); a function tool's `server.secret` is taken out here and kept

@@ -28,6 +28,7 @@ from flowengine.providers.stt.base import (
 from flowengine.providers.stt.whisper_base import base_model_path
 from flowengine.providers.stt.whisper_context import decode_in_context
 from flowengine.providers.stt.whisper_decode import decode
+from flowengine.providers.stt.whisper_pool import ModelPool, default_workers
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +38,12 @@ DEFAULT_TIMEOUT_S = 15.0
 
 @dataclass
 class _Engine:
-    """One loaded model and the single worker thread that runs it (one inference at a time)."""
+    """One loaded model and its pool of workers (`pool.run(fn)` runs `fn(model)`; `executor` is the pool's)."""
 
     model: Any
     executor: ThreadPoolExecutor
     multilingual: bool
+    pool: ModelPool[Any]
 
 
 def bundled_model_path() -> str:
@@ -101,11 +103,11 @@ def supports(*, model_path: str = "", language: object = "", **_: object) -> tup
 
 @STT_PROVIDERS.register("whisper", ready=ready, supports=supports)
 class WhisperSTT(STTProvider):
-    """The model loads once per process (shared by every instance with the same settings); inference
-    runs on one worker thread per model, so calls queue rather than fight for the 2 cores."""
+    """The model loads once per process (shared by every instance with the same settings); inference runs on
+    a pool of `workers` threads (default: one per core) of `cpu_threads` each (default 1), behind the media clock."""
 
     name = "whisper"
-    _engines: ClassVar[dict[tuple[str, str, int], _Engine]] = {}
+    _engines: ClassVar[dict[tuple[str, str, int, int], _Engine]] = {}
     _engines_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(
@@ -115,6 +117,7 @@ class WhisperSTT(STTProvider):
         model_path: str = "",
         compute_type: str = "int8",
         cpu_threads: int = 0,
+        workers: int = 0,
         full_window: bool = False,
         timeout_s: float = DEFAULT_TIMEOUT_S,
         answer_floor: float | None = None,
@@ -125,14 +128,15 @@ class WhisperSTT(STTProvider):
         self.model_name = model_path or model or BUNDLED_MODEL
         self._model_path = model_path or (MODELS[model]() if model else "")
         self._compute_type = compute_type
-        self._cpu_threads = cpu_threads or min(os.cpu_count() or 1, 4)
+        self._workers = workers or default_workers()
+        self._cpu_threads = cpu_threads or 1
         self._full_window = full_window  # True: always decode on Whisper's 30 s window (slower, reference)
         self._timeout_s = timeout_s
         self._prompt = prompt_question  # the agent's question as Whisper's previous text (measured: see decisions)
         self._floor = answer_floor  # least score of a closed answer (None: its kind's)
 
-    def _key(self) -> tuple[str, str, int]:
-        return (self._model_path or bundled_model_path(), self._compute_type, self._cpu_threads)
+    def _key(self) -> tuple[str, str, int, int]:
+        return (self._model_path or bundled_model_path(), self._compute_type, self._cpu_threads, self._workers)
 
     def _engine(self) -> _Engine:
         key = self._key()
@@ -155,15 +159,19 @@ class WhisperSTT(STTProvider):
         except ImportError as exc:
             raise STTError(f"the offline STT needs faster-whisper: {INSTALL_HINT}") from exc
         started = time.perf_counter()
-        try:
-            model = WhisperModel(
-                path, device="cpu", compute_type=self._compute_type, cpu_threads=self._cpu_threads,
-                local_files_only=True)
-        except Exception as exc:  # CTranslate2 raises RuntimeError/ValueError for bad model folders
-            raise STTError(f"cannot load the Whisper model in {path}: {exc}") from exc
-        log.info("whisper model %s loaded in %.0f ms", path, (time.perf_counter() - started) * 1000)
-        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whisper")
-        return _Engine(model, executor, bool(model.model.is_multilingual))
+
+        def load(workers: int) -> Any:
+            try:
+                return WhisperModel(
+                    path, device="cpu", compute_type=self._compute_type, cpu_threads=self._cpu_threads,
+                    num_workers=workers, local_files_only=True)
+            except Exception as exc:  # CTranslate2 raises RuntimeError/ValueError for bad model folders
+                raise STTError(f"cannot load the Whisper model in {path}: {exc}") from exc
+
+        pool: ModelPool[Any] = ModelPool(load, workers=self._workers, name="whisper")
+        log.info("whisper model %s loaded in %.0f ms (%d workers x %d threads)", path,
+                 (time.perf_counter() - started) * 1000, pool.workers, self._cpu_threads)
+        return _Engine(pool.model, pool.executor, bool(pool.model.model.is_multilingual), pool)
 
     async def warm_up(self) -> None:
         engine = await self._loaded()

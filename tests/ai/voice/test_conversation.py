@@ -21,7 +21,8 @@ class Rig:
         self.stt, self.llm = stt, llm
         self.conv = Conversation(
             inbox=self.inbox, output=self.out, stt=stt, llm=llm, tts=ToneTTS(),
-            messages=[ChatMessage("system", "You book appointments.")], settings=settings or ConversationSettings())
+            messages=[ChatMessage("system", "You book appointments.")],
+            settings=settings or ConversationSettings(smart_turn=False))  # every pause a turn, unless a test says
         self.t = 0
 
     async def speak(self, ms: int, *, stop_gap: int = 200) -> None:
@@ -142,19 +143,104 @@ async def test_a_backchannel_does_not_interrupt() -> None:
     assert [m.content for m in rig.conv.messages if m.role == "assistant"] == [reply.strip()]
 
 
+SMART = ConversationSettings(smart_turn=True)
+
+
 async def test_smart_turn_waits_for_the_rest_of_a_phone_number() -> None:
-    rig = Rig(ScriptedSTT(["my number is five five five", "one two three four"]), ScriptedLLM(["Thanks."]),
-              ConversationSettings(smart_turn=True))
+    rig = Rig(ScriptedSTT(["my number is five five five", "one two three four"]), ScriptedLLM(["Thanks."]), SMART)
     tasks = await run_rig(rig)
     await rig.speak(800)
     await asyncio.sleep(0.3)
-    assert rig.llm.requests == []  # held: the number is not finished
+    assert rig.llm.requests == [] and rig.conv.caller_speaking  # held: the number is not finished
+    assert rig.conv.say("Are you still there?") is None  # nothing is said into the caller's held pause
     await rig.speak(800)
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(0.8)  # a whole number, not asked for: a plain sentence's wait
     await settle(rig)
     await stop(rig, tasks)
     users = [m.content for m in rig.conv.messages if m.role == "user"]
-    assert users == ["my number is five five five one two three four"]
+    assert users == ["my number is five five five one two three four"]  # one turn, one message
+    assert len(rig.llm.requests) == 1 and [m.content for m in rig.conv.messages if m.role == "assistant"] == ["Thanks."]
+
+
+async def test_a_held_turn_is_answered_when_nothing_more_comes() -> None:
+    rig = Rig(ScriptedSTT(["I would like to come on"]), ScriptedLLM(["Which day?"]), SMART)
+    tasks = await run_rig(rig)
+    await rig.speak(800)
+    await asyncio.sleep(0.6)
+    assert rig.llm.requests == []  # "on ...": the unfinished wait is 1.2 s
+    await asyncio.sleep(1.0)
+    await settle(rig)
+    await stop(rig, tasks)
+    assert [m.content for m in rig.conv.messages if m.role == "user"] == ["I would like to come on"]
+    assert rig.conv.turns[0].endpointing_ms == 200 + 1200
+
+
+async def test_a_held_turn_followed_by_a_sound_without_words_is_still_answered_once() -> None:
+    rig = Rig(ScriptedSTT(["my name is", ""]), ScriptedLLM(["Sorry, your name?"]), SMART)
+    tasks = await run_rig(rig)
+    await rig.speak(600)
+    await asyncio.sleep(0.2)
+    await rig.speak(300)  # a cough: the hold starts again, and then the turn is answered
+    await asyncio.sleep(1.6)
+    await settle(rig)
+    await stop(rig, tasks)
+    assert [m.content for m in rig.conv.messages if m.role == "user"] == ["my name is"]
+    assert len(rig.llm.requests) == 1
+
+
+async def test_a_complete_answer_to_the_question_asked_is_answered_at_once() -> None:
+    rig = Rig(ScriptedSTT(["Next Tuesday please."]), ScriptedLLM(["And at what time?"]),
+              ConversationSettings(smart_turn=True, speak_first=True, first_message="Which day would you like?"))
+    tasks = await run_rig(rig)
+    await asyncio.sleep(0.05)
+    await settle(rig)  # the agent asked for a day
+    await rig.speak(700)
+    await asyncio.sleep(0.1)
+    assert len(rig.llm.requests) == 1  # no extra wait: a day was asked and given
+    await settle(rig)
+    await stop(rig, tasks)
+    assert rig.conv.turns[0].endpointing_ms == 200
+
+
+async def test_keys_after_a_held_turn_complete_it_and_a_pause_forgets_it() -> None:
+    rig = Rig(ScriptedSTT(["my number is five five five", "my name is"]), ScriptedLLM(["Thanks.", "Welcome back."]),
+              SMART)
+    tasks = await run_rig(rig)
+    await rig.speak(800)
+    await asyncio.sleep(0.1)
+    await rig.conv.send_user_text("1234")  # DTMF where digits were being read out
+    await settle(rig)
+    assert [m.content for m in rig.conv.messages if m.role == "user"] == ["my number is five five five 1234"]
+    await rig.speak(600)  # "my name is" ... held
+    await asyncio.sleep(0.1)
+    assert rig.conv.caller_speaking
+    await rig.conv.pause()
+    assert not rig.conv.caller_speaking and not rig.conv.judge.holding  # forgotten, never answered
+    rig.conv.resume()
+    await asyncio.sleep(1.4)
+    await stop(rig, tasks)
+    assert len(rig.llm.requests) == 1
+
+
+async def test_backchannels_of_any_length_never_cancel_the_reply_and_other_words_do() -> None:
+    reply = "Let me check the calendar for you " * 6
+    rig = Rig(ScriptedSTT(["What is free on Monday", "Okay, yeah, right, uh huh, mm-hm.", "No wait."]),
+              ScriptedLLM([reply, "Yes?"]))
+    tasks = await run_rig(rig)
+    await rig.speak(600)
+    await asyncio.wait_for(rig.out.sent(300), 5)
+    speech = rig.conv.speech
+    await rig.speak(1400)  # long, but only backchannels
+    assert rig.conv.interruptions == 0 and rig.conv.false_interruptions == 1 and not rig.out.paused
+    assert speech is not None and not speech.done()
+    await asyncio.wait_for(rig.out.sent(300), 5)
+    await rig.speak(300)  # short, but real words
+    assert rig.conv.interruptions == 1 and speech.done() and speech.interrupted
+    assert rig.conv.barge_in_stop_ms[-1] <= 60
+    await asyncio.sleep(0.3)
+    await settle(rig)
+    await stop(rig, tasks)
+    assert [m.content for m in rig.conv.messages if m.role == "user"] == ["What is free on Monday", "No wait."]
 
 
 class FailingLLM(ScriptedLLM):

@@ -68,7 +68,7 @@ class Rig:
         self.inbox = MediaInbox()
         self.out = FakeOutput()
         self.conv = Conversation(inbox=self.inbox, output=self.out, stt=stt, llm=llm, tts=tts or ToneTTS(),
-                                 messages=[ChatMessage("system", "Be brief.")], settings=ConversationSettings(),
+                                 messages=[ChatMessage("system", "Be brief.")], settings=ConversationSettings(smart_turn=False),
                                  **extra)  # type: ignore[arg-type]
         self.t = 0
         self.tasks = (asyncio.ensure_future(self.conv.run()), asyncio.ensure_future(self.out.drain()))

@@ -1,0 +1,124 @@
+"""SIPp as the tests' outside softphone: runs a scenario of tests/fixtures/sipp, hears the far end's RTP."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from flowengine.asterisk.instance import free_port
+from flowengine.media.g711 import alaw_decode, ulaw_decode
+from flowengine.media.rtp import RtpPacket
+
+SCENARIOS = Path(__file__).parents[1] / "fixtures" / "sipp"
+AUDIBLE_RMS = 300.0  # int16 RMS of a 20 ms frame (8 kHz): speech, not comfort noise or silence
+RESPONSE = re.compile(r"^SIP/2\.0 (\d{3}) ", re.MULTILINE)
+CALL_ID = re.compile(r"^Call-ID: (.+)$", re.MULTILINE)
+
+
+@dataclass
+class SippResult:
+    returncode: int
+    responses: list[int]  # status codes of the responses SIPp received, in order
+    messages: str  # the SIP messages it sent and received (-trace_msg), for failure reports
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+    @property
+    def call_id(self) -> str:
+        found = CALL_ID.search(self.messages)
+        return found.group(1).strip() if found else ""
+
+
+class RtpEar(asyncio.DatagramProtocol):
+    """The softphone's RTP socket: decodes what the far end sends (G.711 at 8 kHz)."""
+
+    def __init__(self) -> None:
+        self.frames: list[np.ndarray] = []
+        self.garbage = 0
+
+    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+        try:
+            packet = RtpPacket.parse(data)
+        except ValueError:
+            self.garbage += 1
+            return
+        if packet.payload_type in (0, 8):
+            decode = ulaw_decode if packet.payload_type == 0 else alaw_decode
+            self.frames.append(np.asarray(decode(packet.payload), dtype=np.int16))
+
+    def audible_seconds(self) -> float:
+        """How long the far end spoke: 20 ms frames loud enough to be speech."""
+        loud = [f for f in self.frames if f.size and np.sqrt(np.mean(f.astype(np.float64) ** 2)) > AUDIBLE_RMS]
+        return 0.02 * len(loud)
+
+    def pcm(self) -> np.ndarray:
+        return np.concatenate(self.frames) if self.frames else np.zeros(0, np.int16)
+
+
+@dataclass
+class Softphone:
+    """One SIP identity run by SIPp from `local_ip` (any 127.x address on loopback) against `server`."""
+
+    server: tuple[str, int]
+    user: str
+    password: str = ""
+    local_ip: str = "127.0.0.1"
+    workdir: Path = field(default_factory=lambda: Path("."))
+
+    async def run(self, scenario: str, *, extension: str = "1000", call_ms: int = 3000,
+                  rtp_port: int = 0, timeout: float = 60.0) -> SippResult:
+        """Run `scenario` (a file name in tests/fixtures/sipp) for one call; `rtp_port` is where the SDP
+        says this phone listens."""
+        media_port = _media_port(self.local_ip)
+        log = self.workdir / f"sipp-{scenario}-{self.user}-{media_port}.log"
+        args = ["sipp", f"{self.server[0]}:{self.server[1]}", "-sf", str(SCENARIOS / scenario), "-m", "1",
+                "-i", self.local_ip, "-bind_local", "-p", str(free_port(self.local_ip, socket.SOCK_DGRAM)), "-mi", self.local_ip, "-mp", str(media_port),
+                "-s", extension, "-key", "user", self.user, "-key", "rtp_port", str(rtp_port or media_port),
+                "-d", str(call_ms), "-recv_timeout", "10000", "-nostdin", "-trace_msg", "-message_file", str(log)]
+        if self.password:
+            args += ["-au", self.user, "-ap", self.password]
+        proc = await asyncio.create_subprocess_exec(*args, stdin=asyncio.subprocess.DEVNULL,
+                                                    stdout=asyncio.subprocess.DEVNULL,
+                                                    stderr=asyncio.subprocess.PIPE, cwd=self.workdir)
+        try:
+            _, err = await asyncio.wait_for(proc.communicate(), timeout)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+            raise
+        messages = log.read_text(errors="replace") if log.exists() else err.decode(errors="replace")
+        received = "\n".join(part for part in messages.split("----") if "message received" in part)
+        return SippResult(proc.returncode or 0, [int(code) for code in RESPONSE.findall(received)],
+                          messages + err.decode(errors="replace"))
+
+    @contextlib.asynccontextmanager
+    async def ear(self) -> AsyncIterator[tuple[RtpEar, int]]:
+        """An RTP socket on this phone's address; yields it and its port."""
+        loop = asyncio.get_running_loop()
+        transport, ear = await loop.create_datagram_endpoint(RtpEar, local_addr=(self.local_ip, 0))
+        try:
+            yield ear, transport.get_extra_info("sockname")[1]
+        finally:
+            transport.close()
+
+
+def _media_port(host: str) -> int:
+    """SIPp's own media port (it binds it and the one two above, for video): both free, off the RTP range."""
+    for _ in range(20):
+        port = free_port(host, socket.SOCK_DGRAM)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            try:
+                s.bind((host, port + 2))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError(f"no free pair of UDP ports on {host}")
+
