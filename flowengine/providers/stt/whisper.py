@@ -184,8 +184,8 @@ class WhisperSTT(STTProvider):
         return await self.transcribe_in_context(pcm, OPEN, language=language)
 
     async def transcribe_in_context(self, pcm: np.ndarray, context: STTContext, *, language: str = "") -> Transcript:
-        """For a closed question (a day, a time, yes/no...), the answer's words get a second, restricted decode
-        of the same audio (whisper_context); an open one is transcribed as is."""
+        """For a closed question (a day, a time, yes/no, a name on file) the allowed answers are scored against
+        the same encoded audio when the free transcript holds none (whisper_context); an open one is as heard."""
         audio = _as_float(pcm)
         audio_ms = len(audio) * 1000 // SAMPLE_RATE
         engine = await self._loaded()
