@@ -115,7 +115,9 @@ def _make_call(i: int, clock: MediaClock, pool: ProviderPool, endpoints: Endpoin
     conversation = Conversation(
         inbox=inbox, output=session.output, stt=meter.stt(pool.stt(STT)), llm=meter.llm(llm),
         tts=meter.tts(pool.tts(TTS)), messages=[ChatMessage("system", "You book dental appointments.")],
-        settings=ConversationSettings(language="en-US"))
+        # smart turn off: the fakes' words are plain sentences, whose extra wait (measured by `bench turns`) would
+        # hide the recogniser's time this bench reports
+        settings=ConversationSettings(language="en-US", smart_turn=False))
     return _Call(session, inbox, conversation, llm)
 
 

@@ -68,9 +68,10 @@ class CloudStack:
         return out
 
     def ai_fields(self, stop_secs: float | None = None) -> dict[str, Any]:
-        """The AI on the three vendors; `stop_secs` its VAD's (None: the default)."""
+        """The AI on the three vendors; `stop_secs` its VAD's (None: the default). Smart turn off: this bench
+        compares the VAD's and the recogniser's turn ends, which the smart turn's extra wait (`bench turns`) hides."""
         fields: dict[str, Any] = {"stt_type": VENDORS["stt"], "tts_type": VENDORS["tts"], "engine_model": MODEL,
-                                  "engine_key": self.llm.api_key,
+                                  "engine_key": self.llm.api_key, "smart_turn_enabled": False,
                                   "parameter": {"first_message": "Hello, this is Bright Smile Dental. How can I help?"}}
         if stop_secs is not None:
             fields["vad_config"] = {"stop_secs": stop_secs}
