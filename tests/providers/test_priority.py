@@ -73,8 +73,11 @@ def test_a_platform_without_priorities_is_left_alone(monkeypatch: pytest.MonkeyP
     assert not priority.set_thread_nice(priority.BACKGROUND_NICE)
 
 
+_GETPRIORITY = os.getpriority
+
+
 def _nice() -> int:
-    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    return _GETPRIORITY(os.PRIO_PROCESS, threading.get_native_id())
 
 
 def _in_own_loop_thread(main: object) -> object:
@@ -103,6 +106,8 @@ def test_without_cap_sys_nice_the_loop_and_its_executor_stay_as_they_were(monkey
         raise PermissionError(1, "Operation not permitted")
 
     monkeypatch.setattr(os, "setpriority", denied)
+    # whatever this thread's nice value (an engine started in this process may have raised it), never "already so"
+    monkeypatch.setattr(os, "getpriority", lambda which, who: 19)
 
     async def main() -> tuple[bool, int, int]:
         before = _nice()

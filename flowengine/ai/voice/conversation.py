@@ -134,6 +134,9 @@ class Conversation:
         self._cut_early = False  # the recogniser's end of speech ended the turn before the VAD did
         self.provider_turn_ends = 0  # turns ended by the recogniser's signal rather than the VAD's
         self.false_cuts = 0  # ... after which the caller went on within the VAD's stop time
+        self._unsent: tuple[ChatMessage, TurnMetrics] | None = None  # the caller's turn, stored at the answer's first audio
+        self._withdrawn: TurnMetrics | None = None  # the turn whose answer is being withdrawn
+        self.withdrawn_answers = 0
 
     # -- control ------------------------------------------------------------------------------
     def end(self, reason: str) -> None:
@@ -239,7 +242,7 @@ class Conversation:
                         await self.ears.feed(item)
                 elif isinstance(item, SpeechStarted):
                     self._cut_early = False
-                    self._on_speech_started(item)
+                    await self._on_speech_started(item)
                     await self.ears.begin(item.start_ms)
                 elif isinstance(item, SpeechStopping):
                     self._on_speech_stopping(item)
@@ -266,11 +269,13 @@ class Conversation:
             await self.ears.aclose()
         return self.ended_reason or "ended"
 
-    def _on_speech_started(self, event: SpeechStarted) -> None:
+    async def _on_speech_started(self, event: SpeechStarted) -> None:
         self._drop_utterance()
         if self._pending_end is not None:  # the caller goes on with a held (unfinished) turn
             self._pending_end.cancel()
             self._pending_end = None
+        if self._unsent is not None and self.judge.enabled:
+            await self._withdraw_answer()  # the caller went on before the agent said a word of its answer
         agent = self.speaking
         self._utterance = _Utterance(start_ms=event.start_ms, during_agent_speech=agent)
         self.caller_utterances += 1
@@ -299,7 +304,7 @@ class Conversation:
             self._cut_early = False
             self.false_cuts += 1
             start = SpeechStarted(event.t_ms, event.t_ms - 20)
-            self._on_speech_started(start)
+            await self._on_speech_started(start)
             await self.ears.begin(start.start_ms)
             return
         if utt is not None:
@@ -389,10 +394,38 @@ class Conversation:
         self.judge.take()
 
     async def _commit_turn(self, metrics: TurnMetrics) -> None:
+        """The caller's turn goes to the model now; it is stored (emitted) once the agent's answer starts to
+        sound, so an answer the caller talks over before its first word can be withdrawn (`_withdraw_answer`)."""
         user = ChatMessage("user", metrics.caller_text)
         self.messages.append(user)
-        await self._emit(user, {"direction": "incoming"})
+        self._unsent = (user, metrics)
         self._start_reply(metrics)
+
+    async def _emit_unsent(self) -> None:
+        unsent, self._unsent = self._unsent, None
+        if unsent is not None:
+            await self._emit(unsent[0], {"direction": "incoming"})
+
+    async def _withdraw_answer(self) -> None:
+        """The caller speaks again after a turn was committed and before any audio of its answer: the answer is
+        dropped unsaid (with any tool calls the model asked for) and the turn is held again, to become one
+        message with what the caller says now."""
+        unsent, self._unsent = self._unsent, None
+        if unsent is None:
+            return
+        user, metrics = unsent
+        self._withdrawn = metrics
+        try:
+            await self._cancel_reply()
+        finally:
+            self._withdrawn = None
+        for index in range(len(self.messages) - 1, -1, -1):
+            if self.messages[index] is user:
+                del self.messages[index]
+                break
+        self.judge.hold(user.content)
+        self.withdrawn_answers += 1
+        log.info("the caller went on before the answer started: answer withdrawn, turn held (%r)", user.content)
 
     async def _transcribe(self, utt: _Utterance) -> Transcript | STTError:
         """The utterance as text. A failure is returned, not raised: it is the turn's to handle (in
@@ -499,23 +532,30 @@ class Conversation:
             await handle.wait_for_playout()  # resolved by the media path in the tick of the last frame
         finally:
             handle.end_input()  # a turn cut short still plays out what it queued, unless that was cleared
-            # What the caller heard of an interrupted reply; all of it otherwise (a reply cancelled
-            # because the conversation ended is still playing out).
-            said = handle.heard_text if handle.interrupted else handle.text
-            if said and self.on_speech is not None:
-                self.on_speech("agent", False, said)
-            if said:
-                self.judge.asked = asked(said)  # what the caller's next turn answers
-            if said or calls:  # a tool-only reply is kept too: tool results must follow their call
-                message = ChatMessage("assistant", said, tool_calls=tuple(calls))
-                self.messages.append(message)
-                await self._emit(message, {"direction": "outgoing", "interrupted": handle.interrupted})
-            if metrics.index:
-                self.turns.append(metrics)
+            if self._withdrawn is not metrics:  # withdrawn before a word was heard: nothing of this turn is kept
+                await self._keep_turn(handle, metrics, calls)
         for call in calls:
             await self._run_tool(call)
         if calls and self.after_tools is not None and await self.after_tools() and not self._done.is_set():
             await self._respond(TurnMetrics(index=0), "")  # the model answers the tool results
+
+    async def _keep_turn(self, handle: SpeechHandle, metrics: TurnMetrics, calls: list[ToolCall]) -> None:
+        """Store a finished (or cut) agent turn: the caller's message first (an answer that made no sound still
+        stores it), then what the caller heard of the reply."""
+        await self._emit_unsent()
+        # What the caller heard of an interrupted reply; all of it otherwise (a reply cancelled
+        # because the conversation ended is still playing out).
+        said = handle.heard_text if handle.interrupted else handle.text
+        if said and self.on_speech is not None:
+            self.on_speech("agent", False, said)
+        if said:
+            self.judge.asked = asked(said)  # what the caller's next turn answers
+        if said or calls:  # a tool-only reply is kept too: tool results must follow their call
+            message = ChatMessage("assistant", said, tool_calls=tuple(calls))
+            self.messages.append(message)
+            await self._emit(message, {"direction": "outgoing", "interrupted": handle.interrupted})
+        if metrics.index:
+            self.turns.append(metrics)
 
     async def _think(self, sentences: asyncio.Queue[str | None], metrics: TurnMetrics) -> list[ToolCall]:
         splitter = SentenceSplitter()
@@ -567,6 +607,8 @@ class Conversation:
                     self.on_speech("agent", True, "")
                 first = False
                 handle.play(index, sentence, chunk, tts.sample_rate)
+                if self._unsent is not None:
+                    await self._emit_unsent()  # the answer sounds: the caller's turn is final, store it
 
     async def _run_tool(self, call: ToolCall) -> None:
         if self.on_tool is None:

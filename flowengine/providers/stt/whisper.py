@@ -104,7 +104,7 @@ def supports(*, model_path: str = "", language: object = "", **_: object) -> tup
 @STT_PROVIDERS.register("whisper", ready=ready, supports=supports)
 class WhisperSTT(STTProvider):
     """The model loads once per process (shared by every instance with the same settings); inference runs on
-    a pool of `workers` threads (default: one per core) of `cpu_threads` each (default 1), behind the media clock."""
+    a pool of `workers` threads (default: one per core) of `cpu_threads` each (default: the cores), behind the loop."""
 
     name = "whisper"
     _engines: ClassVar[dict[tuple[str, str, int, int], _Engine]] = {}
@@ -129,7 +129,7 @@ class WhisperSTT(STTProvider):
         self._model_path = model_path or (MODELS[model]() if model else "")
         self._compute_type = compute_type
         self._workers = workers or default_workers()
-        self._cpu_threads = cpu_threads or 1
+        self._cpu_threads = cpu_threads or min(os.cpu_count() or 1, 4)  # each worker's (measured: 2x2 beats 2x1 alone)
         self._full_window = full_window  # True: always decode on Whisper's 30 s window (slower, reference)
         self._timeout_s = timeout_s
         self._prompt = prompt_question  # the agent's question as Whisper's previous text (measured: see decisions)
@@ -184,8 +184,8 @@ class WhisperSTT(STTProvider):
         return await self.transcribe_in_context(pcm, OPEN, language=language)
 
     async def transcribe_in_context(self, pcm: np.ndarray, context: STTContext, *, language: str = "") -> Transcript:
-        """For a closed question (a day, a time, yes/no...), the answer's words get a second, restricted decode
-        of the same audio (whisper_context); an open one is transcribed as is."""
+        """For a closed question (a day, a time, yes/no, a name on file) the allowed answers are scored against
+        the same encoded audio when the free transcript holds none (whisper_context); an open one is as heard."""
         audio = _as_float(pcm)
         audio_ms = len(audio) * 1000 // SAMPLE_RATE
         engine = await self._loaded()

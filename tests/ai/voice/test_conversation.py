@@ -222,6 +222,30 @@ async def test_keys_after_a_held_turn_complete_it_and_a_pause_forgets_it() -> No
     assert len(rig.llm.requests) == 1
 
 
+async def test_an_answer_the_caller_talks_over_before_its_first_word_is_withdrawn() -> None:
+    slow = ScriptedLLM(["Sure thing, which day would suit you best?", "Tuesday at ten it is."], word_delay=0.3)
+    rig = Rig(ScriptedSTT(["I would like to book an appointment.", "on Tuesday at ten"]), slow, SMART)
+    stored: list[tuple[str, str]] = []
+
+    async def on_message(message: ChatMessage, extra: dict[str, object]) -> None:
+        stored.append((message.role, message.content))
+
+    rig.conv.on_message = on_message
+    tasks = await run_rig(rig)
+    await rig.speak(800)
+    await asyncio.sleep(0.7)  # a plain sentence's 0.5 s passed: the turn went to the model...
+    assert len(slow.requests) == 1 and rig.out.sent_ms == 0 and stored == []  # ...and nothing sounds yet
+    await rig.speak(800)  # the caller goes on
+    await asyncio.sleep(0.7)  # the whole turn is a plain sentence too
+    await settle(rig)
+    await stop(rig, tasks)
+    whole = "I would like to book an appointment. on Tuesday at ten"
+    assert stored == [("user", whole), ("assistant", "Tuesday at ten it is.")]  # one turn, one answer
+    assert [(m.role, m.content) for m in rig.conv.messages[1:]] == stored
+    assert rig.conv.withdrawn_answers == 1 and rig.conv.interruptions == 0 and len(rig.conv.turns) == 1
+    assert [m.content for m in slow.requests[1] if m.role == "user"] == [whole]
+
+
 async def test_backchannels_of_any_length_never_cancel_the_reply_and_other_words_do() -> None:
     reply = "Let me check the calendar for you " * 6
     rig = Rig(ScriptedSTT(["What is free on Monday", "Okay, yeah, right, uh huh, mm-hm.", "No wait."]),

@@ -47,3 +47,12 @@ def test_names_on_file_follow_the_opening_heard() -> None:
     assert answers.holds("my name is alex morgan") and not answers.holds("Malik Morgan")
     bare = answers_for(context, "Lord and lead.")
     assert bare is not None and "Alex Morgan." in bare.first and "My name is Alex Morgan." in bare.first
+
+
+def test_a_name_far_ahead_counts_only_among_enough_names() -> None:
+    few = answers_for(STTContext("name", ("Bright Smile", "Invisalign")), "My name is John Smith.")
+    names = ("Ann Lee", "Bo Park", "Cy Young", "Di Ross", "Ed Hall", "Flo Hart")
+    many = answers_for(STTContext("name", names), "")
+    assert few is not None and few.lead is None and few.floor == -12.0
+    assert many is not None and many.lead == 4.0
+    assert many.value_of("My name is Di Ross.") == "di ross" and many.value_of("Di.") == ""

@@ -94,7 +94,7 @@ async def test_shutdown_finishes_running_work_and_refuses_more() -> None:
         time.sleep(0.1)
         return "finished"
 
-    running = asyncio.ensure_future(pool.run(slow))
+    running = asyncio.create_task(pool.run(slow))
     await asyncio.to_thread(started.wait, 5)
     await asyncio.to_thread(pool.shutdown)
     assert await running == "finished"
