@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from flowengine.ai.voice.endpointing import PLAIN_MS, TurnJudge, digits_in
+from flowengine.ai.voice.expectation import expectation
 from flowengine.ai.voice.questions import Asked, asked
 from flowengine.bench.conversation import pcts
 from flowengine.bench.corpus import DIALOGUES, PAUSE, RATE, SNR_DB, VOICES, Line, Voice, render
@@ -23,7 +24,7 @@ from flowengine.media.vad import SpeechEnded, SpeechStarted, VadAnalyzer, VadCon
 from flowengine.media.vad_backends import make_vad_backend
 from flowengine.providers.llm.base import ChatMessage, TextDelta
 from flowengine.providers.llm.rules import RulesLLM
-from flowengine.providers.stt.base import STTProvider
+from flowengine.providers.stt.base import OPEN, STTContext, STTProvider
 
 LINE_RATE = 8000  # the calls' rate: the VAD listens to 8 kHz u-law
 FRAME = LINE_RATE // 50
@@ -103,24 +104,31 @@ JUDGES: dict[str, Callable[[], OldJudge | NewJudge]] = {
 PLAIN_SWEEP_MS = (300, 400, 500, 600, 700, 900)  # the smart judge with another wait after plain sentences
 
 
-async def questions_before() -> dict[str, Asked]:
-    """For each corpus line, what the receptionist (the offline rule engine) asked just before it."""
-    kinds: dict[str, Asked] = {}
+async def replies_before() -> dict[str, str]:
+    """For each corpus line, what the receptionist (the offline rule engine) said just before it."""
+    before: dict[str, str] = {}
     for dialogue in DIALOGUES:
         llm = RulesLLM(model="appointments")
         messages = [ChatMessage("system", "You are the receptionist of Bright Smile.")]
         reply = ""
         for line in dialogue.lines:
-            kinds.setdefault(line.text, asked(reply))
+            before.setdefault(line.text, reply)
             messages.append(ChatMessage("user", line.said))
             reply = "".join([e.text async for e in llm.stream(messages) if isinstance(e, TextDelta)])
             messages.append(ChatMessage("assistant", reply))
-    return kinds
+    return before
 
 
-async def segments(line: Line, voice: Voice, snr_db: float | None, stt: STTProvider) -> tuple[list[Segment], int]:
+async def questions_before() -> dict[str, Asked]:
+    """For each corpus line, what the receptionist asked just before it."""
+    return {text: asked(reply) for text, reply in (await replies_before()).items()}
+
+
+async def segments(line: Line, voice: Voice, snr_db: float | None, stt: STTProvider,
+                   context: STTContext = OPEN) -> tuple[list[Segment], int]:
     """The line as the engine hears it on a call: VAD (webrtc, 0.2 s stop, as smart turn sets it) over 8 kHz
-    u-law, each stretch transcribed by the real recogniser. Also where the caller's speech ends (ms)."""
+    u-law, each stretch transcribed by the real recogniser, told what the agent's question expects as in a
+    call (`ai/voice/expectation.py`). Also where the caller's speech ends (ms)."""
     wide = render(line, voice, snr_db)
     narrow = ulaw_decode(ulaw_encode(resample(wide, RATE, LINE_RATE)))
     speech_end_ms = len(narrow) * 1000 // LINE_RATE
@@ -135,7 +143,7 @@ async def segments(line: Line, voice: Voice, snr_db: float | None, stt: STTProvi
                 started_t = event.t_ms
             elif isinstance(event, SpeechEnded):
                 heard = pcm[max(0, event.start_ms - PREROLL_MS) * LINE_RATE // 1000: event.end_ms * LINE_RATE // 1000]
-                text = (await stt.transcribe(resample(heard, LINE_RATE, RATE))).text.strip()
+                text = (await stt.transcribe_in_context(resample(heard, LINE_RATE, RATE), context)).text.strip()
                 found.append(Segment(started_t, event.t_ms, text))
     return found, speech_end_ms
 
@@ -159,7 +167,8 @@ def turns_of(found: list[Segment], judge: OldJudge | NewJudge, kind: Asked) -> t
 
 async def run_turn_bench(stt: STTProvider, voices: int = len(VOICES), snrs: tuple[float | None, ...] = SNR_DB,
                          log: Callable[[str], None] | None = None) -> dict[str, Any]:
-    kinds = await questions_before()
+    replies = await replies_before()
+    kinds = {text: asked(reply) for text, reply in replies.items()}
     paused = [line for d in DIALOGUES for line in d.lines if PAUSE in line.text]
     paused = list({line.text: line for line in paused}.values())
     whole = list({line.text: line for d in DIALOGUES for line in d.lines if PAUSE not in line.text}.values())
@@ -167,12 +176,12 @@ async def run_turn_bench(stt: STTProvider, voices: int = len(VOICES), snrs: tupl
     for voice in VOICES[:voices]:
         for snr in snrs:
             for line in paused:
-                found, _ = await segments(line, voice, snr, stt)
+                found, _ = await segments(line, voice, snr, stt, expectation(replies[line.text]))
                 runs.append((line, found, 1))
                 if log is not None:
                     log(f"{voice.name} {snr} {line.text!r}: {[s.text for s in found]}")
         for line in whole:  # complete lines: what each way of judging costs when nothing more comes
-            found, _ = await segments(line, voice, snrs[0], stt)
+            found, _ = await segments(line, voice, snrs[0], stt, expectation(replies[line.text]))
             runs.append((line, found, 0))
     report: dict[str, Any] = {"paused_lines": sum(1 for *_, p in runs if p), "whole_lines": sum(1 for *_, p in runs if not p),
                               "voices": [v.name for v in VOICES[:voices]],
