@@ -1,5 +1,6 @@
-"""What answer the agent's last question expects (a day, a time, a name, digits, yes/no, or anything): the
-recogniser's context for the caller's next turn, read from the question's words so it works for any model."""
+"""What answer the agent's last question expects (a day, a time, a name, digits, yes/no, or anything), read from
+the question's words so it works for any model: the recogniser's context for the caller's next turn, and what the
+turn judge (questions.py, endpointing.py) counts as a complete answer. The one reading of a question."""
 from __future__ import annotations
 
 import re
@@ -19,7 +20,8 @@ _KINDS: tuple[tuple[Expect, re.Pattern[str]], ...] = (
                           r"(?! i (?:have|take|get) your)|\b(?:is that (?:right|correct|ok|okay)|"
                           r"(?:right|correct|ok|okay)\s*\?$)")),
     ("day", re.compile(r"\b(?:which|what) (?:day|date)\b|\bday would\b|\bwhen would you\b|\bwhich date\b")),
-    ("time", re.compile(r"\bwhat time\b|\b(?:which|what) (?:hour|slot)\b|\btime (?:would|suits|works)\b")),
+    ("time", re.compile(r"\bwhat time\b|\b(?:which|what) (?:hour|slot)\b|\btime (?:would|suits|works|is best)\b|"
+                        r"\bmorning or (?:the )?afternoon\b")),
     ("name", re.compile(r"\byour (?:full |first |last )?name\b|\bwho (?:am i|is) speaking\b|\bname,? please\b")),
 )
 _SENTENCE = re.compile(r"[^.?!]+[.?!]?")
@@ -28,10 +30,12 @@ _SENTENCE = re.compile(r"[^.?!]+[.?!]?")
 def expectation(question: str, *, hints: tuple[str, ...] = ()) -> STTContext:
     """The context for the answer to `question` (the agent's last message); OPEN when it asks nothing in
     particular. `hints`: words the answer may hold (names on file), passed on for name questions."""
-    asked = _asking(question)
+    asked = asking(question)
     if not asked:
         return OPEN
     for kind, pattern in _KINDS:
+        if kind == "yes_no" and " or " in asked:
+            continue  # "Would you prefer the morning or the afternoon?" asks for one of them
         if pattern.search(asked):
             return STTContext(kind, hints if kind == "name" else (), question.strip())
     return STTContext("open", (), question.strip())
@@ -47,7 +51,8 @@ def last_question(messages: Sequence[ChatMessage]) -> str:
     return ""
 
 
-def _asking(question: str) -> str:
+def asking(question: str) -> str:
+    """The sentence of `question` that asks (its last one ending in "?"), else its last sentence; lower case."""
     sentences: list[str] = [s.strip().lower() for s in _SENTENCE.findall(question) if s.strip()]
     asks = [s for s in sentences if s.endswith("?")]
     return (asks or sentences or [""])[-1]

@@ -1,9 +1,12 @@
-"""What the agent just asked for (a day, a time, a name, digits, yes or no, or anything), read from its last reply,
-and whether a caller's words already answer it: the turn judge ends a complete answer sooner."""
+"""Whether a caller's words already answer what the agent just asked (a day, a time, a name, digits, yes or no):
+the turn judge ends a complete answer sooner. What was asked is expectation.py's reading of the question."""
 from __future__ import annotations
 
 import enum
 import re
+
+from flowengine.ai.voice.expectation import expectation
+from flowengine.providers.stt.base import Expect
 
 
 class Asked(enum.Enum):
@@ -14,18 +17,6 @@ class Asked(enum.Enum):
     YES_NO = "yes-no"
     OPEN = "open"
 
-
-_AUX = frozenset({"is", "are", "was", "do", "does", "did", "can", "could", "would", "will", "shall", "should",
-                  "have", "has", "may", "am", "were", "want", "ok", "okay", "right", "correct"})
-_ASKS_FOR = re.compile(r"\b(what|which|when|who|how|tell me|give me|have your|spell|say)\b")
-_KINDS = (  # in this order: "what time on Tuesday?" asks for a time
-    (Asked.DIGITS, re.compile(r"\b(phone|number|digits|code|zip|postcode|pin|account)\b")),
-    (Asked.NAME, re.compile(r"\b(name|who am i|who is calling|speaking with|spell)\b")),
-    (Asked.TIME, re.compile(r"\b(what|which|the) time\b|\btime (would|suits|works|is best)\b|\bwhat hour\b|"
-                            r"\bmorning or (the )?afternoon\b")),
-    (Asked.DAY, re.compile(r"\b(day|date|when)\b")),
-)
-_SENTENCE = re.compile(r"[^.!?]*[.!?]?")
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
@@ -48,26 +39,14 @@ def bare_hour(text: str) -> bool:
     return bool(_BARE_HOUR.search(said)) and not _TIME.search(said) and not _PART_OF_DAY.search(said)
 
 
-def last_question(reply: str) -> str:
-    """The sentence of `reply` that asks (the last one ending in "?"), else its last sentence."""
-    sentences = [s.strip() for s in _SENTENCE.findall(reply) if s.strip()]
-    asking = [s for s in sentences if s.endswith("?")]
-    chosen: str = (asking or sentences or [""])[-1]
-    return chosen
-
-
 def asked(reply: str) -> Asked:
-    """What the agent's reply asks the caller for."""
-    question = last_question(reply).lower()
-    if not question.endswith("?"):
-        return Asked.OPEN
-    words = re.findall(r"[a-z']+", question)
-    if words and words[0] in _AUX and " or " not in question and not _ASKS_FOR.search(question):
-        return Asked.YES_NO  # "Shall I book Tuesday at ten?", "Is that the right number?"
-    for kind, pattern in _KINDS:
-        if pattern.search(question):
-            return kind
-    return Asked.OPEN
+    """What the agent's reply asks the caller for: the recogniser's reading of it (expectation.py), so the turn
+    judge and the recogniser never disagree on what was asked."""
+    return _KIND[expectation(reply).expect]
+
+
+_KIND: dict[Expect, Asked] = {"day": Asked.DAY, "time": Asked.TIME, "name": Asked.NAME, "digits": Asked.DIGITS,
+                              "yes_no": Asked.YES_NO, "open": Asked.OPEN}
 
 
 def answers(text: str, kind: Asked) -> bool:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from flowengine.ai.voice.expectation import expectation, last_question
+from flowengine.ai.voice.expectation import asking, expectation, last_question
 from flowengine.providers.llm.base import ChatMessage, ToolCall
 
 
@@ -26,6 +26,11 @@ from flowengine.providers.llm.base import ChatMessage, ToolCall
     ("Just to confirm, that's Friday at 3 pm, is that right?", "yes_no"),
     ("Would you like me to send a reminder?", "yes_no"),
     ("Thanks for calling. We open at 8 am.", "open"),
+    ("When would you like to come?", "day"),
+    ("Would you prefer the morning or the afternoon?", "time"),
+    ("Who am I speaking with?", "name"),
+    ("What is the best number to reach you?", "digits"),
+    ("Is that the right number?", "yes_no"),  # a confirmation, though it says "number"
     ("", "open"),
 ])
 def test_the_kind_of_answer_comes_from_the_question(question: str, kind: str) -> None:
@@ -48,3 +53,8 @@ def test_the_last_question_is_the_agents_words_after_the_callers_last_turn() -> 
     assert last_question([asked, tool_only, tool]) == asked.content
     assert last_question([asked, ChatMessage("user", "Tuesday")]) == ""  # answered: nothing pending
     assert last_question([]) == ""
+
+
+def test_the_asking_sentence_of_a_reply_is_the_one_answered() -> None:
+    assert asking("Which day? Actually, what time suits you? We are busy.") == "actually, what time suits you?"
+    assert asking("We are open until six.") == "we are open until six."
