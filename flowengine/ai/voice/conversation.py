@@ -362,7 +362,7 @@ class Conversation:
             # time is part of it); speech before then continues this same turn (`_on_speech_started`).
             self.judge.hold(text, verdict.wait_ms)
             self._pending_end = self._tasks.start(
-                self._answer_held(event, transcript, verdict, max(0.0, verdict.wait_ms - stt_wait_ms)),
+                self._answer_held(event, transcript, verdict, stt_wait_ms),
                 name="conversation-held-turn")
             self._changed()
             log.debug("turn held %d ms (%s): %r", verdict.wait_ms, verdict.why, text)
@@ -373,8 +373,9 @@ class Conversation:
                               stt_ms=float(transcript.compute_ms), stt_wait_ms=stt_wait_ms)
         await self._commit_turn(metrics)
 
-    async def _answer_held(self, event: SpeechEnded, transcript: Transcript, verdict: Verdict, left_ms: float) -> None:
-        await asyncio.sleep(left_ms / 1000)
+    async def _answer_held(self, event: SpeechEnded, transcript: Transcript, verdict: Verdict,
+                           stt_wait_ms: float) -> None:
+        await asyncio.sleep(max(0.0, verdict.wait_ms - stt_wait_ms) / 1000)
         self._pending_end = None
         caller_text = self.judge.take()
         if not caller_text:
@@ -383,8 +384,8 @@ class Conversation:
         metrics = TurnMetrics(index=len(self.turns) + 1, caller_text=caller_text,
                               decided_at=time.perf_counter(),
                               endpointing_ms=float(event.t_ms - event.end_ms + verdict.wait_ms),
-                              ended_by="vad",
-                              stt_ms=float(transcript.compute_ms))
+                              ended_by="recogniser" if isinstance(event, ProviderSpeechEnded) else "vad",
+                              stt_ms=float(transcript.compute_ms), stt_wait_ms=stt_wait_ms)
         await self._commit_turn(metrics)
 
     def _drop_held_turn(self) -> None:
