@@ -52,6 +52,14 @@ def corpus_voice(name: str) -> Voice:
 
 
 SNR_DB: tuple[float | None, ...] = (None, 20.0, 10.0)  # None: a clean line
+# The practice's patients: the corpus's callers among others, with names that sound alike. The receptionist is
+# given them (the AI's `parameter.stt_keywords`) as the names its recogniser scores a name answer against; a
+# caller not on file is still heard by free decoding.
+PATIENTS_ON_FILE = (
+    "Alex Morgan", "Sam Taylor", "Jordan Lee", "Chris Walker", "Pat Johnson", "Robin Harris", "Taylor Brooks",
+    "Morgan Price", "Jamie Cooper", "Casey Ward", "Drew Bennett", "Avery Collins", "Riley Hughes", "Quinn Foster",
+    "Jesse Palmer", "Lee Jordan", "Sam Tyler", "Alex Martin", "Jordan Lewis", "Sandy Taylor",
+)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import yaml
 from flowengine.ai.aicall import AICallService, LiveAICall
 from flowengine.asterisk.sip_accounts import SipAccounts, SipBind
 from flowengine.bench.caller import Heard, ScriptedCaller
-from flowengine.bench.corpus import Line, corpus_voice, render
+from flowengine.bench.corpus import PATIENTS_ON_FILE, Line, corpus_voice, render
 from flowengine.config import load_config
 from flowengine.providers.tts.base import TTSProvider
 from flowengine.runtime import Engine
@@ -38,7 +38,9 @@ DEMO_AI: dict[str, Any] = {
     "name": "receptionist", "detail": "Books dental appointments (offline rule engine, not an LLM)",
     "engine_model": "rules.appointments", "init_prompt": "You are the receptionist of ${office}.",
     "tts_type": "piper", "stt_type": "whisper", "stt_language": "en-US",
-    "tool_names": ["stop_service", "set_variables"], "parameter": {"speak_first": True},
+    "tool_names": ["stop_service", "set_variables"],
+    # the names on file: the recogniser scores a name answer against them (anyone else is heard as said)
+    "parameter": {"speak_first": True, "stt_keywords": list(PATIENTS_ON_FILE)},
 }
 # Written without inner punctuation: the voice pauses at commas, and a pause longer than the VAD's
 # stop time (0.2 s) would end the caller's turn mid-sentence.

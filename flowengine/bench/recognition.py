@@ -10,18 +10,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flowengine.ai.voice.expectation import expectation
-from flowengine.bench.corpus import DIALOGUES, SNR_DB, VOICES, Dialogue, Voice, over_the_line, render
+from flowengine.bench.corpus import DIALOGUES, PATIENTS_ON_FILE, SNR_DB, VOICES, Dialogue, Voice, over_the_line, render
 from flowengine.bench.scoring import Score
 from flowengine.providers.llm.dialog import Dialog, State
 from flowengine.providers.llm.ruleset import load_rules
 from flowengine.providers.stt.base import OPEN, STTProvider
 
 RULES = "appointments"
-NAMES_ON_FILE = (  # the practice's patients: the corpus's callers among others (for name questions, --names)
-    "Alex Morgan", "Sam Taylor", "Jordan Lee", "Chris Walker", "Pat Johnson", "Robin Harris", "Taylor Brooks",
-    "Morgan Price", "Jamie Cooper", "Casey Ward", "Drew Bennett", "Avery Collins", "Riley Hughes", "Quinn Foster",
-    "Jesse Palmer", "Lee Jordan", "Sam Tyler", "Alex Martin", "Jordan Lewis", "Sandy Taylor",
-)
+NAMES_ON_FILE = PATIENTS_ON_FILE  # for name questions with --names (a live call gets them as the AI's stt_keywords)
 
 
 @dataclass
