@@ -117,7 +117,9 @@ async def drive(demo: DemoCall, script: list[str], barge_ins: int, say: Callable
             went_on = " (it went on after a pause first)" if stopped[1] else ""
             say(f"barge-in {trial + 1}: the caller heard the agent stop {out.stops[-1]:.0f} ms after it began"
                 f"{went_on}")
-        await caller.quiet_for(1.5)
+        # the interruption is a caller turn too: with smart turn its answer may come after a plain sentence's wait
+        if await caller.agent_speech_after(last, timeout=5) is not None:
+            await caller.quiet_for(1.5)
     return out
 
 
