@@ -16,6 +16,7 @@ from flowengine.providers.llm.textnorm import spoken_digits
 from flowengine.providers.stt import STT_PROVIDERS, STTError
 from flowengine.providers.stt.whisper import WhisperSTT, whisper_language
 from flowengine.providers.tts import TTS_PROVIDERS
+from flowengine.providers.tts.piper import PiperTTS
 
 SENTENCES = [
     "my number is five five five one two three four",
@@ -49,9 +50,17 @@ def espeak(text: str) -> Audio:
 
 
 @pytest.fixture(scope="module")
-async def piper_speech() -> list[Audio]:
+def piper_speech() -> list[Audio]:
+    """The sentences in the offline voice without its generator noise: piper draws fresh noise at every synthesis,
+    so its audio (and what Whisper hears in it) would differ from run to run; the tests want the same audio."""
+    from piper.config import SynthesisConfig
+
     tts = TTS_PROVIDERS.create("piper")
-    return [resample(await tts.synthesize(s), tts.sample_rate) for s in SENTENCES]
+    assert isinstance(tts, PiperTTS)
+    voice = tts._load()
+    exact = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
+    return [resample(np.concatenate([c.audio_int16_array for c in voice.synthesize(s, syn_config=exact)]),
+                     tts.sample_rate) for s in SENTENCES]
 
 
 @pytest.fixture(scope="module")
