@@ -33,9 +33,11 @@ class ScriptedSTT(STTProvider):
         self.texts = deque(texts)
         self.delay = delay
         self.calls = 0
+        self.audio_ms: list[int] = []  # the length of each utterance transcribed
 
     async def transcribe(self, pcm: np.ndarray, *, language: str = "") -> Transcript:
         self.calls += 1
+        self.audio_ms.append(pcm.size // 16)
         await asyncio.sleep(self.delay)
         text = self.texts[0] if self.texts else ""
         return Transcript(text, audio_ms=pcm.size // 16, compute_ms=int(self.delay * 1000))

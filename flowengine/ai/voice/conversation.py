@@ -82,6 +82,7 @@ class _Utterance:
     end_ms: int = 0
     stt: asyncio.Task[Transcript | STTError] | None = None
     during_agent_speech: bool = False
+    heard_from_ms: int | None = None  # a held turn's continuation: the recogniser hears from the held part's start
 
 
 @dataclass
@@ -235,7 +236,7 @@ class Conversation:
                     continue
                 if isinstance(item, AudioFrame):
                     self._frames.append(item)
-                    if self._utterance is None:
+                    if self._utterance is None and self.judge.held_from_ms is None:  # a held turn's audio stays
                         while len(self._frames) > IDLE_BUFFER_MS // 20:  # bounded: the deque's maxlen
                             self._frames.popleft()
                     elif self.ears.streaming:
@@ -278,6 +279,10 @@ class Conversation:
             await self._withdraw_answer()  # the caller went on before the agent said a word of its answer
         agent = self.speaking
         self._utterance = _Utterance(start_ms=event.start_ms, during_agent_speech=agent)
+        if self.judge.held_from_ms is not None and not agent and not self.ears.streaming:
+            # the caller goes on with a held turn: the batch recogniser hears it whole, pause included ("at three
+            # ... in the afternoon"), not the continuation apart (a stream has only heard what it was sent)
+            self._utterance.heard_from_ms = self.judge.held_from_ms
         self.caller_utterances += 1
         self._changed()
         if self.on_speech is not None:
@@ -354,13 +359,15 @@ class Conversation:
             await self._interrupt()
         if not text and not self.judge.holding:
             return
+        if text and utt.heard_from_ms is not None:
+            self.judge.heard_again()  # this transcript holds the held parts' words too
         stt_wait_ms = (time.perf_counter() - decided) * 1000
         verdict = self.judge.judge(text)
         if verdict.wait_ms > 0:
             # Smart turn: the caller may go on ("and...", half a number, no day yet): hold what was said, answer
             # it if nothing more comes within the wait (counted from the VAD's end of speech: the transcription
             # time is part of it); speech before then continues this same turn (`_on_speech_started`).
-            self.judge.hold(text, verdict.wait_ms)
+            self.judge.hold(text, verdict.wait_ms, start_ms=utt.start_ms)
             self._pending_end = self._tasks.start(
                 self._answer_held(event, transcript, verdict, stt_wait_ms),
                 name="conversation-held-turn")
@@ -431,7 +438,8 @@ class Conversation:
     async def _transcribe(self, utt: _Utterance) -> Transcript | STTError:
         """The utterance as text. A failure is returned, not raised: it is the turn's to handle (in
         `_on_speech_ended`), not the task owner's to log as a crashed background task."""
-        return await self.ears.transcript(utt.start_ms, utt.end_ms)
+        start = utt.start_ms if utt.heard_from_ms is None else utt.heard_from_ms
+        return await self.ears.transcript(start, utt.end_ms)
 
     def _drop_utterance(self) -> None:
         if self._utterance is None:

@@ -92,29 +92,42 @@ class TurnJudge:
         self.max_hold_ms = max_hold_ms
         self.asked = Asked.OPEN
         self._held: list[str] = []
+        self._holds = 0
         self._waited_ms = 0
+        self.held_from_ms: int | None = None  # where the held turn's audio began (None: nothing held, or unknown)
 
     def judge(self, text: str) -> Verdict:
         """The extra wait after `text`, said after the held parts."""
         if not self.enabled:
             return Verdict(0, "smart turn off")
-        if len(self._held) >= self.max_holds or self._waited_ms >= self.max_hold_ms:
+        if self._holds >= self.max_holds or self._waited_ms >= self.max_hold_ms:
             return Verdict(0, "waited enough")
         verdict = judge_text(" ".join([*self._held, text]), self.asked, self.plain_ms)
         return verdict._replace(wait_ms=min(verdict.wait_ms, self.max_hold_ms - self._waited_ms))
 
-    def hold(self, text: str, wait_ms: int = 0) -> None:
-        """Keep `text` for the rest of the turn, whose pause is given `wait_ms` more."""
+    def hold(self, text: str, wait_ms: int = 0, start_ms: int | None = None) -> None:
+        """Keep `text` for the rest of the turn, whose pause is given `wait_ms` more. `start_ms`: where the audio
+        of what is held began (kept from the turn's first hold, so it can be heard again whole)."""
         self._held.append(text)
+        self._holds += 1
         self._waited_ms += wait_ms
+        if self._holds == 1:
+            self.held_from_ms = start_ms
+
+    def heard_again(self) -> None:
+        """The recogniser heard the held parts again, with what followed, in one transcript: that transcript
+        replaces their words (the holds already counted stay counted)."""
+        self._held = []
 
     def take(self, text: str = "") -> str:
         """The whole turn (held parts + `text`), and start afresh."""
         whole = " ".join(part for part in [*self._held, text.strip()] if part).strip()
         self._held = []
+        self._holds = 0
         self._waited_ms = 0
+        self.held_from_ms = None
         return whole
 
     @property
     def holding(self) -> bool:
-        return bool(self._held)
+        return self._holds > 0

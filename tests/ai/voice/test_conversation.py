@@ -147,7 +147,9 @@ SMART = ConversationSettings(smart_turn=True)
 
 
 async def test_smart_turn_waits_for_the_rest_of_a_phone_number() -> None:
-    rig = Rig(ScriptedSTT(["my number is five five five", "one two three four"]), ScriptedLLM(["Thanks."]), SMART)
+    # the continuation is heard together with the held part (the recogniser gets the audio from the first word)
+    rig = Rig(ScriptedSTT(["my number is five five five", "my number is five five five one two three four"]),
+              ScriptedLLM(["Thanks."]), SMART)
     tasks = await run_rig(rig)
     await rig.speak(800)
     await asyncio.sleep(0.3)
@@ -159,6 +161,8 @@ async def test_smart_turn_waits_for_the_rest_of_a_phone_number() -> None:
     await stop(rig, tasks)
     users = [m.content for m in rig.conv.messages if m.role == "user"]
     assert users == ["my number is five five five one two three four"]  # one turn, one message
+    first, whole = rig.stt.audio_ms[0], rig.stt.audio_ms[-1]
+    assert whole >= first + 800  # the held part and the continuation, heard again in one piece
     assert len(rig.llm.requests) == 1 and [m.content for m in rig.conv.messages if m.role == "assistant"] == ["Thanks."]
 
 

@@ -80,3 +80,16 @@ def test_holds_are_bounded_in_number_and_in_time() -> None:
     assert judge.judge("so").wait_ms == 0  # held twice already: this pause ends the turn
     judge.take()
     assert judge.judge("so").wait_ms == UNFINISHED_MS  # a new turn starts afresh
+
+
+def test_a_held_turn_heard_again_whole_keeps_its_holds_and_its_start() -> None:
+    judge = TurnJudge(True)
+    judge.hold("at three", 800, start_ms=1000)
+    judge.hold("", 0, start_ms=5000)  # a later hold does not move where the turn's audio began
+    assert judge.holding and judge.held_from_ms == 1000
+    judge.heard_again()  # the recogniser heard "at three ... in the afternoon" in one piece
+    assert judge.holding and judge.held_from_ms == 1000
+    assert judge.take("at three in the afternoon") == "at three in the afternoon"
+    assert not judge.holding and judge.held_from_ms is None
+    judge.hold("my number is", 800)  # a held turn whose audio is not known (an answer withdrawn) joins words
+    assert judge.held_from_ms is None and judge.take("five five five") == "my number is five five five"
