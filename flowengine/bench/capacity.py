@@ -4,10 +4,9 @@ from __future__ import annotations
 import asyncio
 import gc
 import math
-import multiprocessing
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
@@ -21,6 +20,7 @@ from flowengine.ai.voice.metrics import TurnMetrics
 from flowengine.bench.capacity_callers import Script, run_callers
 from flowengine.bench.capacity_providers import API_KEY, Endpoints, run_providers
 from flowengine.bench.host import cpu_steal_seconds, machine
+from flowengine.bench.peer import peer_process
 from flowengine.media.clock import MediaClock
 from flowengine.media.frames import MediaInbox
 from flowengine.media.session import MediaSession
@@ -77,20 +77,9 @@ class _Call:
 @contextmanager
 def providers(delay_ms: float) -> Iterator[tuple[Endpoints, Connection]]:
     """The fakes' process for the duration of the block."""
-    ctx = multiprocessing.get_context("spawn")
-    parent, child = ctx.Pipe()
-    process = ctx.Process(target=run_providers, args=(child, delay_ms / 1000), daemon=True)
-    process.start()
-    try:
+    with peer_process(run_providers, delay_ms / 1000, join_timeout=5, stop=True) as parent:
         endpoints: Endpoints = _recv(parent)
         yield endpoints, parent
-    finally:
-        with suppress(OSError, EOFError):
-            parent.send("stop")
-        process.join(timeout=5)
-        if process.is_alive():
-            process.kill()
-            process.join()
 
 
 def _recv(conn: Connection, timeout: float = PEER_TIMEOUT) -> Any:
@@ -201,17 +190,8 @@ def run_once(calls_n: int, seconds: float, endpoints: Endpoints, fakes: Connecti
     """N concurrent AI calls for `seconds` after `warmup`, against the running providers' process."""
     if not 1 <= calls_n <= MAX_CALLS:
         raise ValueError(f"calls must be 1..{MAX_CALLS}")
-    ctx = multiprocessing.get_context("spawn")
-    parent, child = ctx.Pipe()
-    peer = ctx.Process(target=run_callers, args=(child, calls_n, warmup, seconds, script or Script()), daemon=True)
-    peer.start()
-    try:
+    with peer_process(run_callers, calls_n, warmup, seconds, script or Script(), join_timeout=PEER_TIMEOUT) as parent:
         result = asyncio.run(_engine(calls_n, seconds, warmup, endpoints, parent, fakes))
-    finally:
-        peer.join(timeout=PEER_TIMEOUT)
-        if peer.is_alive():
-            peer.kill()
-            peer.join()
     return _report(calls_n, result, delay_ms)
 
 

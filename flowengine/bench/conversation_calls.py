@@ -8,12 +8,11 @@ the largest N within the budget.
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from flowengine.bench.conversation import pcts
 from flowengine.bench.conversation_callers import CallerPlan, run_callers
 from flowengine.bench.demo import write_demo_files
 from flowengine.bench.host import cpu_steal_seconds, machine
+from flowengine.bench.peer import peer_process
 from flowengine.config import load_config
 from flowengine.media.clock import MediaClock
 from flowengine.providers import priority
@@ -56,23 +56,6 @@ def _cpu_of(pid: int) -> float:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, IndexError, ValueError):
         return 0.0
-
-
-@contextmanager
-def _callers(plan: CallerPlan) -> Iterator[Connection]:
-    ctx = multiprocessing.get_context("spawn")
-    parent, child = ctx.Pipe()
-    process = ctx.Process(target=run_callers, args=(child, plan), daemon=True)
-    process.start()
-    try:
-        yield parent
-    finally:
-        with suppress(OSError, EOFError):
-            parent.send("stop")
-        process.join(timeout=10)
-        if process.is_alive():
-            process.kill()
-            process.join()
 
 
 async def _recv(conn: Connection, timeout: float) -> Any:
@@ -159,7 +142,7 @@ async def run_calls_bench(counts: tuple[int, ...], turns: int = 5, *, stop_when_
             cfg = engine.config.asterisk
             plan = CallerPlan(cfg.ari_url, cfg.ari_username, cfg.ari_password.get_secret_value(), turns=turns,
                               realtime=engine.config.media.realtime)
-            with _callers(plan) as peer:
+            with peer_process(run_callers, plan, join_timeout=10, stop=True) as peer:
                 if await _recv(peer, PEER_TIMEOUT_S) != "ready":
                     raise RuntimeError("the callers' process did not start")
                 for n in counts:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import math
-import multiprocessing
 import time
 from collections.abc import Callable
 from typing import Any
@@ -13,6 +12,7 @@ import numpy as np
 
 from flowengine.bench.host import cpu_steal_seconds, machine, timer_floor
 from flowengine.bench.media_peer import DRAIN_MODES, percentile, run_peer
+from flowengine.bench.peer import peer_process
 from flowengine.media import native
 from flowengine.media.clock import MediaClock
 from flowengine.media.frames import AudioFrame
@@ -207,22 +207,13 @@ def run_once(
         raise ValueError("streams must be at least 1")
     if peer_drain not in DRAIN_MODES:
         raise ValueError(f"peer_drain must be one of {', '.join(DRAIN_MODES)}, not {peer_drain!r}")
-    ctx = multiprocessing.get_context("spawn")
-    parent, child = ctx.Pipe()
-    peer = ctx.Process(target=run_peer, args=(child, streams, warmup, seconds, peer_drain), daemon=True)
-    peer.start()
-    try:
+    with peer_process(run_peer, streams, warmup, seconds, peer_drain, join_timeout=PEER_TIMEOUT) as parent:
         if use_uvloop:
             import uvloop
 
             result = uvloop.run(_engine(parent, streams, seconds, warmup))
         else:
             result = asyncio.run(_engine(parent, streams, seconds, warmup))
-    finally:
-        peer.join(timeout=PEER_TIMEOUT)
-        if peer.is_alive():
-            peer.kill()
-            peer.join()
     return _report(streams, seconds, result, use_uvloop, peer_drain)
 
 
