@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from flowengine.campaign.calls import Outcome, run_call, run_flow
-from flowengine.campaign.pacing import AsteriskCaps, Pacer, Slots
+from flowengine.campaign.pacing import AsteriskCaps, Slots
 from flowengine.campaign.resources import Resources
 from flowengine.campaign.results import result_of
 from flowengine.campaign.selection import Choice, next_slot, pick
@@ -16,8 +18,7 @@ from flowengine.flow.model import Flow
 from flowengine.flow.service import FlowService
 from flowengine.store.campaigncalls import Campaigncall
 from flowengine.store.campaigns import Campaign
-from flowengine.store.errors import NotFoundError, PreconditionFailedError
-from flowengine.store.outdials import OutdialTarget
+from flowengine.store.dialclaims import Candidate, Claimed, Refused
 from flowengine.store.outplans import Outplan
 from flowengine.tasks import TaskOwner
 
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 IDLE_POLL_S = 5.0  # end_handle `continue` with nothing to dial: look again this often (VoIPBIN: 5 s)
 MAX_WAIT_S = 1.0  # longest sleep between looks at the campaign's status
+CANDIDATES = 8  # ready targets offered to one claim: another node may be claiming the first ones
 
 
 class Dialer:
@@ -42,7 +44,6 @@ class Dialer:
         self.window = window_of(plan.call_window)
         self.flow = flow
         self.slots = Slots(campaign.max_concurrent_calls)
-        self.pacer = Pacer(campaign.calls_per_second)
         self.wake = asyncio.Event()
         self.calls = TaskOwner(f"campaign {campaign.id}")  # one task per campaigncall
 
@@ -74,9 +75,12 @@ class Dialer:
                 continue
             now = datetime.now(UTC)
             targets = await self.store.outdialtargets.all_of(self.customer_id, self.campaign.outdial_id, status="idle")
-            chosen = pick(targets, self.plan, self.window, now)
+            chosen = pick(targets, self.plan, self.window, now, limit=CANDIDATES)
             if chosen.choice is None:
                 if chosen.exhausted and self.slots.used == 0:
+                    if await self.store.dialclaims.live(self.campaign.id):
+                        await self._sleep(MAX_WAIT_S)  # another node's calls may still retry their targets
+                        continue
                     if self.campaign.end_handle == "stop":
                         return True
                     await self._sleep(IDLE_POLL_S)
@@ -88,37 +92,35 @@ class Dialer:
                 continue  # another campaign sharing the global cap took the slot while we read the targets
             self.slots.take()  # taken with no await since the check above, so no campaign can overrun the cap
             self.caps.slots.take()
-            call = await self._begin(chosen.choice)
-            if call is None:
+            claimed = await self._claim(chosen.choices)
+            if not isinstance(claimed, Claimed):
                 self.slots.give()
                 self.caps.slots.give()
+                if claimed.reason == "full":  # the cluster's calls of this campaign are at its cap
+                    await self._sleep(MAX_WAIT_S)
                 continue
-            self.calls.start(self._call(call, chosen.choice.target), name=f"campaigncall-{call.id}")
+            self.calls.start(self._call(claimed), name=f"campaigncall-{claimed.call.id}")
 
-    async def _begin(self, choice: Choice) -> Campaigncall | None:
-        """Target `progressing` with its try counted, then the campaigncall: both stored before dialing,
-        so a restart knows the dial may have happened. A type `call` one references its call (`_dialed`)
-        only once the call is recorded."""
-        target, index = choice.target, choice.index
-        tries = target.tries(index) + 1
-        try:
-            target = await self.resources.update_target(
-                self.customer_id, target.id, when={"status": ("idle",)}, status="progressing",
-                **{f"try_count_{index}": tries})
-        except (NotFoundError, PreconditionFailedError):  # another node took it, or it was deleted
-            return None
-        destination = target.destination(index)
-        assert destination is not None
+    async def _claim(self, choices: Sequence[Choice]) -> Claimed | Refused:
+        """One of `choices` claimed across the cluster (see store/dialclaims.py): the target `progressing` with
+        its try counted and the campaigncall, both stored before dialing, so a restart knows the dial may have
+        happened. A type `call` one references its call (`_dialed`) only once the call is recorded."""
         campaign = self.campaign
-        return await self.resources.create_call(Campaigncall(
+        candidates = [Candidate(choice.target, choice.index, Campaigncall(
             customer_id=self.customer_id, campaign_id=campaign.id, outplan_id=self.plan.id,
-            outdial_id=campaign.outdial_id, outdial_target_id=target.id, flow_id=campaign.flow_id,
+            outdial_id=campaign.outdial_id, outdial_target_id=choice.target.id, flow_id=campaign.flow_id,
             reference_type="none" if campaign.type == "call" else "flow", status="dialing",
-            source=self.plan.source, destination=destination, destination_index=index, try_count=tries))
+            source=self.plan.source, destination=destination, destination_index=choice.index,
+            try_count=choice.target.tries(choice.index) + 1))
+            for choice in choices if (destination := choice.target.destination(choice.index)) is not None]
+        return await self.resources.claim_dial(self.customer_id, campaign.id, candidates)
 
-    async def _pace(self) -> None:
-        """Right before an origination: the campaign's pace, then the Asterisk-wide one."""
-        await self.pacer.wait()
+    async def _pace(self, dial_at: datetime) -> None:
+        """Right before an origination: the campaign's pace (the time its claim reserved, cluster-wide), then
+        the pace of this node's Asterisk."""
+        wait_s = (dial_at - self.store.clock()).total_seconds()
+        if wait_s > 0:
+            await asyncio.sleep(wait_s)
         await self.caps.pacer.wait()
 
     async def _dialed(self, call: Campaigncall, call_id: str) -> None:
@@ -129,14 +131,16 @@ class Dialer:
         await self.resources.update_call(self.customer_id, call.id, status="progressing", reference_id=reference_id,
                                          activeflow_id=activeflow_id)
 
-    async def _call(self, call: Campaigncall, target: OutdialTarget) -> None:
+    async def _call(self, claimed: Claimed) -> None:
+        call, target = claimed.call, claimed.target
+        pace = functools.partial(self._pace, claimed.dial_at)
         try:
             try:
                 if self.campaign.type == "call":
                     outcome = await run_call(self.flows, self.flow, self.plan, target, call, self._dialed,
-                                             self._answered, self._pace)
+                                             self._answered, pace)
                 else:
-                    await self._pace()
+                    await pace()
                     outcome = await run_flow(self.flows, self.flow, target, call, self._answered)
             except Exception:
                 log.exception("campaigncall %s failed", call.id)

@@ -1,7 +1,7 @@
 """Campaigns, outplans, outdials, targets and campaigncalls: checked writes that announce themselves as events."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from flowengine.campaign.targets import TargetRow
@@ -13,6 +13,7 @@ from flowengine.flow.loader import load_actions
 from flowengine.store import Store
 from flowengine.store.campaigncalls import Campaigncall
 from flowengine.store.campaigns import Campaign
+from flowengine.store.dialclaims import Candidate, Claimed, Refused
 from flowengine.store.errors import NotFoundError
 from flowengine.store.outdials import Outdial, OutdialTarget
 from flowengine.store.outplans import DESTINATION_SLOTS, Outplan
@@ -148,6 +149,16 @@ class Resources:
     async def create_call(self, call: Campaigncall) -> Campaigncall:
         done = await self.store.campaigncalls.create(call)
         self._emit("campaigncall_created", done, done.customer_id)
+        return done
+
+    async def claim_dial(self, customer_id: str, campaign_id: str, candidates: Sequence[Candidate]
+                         ) -> Claimed | Refused:
+        """A dial claimed across the cluster (store/dialclaims.py), announced as the target's update and the
+        campaigncall's creation."""
+        done = await self.store.dialclaims.claim(customer_id, campaign_id, candidates)
+        if isinstance(done, Claimed):
+            self._emit("outdialtarget_updated", done.target, customer_id)
+            self._emit("campaigncall_created", done.call, customer_id)
         return done
 
     async def update_call(self, customer_id: str, id: str, **changes: Any) -> Campaigncall:

@@ -41,18 +41,21 @@ class Choice:
 
 @dataclass(frozen=True)
 class Pick:
-    """`choice` to dial now, else `wait_until` the earliest time one becomes ready; `exhausted` when
-    no idle target has any try left."""
+    """`choice` to dial now (`choices`: it and the next ready ones, in order), else `wait_until` the earliest
+    time one becomes ready; `exhausted` when no idle target has any try left."""
 
     choice: Choice | None
     wait_until: datetime | None
     exhausted: bool
+    choices: tuple[Choice, ...] = ()
 
 
-def pick(targets: Sequence[OutdialTarget], plan: Outplan, window: CallWindow | None, now: datetime) -> Pick:
-    """From idle targets (least recently touched first): the first that is ready now."""
+def pick(targets: Sequence[OutdialTarget], plan: Outplan, window: CallWindow | None, now: datetime,
+         limit: int = 1) -> Pick:
+    """From idle targets (least recently touched first): the first `limit` that are ready now."""
     earliest: datetime | None = None
     pending = False
+    ready: list[Choice] = []
     for target in targets:
         if target.status != "idle":
             continue
@@ -62,6 +65,11 @@ def pick(targets: Sequence[OutdialTarget], plan: Outplan, window: CallWindow | N
         pending = True
         when = ready_at(target, plan, window, now)
         if when <= now:
-            return Pick(Choice(target, index), None, False)
+            ready.append(Choice(target, index))
+            if len(ready) >= limit:
+                break
+            continue
         earliest = when if earliest is None else min(earliest, when)
+    if ready:
+        return Pick(ready[0], None, False, tuple(ready))
     return Pick(None, earliest, not pending)

@@ -20,6 +20,7 @@ from flowengine.store.campaigns import CampaignRepository
 from flowengine.store.crypto import SecretBox
 from flowengine.store.customers import CustomerRepository, customers
 from flowengine.store.database import DEFAULT_URL, Database
+from flowengine.store.dialclaims import DialClaims
 from flowengine.store.flows import FlowRepository
 from flowengine.store.frontdoor import AgentRepository, FrontCallRepository, agents
 from flowengine.store.keycheck import verify_key
@@ -65,6 +66,7 @@ class Store:
         self.summaries = SummaryRepository(db, clock)  # AI summaries (ai_summary, /aisummaries)
         self.numbers = NumberRepository(db, clock)  # phone numbers routing inbound calls to customers' flows
         self.outbox = OutboxRepository(db, clock)  # webhook bodies waiting for their receivers
+        self.dialclaims = DialClaims(db, clock)  # campaign dials claimed across nodes within the caps
 
     @classmethod
     async def open(

@@ -100,14 +100,15 @@ class CampaignHarness:
         return {t.name: t for t in await self.store.outdialtargets.all_of(CUSTOMER, campaign.outdial_id)}
 
 
-async def open_store(path: Path) -> Store:
-    store = await Store.open(f"sqlite+aiosqlite:///{path}", secret_keys=[KEY])
+async def open_store(path: Path | str) -> Store:
+    """A SQLite file, or the database a URL names (several nodes' stores on one PostgreSQL)."""
+    store = await Store.open(path if isinstance(path, str) else f"sqlite+aiosqlite:///{path}", secret_keys=[KEY])
     await store.customers.ensure(Customer(id=CUSTOMER, name="campaigns"))
     return store
 
 
 @asynccontextmanager
-async def campaign_harness(asterisk: Asterisk, ari: AriClient, db: Path, *, max_calls: int = 50,
+async def campaign_harness(asterisk: Asterisk, ari: AriClient, db: Path | str, *, max_calls: int = 50,
                            max_cps: float = 50.0, observers: Sequence[Observer] = (), ai: AICalls | None = None,
                            link: ServicesLink | None = None,
                            events: EventBus | None = None) -> AsyncIterator[CampaignHarness]:
