@@ -15,18 +15,24 @@ from flowengine.flow.model import Flow
 from flowengine.flow.service import FlowNotFound, FlowService
 from flowengine.store import Store
 from flowengine.store.campaigns import Campaign, CampaignStatus
+from flowengine.store.notify import Message, NotifyBus, Subscription
 from flowengine.store.records import NIL_ID
 from flowengine.tasks import TaskOwner
 from flowengine.tenancy import acting_for
 
 log = logging.getLogger(__name__)
 
+CAMPAIGNS_CHANNEL = "flowengine_campaigns"
+"""Where a node announces a campaign it set running, so every node dials it (claims keep them within its caps)."""
+
 
 class CampaignService:
     """`set_status(run)` starts a dialer; `set_status(stop)` makes it `stopping` until its calls end,
-    then `stop`. `start()` settles what a previous process left and resumes running campaigns."""
+    then `stop`. `start()` settles what a previous process left and resumes running campaigns. With a `bus`
+    (several nodes on one PostgreSQL), a campaign set running on any node is dialled by every node."""
 
-    def __init__(self, store: Store, events: EventBus, flows: FlowService, caps: AsteriskCaps) -> None:
+    def __init__(self, store: Store, events: EventBus, flows: FlowService, caps: AsteriskCaps,
+                 bus: NotifyBus | None = None) -> None:
         self.resources = Resources(store, events)
         self.store = store
         self.flows = flows
@@ -34,8 +40,13 @@ class CampaignService:
         self.dialers: dict[str, Dialer] = {}
         self.tasks: dict[str, asyncio.Task[None]] = {}  # each running campaign's dialer task, by campaign id
         self._tasks = TaskOwner("campaigns")  # ... which this owns
+        self._bus = bus
+        self._heard: Subscription | None = None
 
     async def start(self) -> None:
+        if self._bus is not None:
+            self._heard = await self._bus.listen(CAMPAIGNS_CHANNEL)
+            self._tasks.start(self._hear(self._heard), name="campaigns of other nodes")
         for campaign in await self.store.campaigns.running():
             await recover(self.resources, campaign)
             if campaign.status == "stopping":
@@ -74,6 +85,8 @@ class CampaignService:
             self.flow_of(campaign)
             campaign = await self.resources.set_campaign(customer_id, id, "campaign_status_run", status="run")
             await self._launch(campaign)
+            if self._bus is not None:
+                await self._bus.send(CAMPAIGNS_CHANNEL, Message("campaign_run", {"customer_id": customer_id, "id": id}))
             return campaign
         if status != "stop":
             raise CampaignConfigError(f"status: must be 'run' or 'stop', got {status!r}")
@@ -85,6 +98,24 @@ class CampaignService:
         campaign = await self.resources.set_campaign(customer_id, id, "campaign_status_stopping", status="stopping")
         dialer.wake.set()
         return campaign
+
+    async def join(self, customer_id: str, id: str) -> None:
+        """Dials a campaign that another node set running, beside it, unless it no longer runs or already
+        dials here."""
+        campaign = await self.store.campaigns.get(customer_id, id)
+        if campaign.status == "run" and id not in self.tasks:
+            log.info("campaign %s runs on another node: dialling it here too", id)
+            await self._launch(campaign)
+
+    async def _hear(self, heard: Subscription) -> None:
+        async for message in heard:
+            if message.type != "campaign_run":
+                continue
+            try:
+                await self.join(str(message.body["customer_id"]), str(message.body["id"]))
+            except Exception:
+                log.exception("campaign %s announced by node %s could not be joined", message.body.get("id"),
+                              message.sender or "?")
 
     async def _launch(self, campaign: Campaign) -> None:
         plan = await self.store.outplans.get(campaign.customer_id, campaign.outplan_id)
@@ -137,3 +168,5 @@ class CampaignService:
         """Abrupt (engine shutdown): dialers and their calls are cancelled; their state stays in the store
         as it was, and the next `start()` settles it exactly as after a crash."""
         await self._tasks.aclose()
+        if self._heard is not None:
+            await self._heard.close()

@@ -19,6 +19,7 @@ from flowengine.flow.callregistry import CallRegistry
 from flowengine.flow.context import Observer, Services, ServicesLink
 from flowengine.flow.service import FlowService
 from flowengine.store import Campaign, Customer, Outdial, Outplan, Store, generate_secret_key
+from flowengine.store.notify import NotifyBus
 from flowengine.store.outdials import OutdialTarget
 from flowengine.store.records import Address
 from tests.conftest import Asterisk
@@ -111,8 +112,10 @@ async def open_store(path: Path | str) -> Store:
 async def campaign_harness(asterisk: Asterisk, ari: AriClient, db: Path | str, *, max_calls: int = 50,
                            max_cps: float = 50.0, observers: Sequence[Observer] = (), ai: AICalls | None = None,
                            link: ServicesLink | None = None,
-                           events: EventBus | None = None) -> AsyncIterator[CampaignHarness]:
-    """`observers` watch the activeflows beside the call registry; `ai` (built on `link`) runs AI actions."""
+                           events: EventBus | None = None,
+                           bus: bool = False) -> AsyncIterator[CampaignHarness]:
+    """`observers` watch the activeflows beside the call registry; `ai` (built on `link`) runs AI actions;
+    `bus`: the service hears campaigns set running by other nodes' services on the same database."""
     info = asterisk.info
     ami = AmiClient(info.host, info.ami_port, info.ami_username, info.ami_secret)
     await ami.connect()
@@ -126,12 +129,15 @@ async def campaign_harness(asterisk: Asterisk, ari: AriClient, db: Path | str, *
     link.bind(Services(ari=ari, ami=ami, flows=Flows(), events=events,
                        endpoints={"extension": f"Local/{{target}}@{CONTEXT}"}, calls=calls, observers=(calls.observe, *observers), ai=ai, start_flow=flows.start_flow,
                        dial_flow=flows.dial_flow))
-    service = CampaignService(store, events, flows, AsteriskCaps(max_calls, max_cps))
+    notify = NotifyBus(store.db) if bus else None
+    service = CampaignService(store, events, flows, AsteriskCaps(max_calls, max_cps), notify)
     try:
         await service.start()
         yield CampaignHarness(store, events, service, flows, log)
     finally:
         await service.aclose()
+        if notify is not None:
+            await notify.aclose()
         await calls.aclose()
         await flows.aclose()
         await store.aclose()
