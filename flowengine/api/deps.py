@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 from pydantic import SecretStr
 
 from flowengine.api.errors import unavailable
+from flowengine.api.forwarding import Forwarder, operation
 from flowengine.config import DEFAULT_MAX_BODY_BYTES
 from flowengine.events import EventBus
 from flowengine.store import Store
@@ -40,6 +41,15 @@ class ApiDeps:
     """The calls the Vapi and VoiceOS front doors place (None without an engine); closed with the server."""
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     """Largest request body accepted (config api.max_body_bytes); 413 past it."""
+    cluster: Forwarder | None = None
+    """With several nodes on one store: sends operations on another node's live records to that node."""
+
+    async def live_op(self, name: str, customer_id: str, id: str, args: dict[str, Any] | None = None
+                      ) -> dict[str, Any]:
+        """The live operation `name` (api/forwarding.py) on record `id`, run by the node that owns it."""
+        if self.cluster is None:
+            return await operation(name).run(self, customer_id, id, args or {})
+        return await self.cluster.run(self, name, customer_id, id, args or {})
 
     def flow_service(self) -> FlowService:
         engine = self.engine

@@ -11,6 +11,7 @@ from flowengine.api.auth import CustomerId, Deps
 from flowengine.api.bodies import Body
 from flowengine.api.deps import ApiDeps
 from flowengine.api.errors import ApiError, conflict
+from flowengine.api.forwarding import live_operation
 from flowengine.api.ids import ResourceId
 from flowengine.api.pagination import PageOut, Paging, page_out
 from flowengine.api.voipbin.launch import resolve_flow, start_activeflow
@@ -85,6 +86,12 @@ def _runner(deps: ApiDeps, id: str) -> Runner | None:
 @router.post("/{id}/stop", response_model=ActiveflowView)
 async def stop_activeflow(customer: CustomerId, deps: Deps, id: ResourceId) -> dict[str, Any]:
     """Ends a running or paused activeflow; an ended one is returned unchanged (as VoIPBIN does)."""
+    await deps.store.activeflows.get(customer, id)
+    return await deps.live_op("activeflow.stop", customer, id)
+
+
+@live_operation("activeflow.stop", "activeflow")
+async def _stop(deps: ApiDeps, customer: str, id: str, args: dict[str, Any]) -> dict[str, Any]:
     record = await deps.store.activeflows.get(customer, id)
     runner = _runner(deps, id)
     if runner is not None and record.status != "ended":
@@ -95,6 +102,12 @@ async def stop_activeflow(customer: CustomerId, deps: Deps, id: ResourceId) -> d
 
 @router.post("/{id}/pause", response_model=ActiveflowView)
 async def pause_activeflow(customer: CustomerId, deps: Deps, id: ResourceId) -> dict[str, Any]:
+    await deps.store.activeflows.get(customer, id)
+    return await deps.live_op("activeflow.pause", customer, id)
+
+
+@live_operation("activeflow.pause", "activeflow")
+async def _pause(deps: ApiDeps, customer: str, id: str, args: dict[str, Any]) -> dict[str, Any]:
     record = await deps.store.activeflows.get(customer, id)
     runner = _runner(deps, id)
     if runner is None or record.status != "running":
@@ -105,6 +118,12 @@ async def pause_activeflow(customer: CustomerId, deps: Deps, id: ResourceId) -> 
 
 @router.post("/{id}/resume", response_model=ActiveflowView)
 async def resume_activeflow(customer: CustomerId, deps: Deps, id: ResourceId) -> dict[str, Any]:
+    await deps.store.activeflows.get(customer, id)
+    return await deps.live_op("activeflow.resume", customer, id)
+
+
+@live_operation("activeflow.resume", "activeflow")
+async def _resume(deps: ApiDeps, customer: str, id: str, args: dict[str, Any]) -> dict[str, Any]:
     record = await deps.store.activeflows.get(customer, id)
     runner = _runner(deps, id)
     if runner is None or record.status != "paused":

@@ -10,7 +10,9 @@ from flowengine.ai.aicall import AICallError
 from flowengine.ai.endreasons import MANUALLY_CANCELED
 from flowengine.api.auth import CustomerId, Deps
 from flowengine.api.bodies import Body
+from flowengine.api.deps import ApiDeps
 from flowengine.api.errors import bad_request, conflict, unavailable
+from flowengine.api.forwarding import live_operation
 from flowengine.api.ids import ResourceId
 from flowengine.api.pagination import PageOut, Paging, page_out
 from flowengine.flow.variables import Variables
@@ -73,32 +75,40 @@ async def get_aicall(customer: CustomerId, deps: Deps, id: ResourceId) -> dict[s
 @router.delete("/{id}", response_model=AIcallView)
 async def delete_aicall(customer: CustomerId, deps: Deps, id: ResourceId) -> dict[str, Any]:
     """Terminates a live AI call, then deletes it (soft)."""
-    await _terminate(customer, deps, id, MANUALLY_CANCELED)
+    await deps.store.aicalls.get(customer, id)
+    await deps.live_op("aicall.terminate", customer, id)
     return aicall_view(await deps.store.aicalls.delete(customer, id))
 
 
-async def _terminate(customer: str, deps: Deps, id: str, reason: str) -> AIcall:
+@live_operation("aicall.terminate", "aicall")
+async def _terminate(deps: ApiDeps, customer: str, id: str, args: dict[str, Any]) -> dict[str, Any]:
     record = await deps.store.aicalls.get(customer, id)
     engine = deps.engine
     service = engine.aicalls if engine is not None else None
     if record.status != "terminated" and service is not None and id in service.live:
         live = service.live[id]
-        await service.terminate(id, reason)
+        await service.terminate(id, MANUALLY_CANCELED)
         if live.conversation is not None:  # a voice call ends once its conversation loop returns
             await live.done.wait()
-    return await deps.store.aicalls.get(customer, id)
+    return aicall_view(await deps.store.aicalls.get(customer, id))
 
 
 @router.post("/{id}/terminate", response_model=AIcallView)
 async def terminate_aicall(customer: CustomerId, deps: Deps, id: ResourceId) -> dict[str, Any]:
     """Ends the AI call (its call goes on with the flow's next action); an ended one is returned as is."""
-    return aicall_view(await _terminate(customer, deps, id, MANUALLY_CANCELED))
+    await deps.store.aicalls.get(customer, id)
+    return await deps.live_op("aicall.terminate", customer, id)
 
 
 @router.post("/{id}/pause", response_model=AIcallView)
 async def pause_aicall(customer: CustomerId, deps: Deps, id: ResourceId) -> dict[str, Any]:
     """flowengine: the AI stops listening and talking, the caller hears hold music (status `pausing`)."""
     await deps.store.aicalls.get(customer, id)
+    return await deps.live_op("aicall.pause", customer, id)
+
+
+@live_operation("aicall.pause", "aicall")
+async def _pause(deps: ApiDeps, customer: str, id: str, args: dict[str, Any]) -> dict[str, Any]:
     try:
         await deps.ai_service().pause(id)
     except AICallError as exc:
@@ -109,6 +119,11 @@ async def pause_aicall(customer: CustomerId, deps: Deps, id: ResourceId) -> dict
 @router.post("/{id}/resume", response_model=AIcallView)
 async def resume_aicall(customer: CustomerId, deps: Deps, id: ResourceId) -> dict[str, Any]:
     await deps.store.aicalls.get(customer, id)
+    return await deps.live_op("aicall.resume", customer, id)
+
+
+@live_operation("aicall.resume", "aicall")
+async def _resume(deps: ApiDeps, customer: str, id: str, args: dict[str, Any]) -> dict[str, Any]:
     try:
         await deps.ai_service().resume(id)
     except AICallError as exc:

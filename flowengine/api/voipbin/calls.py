@@ -9,7 +9,9 @@ from pydantic import BaseModel, Field
 
 from flowengine.api.auth import CustomerId, Deps
 from flowengine.api.bodies import Body
+from flowengine.api.deps import ApiDeps
 from flowengine.api.errors import bad_request, conflict
+from flowengine.api.forwarding import live_operation
 from flowengine.api.ids import ResourceId
 from flowengine.api.pagination import PageOut, Paging, page_out
 from flowengine.api.voipbin.launch import resolve_flow
@@ -157,6 +159,11 @@ async def delete_call(customer: CustomerId, deps: Deps, id: ResourceId) -> dict[
 async def hangup_call(customer: CustomerId, deps: Deps, id: ResourceId) -> dict[str, Any]:
     """Ends the call and returns it hung up; an ended call is returned unchanged."""
     await deps.store.calls.get(customer, id)
+    return await deps.live_op("call.hangup", customer, id)
+
+
+@live_operation("call.hangup", "call")
+async def _hangup(deps: ApiDeps, customer: str, id: str, args: dict[str, Any]) -> dict[str, Any]:
     return await _control(deps.call_registry().hangup(customer, id))
 
 
@@ -164,6 +171,12 @@ async def hangup_call(customer: CustomerId, deps: Deps, id: ResourceId) -> dict[
 async def talk_call(customer: CustomerId, deps: Deps, id: ResourceId, body: TalkBody) -> dict[str, Any]:
     """Speaks `text` on the live call with the engine's TTS voice (`provider` names no other voice here)."""
     await deps.store.calls.get(customer, id)
+    return await deps.live_op("call.talk", customer, id, body.model_dump(include={"text", "language", "voice_id"}))
+
+
+@live_operation("call.talk", "call")
+async def _talk(deps: ApiDeps, customer: str, id: str, args: dict[str, Any]) -> dict[str, Any]:
+    body = TalkBody.model_validate(args)
     return await _control(deps.call_registry().talk(customer, id, body.text, language=body.language,
                                                     voice_id=body.voice_id))
 

@@ -1,0 +1,112 @@
+"""Live operations reach the node that owns the record: two nodes' APIs on one database, the bus between them."""
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from flowengine.api.app import create_app
+from flowengine.api.deps import ApiDeps
+from flowengine.api.forwarding import Forwarder, LiveKind, Owner
+from flowengine.store import Activeflow, Store
+from flowengine.store.noderequests import NodeRequests
+from flowengine.store.notify import NotifyBus
+from tests.api.conftest import ADMIN_KEY, Tenant, new_tenant
+from tests.store.conftest import SECRET_KEY
+
+
+@dataclass
+class Owners:
+    """Who owns which record, as the nodes table will say (the port the API forwards through)."""
+
+    by_id: dict[str, Owner] = field(default_factory=dict)
+
+    async def __call__(self, kind: LiveKind, customer_id: str, id: str) -> Owner | None:
+        return self.by_id.get(id)
+
+
+@dataclass
+class Node:
+    store: Store
+    bus: NotifyBus
+    requests: NodeRequests
+    forwarder: Forwarder
+    http: httpx.AsyncClient
+
+
+@pytest.fixture
+async def nodes(shared_url: str) -> AsyncIterator[tuple[Node, Node, Owners]]:
+    owners = Owners()
+    made: list[Node] = []
+    try:
+        for name in ("node-a", "node-b"):
+            store = await Store.open(shared_url, secret_keys=[SECRET_KEY])
+            bus = NotifyBus(store.db)
+            requests = NodeRequests(bus, name)
+            forwarder = Forwarder(requests, owners, timeout_s=0.5)
+            deps = ApiDeps(store=store, admin_key=SecretStr(ADMIN_KEY), cluster=forwarder)
+            forwarder.serve(deps)
+            await requests.start()
+            http = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(deps)), base_url="http://test")
+            made.append(Node(store, bus, requests, forwarder, http))
+        yield made[0], made[1], owners
+    finally:
+        for node in made:
+            await node.http.aclose()
+            await node.requests.aclose()
+            await node.bus.aclose()
+            await node.store.aclose()
+
+
+async def flow_of(node: Node) -> tuple[Tenant, Activeflow]:
+    tenant = await new_tenant(node.store, "A")
+    record = await node.store.activeflows.create(Activeflow(customer_id=tenant.id, reference_type="api",
+                                                            status="running"))
+    return tenant, record
+
+
+async def test_an_operation_on_another_nodes_record_is_answered_by_that_node(
+        nodes: tuple[Node, Node, Owners]) -> None:
+    a, b, owners = nodes
+    tenant, record = await flow_of(a)
+    owners.by_id[record.id] = Owner("node-b", alive=True)
+    stored = (await a.http.get(f"/v1.0/activeflows/{record.id}", headers=tenant.headers)).json()
+    # stop: node b holds no runner for it, so b answers with the stored activeflow, unchanged
+    stopped = await a.http.post(f"/v1.0/activeflows/{record.id}/stop", headers=tenant.headers)
+    assert stopped.status_code == 200, stopped.text
+    assert stopped.json() == stored
+    assert (a.forwarder.forwarded, b.requests.served, a.requests.served) == (1, 1, 0)
+    # pause: b's refusal (409, in b's words) is a's answer
+    paused = await a.http.post(f"/v1.0/activeflows/{record.id}/pause", headers=tenant.headers)
+    assert paused.status_code == 409
+    assert paused.json()["error"]["message"] == f"activeflow {record.id} is running here: only a running one pauses"
+    assert b.requests.served == 2
+    # another customer gets 404 on a, before anything travels
+    other = await new_tenant(a.store, "B")
+    assert (await a.http.post(f"/v1.0/activeflows/{record.id}/stop", headers=other.headers)).status_code == 404
+    assert b.requests.served == 2
+    # on b itself the record is b's own: nothing travels
+    assert (await b.http.post(f"/v1.0/activeflows/{record.id}/stop", headers=tenant.headers)).json() == stored
+    assert (b.forwarder.forwarded, a.requests.served, b.requests.served) == (0, 0, 2)
+
+
+async def test_a_dead_owner_is_a_conflict_and_a_silent_one_unavailable_never_a_hang(
+        nodes: tuple[Node, Node, Owners]) -> None:
+    a, b, owners = nodes
+    tenant, record = await flow_of(a)
+    owners.by_id[record.id] = Owner("node-b", alive=False)
+    lost = await a.http.post(f"/v1.0/aicalls/{record.id}/pause", headers=tenant.headers)
+    assert lost.status_code == 404  # not an AI call: the customer's own lookup comes first
+    lost = await a.http.post(f"/v1.0/activeflows/{record.id}/resume", headers=tenant.headers)
+    assert lost.status_code == 409 and lost.json()["error"]["reason"] == "OWNER_NODE_LOST"
+    assert "node node-b, whose lease has run out" in lost.json()["error"]["message"]
+    assert b.requests.served == 0
+    owners.by_id[record.id] = Owner("node-c", alive=True)  # its lease runs, but it hears nothing
+    started = time.monotonic()
+    silent = await a.http.post(f"/v1.0/activeflows/{record.id}/stop", headers=tenant.headers)
+    assert silent.status_code == 503 and "node node-c, which did not answer" in silent.json()["error"]["message"]
+    assert time.monotonic() - started < 3
