@@ -47,7 +47,12 @@ async def test_two_nodes_dial_one_campaign_once_each_within_its_caps(
     assert len(channels.started) == TARGETS
     assert all(channels.dialed(f"talk{n}") == 1 for n in range(TARGETS))  # no target dialled twice
     assert channels.max_concurrent() <= 4  # the campaign's cap, held across the two nodes
-    assert channels.min_spacing() >= 0.125 * 0.8  # 8 calls per second: originations 125 ms apart
+    # 8 calls per second: the claims reserve originations 125 ms apart; what Asterisk sees of them moves by the
+    # two nodes' scheduling (tens of ms on a loaded machine), so the pace is checked as a rate: any 9 successive
+    # originations span at least one second (less 10 %), and 40 of them at least 39 intervals' time
+    starts = sorted(channels.started.values())
+    assert min(later - first for first, later in zip(starts, starts[8:], strict=False)) >= 1.0 * 0.9
+    assert starts[-1] - starts[0] >= 39 * 0.125 * 0.9
     assert sorted(c.outdial_target_id for c in calls) == sorted(t.id for t in targets.values())
     assert all(t.status == "done" and t.try_count_0 == 1 for t in targets.values())
     assert {c.result for c in calls} == {"success"}
