@@ -6,6 +6,8 @@ import asyncio
 from collections import Counter
 from collections.abc import Callable
 
+import pytest
+
 from flowengine.asterisk.ari.client import AriClient
 from flowengine.events import Event
 from tests.campaign.harness import CUSTOMER, campaign_harness
@@ -16,6 +18,7 @@ from tests.support import eventually
 TARGETS = 40
 
 
+@pytest.mark.asterisk
 async def test_two_nodes_dial_one_campaign_once_each_within_its_caps(
         asterisk: Asterisk, ari: AriClient, postgres: PostgresServer) -> None:
     url = await postgres.create_database("campaign_cluster")
