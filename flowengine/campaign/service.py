@@ -78,7 +78,9 @@ class CampaignService:
             if campaign.status == "run" and id in self.tasks:
                 return campaign
             if campaign.status == "stopping":
-                raise CampaignConfigError("status: the campaign is stopping; wait for it to stop")
+                if id in self.tasks or await self.store.dialclaims.live(id):
+                    raise CampaignConfigError("status: the campaign is stopping; wait for it to stop")
+                campaign = await self._stopped(campaign)  # its last calls ended on a node that is gone
             await self.resources.check_campaign(campaign)
             if campaign.outplan_id == NIL_ID or campaign.outdial_id == NIL_ID:
                 raise CampaignConfigError("outplan_id/outdial_id: a campaign needs both to run")
@@ -93,10 +95,11 @@ class CampaignService:
         if campaign.status == "stop":
             return campaign
         dialer = self.dialers.get(id)
-        if dialer is None:
+        if dialer is None and not await self.store.dialclaims.live(id):
             return await self._stopped(campaign)
         campaign = await self.resources.set_campaign(customer_id, id, "campaign_status_stopping", status="stopping")
-        dialer.wake.set()
+        if dialer is not None:
+            dialer.wake.set()
         return campaign
 
     async def join(self, customer_id: str, id: str) -> None:
@@ -137,6 +140,10 @@ class CampaignService:
             self.dialers.pop(campaign.id, None)
             self.tasks.pop(campaign.id, None)
         current = await self.store.campaigns.get(campaign.customer_id, campaign.id)
+        if current.status == "stopping" and await self.store.dialclaims.live(campaign.id):
+            # another node's dials of it still run: the node whose calls end last finds none and stops it
+            log.info("campaign %s: this node's calls ended; another node's still run", campaign.id)
+            return
         await self._stopped(current)
         if finished and current.next_campaign_id != NIL_ID:
             log.info("campaign %s finished; starting next campaign %s", current.id, current.next_campaign_id)

@@ -61,3 +61,31 @@ async def test_two_nodes_dial_one_campaign_once_each_within_its_caps(
     assert {c.result for c in calls} == {"success"}
     assert created["a"] + created["b"] == TARGETS and created["a"] > 0 and created["b"] > 0, created
     await eventually(lambda: asterisk.channels() == [], what="all channels gone")
+
+
+@pytest.mark.asterisk
+async def test_a_stop_on_one_node_stops_both_once_every_call_has_ended(
+        asterisk: Asterisk, ari: AriClient, postgres: PostgresServer) -> None:
+    url = await postgres.create_database("campaign_cluster_stop")
+    async with campaign_harness(asterisk, ari, url, bus=True) as a, campaign_harness(asterisk, ari, url) as b:
+        campaign = await a.make([f"talk{n}" for n in range(20)], max_concurrent_calls=4, calls_per_second=20,
+                                actions=[{"type": "sleep", "option": {"duration": 3000}}])
+        await a.service.set_status(CUSTOMER, campaign.id, "run")
+        await eventually(lambda: a.service.dialers[campaign.id].slots.used == 4 and len(a.channels.started) == 4,
+                         timeout=20, what="four calls up on node a")
+        await b.service.join(CUSTOMER, campaign.id)  # b dials it too, but holds none of its calls when it stops it
+        stopping = await b.service.set_status(CUSTOMER, campaign.id, "stop")
+        assert stopping.status == "stopping"
+        dialled = len(a.channels.started)
+        async with asyncio.timeout(60):
+            await b.service.wait_stopped(campaign.id)
+            # b is done; a's calls are still up, so the campaign is still stopping
+            assert await a.store.dialclaims.live(campaign.id) == 4
+            assert (await a.store.campaigns.get(CUSTOMER, campaign.id)).status == "stopping"
+            await a.service.wait_stopped(campaign.id)
+        done = await a.store.campaigns.get(CUSTOMER, campaign.id)
+        calls = await a.store.campaigncalls.of_campaign(CUSTOMER, campaign.id)
+    assert done.status == "stop" and done.execute == "stop"
+    assert len(a.channels.started) == dialled  # nothing dialled after the stop
+    assert len(calls) == dialled and all(c.status == "done" for c in calls)
+    await eventually(lambda: asterisk.channels() == [], what="all channels gone")
