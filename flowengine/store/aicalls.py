@@ -8,8 +8,9 @@ from sqlalchemy import Table
 
 from flowengine.store.ais import VadConfig
 from flowengine.store.errors import PreconditionFailedError
+from flowengine.store.nodes import owner_column
+from flowengine.store.owned import OwnedRepository
 from flowengine.store.records import NIL_ID, CustomerRecord, UtcTime
-from flowengine.store.repository import ScopedRepository
 from flowengine.store.schema import flag, json, listing_index, metadata, ref, resource_columns, text, timestamp
 from flowengine.store.timestamps import NOT_YET
 
@@ -48,6 +49,7 @@ aicalls = Table(
     json("analysis", nullable=True),
     json("usage", nullable=True),
     json("costs", nullable=True),
+    owner_column(),  # migration 11
     listing_index("aicalls"),
 )
 
@@ -84,7 +86,7 @@ class AIcall(CustomerRecord):
     costs: dict[str, Any] | None = None
 
 
-class AIcallRepository(ScopedRepository[AIcall]):
+class AIcallRepository(OwnedRepository[AIcall]):
     resource = "aicall"
     table = aicalls
     record_type = AIcall

@@ -7,8 +7,9 @@ from pydantic import Field
 from sqlalchemy import Table
 
 from flowengine.store.errors import PreconditionFailedError
+from flowengine.store.nodes import owner_column
+from flowengine.store.owned import OwnedRepository
 from flowengine.store.records import NIL_ID, Address, CustomerRecord, UtcTime
-from flowengine.store.repository import ScopedRepository
 from flowengine.store.schema import json, listing_index, metadata, ref, resource_columns, text, timestamp
 from flowengine.store.timestamps import NOT_YET
 
@@ -46,6 +47,7 @@ calls = Table(
     timestamp("tm_ringing"),
     timestamp("tm_progressing"),
     timestamp("tm_hangup"),
+    owner_column(),  # migration 11
     listing_index("calls"),
 )
 
@@ -79,7 +81,7 @@ class Call(CustomerRecord):
     tm_hangup: UtcTime = NOT_YET
 
 
-class CallRepository(ScopedRepository[Call]):
+class CallRepository(OwnedRepository[Call]):
     resource = "call"
     table = calls
     record_type = Call
