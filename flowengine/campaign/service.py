@@ -15,6 +15,7 @@ from flowengine.flow.model import Flow
 from flowengine.flow.service import FlowNotFound, FlowService
 from flowengine.store import Store
 from flowengine.store.campaigns import Campaign, CampaignStatus
+from flowengine.store.nodes import EVERY_NODE, Owners
 from flowengine.store.records import NIL_ID
 from flowengine.tasks import TaskOwner
 from flowengine.tenancy import acting_for
@@ -35,13 +36,18 @@ class CampaignService:
         self.tasks: dict[str, asyncio.Task[None]] = {}  # each running campaign's dialer task, by campaign id
         self._tasks = TaskOwner("campaigns")  # ... which this owns
 
-    async def start(self) -> None:
+    async def start(self, owners: Owners = EVERY_NODE) -> None:
+        """Settles the open dials of `owners` (this node's previous run), then runs the running campaigns."""
         for campaign in await self.store.campaigns.running():
-            await recover(self.resources, campaign)
+            await recover(self.resources, campaign, owners)
             if campaign.status == "stopping":
                 await self._stopped(campaign)
             else:
                 await self._launch(campaign)
+
+    async def settle(self, owners: Owners) -> int:
+        """Settles the open dials of `owners` (lost nodes) in every running campaign; returns how many."""
+        return sum([await recover(self.resources, campaign, owners) for campaign in await self.store.campaigns.running()])
 
     def flow_of(self, campaign: Campaign) -> Flow:
         """The campaign's actions as a flow, else its `flow_id` from the engine's flows."""

@@ -92,9 +92,11 @@ class AIcallRepository(OwnedRepository[AIcall]):
     record_type = AIcall
     filterable = ("status", "reference_type", "reference_id", "activeflow_id", "assistance_id")
 
-    async def terminate(self, customer_id: str, id: str, *, reason: str = "") -> tuple[AIcall, bool]:
-        """Status `terminated` with tm_end and ended_reason unless already terminated.
-        Returns the record and whether this call terminated it."""
+    async def terminate(self, customer_id: str, id: str, *, reason: str = "",
+                        metadata: dict[str, Any] | None = None) -> tuple[AIcall, bool]:
+        """Status `terminated` with tm_end and ended_reason (and `metadata` when given) unless already
+        terminated. Returns the record and whether this call terminated it."""
+        extra: dict[str, Any] = {} if metadata is None else {"metadata": metadata}
         try:
             done = await self.update(
                 customer_id,
@@ -103,6 +105,7 @@ class AIcallRepository(OwnedRepository[AIcall]):
                 status="terminated",
                 ended_reason=reason,
                 tm_end=self._access.clock(),
+                **extra,
             )
         except PreconditionFailedError:
             return await self.get(customer_id, id), False

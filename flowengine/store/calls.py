@@ -93,10 +93,12 @@ class CallRepository(OwnedRepository[Call]):
         return items[0] if items else None
 
     async def hangup(
-        self, customer_id: str, id: str, *, by: HangupBy, reason: HangupReason
+        self, customer_id: str, id: str, *, by: HangupBy, reason: HangupReason,
+        metadata: dict[str, Any] | None = None,
     ) -> tuple[Call, bool]:
-        """Status `hangup` with tm_hangup, hangup_by and hangup_reason, unless already hung up.
-        Returns the record and whether this call made the change."""
+        """Status `hangup` with tm_hangup, hangup_by and hangup_reason (and `metadata` when given), unless
+        already hung up. Returns the record and whether this call made the change."""
+        extra: dict[str, Any] = {} if metadata is None else {"metadata": metadata}
         try:
             done = await self.update(
                 customer_id,
@@ -106,6 +108,7 @@ class CallRepository(OwnedRepository[Call]):
                 hangup_by=by,
                 hangup_reason=reason,
                 tm_hangup=self._access.clock(),
+                **extra,
             )
         except PreconditionFailedError:
             return await self.get(customer_id, id), False

@@ -56,6 +56,42 @@ class Node:
         return self.status == "live" and self.tm_lease > now
 
 
+LOST_PREFIX = "node-lost:"
+"""How an end reason names the lost node that ran the record: `node-lost:<id>` (docs/decisions.md)."""
+
+
+@dataclass(frozen=True)
+class Owners:
+    """Whose live records a settling pass ends: those owned by one of `nodes` (when given) and by none of
+    `spare`. `mine` is the settling node: its own rows (and rows older than nodes, owner '') are a previous
+    run's; any other owner is a lost node. `Owners()` takes every record (one node, as before nodes)."""
+
+    nodes: tuple[str, ...] | None = None
+    spare: tuple[str, ...] = ()
+    mine: str = ""
+
+    @classmethod
+    def previous_run(cls, mine: str) -> Owners:
+        """This node's own records (a previous run of it left them) and those that name no node."""
+        return cls(nodes=(mine, ""), mine=mine)
+
+    @classmethod
+    def lost(cls, mine: str, live: Collection[str]) -> Owners:
+        """Every record whose node is neither this one, nor live, nor unnamed."""
+        return cls(spare=tuple(sorted({mine, "", *live})), mine=mine)
+
+    def takes(self, owner: str) -> bool:
+        return (self.nodes is None or owner in self.nodes) and owner not in self.spare
+
+    def lost_node(self, owner: str) -> str | None:
+        """The lost node a record's owner names; None for this node's own previous run or an unnamed owner."""
+        return None if owner in ("", self.mine) else owner
+
+
+EVERY_NODE = Owners()
+"""Every record, whoever owns it: one node alone, as before nodes."""
+
+
 class NodeConflictError(StoreError):
     """The ARI app (or the node id) is held by a node whose lease has not run out."""
 

@@ -6,6 +6,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, select
 
+from flowengine.store.nodes import Owners
 from flowengine.store.records import CustomerRecord
 from flowengine.store.repository import ScopedRepository
 
@@ -25,6 +26,10 @@ class OwnedRepository(ScopedRepository[R]):
     async def owner_of(self, customer_id: str, id: str) -> str:
         """The node running this record ('' when none is named)."""
         return str(await self._access.read_column(self._scope(customer_id), id, "node_id"))
+
+    async def settling(self, owners: Owners, *, filters: Mapping[str, object]) -> list[tuple[R, str]]:
+        """`owned` by the nodes a settling pass takes."""
+        return await self.owned(filters=filters, nodes=owners.nodes, not_nodes=owners.spare or None)
 
     async def owned(self, *, filters: Mapping[str, object], nodes: Collection[str] | None = None,
                     not_nodes: Collection[str] | None = None) -> list[tuple[R, str]]:
