@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from flowengine.asterisk.ari.client import AriClient
 from flowengine.asterisk.ari.handles import ChannelHandle
 from flowengine.config import AsteriskConfig, Config, NodeConfig, RoutesConfig, SpeechConfig, StoreConfig
-from flowengine.runtime import Engine, asterisk_config_for
+from flowengine.runtime import Engine, asterisk_config_for, derived_node_id
 from flowengine.store import Store, generate_secret_key
 from flowengine.store.nodes import NodeConflictError
 from flowengine.tenancy import ENGINE_CUSTOMER_ID
@@ -230,3 +230,9 @@ async def test_a_killed_nodes_records_are_settled_by_a_live_node_naming_it(
         await store.aclose()
         if callers:
             await hang_up(asterisk, "nodes-killed", callers)
+
+
+def test_the_default_node_id_is_the_host_and_the_app_in_the_ids_characters() -> None:
+    assert derived_node_id("pbx-1.example.com", "flowengine") == "pbx-1.example.com:flowengine"
+    assert derived_node_id("odd host/name", "app") == "odd-host-name:app"
+    assert len(derived_node_id("h" * 300, "app")) == 128

@@ -55,7 +55,7 @@ class NodeLease:
             await asyncio.sleep(self.lease_s / 3)
             try:
                 status = await self.nodes.renew(self.node_id, self.lease_s)
-            except StoreError as exc:
+            except Exception as exc:  # noqa: BLE001 - the database away, whatever the driver raises: next time
                 if loop.time() - renewed >= self.lease_s and not self.problem:
                     self._report(f"node lease not renewed for {loop.time() - renewed:.1f}s: {exc}")
                 continue
