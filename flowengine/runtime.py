@@ -129,9 +129,11 @@ class Engine:
         priority.prioritise_loop(asyncio.get_running_loop(), realtime=self.config.media.realtime)
         synth_cache.SHARED.resize(synth_cache.DEFAULT_MAX_BYTES)  # replies said again are not synthesised again
         try:
-            await self._start_private()
             if self.handler is None:
-                await self._start_node()  # refuses a held ARI app before anything touches Asterisk
+                # refuses a held ARI app before anything touches Asterisk (not even a private one: a second
+                # engine on the same private folder would stop the first one's Asterisk as it fails)
+                await self._start_node()
+            await self._start_private()
             await self._start_asterisk()
             if self.handler is None:
                 await self._start_flows()

@@ -236,3 +236,26 @@ def test_the_default_node_id_is_the_host_and_the_app_in_the_ids_characters() -> 
     assert derived_node_id("pbx-1.example.com", "flowengine") == "pbx-1.example.com:flowengine"
     assert derived_node_id("odd host/name", "app") == "odd-host-name:app"
     assert len(derived_node_id("h" * 300, "app")) == 128
+
+
+async def test_a_second_node_on_the_same_private_asterisk_leaves_it_running(tmp_path: Path) -> None:
+    from flowengine.asterisk.instance import PrivateAsterisk
+
+    def config(name: str) -> Config:
+        (tmp_path / name / "flows").mkdir(parents=True)
+        return Config(asterisk=AsteriskConfig(private_dir=str(tmp_path / "ast")),
+                      store=StoreConfig(url=f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}", secret_key=SecretStr(KEY)),
+                      speech=SpeechConfig(tts="espeak", cache_dir=str(tmp_path / name / "speech"), warm_up=False),
+                      flows_dir=str(tmp_path / name / "flows"))
+
+    first = Engine(config("a"))
+    await first.start()
+    try:
+        second = Engine(config("b"))
+        with pytest.raises(NodeConflictError, match="is held by live node"):
+            await second.start()
+        assert second.private is None  # it never started (nor, failing, stopped) the Asterisk the first runs on
+        assert PrivateAsterisk(tmp_path / "ast").running()
+        assert first.ari is not None and first.ari.connected.is_set() and first.ari.problem == ""
+    finally:
+        await first.aclose()
