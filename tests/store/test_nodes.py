@@ -1,6 +1,7 @@
 """Nodes: claiming an ARI app, leases renewed and run out, lost nodes marked, records stamped with their owner."""
 from __future__ import annotations
 
+import asyncio
 import itertools
 
 import pytest
@@ -115,3 +116,18 @@ async def test_owned_lists_by_owner(store: Store) -> None:
               if r.customer_id == customer]
     assert others == [(b.id, theirs)]
     assert c.id not in {r.id for r, _ in await store.calls.owned(filters=live, nodes=[theirs])}
+
+
+async def test_of_nodes_claiming_one_app_at_once_exactly_one_wins(shared_url: str) -> None:
+    stores = [await Store.open(shared_url) for _ in range(4)]
+    _, app = _names()
+    try:
+        outcomes = await asyncio.gather(*(s.nodes.claim(f"racer-{i}-{app}", app, "host", lease_s=15)
+                                          for i, s in enumerate(stores)), return_exceptions=True)
+        winners = [o for o in outcomes if not isinstance(o, BaseException)]
+        assert len(winners) == 1
+        assert all(isinstance(o, NodeConflictError) for o in outcomes if isinstance(o, BaseException))
+        assert await stores[0].nodes.holder(app) == winners[0]
+    finally:
+        for s in stores:
+            await s.aclose()
