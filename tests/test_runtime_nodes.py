@@ -246,7 +246,7 @@ async def test_a_second_node_on_the_same_private_asterisk_leaves_it_running(tmp_
         return Config(asterisk=AsteriskConfig(private_dir=str(tmp_path / "ast")),
                       store=StoreConfig(url=f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}", secret_key=SecretStr(KEY)),
                       speech=SpeechConfig(tts="espeak", cache_dir=str(tmp_path / name / "speech"), warm_up=False),
-                      flows_dir=str(tmp_path / name / "flows"))
+                      flows_dir=str(tmp_path / name / "flows"), node=NodeConfig(lease_s=1.0))
 
     first = Engine(config("a"))
     await first.start()

@@ -7,7 +7,7 @@ import logging
 from typing import Protocol
 
 from flowengine.store.errors import StoreError
-from flowengine.store.nodes import Node, NodeRepository, Owners
+from flowengine.store.nodes import Node, NodeConflictError, NodeRepository, Owners
 from flowengine.tasks import TaskOwner
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,20 @@ class NodeLease:
         self._unsettled = False  # a settling pass failed: the next renewal runs one again
 
     async def claim(self) -> Node:
-        self.node = await self.nodes.claim(self.node_id, self.ari_app, self.host, self.lease_s)
+        """Claims the ARI app. Held under this very id (this node killed and started again at once, by systemd
+        say), it waits once for that lease to run out: a run that was killed renews nothing, a live one does,
+        and is refused then."""
+        try:
+            self.node = await self.nodes.claim(self.node_id, self.ari_app, self.host, self.lease_s)
+        except NodeConflictError as conflict:
+            holder = conflict.holder
+            if holder.id != self.node_id or holder.ari_app != self.ari_app:
+                raise
+            left = (holder.tm_lease - self.nodes.clock()).total_seconds()
+            log.warning("node %s: a previous run still holds ARI app %r for %.1fs: waiting for its lease to run out",
+                        self.node_id, self.ari_app, left)
+            await asyncio.sleep(max(0.0, left) + 0.1)
+            self.node = await self.nodes.claim(self.node_id, self.ari_app, self.host, self.lease_s)
         log.info("node %s holds ARI app %r (lease %.1fs)", self.node_id, self.ari_app, self.lease_s)
         return self.node
 

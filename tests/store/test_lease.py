@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 
+import pytest
+
 from flowengine.store import Store
 from flowengine.store.lease import NodeLease
-from flowengine.store.nodes import Owners
+from flowengine.store.nodes import NodeConflictError, Owners
 from tests.support import eventually
 
 _ids = itertools.count()
@@ -76,3 +78,22 @@ async def test_a_node_found_lost_says_so_and_stops_renewing(store: Store) -> Non
         assert f"node {lease.node_id} was found lost by another node (stopped)" in lease.problem
     finally:
         await lease.aclose()
+
+
+async def test_a_node_started_again_under_its_id_waits_for_its_killed_runs_lease(store: Store) -> None:
+    killed = lease_of(store, lease_s=0.6)
+    await killed.claim()  # and killed: it never renews
+    again = NodeLease(store.nodes, killed.node_id, killed.ari_app, "host", 1.5)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await again.claim()
+    assert loop.time() - started >= 0.4  # it waited for the lease to run out, no longer
+    assert await store.nodes.holder(killed.ari_app) == again.node
+    # while that run is live (renewing), a second process under the same id is refused after the wait
+    again.start()
+    try:
+        twin = NodeLease(store.nodes, killed.node_id, killed.ari_app, "host", 1.5)
+        with pytest.raises(NodeConflictError, match=f"held by live node '{killed.node_id}'"):
+            await twin.claim()
+    finally:
+        await again.aclose()
