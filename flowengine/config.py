@@ -287,6 +287,15 @@ class LogConfig(_Section):
     format: Literal["text", "json"] = "text"
 
 
+class NodeConfig(_Section):
+    """This engine node among those sharing one store: its id (empty: derived from the host name and the ARI
+    app, so a restart is the same node) and the lease on its records and ARI app it renews every lease_s/3.
+    A node killed without stopping is settled by another once lease_s has run out."""
+
+    id: str = Field("", max_length=128, pattern=r"^[A-Za-z0-9_.:@-]*$")
+    lease_s: float = Field(15.0, ge=0.3, le=3600)
+
+
 class Config(_Section):
     asterisk: AsteriskConfig = Field(default_factory=AsteriskConfig)
     media: MediaConfig = Field(default_factory=MediaConfig)
@@ -300,6 +309,7 @@ class Config(_Section):
     webhooks: WebhooksConfig = Field(default_factory=WebhooksConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     log: LogConfig = Field(default_factory=LogConfig)
+    node: NodeConfig = Field(default_factory=NodeConfig)
     prices: PriceTable = Field(default_factory=PriceTable)  # AI call costs (flowengine.providers.pricing)
     flows_dir: str = "flows"
 

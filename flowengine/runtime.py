@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from contextlib import AsyncExitStack
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from flowengine.ai.providers import ProviderPool
 from flowengine.ai.sources import StoreResources
 from flowengine.ai.teams import TeamDirectory
 from flowengine.ai.voice.media import MediaSettings
+from flowengine.api.forwarding import Forwarder, StoreOwners
 from flowengine.api.server import ApiServer
 from flowengine.api.webhooks import DeliveryPolicy, WebhookDispatcher, WebhookSender
 from flowengine.asterisk.ami import AmiClient
@@ -41,6 +43,10 @@ from flowengine.flow.speech import SpeechCache
 from flowengine.providers import credentials, priority
 from flowengine.providers.tts import synth_cache
 from flowengine.store import Store
+from flowengine.store.lease import NodeLease
+from flowengine.store.noderequests import NodeRequests
+from flowengine.store.nodes import NODE_ID_LENGTH, Owners
+from flowengine.store.notify import NotifyBus
 from flowengine.tasks import TaskOwner
 
 log = logging.getLogger(__name__)
@@ -54,6 +60,12 @@ async def open_store(config: Config) -> Store:
         Path(cfg.url[len(prefix):]).parent.mkdir(parents=True, exist_ok=True)
     keys = [k.get_secret_value() for k in (cfg.secret_key, *cfg.previous_secret_keys) if k.get_secret_value()]
     return await Store.open(cfg.url, secret_keys=keys)
+
+
+def derived_node_id(host: str, app: str) -> str:
+    """The default node id: `<host>:<ARI app>`, the same at every restart, kept to the id's characters."""
+    raw = f"{host}:{app}"
+    return "".join(c if c.isalnum() or c in "_.:@-" else "-" for c in raw)[:NODE_ID_LENGTH]
 
 
 def asterisk_config_for(info: InstanceInfo, base: AsteriskConfig) -> AsteriskConfig:
@@ -91,6 +103,11 @@ class Engine:
         self.ami: AmiClient | None = None
         self.app: AriApp | None = None
         self.store: Store | None = None
+        self.node_id = ""  # this node's id (config node.id, or derived from the host and the ARI app)
+        self.lease: NodeLease | None = None  # its claim on the ARI app, renewed while it runs
+        self.recorder: ActiveflowRecorder | None = None
+        self.bus: NotifyBus | None = None  # between the nodes sharing a PostgreSQL store
+        self.forwarder: Forwarder | None = None  # sends operations on other nodes' live records to them
         self.webhooks: WebhookDispatcher | None = None
         self.flow_service: FlowService | None = None
         self.calls: CallRegistry | None = None
@@ -117,6 +134,11 @@ class Engine:
         priority.prioritise_loop(asyncio.get_running_loop(), realtime=self.config.media.realtime)
         synth_cache.SHARED.resize(synth_cache.DEFAULT_MAX_BYTES)  # replies said again are not synthesised again
         try:
+            if self.handler is None:
+                # refuses a held ARI app before anything touches Asterisk (not even a private one: a second
+                # engine on the same private folder would stop the first one's Asterisk as it fails)
+                await self._start_node()
+            await self._start_private()
             await self._start_asterisk()
             if self.handler is None:
                 await self._start_flows()
@@ -128,19 +150,37 @@ class Engine:
         log.info("engine ready: ARI app %r on %s (Asterisk %s)", self.config.asterisk.app,
                  self.config.asterisk.ari_url, self.ari.asterisk_version)
 
-    async def _start_asterisk(self) -> None:
+    async def _start_private(self) -> None:
         cfg, stack = self.config.asterisk, self._stack
         if cfg.private_dir:
             private = PrivateAsterisk(Path(cfg.private_dir), app=cfg.app, extra_dialplan=self.extra_dialplan,
                                       sip_accounts=self.sip_accounts, sip_bind=self.sip_bind)
             stack.push_async_callback(asyncio.to_thread, private.stop)  # also stops one that failed to start
             info = self.private = await asyncio.to_thread(private.start)
-            cfg = asterisk_config_for(info, cfg)
-            self.config = self.config.model_copy(update={"asterisk": cfg})
+            self.config = self.config.model_copy(update={"asterisk": asterisk_config_for(info, cfg)})
+
+    async def _start_node(self) -> None:
+        """The store, and this node's claim on its ARI app in it (NodeConflictError while a live node holds it),
+        renewed from now on; released last, when everything else has stopped."""
+        cfg, stack = self.config, self._stack
+        store = self.store = await open_store(cfg)
+        stack.push_async_callback(store.aclose)
+        host = socket.gethostname()
+        node_id = self.node_id = cfg.node.id or derived_node_id(host, cfg.asterisk.app)
+        lease = self.lease = NodeLease(store.nodes, node_id, cfg.asterisk.app, host, cfg.node.lease_s)
+        await lease.claim()
+        stack.push_async_callback(lease.aclose)
+        store.own(node_id)
+        lease.start()
+
+    async def _start_asterisk(self) -> None:
+        cfg, stack = self.config.asterisk, self._stack
         ari = self.ari = AriClient(cfg.ari_url, cfg.ari_username, cfg.ari_password.get_secret_value(), cfg.app,
                                    reconnect_min=cfg.reconnect_min_s, reconnect_max=cfg.reconnect_max_s)
         stack.push_async_callback(ari.aclose)
-        # before our app is registered again: what Asterisk still holds for it is a dead run's
+        # before our app is registered again (and no live node holds it): what Asterisk still holds for it is
+        # a dead run's. Asterisk cannot tell (issue 20): GET /applications/{app} looks the same whether a
+        # WebSocket holds the app or not; the nodes table does.
         self.leftovers = await clear_leftovers(ari, await find_leftovers(ari))
         await ari.start()
         if cfg.ami_secret.get_secret_value():
@@ -160,23 +200,24 @@ class Engine:
         await media_server.start()
         http = await stack.enter_async_context(aiohttp.ClientSession())
         speaker = SpeechCache.with_voice(speech.tts, media_server)
-        store = self.store = await open_store(cfg)
-        stack.push_async_callback(store.aclose)
+        store = self.store
+        assert store is not None and self.lease is not None
         if cfg.api.enabled:
             # listening before the previous run is settled below, so its hangups reach customers' webhooks
             # through the store's outbox: retried for hours, in order per customer, across restarts
             self.webhooks = WebhookDispatcher(store, WebhookSender(http), self.events,
                                               policy=DeliveryPolicy(**cfg.webhooks.model_dump()))
             stack.push_async_callback(self.webhooks.aclose)
-        recorder = ActiveflowRecorder(store, events=self.events)
+        recorder = self.recorder = ActiveflowRecorder(store, events=self.events)
         await recorder.ensure_customer()
-        await recorder.recover()
+        mine = Owners.previous_run(self.node_id)  # this node's own records: its previous run's
+        await recorder.recover(mine)
         # The flow service (through the call registry) and the AI calls are parts of the Services they run
         # with: they reach them through this link, bound once Services is built below with every part.
         link = ServicesLink()
         flow_service = self.flow_service = FlowService(link)
         calls = self.calls = CallRegistry(store, self.events, flow_service)  # every call, by id, per customer
-        await hang_up_stale_calls(store, self.events, known=calls.live)  # a previous run's calls
+        await hang_up_stale_calls(store, self.events, known=calls.live, owners=mine)  # a previous run's calls
         if self.ari is not None:  # and the calls lost with Asterisk while the engine ran on
             self.ari.on_resync(calls.resync)
         ais = AIDirectory(Path(cfg.flows_dir) / "ais")
@@ -218,12 +259,32 @@ class Engine:
         # a previous run's AI calls end now; its summaries are written in the background
         recovery = self.ai_recovery = AIRecovery(store, self.events, aicalls, flow_service.start_flow)
         stack.push_async_callback(recovery.aclose)
-        await recovery.start()
+        await recovery.start(mine)
         caps = AsteriskCaps(cfg.campaign.max_concurrent_calls, cfg.campaign.max_calls_per_second)
-        campaigns = self.campaigns = CampaignService(store, self.events, flow_service, caps)
+        if store.db.dialect == "postgresql":  # several nodes may share it: live operations reach their owner
+            bus = self.bus = NotifyBus(store.db)
+            stack.push_async_callback(bus.aclose)
+            requests = NodeRequests(bus, self.node_id)
+            stack.push_async_callback(requests.aclose)
+            await requests.start()
+            self.forwarder = Forwarder(requests, StoreOwners(store))
+        campaigns = self.campaigns = CampaignService(store, self.events, flow_service, caps, self.bus)
         stack.push_async_callback(campaigns.aclose)
-        await campaigns.start()  # settles what a previous run left open, resumes running campaigns
+        await campaigns.start(mine)  # settles what a previous run left open, resumes running campaigns
+        self.lease.settler = self.settle_nodes  # lost nodes' records: now, and whenever a lease runs out
+        stack.push_async_callback(self.lease.stop_settling)
+        await self.lease.sweep(everything=True)
         log.info("%d flow(s) and %d AI(s) loaded from %s", len(files.flows), len(ais.by_id) // 2, cfg.flows_dir)
+
+    async def settle_nodes(self, owners: Owners) -> None:
+        """Ends the live records of `owners` (lost nodes), each as this node's start ends its own previous run's,
+        with the reason naming the lost node."""
+        assert self.store is not None and self.calls is not None and self.ai_recovery is not None
+        assert self.campaigns is not None and self.recorder is not None
+        await hang_up_stale_calls(self.store, self.events, known=self.calls.live, owners=owners)
+        await self.recorder.recover(owners)
+        await self.ai_recovery.start(owners)
+        await self.campaigns.settle(owners)
 
     async def _start_calls(self) -> None:
         """The ARI app (calls come in from now on), then the API."""

@@ -113,3 +113,15 @@ def test_unknown_speech_vendors_and_fallbacks_are_named(tmp_path: Path) -> None:
     text = str(err.value)
     assert "speech.providers: no cloud speech vendor is called 'eleven'" in text
     assert "speech.fallback_tts: " in text and "'rime' is not available" in text
+
+
+def test_the_node_section_takes_its_id_and_lease_from_the_environment() -> None:
+    config = load_config(None, {"FLOWENGINE_NODE__ID": "engine-1", "FLOWENGINE_NODE__LEASE_S": "4.5",
+                                "FLOWENGINE_ASTERISK__ARI_PASSWORD": "x"})
+    assert (config.node.id, config.node.lease_s) == ("engine-1", 4.5)
+    assert load_config(None, {"FLOWENGINE_ASTERISK__ARI_PASSWORD": "x"}).node.id == ""  # derived at start
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, {"FLOWENGINE_NODE__ID": "a b/c", "FLOWENGINE_NODE__LEASE_S": "0",
+                           "FLOWENGINE_ASTERISK__ARI_PASSWORD": "x"})
+    problems = " ".join(caught.value.problems)
+    assert "node.id (from FLOWENGINE_NODE__ID)" in problems and "node.lease_s (from FLOWENGINE_NODE__LEASE_S)" in problems

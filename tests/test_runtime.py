@@ -35,7 +35,7 @@ async def ari_apps(ari: AriClient) -> set[str]:
 
 
 @pytest.mark.asterisk
-async def test_a_bad_store_stops_the_private_asterisk_and_everything_started_before_it(tmp_path: Path) -> None:
+async def test_a_bad_store_fails_the_start_before_the_private_asterisk(tmp_path: Path) -> None:
     (tmp_path / "not-a-folder").write_text("")  # the store's folder cannot be made under a file
     config = engine_config(
         tmp_path, asterisk=AsteriskConfig(private_dir=str(tmp_path / "ast")),
@@ -44,13 +44,14 @@ async def test_a_bad_store_stops_the_private_asterisk_and_everything_started_bef
     engine = Engine(config)
     with pytest.raises(OSError):
         await engine.start()
-    # it got as far as the private Asterisk, ARI, AMI, the flow watcher, the speech server and HTTP
-    assert engine.ari is not None and engine.ami is not None and engine.ari.asterisk_version
+    # the store comes before anything touches Asterisk, a private one included (issue 20: a node that cannot
+    # open its store must not clear the ARI app of a node that runs, nor stop the Asterisk it runs on)
+    assert engine.private is None
+    assert engine.ari is None and engine.ami is None
     assert engine.store is None and engine.app is None and engine.api is None
     assert not PrivateAsterisk(tmp_path / "ast").running()
     assert processes_using(tmp_path / "ast" / "etc" / "asterisk.conf") == []
-    assert not engine.ari.connected.is_set()
-    assert asyncio.all_tasks() - tasks_before == set()  # the ARI events loop and the flow watcher ended too
+    assert asyncio.all_tasks() - tasks_before == set()
     await engine.aclose()  # closing again does nothing
 
 
@@ -120,10 +121,10 @@ async def test_the_engine_closes_in_reverse_order_of_start_up(
     engine = Engine(config)
     await engine.start()
     await engine.aclose()
-    # the API and the ARI app stop taking work first; the flows stop before the AI calls and the store
-    # they use; the ARI client goes last
-    assert closed == ["ApiServer", "AriApp", "CallRegistry", "FlowService", "AICallService", "Store", "MediaServer",
-                      "AriClient"]
+    # the API and the ARI app stop taking work first; the flows stop before the AI calls; the ARI client, then
+    # the store go last (the node's claim on its ARI app, in the store, is given up when all else has stopped)
+    assert closed == ["ApiServer", "AriApp", "CallRegistry", "FlowService", "AICallService", "MediaServer",
+                      "AriClient", "Store"]
 
 
 @pytest.mark.asterisk

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from flowengine.api.errors import ApiError, bad_request, conflict, translate, unavailable
+from flowengine.store import Store
 from flowengine.store.noderequests import NodeRequests, NodeUnreachableError, RemoteFailureError
 from flowengine.store.notify import Message, MessageError
+from flowengine.store.owned import OwnedRepository
 
 if TYPE_CHECKING:
     from flowengine.api.deps import ApiDeps
@@ -132,3 +134,29 @@ class Forwarder:
                            reason=str(error.get("reason", "")), field=str(error.get("field", "")))
         view = reply.get("view")
         return view if isinstance(view, dict) else {}
+
+
+ENDED = {"call": ("hangup",), "activeflow": ("ended",), "aicall": ("terminated",)}
+"""A record in one of these statuses no longer runs anywhere: any node answers it from the store."""
+
+
+class StoreOwners:
+    """The owner port over the store: a live record's `node_id` (stamped by the node that created it) and that
+    node's lease in the `nodes` table."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def __call__(self, kind: LiveKind, customer_id: str, id: str) -> Owner | None:
+        store = self.store
+        repositories: dict[str, OwnedRepository[Any]] = {
+            "call": store.calls, "activeflow": store.activeflows, "aicall": store.aicalls}
+        repository = repositories[kind]
+        record = await repository.get(customer_id, id)
+        if getattr(record, "status", "") in ENDED[kind]:
+            return None
+        node_id = await repository.owner_of(customer_id, id)
+        if node_id in ("", store.node_id):
+            return None
+        node = await store.nodes.get(node_id)
+        return Owner(node_id, node is not None and node.live_at(store.clock()))

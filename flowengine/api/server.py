@@ -36,7 +36,9 @@ class ApiServer:
                   if engine.flow_service is not None and ai is not None else None)
         self.deps = ApiDeps(store=engine.store, events=engine.events, admin_key=cfg.admin_key, engine=engine,
                             resources=engine.resources, webhooks=self.webhooks, placed_calls=placed,
-                            max_body_bytes=cfg.max_body_bytes)
+                            max_body_bytes=cfg.max_body_bytes, cluster=engine.forwarder)
+        if engine.forwarder is not None:
+            engine.forwarder.serve(self.deps)  # other nodes' requests on this node's live records
         self.app = create_app(self.deps)
         config = uvicorn.Config(self.app, host=cfg.host, port=cfg.port, log_config=None, lifespan="off",
                                 access_log=False)

@@ -15,6 +15,7 @@ from flowengine.flow.model import Flow
 from flowengine.flow.service import FlowNotFound, FlowService
 from flowengine.store import Store
 from flowengine.store.campaigns import Campaign, CampaignStatus
+from flowengine.store.nodes import EVERY_NODE, Owners
 from flowengine.store.notify import Message, NotifyBus, Subscription
 from flowengine.store.records import NIL_ID
 from flowengine.tasks import TaskOwner
@@ -43,16 +44,21 @@ class CampaignService:
         self._bus = bus
         self._heard: Subscription | None = None
 
-    async def start(self) -> None:
+    async def start(self, owners: Owners = EVERY_NODE) -> None:
+        """Settles the open dials of `owners` (this node's previous run), then runs the running campaigns."""
         if self._bus is not None:
             self._heard = await self._bus.listen(CAMPAIGNS_CHANNEL)
             self._tasks.start(self._hear(self._heard), name="campaigns of other nodes")
         for campaign in await self.store.campaigns.running():
-            await recover(self.resources, campaign)
+            await recover(self.resources, campaign, owners)
             if campaign.status == "stopping":
                 await self._stopped(campaign)
             else:
                 await self._launch(campaign)
+
+    async def settle(self, owners: Owners) -> int:
+        """Settles the open dials of `owners` (lost nodes) in every running campaign; returns how many."""
+        return sum([await recover(self.resources, campaign, owners) for campaign in await self.store.campaigns.running()])
 
     def flow_of(self, campaign: Campaign) -> Flow:
         """The campaign's actions as a flow, else its `flow_id` from the engine's flows."""

@@ -32,6 +32,9 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--config", help="YAML config file")
     parser.add_argument("--private-asterisk", metavar="DIR",
                         help="start a private Asterisk in DIR (overrides asterisk.private_dir)")
+    parser.add_argument("--node-id", metavar="ID",
+                        help="this engine node's id among those sharing the store (overrides node.id; "
+                        "default: <host>:<ARI app>)")
     parser.set_defaults(func=run)
 
 
@@ -88,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
     environ = dict(os.environ)
     if args.private_asterisk:
         environ["FLOWENGINE_ASTERISK__PRIVATE_DIR"] = args.private_asterisk
+    if args.node_id:
+        environ["FLOWENGINE_NODE__ID"] = args.node_id
     try:
         config = load_config(args.config, environ)
     except ConfigError as exc:

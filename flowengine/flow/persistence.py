@@ -10,6 +10,7 @@ from flowengine.flow.activeflow import TM_UNSET, Activeflow
 from flowengine.store import Activeflow as StoredActiveflow
 from flowengine.store import Customer, Store
 from flowengine.store.errors import NotFoundError
+from flowengine.store.nodes import EVERY_NODE, LOST_PREFIX, Owners
 from flowengine.store.views import activeflow_view
 from flowengine.tenancy import ENGINE_CUSTOMER_ID, current_customer
 
@@ -83,23 +84,25 @@ class ActiveflowRecorder:
             kind = "activeflow_created" if revision is None else "activeflow_updated"
             self.events.emit(kind, customer_id, activeflow_view(record))
 
-    async def recover(self) -> list[StoredActiveflow]:
-        """End what a previous run of the engine left running or paused, for every customer (the API's
-        customers' activeflows too); returns those records. Their calls went with that process, so the
-        reason says where each one was."""
+    async def recover(self, owners: Owners = EVERY_NODE) -> list[StoredActiveflow]:
+        """End what a previous run of the engine (or a lost node: `owners`) left running or paused, for every
+        customer (the API's customers' activeflows too); returns those records. Their calls went with that
+        process, so the reason says where each one was, and names the lost node (`node-lost:<id> while ...`)."""
         recovered: list[StoredActiveflow] = []
-        stale_ones = await self.store.activeflows.of_every_customer(filters={"status": ["running", "paused"]})
-        for stale in stale_ones:
+        stale_ones = await self.store.activeflows.settling(owners, filters={"status": ["running", "paused"]})
+        for stale, owner in stale_ones:
             if stale.id in self._revisions:
                 continue
             where = stale.current_action.get("id", "?")
+            lost = owners.lost_node(owner)
+            what = "engine restarted" if lost is None else f"{LOST_PREFIX}{lost}"
             try:
                 ended, changed = await self.store.activeflows.end(
-                    stale.customer_id, stale.id, reason=f"engine restarted while {stale.status} at action {where!r}")
+                    stale.customer_id, stale.id, reason=f"{what} while {stale.status} at action {where!r}")
             except NotFoundError:
                 continue
             if changed:
                 recovered.append(ended)
         if recovered:
-            log.warning("%d activeflow(s) left running by a previous engine were ended", len(recovered))
+            log.warning("%d activeflow(s) left running by a previous engine or lost node were ended", len(recovered))
         return recovered

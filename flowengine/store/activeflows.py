@@ -7,8 +7,9 @@ from pydantic import Field
 from sqlalchemy import Table
 
 from flowengine.store.errors import PreconditionFailedError
+from flowengine.store.nodes import owner_column
+from flowengine.store.owned import OwnedRepository
 from flowengine.store.records import NIL_ID, CustomerRecord, UtcTime, WebhookMethod
-from flowengine.store.repository import ScopedRepository
 from flowengine.store.schema import integer, json, listing_index, metadata, ref, resource_columns, text, timestamp
 from flowengine.store.timestamps import NOT_YET
 
@@ -42,6 +43,7 @@ activeflows = Table(
     json("variables"),
     text("ended_reason"),
     timestamp("tm_end"),
+    owner_column(),  # migration 11
     listing_index("activeflows"),
 )
 
@@ -71,7 +73,7 @@ class Activeflow(CustomerRecord):
     tm_end: UtcTime = NOT_YET
 
 
-class ActiveflowRepository(ScopedRepository[Activeflow]):
+class ActiveflowRepository(OwnedRepository[Activeflow]):
     """Cursor moves go through `update(..., expected_revision=af.revision, ...)`: of two nodes
     that read the same revision, only the first write wins; the other gets StaleRevisionError."""
 

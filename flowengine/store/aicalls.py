@@ -8,8 +8,9 @@ from sqlalchemy import Table
 
 from flowengine.store.ais import VadConfig
 from flowengine.store.errors import PreconditionFailedError
+from flowengine.store.nodes import owner_column
+from flowengine.store.owned import OwnedRepository
 from flowengine.store.records import NIL_ID, CustomerRecord, UtcTime
-from flowengine.store.repository import ScopedRepository
 from flowengine.store.schema import flag, json, listing_index, metadata, ref, resource_columns, text, timestamp
 from flowengine.store.timestamps import NOT_YET
 
@@ -48,6 +49,7 @@ aicalls = Table(
     json("analysis", nullable=True),
     json("usage", nullable=True),
     json("costs", nullable=True),
+    owner_column(),  # migration 11
     listing_index("aicalls"),
 )
 
@@ -84,15 +86,17 @@ class AIcall(CustomerRecord):
     costs: dict[str, Any] | None = None
 
 
-class AIcallRepository(ScopedRepository[AIcall]):
+class AIcallRepository(OwnedRepository[AIcall]):
     resource = "aicall"
     table = aicalls
     record_type = AIcall
     filterable = ("status", "reference_type", "reference_id", "activeflow_id", "assistance_id")
 
-    async def terminate(self, customer_id: str, id: str, *, reason: str = "") -> tuple[AIcall, bool]:
-        """Status `terminated` with tm_end and ended_reason unless already terminated.
-        Returns the record and whether this call terminated it."""
+    async def terminate(self, customer_id: str, id: str, *, reason: str = "",
+                        metadata: dict[str, Any] | None = None) -> tuple[AIcall, bool]:
+        """Status `terminated` with tm_end and ended_reason (and `metadata` when given) unless already
+        terminated. Returns the record and whether this call terminated it."""
+        extra: dict[str, Any] = {} if metadata is None else {"metadata": metadata}
         try:
             done = await self.update(
                 customer_id,
@@ -101,6 +105,7 @@ class AIcallRepository(ScopedRepository[AIcall]):
                 status="terminated",
                 ended_reason=reason,
                 tm_end=self._access.clock(),
+                **extra,
             )
         except PreconditionFailedError:
             return await self.get(customer_id, id), False

@@ -7,8 +7,9 @@ from pydantic import Field
 from sqlalchemy import Table
 
 from flowengine.store.errors import PreconditionFailedError
+from flowengine.store.nodes import owner_column
+from flowengine.store.owned import OwnedRepository
 from flowengine.store.records import NIL_ID, Address, CustomerRecord, UtcTime
-from flowengine.store.repository import ScopedRepository
 from flowengine.store.schema import json, listing_index, metadata, ref, resource_columns, text, timestamp
 from flowengine.store.timestamps import NOT_YET
 
@@ -46,6 +47,7 @@ calls = Table(
     timestamp("tm_ringing"),
     timestamp("tm_progressing"),
     timestamp("tm_hangup"),
+    owner_column(),  # migration 11
     listing_index("calls"),
 )
 
@@ -79,7 +81,7 @@ class Call(CustomerRecord):
     tm_hangup: UtcTime = NOT_YET
 
 
-class CallRepository(ScopedRepository[Call]):
+class CallRepository(OwnedRepository[Call]):
     resource = "call"
     table = calls
     record_type = Call
@@ -91,10 +93,12 @@ class CallRepository(ScopedRepository[Call]):
         return items[0] if items else None
 
     async def hangup(
-        self, customer_id: str, id: str, *, by: HangupBy, reason: HangupReason
+        self, customer_id: str, id: str, *, by: HangupBy, reason: HangupReason,
+        metadata: dict[str, Any] | None = None,
     ) -> tuple[Call, bool]:
-        """Status `hangup` with tm_hangup, hangup_by and hangup_reason, unless already hung up.
-        Returns the record and whether this call made the change."""
+        """Status `hangup` with tm_hangup, hangup_by and hangup_reason (and `metadata` when given), unless
+        already hung up. Returns the record and whether this call made the change."""
+        extra: dict[str, Any] = {} if metadata is None else {"metadata": metadata}
         try:
             done = await self.update(
                 customer_id,
@@ -104,6 +108,7 @@ class CallRepository(ScopedRepository[Call]):
                 hangup_by=by,
                 hangup_reason=reason,
                 tm_hangup=self._access.clock(),
+                **extra,
             )
         except PreconditionFailedError:
             return await self.get(customer_id, id), False

@@ -6,8 +6,9 @@ from typing import Literal
 from pydantic import Field
 from sqlalchemy import Table, select
 
+from flowengine.store.nodes import owner_column
+from flowengine.store.owned import OwnedRepository
 from flowengine.store.records import NIL_ID, Address, CustomerRecord
-from flowengine.store.repository import ScopedRepository
 from flowengine.store.schema import integer, json, listing_index, metadata, ref, resource_columns, text
 from flowengine.store.timestamps import NOT_YET
 
@@ -36,6 +37,7 @@ campaigncalls = Table(
     integer("try_count"),
     text("hangup_reason"),
     text("amd_status"),
+    owner_column(),  # migration 11
     listing_index("campaigncalls"),
 )
 
@@ -64,7 +66,7 @@ class Campaigncall(CustomerRecord):
     amd_status: str = ""
 
 
-class CampaigncallRepository(ScopedRepository[Campaigncall]):
+class CampaigncallRepository(OwnedRepository[Campaigncall]):
     resource = "campaigncall"
     table = campaigncalls
     record_type = Campaigncall

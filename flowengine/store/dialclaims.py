@@ -65,6 +65,10 @@ class Refused:
 
 
 class DialClaims:
+    """Campaign dials claimed; the campaigncalls stored belong to `node_id` (set by `Store.own`)."""
+
+    node_id = ""
+
     def __init__(self, db: Database, clock: Clock) -> None:
         self._db = db
         self._clock = clock
@@ -104,7 +108,8 @@ class DialClaims:
                 "revision": chosen.target.revision + 1, "tm_update": now})
             await conn.execute(update(t).where(t.c.id == target.id, t.c.revision == chosen.target.revision).values(
                 status="progressing", revision=target.revision, tm_update=now, **{f"try_count_{chosen.index}": tries}))
-            call = await self._calls.insert(conn, chosen.call.model_copy(update={"try_count": tries}))
+            call = await self._calls.insert(conn, chosen.call.model_copy(update={"try_count": tries}),
+                                            {"node_id": self.node_id})
         return Claimed(target, call, dial_at)
 
     @staticmethod

@@ -25,6 +25,7 @@ from flowengine.store.flows import FlowRepository
 from flowengine.store.frontdoor import AgentRepository, FrontCallRepository, agents
 from flowengine.store.keycheck import verify_key
 from flowengine.store.migrate import current_version, head_version, migrate
+from flowengine.store.nodes import NodeRepository
 from flowengine.store.numbers import NumberRepository
 from flowengine.store.outbox import OutboxRepository
 from flowengine.store.outdials import OutdialRepository, OutdialTargetRepository
@@ -67,6 +68,8 @@ class Store:
         self.numbers = NumberRepository(db, clock)  # phone numbers routing inbound calls to customers' flows
         self.outbox = OutboxRepository(db, clock)  # webhook bodies waiting for their receivers
         self.dialclaims = DialClaims(db, clock)  # campaign dials claimed across nodes within the caps
+        self.nodes = NodeRepository(db, clock)  # engine nodes and their leases
+        self.node_id = ""  # the node whose live records this store writes (`own`)
 
     @classmethod
     async def open(
@@ -92,6 +95,13 @@ class Store:
             await db.dispose()
             raise
         return store
+
+    def own(self, node_id: str) -> None:
+        """Calls, activeflows, AI calls and campaigncalls created from now on belong to `node_id`."""
+        self.node_id = node_id
+        for repository in (self.calls, self.activeflows, self.aicalls, self.campaigncalls):
+            repository.node_id = node_id
+        self.dialclaims.node_id = node_id
 
     async def migrate(self) -> list[int]:
         """Applies pending migrations; returns their versions ([] when already at head)."""

@@ -38,11 +38,13 @@ async def test_restart_reconnects_resyncs_and_leaks_nothing(tmp_path: Path) -> N
         await asyncio.to_thread(instance.stop)
         assert processes_using(instance.conf_file) == []
         await eventually(lambda: not client.connected.is_set(), what="disconnect noticed")
+        assert client.problem == f"ARI events WebSocket to {info.ari_url} disconnected"  # /health says so
 
         info2 = await asyncio.to_thread(instance.start)
         assert (info2.ari_port, info2.ami_port) == (info.ari_port, info.ami_port)
         await asyncio.wait_for(client.connected.wait(), 15)
         assert client.connections == 2
+        assert client.problem == ""  # registered again: healthy
         # resync: the call whose channel vanished with Asterisk has ended and released its task
         await asyncio.wait_for(lost.ended.wait(), 10)
         await eventually(lambda: not app.calls and app.active_tasks == 0, what="lost call cleaned up")

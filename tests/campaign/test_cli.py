@@ -129,3 +129,41 @@ def test_a_store_that_cannot_open_is_one_line(tmp_path: Path, asterisk: Asterisk
     assert "flowengine campaign run: cannot open the database postgresql+asyncpg://nobody:***@" in err
     assert "Traceback" not in err and "pw-never-shown" not in err
     assert asterisk.channels() == []
+
+
+async def _beside_a_node(tmp_path: Path, asterisk: Asterisk, config: Path, plan: str) -> None:
+    from flowengine.runtime import Engine
+    from tests.test_runtime_nodes import answered, call_into, hang_up, live_calls, node_config
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'engine.db'}"
+    serving = Engine(node_config(asterisk, tmp_path / "serve", url, "campaign-serving", "node-serving"))
+    await serving.start()
+    try:
+        assert serving.store is not None
+        caller = await call_into(asterisk, "campaign-serving")
+        await answered(serving.store, 1)
+        calls = await live_calls(serving.store)
+        # the campaign on the same app as the serving node: refused before it touches Asterisk
+        same = tmp_path / "same-app.yaml"
+        refused = flowengine("campaign", "run", plan, "--config", str(same))
+        _, err = await asyncio.to_thread(refused.communicate, timeout=60)
+        assert refused.returncode == 2, err
+        assert "flowengine campaign run: ARI app 'campaign-serving' is held by live node 'node-serving'" in err
+        # on its own app it runs to its end, and settles nothing of the serving node's
+        run = flowengine("campaign", "run", plan, "--config", str(config))
+        _, err = await asyncio.to_thread(run.communicate, timeout=120)
+        assert run.returncode == 0, err[-2000:]
+        assert await live_calls(serving.store) == calls
+        assert len(await serving.store.activeflows.of_every_customer(filters={"status": "running"})) == 1
+        await hang_up(asterisk, "campaign-serving", [caller])
+    finally:
+        await serving.aclose()
+
+
+def test_a_run_beside_a_serving_node_leaves_its_calls_alone(tmp_path: Path, asterisk: Asterisk) -> None:
+    config = write_config(tmp_path, asterisk)
+    (tmp_path / "plan.yaml").write_text(PLAN.replace("duration: 3000", "duration: 200"))
+    (tmp_path / "targets.csv").write_text("name,destination\nt1,extension:talk1\n")
+    (tmp_path / "same-app.yaml").write_text(config.read_text().replace("app: flowengine-campaign-cli",
+                                                                       "app: campaign-serving"))
+    asyncio.run(_beside_a_node(tmp_path, asterisk, config, str(tmp_path / "plan.yaml")))

@@ -11,6 +11,7 @@ from flowengine.flow.persistence import ENGINE_CUSTOMER_ID, ActiveflowRecorder
 from flowengine.flow.service import FlowService
 from flowengine.store import Activeflow as StoredActiveflow
 from flowengine.store import Customer, Store
+from flowengine.store.nodes import Owners
 from tests.support import Flows
 
 FLOW = Flow.model_validate({"id": "main", "name": "main", "actions": [
@@ -86,5 +87,27 @@ async def test_a_restart_ends_every_customers_activeflows(tmp_path: Path) -> Non
             assert row.ended_reason == f"engine restarted while {record.status} at action 'talk-1'"
         assert (await store.activeflows.get(customer.id, done.id)).ended_reason == ""
         assert await recorder.recover() == []
+    finally:
+        await store.aclose()
+
+
+async def test_a_lost_nodes_activeflows_are_ended_naming_it_and_a_live_nodes_left_running(tmp_path: Path) -> None:
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
+    try:
+        recorder = ActiveflowRecorder(store)
+        customer = await store.customers.create(Customer(name="acme"))
+        flows: dict[str, StoredActiveflow] = {}
+        for node in ("me", "live-node", "dead-node"):
+            store.own(node)
+            flows[node] = await store.activeflows.create(StoredActiveflow(
+                customer_id=customer.id, status="paused", current_action={"id": "talk-1"}))
+        ended = await recorder.recover(Owners.lost("me", live={"live-node"}))
+        assert [r.id for r in ended] == [flows["dead-node"].id]
+        assert ended[0].ended_reason == "node-lost:dead-node while paused at action 'talk-1'"
+        assert (await store.activeflows.get(customer.id, flows["live-node"].id)).status == "paused"
+        mine = await recorder.recover(Owners.previous_run("me"))
+        assert [r.id for r in mine] == [flows["me"].id]
+        assert mine[0].ended_reason == "engine restarted while paused at action 'talk-1'"
+        assert (await store.activeflows.get(customer.id, flows["live-node"].id)).status == "paused"
     finally:
         await store.aclose()

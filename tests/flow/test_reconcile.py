@@ -9,6 +9,7 @@ import pytest
 from flowengine.events import Event, EventBus
 from flowengine.flow.reconcile import hang_up_stale_calls
 from flowengine.store import NOT_YET, Call, Customer, Store
+from flowengine.store.nodes import Owners
 from flowengine.store.views import view
 from tests.store import conftest as store_fixtures
 
@@ -84,3 +85,27 @@ async def test_every_customers_live_calls_are_hung_up_with_the_reason_that_fits(
     again = await hang_up_stale_calls(store, bus)  # a next start: `current` is not known to it
     assert [r.id for r in again] == [current.id] and [e.data["id"] for e in seen] == [current.id]
     assert await hang_up_stale_calls(store, bus) == [] and len(seen) == 1
+
+
+async def test_a_node_hangs_up_its_own_previous_runs_calls_and_a_lost_nodes_naming_it(store: Store) -> None:
+    a = await customer(store, "A")
+    owned: dict[str, Call] = {}
+    for node in ("me", "", "live-node", "dead-node"):
+        store.own(node)
+        owned[node] = await call(store, a, "progressing", answered=True, metadata={"crm": 7})
+    bus = EventBus()
+    seen: list[Event] = []
+    bus.subscribe(seen.append)
+
+    restarted = await hang_up_stale_calls(store, bus, owners=Owners.previous_run("me"))
+    assert sorted(r.id for r in restarted) == sorted([owned["me"].id, owned[""].id])
+    assert all(r.metadata == {"crm": 7} for r in restarted)  # a restart's own calls: nothing to name
+
+    lost = await hang_up_stale_calls(store, bus, owners=Owners.lost("me", live={"live-node"}))
+    assert [r.id for r in lost] == [owned["dead-node"].id]
+    record = await store.calls.get(a, owned["dead-node"].id)
+    assert (record.status, record.hangup_reason, record.hangup_by) == ("hangup", "failed", "local")
+    assert record.metadata == {"crm": 7, "hangup_detail": "node-lost:dead-node"}
+    assert drain(seen)[record.id].data["metadata"] == record.metadata  # webhooks say which node was lost
+    # a live node's call is never touched
+    assert (await store.calls.get(a, owned["live-node"].id)).status == "progressing"

@@ -16,6 +16,7 @@ from flowengine.flow.context import StartFlow
 from flowengine.flow.ids import is_unset
 from flowengine.store import AIcall, NotFoundError, Store, Summary
 from flowengine.store.aicalls import LIVE_STATUSES
+from flowengine.store.nodes import EVERY_NODE, LOST_PREFIX, Owners
 from flowengine.tasks import TaskOwner
 from flowengine.tenancy import acting_for
 
@@ -26,16 +27,22 @@ ENGINE_STOPPED = SERVER_SHUTDOWN
 Vapi's endedReason values, flowengine.ai.endreasons)."""
 
 
-async def terminate_stale_aicalls(store: Store, events: EventBus, known: Container[str] = ()) -> list[AIcall]:
-    """Terminates the AI calls of every customer still live in the store but not among `known` (the ids the
-    running engine has live), each announced with `aicall_status_terminated`. Returns those terminated."""
+async def terminate_stale_aicalls(store: Store, events: EventBus, known: Container[str] = (),
+                                  owners: Owners = EVERY_NODE) -> list[AIcall]:
+    """Terminates the AI calls of every customer still live in the store, owned by `owners` (every node's by
+    default) but not among `known` (the ids the running engine has live), each announced with
+    `aicall_status_terminated`. Returns those terminated. The reason stays Vapi's `server-shutdown`; a lost
+    node's AI call names it in its metadata (`{"ended_detail": "node-lost:<id>"}`)."""
     publish = AICallEvents(events)
     settled: list[AIcall] = []
-    for stale in await store.aicalls.of_every_customer(filters={"status": LIVE_STATUSES}):
+    for stale, owner in await store.aicalls.settling(owners, filters={"status": LIVE_STATUSES}):
         if stale.id in known:
             continue
+        lost = owners.lost_node(owner)
+        metadata = None if lost is None else {**stale.metadata, "ended_detail": f"{LOST_PREFIX}{lost}"}
         try:
-            record, changed = await store.aicalls.terminate(stale.customer_id, stale.id, reason=ENGINE_STOPPED)
+            record, changed = await store.aicalls.terminate(stale.customer_id, stale.id, reason=ENGINE_STOPPED,
+                                                            metadata=metadata)
         except NotFoundError:  # deleted meanwhile
             continue
         if changed:
@@ -85,12 +92,19 @@ class AIRecovery:
         self.task: asyncio.Task[list[Summary]] | None = None  # writing the stale summaries
         self._tasks = TaskOwner("AI recovery")
 
-    async def start(self) -> list[AIcall]:
-        """Terminates the stale AI calls (returned) and starts writing the stale summaries."""
-        terminated = await terminate_stale_aicalls(self.store, self.events, known=self.service.live)
+    async def start(self, owners: Owners = EVERY_NODE) -> list[AIcall]:
+        """Terminates the stale AI calls of `owners` (returned) and starts writing the stale summaries of their
+        calls. Again for each lost node: a pass whose summaries are still being written leaves the new ones to
+        the next pass."""
+        terminated = await terminate_stale_aicalls(self.store, self.events, known=self.service.live, owners=owners)
+        if self.task is not None and not self.task.done():
+            return terminated
         stale = await self.store.summaries.of_every_customer(filters={"status": "progressing"})
+        if owners.nodes is not None or owners.spare:  # only summaries of the calls of those nodes
+            callers = await self.store.calls.owners([s.reference_id for s in stale])
+            stale = [s for s in stale if owners.takes(callers.get(s.reference_id, ""))]
         if stale:
-            log.warning("%d AI summary(ies) left progressing by a previous engine: writing them now", len(stale))
+            log.warning("%d AI summary(ies) left progressing by a stopped engine: writing them now", len(stale))
             self.task = self._tasks.start(self._write(stale), name="stale summaries")
         return terminated
 

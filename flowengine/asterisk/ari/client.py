@@ -55,6 +55,7 @@ class AriClient:
         self.connections = 0
         self.events_received = 0
         self.asterisk_version = ""
+        self.replaced = False  # another WebSocket took our application over: we hear nothing until we reconnect
         self._reconnect_min = reconnect_min
         self._reconnect_max = reconnect_max
         self._resync_hooks: list[ResyncHook] = []
@@ -124,6 +125,7 @@ class AriClient:
             try:
                 async with self.rest.session.ws_connect(self._ws_url(), heartbeat=5.0) as ws:
                     self._ws = ws
+                    self.replaced = False  # connecting registered the application for this WebSocket
                     attempt = 0
                     self.connections += 1
                     if self.connections > 1:
@@ -167,8 +169,21 @@ class AriClient:
 
     def _dispatch(self, event: Event) -> None:
         if event.type == "ApplicationReplaced":
-            log.error("another client took over the ARI application %r", self.app)
+            # Asterisk keeps this WebSocket open but sends it nothing more: no call reaches us. Taking the
+            # application back would take it from the other client (a second engine), so we say so instead.
+            self.replaced = True
+            log.error("another WebSocket took over the ARI application %r on %s: this engine receives no calls "
+                      "until it reconnects (restart it once the other client is stopped)", self.app, self.url)
         self.hub.dispatch(event)
+
+    @property
+    def problem(self) -> str:
+        """Why this client does not receive its application's events ('' when it does)."""
+        if self.replaced:
+            return f"ARI application {self.app!r} taken over by another WebSocket"
+        if not self.connected.is_set():
+            return f"ARI events WebSocket to {self.url} disconnected"
+        return ""
 
     async def _resync(self) -> None:
         try:

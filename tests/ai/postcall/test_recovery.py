@@ -33,6 +33,7 @@ from flowengine.store import (
     Summary,
     generate_secret_key,
 )
+from flowengine.store.nodes import Owners
 from flowengine.store.views import view
 from tests.conftest import Asterisk
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
@@ -122,6 +123,25 @@ async def test_live_ai_calls_of_every_customer_are_terminated_with_the_reason(
     assert await store.aicalls.get(a, over.id) == over
     assert await store.aicalls.get(a, current.id) == current
     assert await terminate_stale_aicalls(store, bus, known={current.id}) == []
+
+
+async def test_a_lost_nodes_ai_calls_are_terminated_naming_it_and_a_live_nodes_left_alone(
+        store: Store, bus: EventBus, seen: list[Event]) -> None:
+    a = await customer(store, "A")
+    calls: dict[str, AIcall] = {}
+    for node in ("me", "live-node", "dead-node"):
+        store.own(node)
+        calls[node] = await store.aicalls.create(AIcall(customer_id=a, status="progressing", metadata={"k": 1}))
+    lost = await terminate_stale_aicalls(store, bus, owners=Owners.lost("me", live={"live-node"}))
+    assert [r.id for r in lost] == [calls["dead-node"].id]
+    record = await store.aicalls.get(a, calls["dead-node"].id)
+    # Vapi's reason (its enum has no word for a lost node), the node named beside it
+    assert (record.ended_reason, record.metadata) == (ENGINE_STOPPED, {"k": 1, "ended_detail": "node-lost:dead-node"})
+    assert [e.data["id"] for e in seen] == [record.id]
+    assert (await store.aicalls.get(a, calls["live-node"].id)).status == "progressing"
+    mine = await terminate_stale_aicalls(store, bus, owners=Owners.previous_run("me"))
+    assert [r.id for r in mine] == [calls["me"].id] and mine[0].metadata == {"k": 1}
+    assert (await store.aicalls.get(a, calls["live-node"].id)).status == "progressing"
 
 
 async def test_progressing_summaries_are_written_from_the_stored_transcripts(

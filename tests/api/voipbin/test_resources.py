@@ -216,7 +216,7 @@ async def test_customers_and_accesskeys_for_the_admin(client: httpx.AsyncClient,
 async def test_health_and_metrics(client: httpx.AsyncClient) -> None:
     health = await client.get("/health")
     assert health.status_code == 200
-    assert health.json() == {"status": "ok", "store": "ok", "asterisk": "not used"}
+    assert health.json() == {"status": "ok", "store": "ok", "asterisk": "not used", "problems": []}
     metrics = await client.get("/metrics")
     assert metrics.status_code == 200
     text = metrics.text
