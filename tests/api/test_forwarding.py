@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from uuid import uuid4
 
 import httpx
 import pytest
@@ -11,12 +12,12 @@ from pydantic import SecretStr
 
 from flowengine.api.app import create_app
 from flowengine.api.deps import ApiDeps
-from flowengine.api.forwarding import Forwarder, LiveKind, Owner
+from flowengine.api.forwarding import Forwarder, LiveKind, Owner, StoreOwners
 from flowengine.store import Activeflow, Store
 from flowengine.store.noderequests import NodeRequests
 from flowengine.store.notify import NotifyBus
 from tests.api.conftest import ADMIN_KEY, Tenant, new_tenant
-from tests.store.conftest import SECRET_KEY
+from tests.store.conftest import SECRET_KEY, FrozenClock
 
 
 @dataclass
@@ -110,3 +111,25 @@ async def test_a_dead_owner_is_a_conflict_and_a_silent_one_unavailable_never_a_h
     silent = await a.http.post(f"/v1.0/activeflows/{record.id}/stop", headers=tenant.headers)
     assert silent.status_code == 503 and "node node-c, which did not answer" in silent.json()["error"]["message"]
     assert time.monotonic() - started < 3
+
+
+async def test_the_owner_of_a_record_is_its_node_and_that_nodes_lease(shared_url: str) -> None:
+    clock = FrozenClock()
+    x = await Store.open(shared_url, secret_keys=[SECRET_KEY], clock=clock)  # node x, which runs the flow
+    y = await Store.open(shared_url, secret_keys=[SECRET_KEY], clock=clock)  # node y, asked about it
+    try:
+        name = f"node-x-{uuid4().hex[:8]}"
+        await x.nodes.claim(name, f"app-{name}", "host-x", lease_s=15)
+        x.own(name)
+        y.own(f"node-y-{uuid4().hex[:8]}")
+        tenant = await new_tenant(x, "A")
+        record = await x.activeflows.create(Activeflow(customer_id=tenant.id, reference_type="api", status="running"))
+        assert await StoreOwners(y)("activeflow", tenant.id, record.id) == Owner(name, alive=True)
+        assert await StoreOwners(x)("activeflow", tenant.id, record.id) is None  # its own: run it there
+        clock.advance(seconds=16)  # x stopped renewing its lease
+        assert await StoreOwners(y)("activeflow", tenant.id, record.id) == Owner(name, alive=False)
+        await x.activeflows.update(tenant.id, record.id, status="ended")
+        assert await StoreOwners(y)("activeflow", tenant.id, record.id) is None  # ended: any node answers
+    finally:
+        await x.aclose()
+        await y.aclose()
