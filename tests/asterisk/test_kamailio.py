@@ -1,0 +1,222 @@
+"""Kamailio in front of two private Asterisks: calls spread over both, a dead one is probed out and skipped."""
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from flowengine.asterisk.app import AriApp, Call
+from flowengine.asterisk.ari.client import AriClient
+from flowengine.asterisk.instance import InstanceInfo, PrivateAsterisk, free_port
+from flowengine.asterisk.kamailio import (
+    Destination,
+    DestinationState,
+    KamailioError,
+    PrivateKamailio,
+    Probing,
+    dispatcher_list,
+)
+from flowengine.asterisk.routing import RouteTable
+from flowengine.asterisk.sip_accounts import SipAccounts
+from tests.asterisk.sipp import SippResult, Softphone
+from tests.support import eventually
+
+pytestmark = pytest.mark.asterisk
+
+KAMAILIO_IP = "127.0.0.3"  # Kamailio's own loopback address: the one address the Asterisks trust
+CALLER_IP = "127.0.0.1"
+FAST = Probing(ping_interval=1, fr_timer_ms=1000)  # a dead Asterisk is out within ~2 s
+
+
+@dataclass
+class Node:
+    """One Asterisk with its own ARI app that answers every call, plays a known file and waits."""
+
+    name: str
+    instance: PrivateAsterisk
+    info: InstanceInfo
+    calls: list[Call] = field(default_factory=list)
+    _client: AriClient | None = None
+    _app: AriApp | None = None
+
+    @property
+    def destination(self) -> Destination:
+        return Destination(self.info.sip_bind_host, self.info.sip_port, self.name)
+
+    async def answer(self) -> None:
+        i = self.info
+        self._client = AriClient(i.ari_url, i.ari_username, i.ari_password, i.app)
+        await self._client.start()
+        self._app = AriApp(self._client, RouteTable(default_flow="main"), self._handle)
+
+    async def _handle(self, call: Call) -> None:
+        self.calls.append(call)
+        await call.channel.answer()
+        await call.channel.play("sound:tt-monkeys")
+        await call.ended.wait()
+
+    async def close(self) -> None:
+        if self._app is not None:
+            await self._app.aclose()
+        if self._client is not None:
+            await self._client.aclose()
+        self._app = self._client = None
+
+
+@dataclass
+class Cluster:
+    kamailio: PrivateKamailio
+    nodes: dict[str, Node]
+
+    def phone(self, tmp_path: Path, user: str = "caller") -> Softphone:
+        info = self.kamailio.load_info()
+        assert info is not None
+        return Softphone((info.host, info.port), user, "", CALLER_IP, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """Kamailio on 127.0.0.3 dispatching over two Asterisks (ARI apps node-a, node-b), both started at once."""
+    trust = SipAccounts(trusted=(PrivateKamailio(".", host=KAMAILIO_IP).trusted_peer(),))
+    instances = {name: PrivateAsterisk(tmp_path_factory.mktemp(f"asterisk-{name}"), app=f"node-{name}",
+                                       sip_accounts=trust) for name in ("a", "b")}
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            infos = dict(zip(instances, pool.map(lambda i: i.start(), instances.values()), strict=True))
+        nodes = {name: Node(name, instances[name], infos[name]) for name in instances}
+        kamailio = PrivateKamailio(tmp_path_factory.mktemp("kamailio"), [n.destination for n in nodes.values()],
+                                   host=KAMAILIO_IP, probing=FAST)
+        kamailio.start()
+        try:
+            yield Cluster(kamailio, nodes)
+        finally:
+            kamailio.stop()
+    finally:
+        for instance in instances.values():
+            instance.stop()
+
+
+@pytest.fixture
+async def nodes(cluster: Cluster) -> AsyncIterator[dict[str, Node]]:
+    """Both nodes' ARI apps answering, their call lists empty."""
+    for node in cluster.nodes.values():
+        node.calls.clear()
+        await node.answer()
+    try:
+        yield cluster.nodes
+    finally:
+        for node in cluster.nodes.values():
+            await node.close()
+
+
+async def call(phone: Softphone, call_ms: int = 1500) -> tuple[SippResult, float]:
+    """One call through Kamailio; returns SIPp's result and the seconds of audio heard from the answerer."""
+    async with phone.ear() as (ear, rtp_port):
+        result = await phone.run("call_trusted.xml", call_ms=call_ms, rtp_port=rtp_port)
+    return result, ear.audible_seconds()
+
+
+async def states(kamailio: PrivateKamailio) -> dict[str, DestinationState]:
+    return {s.uri: s for s in await asyncio.to_thread(kamailio.states)}
+
+
+def test_the_dispatcher_list_names_every_asterisk_in_set_one() -> None:
+    text = dispatcher_list([Destination("10.0.0.11", 5060, "a"), Destination("10.0.0.12", 5062)])
+    assert text.splitlines()[1:] == ["1 sip:10.0.0.11:5060 0 0 name=a", "1 sip:10.0.0.12:5062 0 0"]
+    assert Destination.parse("b=10.0.0.12:5062") == Destination("10.0.0.12", 5062, "b")
+    with pytest.raises(KamailioError, match="HOST:PORT"):
+        Destination.parse("10.0.0.12")
+    with pytest.raises(KamailioError, match="algorithm"):
+        PrivateKamailio(".", algorithm="random")
+
+
+async def test_options_probes_find_both_asterisks_alive(cluster: Cluster) -> None:
+    async def probed_alive() -> bool:
+        found = await states(cluster.kamailio)
+        return all(found[n.destination.uri].flags == "AP" for n in cluster.nodes.values())
+
+    await eventually(probed_alive, timeout=10, what="both Asterisks active and probed (flags AP)")
+
+
+async def test_calls_through_kamailio_spread_over_both_asterisks(cluster: Cluster, nodes: dict[str, Node],
+                                                                 tmp_path: Path) -> None:
+    results = await asyncio.gather(*(call(cluster.phone(tmp_path, f"caller{i}")) for i in range(4)))
+    for result, heard in results:
+        assert result.ok, result.messages
+        assert result.responses[-1] == 200  # the BYE's, relayed back through Kamailio (record-route)
+        assert heard > 0.5, f"heard {heard:.2f}s of the answering Asterisk"
+        assert "Record-Route: <sip:127.0.0.3:" in result.messages
+    assert [len(n.calls) for n in nodes.values()] == [2, 2]  # round-robin
+    for node in nodes.values():
+        for c in node.calls:
+            assert c.channel.snapshot is not None and c.channel.snapshot.name.startswith("PJSIP/kamailio-")
+            assert c.dialed == "1000"
+            await asyncio.wait_for(c.ended.wait(), 10)
+
+
+async def test_asterisk_trusts_kamailio_not_the_caller_behind_it(cluster: Cluster, nodes: dict[str, Node],
+                                                                 tmp_path: Path) -> None:
+    a = nodes["a"].info
+    direct = Softphone((a.sip_bind_host, a.sip_port), "caller", "", CALLER_IP, tmp_path)
+    result = await direct.run("call_refused.xml")
+    assert result.ok, result.messages
+    assert 200 not in result.responses
+    assert nodes["a"].calls == []
+
+
+async def test_a_dead_asterisk_is_probed_out_and_back_in(cluster: Cluster, nodes: dict[str, Node],
+                                                         tmp_path: Path) -> None:
+    b = nodes["b"]
+    await b.close()
+    await asyncio.to_thread(b.instance.stop)
+
+    async def b_inactive() -> bool:
+        return (await states(cluster.kamailio))[b.destination.uri].inactive
+
+    await eventually(b_inactive, timeout=10, what="Kamailio setting the stopped Asterisk inactive")
+    seen = len(cluster.kamailio.log_file.read_text(errors="replace"))
+    results = await asyncio.gather(*(call(cluster.phone(tmp_path, f"caller{i}"), 1000) for i in range(4)))
+    assert all(r.ok for r, _ in results), [r.messages for r, _ in results if not r.ok]
+    assert (len(nodes["a"].calls), len(b.calls)) == (4, 0)
+    dispatched = cluster.kamailio.log_file.read_text(errors="replace")[seen:]
+    assert dispatched.count(f"to {nodes['a'].destination.uri}") == 4
+    assert f"to {b.destination.uri}" not in dispatched  # skipped, not tried and failed over
+
+    await asyncio.to_thread(b.instance.start)  # same ports as before: the dispatcher list still holds
+    await b.answer()
+
+    async def b_active() -> bool:
+        return (await states(cluster.kamailio))[b.destination.uri].active
+
+    await eventually(b_active, timeout=10, what="Kamailio setting the restarted Asterisk active again")
+    for i in range(2):
+        result, _ = await call(cluster.phone(tmp_path, f"back{i}"), 500)
+        assert result.ok, result.messages
+    assert len(b.calls) == 1
+
+
+async def test_an_invite_a_server_does_not_answer_fails_over_to_the_next(cluster: Cluster, nodes: dict[str, Node],
+                                                                         tmp_path: Path) -> None:
+    """Probing off: the failure route alone finds the silent server (408 after fr_timer) and sets it inactive."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as hole:  # bound, never read: no reply, no ICMP
+        hole.bind(("127.0.0.1", free_port("127.0.0.1", socket.SOCK_DGRAM)))
+        silent = Destination("127.0.0.1", hole.getsockname()[1], "silent")
+        kamailio = PrivateKamailio(tmp_path / "k", [silent, nodes["a"].destination], host=KAMAILIO_IP,
+                                   probing=Probing(ping_interval=0, fr_timer_ms=1000))
+        info = await asyncio.to_thread(kamailio.start)
+        try:
+            phone = Softphone((info.host, info.port), "caller", "", CALLER_IP, tmp_path)
+            for _ in range(2):  # round-robin: one of the two goes to the silent server first
+                result = await phone.run("call_trusted.xml", call_ms=500)
+                assert result.ok, result.messages
+            assert len(nodes["a"].calls) == 2
+            found = await states(kamailio)
+            assert found[silent.uri].inactive and found[nodes["a"].destination.uri].active
+            assert f"Asterisk {silent.uri} failed (408)" in kamailio.log_tail(100)
+        finally:
+            await asyncio.to_thread(kamailio.stop)
