@@ -169,6 +169,26 @@ async def test_asterisk_trusts_kamailio_not_the_caller_behind_it(cluster: Cluste
     assert nodes["a"].calls == []
 
 
+async def test_an_asterisk_without_its_engine_answers_503_and_the_call_fails_over(
+        cluster: Cluster, nodes: dict[str, Node], tmp_path: Path) -> None:
+    """OPTIONS cannot tell that node b's engine is gone (Asterisk answers them itself); the dialplan's 503
+    for a Stasis app nobody holds makes Kamailio send the call to node a and set b inactive until probed."""
+    b = nodes["b"]
+    await b.close()
+    for i in range(2):  # round-robin: one of the two is offered to b first
+        result, _ = await call(cluster.phone(tmp_path, f"caller{i}"), 500)
+        assert result.ok, result.messages
+        assert 503 not in result.responses  # the 503 stays between Kamailio and b
+    assert (len(nodes["a"].calls), len(b.calls)) == (2, 0)
+    assert f"Asterisk {b.destination.uri} failed (503)" in cluster.kamailio.log_tail(100)
+    await b.answer()
+
+    async def b_active() -> bool:
+        return (await states(cluster.kamailio))[b.destination.uri].active
+
+    await eventually(b_active, timeout=10, what="the next OPTIONS probe setting b active again")
+
+
 async def test_a_dead_asterisk_is_probed_out_and_back_in(cluster: Cluster, nodes: dict[str, Node],
                                                          tmp_path: Path) -> None:
     b = nodes["b"]
