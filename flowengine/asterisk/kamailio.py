@@ -140,6 +140,9 @@ class PrivateKamailio:
     def __init__(self, directory: str | Path, destinations: list[Destination] | None = None, *,
                  host: str = "127.0.0.1", port: int | None = None, algorithm: str = "round-robin",
                  probing: Probing | None = None, binary: str = KAMAILIO_BINARY, log_level: int = 2) -> None:
+        if host in ("0.0.0.0", "::"):
+            raise KamailioError("Kamailio must listen on one address of this host, not every one: it is put in "
+                                "Record-Route and it is the address each Asterisk trusts (e.g. --listen 192.0.2.5)")
         if algorithm not in ALGORITHMS:
             raise KamailioError(f"dispatch algorithm {algorithm!r}: choose one of {', '.join(ALGORITHMS)}")
         self.directory = Path(directory).resolve()

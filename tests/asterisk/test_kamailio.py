@@ -133,6 +133,8 @@ def test_the_dispatcher_list_names_every_asterisk_in_set_one() -> None:
         Destination.parse("10.0.0.12")
     with pytest.raises(KamailioError, match="algorithm"):
         PrivateKamailio(".", algorithm="random")
+    with pytest.raises(KamailioError, match="Record-Route"):
+        PrivateKamailio(".", host="0.0.0.0")
 
 
 async def test_options_probes_find_both_asterisks_alive(cluster: Cluster) -> None:
