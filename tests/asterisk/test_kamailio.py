@@ -41,6 +41,7 @@ class Node:
     instance: PrivateAsterisk
     info: InstanceInfo
     calls: list[Call] = field(default_factory=list)
+    hang_up_after: float | None = None  # seconds after answering; None: the caller hangs up
     _client: AriClient | None = None
     _app: AriApp | None = None
 
@@ -57,6 +58,10 @@ class Node:
     async def _handle(self, call: Call) -> None:
         self.calls.append(call)
         await call.channel.answer()
+        if self.hang_up_after is not None:
+            await asyncio.sleep(self.hang_up_after)
+            await call.channel.hangup()
+            return
         await call.channel.play("sound:tt-monkeys")
         await call.ended.wait()
 
@@ -106,6 +111,7 @@ async def nodes(cluster: Cluster) -> AsyncIterator[dict[str, Node]]:
     """Both nodes' ARI apps answering, their call lists empty."""
     for node in cluster.nodes.values():
         node.calls.clear()
+        node.hang_up_after = None
         await node.answer()
     try:
         yield cluster.nodes
@@ -159,6 +165,19 @@ async def test_calls_through_kamailio_spread_over_both_asterisks(cluster: Cluste
             assert c.channel.snapshot is not None and c.channel.snapshot.name.startswith("PJSIP/kamailio-")
             assert c.dialed == "1000"
             await asyncio.wait_for(c.ended.wait(), 10)
+
+
+async def test_asterisk_hangs_up_through_kamailio(cluster: Cluster, nodes: dict[str, Node], tmp_path: Path) -> None:
+    """Asterisk's BYE follows the route set (Record-Route), so the caller gets it from Kamailio."""
+    for node in nodes.values():
+        node.hang_up_after = 0.3
+    phone = cluster.phone(tmp_path)
+    for _ in range(2):
+        result = await phone.run("call_hungup.xml")
+        assert result.ok, result.messages
+        bye = next(part for part in result.messages.split("----") if "message received" in part and "BYE sip:" in part)
+        assert f"Via: SIP/2.0/UDP {KAMAILIO_IP}:" in bye, bye
+    assert [len(n.calls) for n in nodes.values()] == [1, 1]
 
 
 async def test_asterisk_trusts_kamailio_not_the_caller_behind_it(cluster: Cluster, nodes: dict[str, Node],
