@@ -139,7 +139,8 @@ class PrivateKamailio:
 
     def __init__(self, directory: str | Path, destinations: list[Destination] | None = None, *,
                  host: str = "127.0.0.1", port: int | None = None, algorithm: str = "round-robin",
-                 probing: Probing | None = None, binary: str = KAMAILIO_BINARY, log_level: int = 2) -> None:
+                 probing: Probing | None = None, binary: str = KAMAILIO_BINARY, log_level: int = 2,
+                 shm_mb: int = 128) -> None:
         if host in ("0.0.0.0", "::"):
             raise KamailioError("Kamailio must listen on one address of this host, not every one: it is put in "
                                 "Record-Route and it is the address each Asterisk trusts (e.g. --listen 192.0.2.5)")
@@ -153,6 +154,8 @@ class PrivateKamailio:
         self.probing = probing or Probing()
         self.binary = binary
         self.log_level = log_level
+        # Finished transactions stay in shared memory for tm's wait timer (5 s): ~3 MB per 100 calls/s
+        self.shm_mb = shm_mb
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -220,7 +223,7 @@ class PrivateKamailio:
             self.rpc_socket.unlink()
         (self.directory / "run").mkdir(exist_ok=True)
         args = [self.binary, "-f", str(self.config_file), "-DD", "-E", "-Y", str(self.directory / "run"),
-                "-P", str(self.directory / "kamailio.pid"), "-m", "32", "-M", "4"]
+                "-P", str(self.directory / "kamailio.pid"), "-m", str(self.shm_mb), "-M", "4"]
         with open(self.log_file, "ab") as out:
             self._proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                           start_new_session=True, cwd=self.directory)
