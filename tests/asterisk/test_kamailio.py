@@ -4,106 +4,24 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from flowengine.asterisk.app import AriApp, Call
-from flowengine.asterisk.ari.client import AriClient
-from flowengine.asterisk.instance import InstanceInfo, PrivateAsterisk, free_port
-from flowengine.asterisk.kamailio import (
-    Destination,
-    DestinationState,
-    KamailioError,
-    PrivateKamailio,
-    Probing,
-    dispatcher_list,
-)
-from flowengine.asterisk.routing import RouteTable
-from flowengine.asterisk.sip_accounts import SipAccounts
+from flowengine.asterisk.instance import free_port
+from flowengine.asterisk.kamailio import Destination, KamailioError, PrivateKamailio, Probing, dispatcher_list
+from tests.asterisk.cluster import CALLER_IP, KAMAILIO_IP, Cluster, Node, running_cluster, states
 from tests.asterisk.sipp import SippResult, Softphone
 from tests.support import eventually
 
 pytestmark = pytest.mark.asterisk
 
-KAMAILIO_IP = "127.0.0.3"  # Kamailio's own loopback address: the one address the Asterisks trust
-CALLER_IP = "127.0.0.1"
-FAST = Probing(ping_interval=1, fr_timer_ms=1000)  # a dead Asterisk is out within ~2 s
-
-
-@dataclass
-class Node:
-    """One Asterisk with its own ARI app that answers every call, plays a known file and waits."""
-
-    name: str
-    instance: PrivateAsterisk
-    info: InstanceInfo
-    calls: list[Call] = field(default_factory=list)
-    hang_up_after: float | None = None  # seconds after answering; None: the caller hangs up
-    _client: AriClient | None = None
-    _app: AriApp | None = None
-
-    @property
-    def destination(self) -> Destination:
-        return Destination(self.info.sip_bind_host, self.info.sip_port, self.name)
-
-    async def answer(self) -> None:
-        i = self.info
-        self._client = AriClient(i.ari_url, i.ari_username, i.ari_password, i.app)
-        await self._client.start()
-        self._app = AriApp(self._client, RouteTable(default_flow="main"), self._handle)
-
-    async def _handle(self, call: Call) -> None:
-        self.calls.append(call)
-        await call.channel.answer()
-        if self.hang_up_after is not None:
-            await asyncio.sleep(self.hang_up_after)
-            await call.channel.hangup()
-            return
-        await call.channel.play("sound:tt-monkeys")
-        await call.ended.wait()
-
-    async def close(self) -> None:
-        if self._app is not None:
-            await self._app.aclose()
-        if self._client is not None:
-            await self._client.aclose()
-        self._app = self._client = None
-
-
-@dataclass
-class Cluster:
-    kamailio: PrivateKamailio
-    nodes: dict[str, Node]
-
-    def phone(self, tmp_path: Path, user: str = "caller") -> Softphone:
-        info = self.kamailio.load_info()
-        assert info is not None
-        return Softphone((info.host, info.port), user, "", CALLER_IP, tmp_path)
-
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """Kamailio on 127.0.0.3 dispatching over two Asterisks (ARI apps node-a, node-b), both started at once."""
-    trust = SipAccounts(trusted=(PrivateKamailio(".", host=KAMAILIO_IP).trusted_peer(),))
-    instances = {name: PrivateAsterisk(tmp_path_factory.mktemp(f"asterisk-{name}"), app=f"node-{name}",
-                                       sip_accounts=trust) for name in ("a", "b")}
-    try:
-        with ThreadPoolExecutor(2) as pool:
-            infos = dict(zip(instances, pool.map(lambda i: i.start(), instances.values()), strict=True))
-        nodes = {name: Node(name, instances[name], infos[name]) for name in instances}
-        kamailio = PrivateKamailio(tmp_path_factory.mktemp("kamailio"), [n.destination for n in nodes.values()],
-                                   host=KAMAILIO_IP, probing=FAST)
-        kamailio.start()
-        try:
-            yield Cluster(kamailio, nodes)
-        finally:
-            kamailio.stop()
-    finally:
-        for instance in instances.values():
-            instance.stop()
+    with running_cluster(tmp_path_factory.mktemp) as running:
+        yield running
 
 
 @pytest.fixture
@@ -125,10 +43,6 @@ async def call(phone: Softphone, call_ms: int = 1500) -> tuple[SippResult, float
     async with phone.ear() as (ear, rtp_port):
         result = await phone.run("call_trusted.xml", call_ms=call_ms, rtp_port=rtp_port)
     return result, ear.audible_seconds()
-
-
-async def states(kamailio: PrivateKamailio) -> dict[str, DestinationState]:
-    return {s.uri: s for s in await asyncio.to_thread(kamailio.states)}
 
 
 def test_the_dispatcher_list_names_every_asterisk_in_set_one() -> None:
