@@ -191,22 +191,32 @@ class PrivateKamailio:
         return info is not None and _pid_alive(info.pid)
 
     # -- start -----------------------------------------------------------------------------
-    def render(self, port: int) -> None:
-        """Write kamailio.cfg and dispatcher.list into the folder."""
+    def render(self, port: int, rpc_socket: Path | None = None) -> list[Path]:
+        """Write kamailio.cfg and dispatcher.list into the folder; return them. `rpc_socket` elsewhere than the
+        folder: for a Kamailio run by a service or a container, whose config folder may be read-only."""
         if not self.destinations:
             raise KamailioError("no Asterisk to dispatch to: give at least one HOST:PORT")
-        if len(str(self.rpc_socket)) > MAX_UNIX_PATH:
-            raise KamailioError(f"folder {self.directory} is too deep for a Unix socket path: choose a shorter one")
+        socket_path = rpc_socket or self.rpc_socket
+        if len(str(socket_path)) > MAX_UNIX_PATH:
+            raise KamailioError(f"{socket_path} is too long for a Unix socket path: choose a shorter folder")
         template = find_template_dir("asterisk-conf") / CONFIG_TEMPLATE
+        try:
+            module_dir = find_module_dir()
+        except KamailioError:
+            if rpc_socket is None:  # this host runs it: the modules must be here
+                raise
+            module_dir = MODULE_DIRS[0]  # rendered for another host (a container): Debian's amd64 path
         p = self.probing
         values = {"log_level": self.log_level, "children": 2, "listen_host": self.host, "listen_port": port,
-                  "module_dir": find_module_dir(), "rpc_socket": self.rpc_socket,
+                  "module_dir": module_dir, "rpc_socket": socket_path,
                   "dispatcher_list": self.list_file, "algorithm": ALGORITHMS[self.algorithm],
                   "ping_interval": p.ping_interval, "fr_timer_ms": p.fr_timer_ms,
                   "fr_inv_timer_ms": p.fr_inv_timer_ms, "probing_threshold": p.probing_threshold,
                   "inactive_threshold": p.inactive_threshold}
+        self.directory.mkdir(parents=True, exist_ok=True)
         self.config_file.write_text(render(template.read_text(), values, str(template)))
         self.list_file.write_text(dispatcher_list(self.destinations))
+        return [self.config_file, self.list_file]
 
     def start(self, timeout: float = 15.0) -> KamailioInfo:
         """Start (or find running) and return once its control socket answers."""

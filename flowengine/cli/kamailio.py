@@ -4,12 +4,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from flowengine.asterisk.kamailio import ALGORITHMS, Destination, KamailioError, PrivateKamailio, Probing
 from flowengine.asterisk.sip_accounts import SipAccountError, parse_bind
 
 DEFAULT_DIR = "run/kamailio"
+SERVICE_RPC_SOCKET = "/tmp/flowengine-kamailio-rpc.sock"  # writable in a container too; mode 0600
+SERVICE_PORT = 5060
 
 
 def add_parser(sub: Any) -> None:
@@ -21,7 +24,10 @@ def add_parser(sub: Any) -> None:
         "gets no calls until it answers again. Each Asterisk must trust Kamailio's address "
         "(`flowengine asterisk start --sip-trust kamailio=ADDRESS`).",
     )
-    parser.add_argument("action", choices=("start", "stop", "status"), help="what to do")
+    parser.add_argument("action", choices=("start", "stop", "status", "render"),
+                        help="what to do; render: only write kamailio.cfg and dispatcher.list into --dir, for "
+                        f"Debian's service or a container (`kamailio -DD -E -f DIR/kamailio.cfg`; port {SERVICE_PORT} "
+                        "unless --listen gives one)")
     parser.add_argument("--dir", default=DEFAULT_DIR, help=f"instance folder (default: {DEFAULT_DIR})")
     parser.add_argument("--asterisk", action="append", default=[], metavar="[NAME=]HOST:PORT",
                         help="an Asterisk's SIP address (repeatable; default: the ones of the previous start)")
@@ -49,6 +55,13 @@ def build(args: argparse.Namespace) -> PrivateKamailio:
 def run(args: argparse.Namespace) -> int:
     try:
         kamailio = build(args)
+        if args.action == "render":
+            port = kamailio.port or SERVICE_PORT
+            files = kamailio.render(port, rpc_socket=Path(SERVICE_RPC_SOCKET))
+            print(json.dumps({"files": [str(f) for f in files], "listen": f"{kamailio.host}:{port}",
+                              "destinations": [d.uri for d in kamailio.destinations],
+                              "trust": f"kamailio={kamailio.host}"}, indent=2))
+            return 0
         if args.action == "start":
             info = kamailio.start(args.timeout)
             print(json.dumps({"running": True, **info.to_dict()}, indent=2))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
 import time
 from pathlib import Path
 
@@ -53,3 +54,20 @@ def test_kamailio_start_names_a_bad_address() -> None:
 def test_kamailio_help() -> None:
     result = flowengine("kamailio", "--help")
     assert result.returncode == 0 and "--sip-trust kamailio=ADDRESS" in result.stdout
+
+
+def test_kamailio_render_writes_a_config_kamailio_accepts(tmp_path: Path) -> None:
+    folder = tmp_path / "etc"
+    result = flowengine("kamailio", "render", "--dir", str(folder), "--listen", "192.0.2.5",
+                        "--asterisk", "a=192.0.2.11:5060", "--asterisk", "b=192.0.2.12:5060")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["listen"] == "192.0.2.5:5060" and report["trust"] == "kamailio=192.0.2.5"
+    assert (folder / "dispatcher.list").read_text().splitlines()[1:] == [
+        "1 sip:192.0.2.11:5060 0 0 name=a", "1 sip:192.0.2.12:5060 0 0 name=b"]
+    config = (folder / "kamailio.cfg").read_text()
+    assert "listen=udp:192.0.2.5:5060" in config and "{{" not in config
+    # Kamailio's own check: syntax, modules and their parameters (it binds nothing with -c)
+    check = subprocess.run(["kamailio", "-c", "-f", str(folder / "kamailio.cfg")], capture_output=True, text=True,
+                           timeout=30, check=False)
+    assert check.returncode == 0, check.stderr[-2000:]
