@@ -36,7 +36,8 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--algorithm", choices=tuple(ALGORITHMS), default="round-robin",
                         help="how calls are spread (default: round-robin)")
     parser.add_argument("--ping-interval", type=int, default=Probing.ping_interval, metavar="SECONDS",
-                        help=f"OPTIONS probe interval (default: {Probing.ping_interval}; 0: no probing)")
+                        help=f"OPTIONS probe interval (default: {Probing.ping_interval}; 0: no probing, and a server "
+                        "a call found dead stays out until Kamailio restarts)")
     parser.add_argument("--timeout", type=float, default=15.0, help="seconds to wait for Kamailio on start")
     parser.set_defaults(func=run)
 
