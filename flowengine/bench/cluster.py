@@ -1,4 +1,5 @@
-"""`bench cluster`: calls per second SIPp gets through Kamailio to one private Asterisk, then to two."""
+"""`bench cluster`: calls per second SIPp gets through Kamailio to one node, then to two (Asterisk alone, or with
+its engine)."""
 from __future__ import annotations
 
 import contextlib
@@ -19,6 +20,8 @@ from typing import Any
 
 from flowengine.asterisk.instance import InstanceInfo, PrivateAsterisk, free_port
 from flowengine.asterisk.kamailio import Destination, PrivateKamailio, Probing
+from flowengine.asterisk.sip_accounts import SipAccounts, TrustedPeer
+from flowengine.bench.engine_node import EngineNode
 from flowengine.bench.host import machine
 
 KAMAILIO_IP = "127.0.0.3"  # Kamailio's own loopback address, the one each Asterisk trusts
@@ -116,6 +119,18 @@ class Options:
     calls: int = 400  # per run
     concurrency: int = 20  # calls SIPp keeps up at once
     hold_ms: int = 0  # how long each call stays up after the ACK
+    engines: bool = False  # each Asterisk sends its calls to an engine node (`flowengine serve`, a hold flow)
+
+
+@dataclass
+class BenchNode:
+    instance: PrivateAsterisk
+    info: InstanceInfo
+    engine: EngineNode | None = None
+
+    @property
+    def pids(self) -> dict[str, int]:
+        return {"asterisk": self.info.pid, **({"engine": self.engine.pid} if self.engine else {})}
 
 
 def _cpu_seconds(pids: list[int]) -> float:
@@ -186,60 +201,90 @@ def _sipp(workdir: Path, target: tuple[str, int], options: Options, tag: str) ->
 
 
 @contextlib.contextmanager
-def _asterisks(workdir: Path, count: int) -> Iterator[list[tuple[PrivateAsterisk, InstanceInfo]]]:
-    instances = [PrivateAsterisk(workdir / f"asterisk-{i}", app=f"bench-{i}", extra_dialplan=BENCH_DIALPLAN,
-                                 extra_pjsip=BENCH_PJSIP) for i in range(count)]
+def _nodes(workdir: Path, count: int, engines: bool) -> Iterator[list[BenchNode]]:
+    """`count` Asterisks started at once: answering with a plain dialplan, or (engines) trusting Kamailio into
+    their Stasis app, each with its engine node."""
+    if engines:
+        trust = SipAccounts(trusted=(TrustedPeer("kamailio", KAMAILIO_IP),))
+        instances = [PrivateAsterisk(workdir / f"asterisk-{i}", app=f"bench-{i}", sip_accounts=trust)
+                     for i in range(count)]
+    else:
+        instances = [PrivateAsterisk(workdir / f"asterisk-{i}", app=f"bench-{i}", extra_dialplan=BENCH_DIALPLAN,
+                                     extra_pjsip=BENCH_PJSIP) for i in range(count)]
+    nodes: list[BenchNode] = []
     try:
         with ThreadPoolExecutor(count) as pool:
             infos = list(pool.map(lambda a: a.start(), instances))
-        yield list(zip(instances, infos, strict=True))
+        nodes = [BenchNode(instance, info) for instance, info in zip(instances, infos, strict=True)]
+        if engines:
+            span = 10000 // count
+            for i, node in enumerate(nodes):
+                node.engine = EngineNode(f"n{i}", node.info, workdir / f"engine-{i}",
+                                         (40000 + i * span, 40000 + (i + 1) * span - 1))
+            for node in nodes:
+                assert node.engine is not None
+                node.engine.wait_ready()
+        yield nodes
     finally:
+        for node in nodes:
+            if node.engine is not None:
+                node.engine.stop()
         for instance in instances:
             with contextlib.suppress(Exception):
                 instance.stop()
 
 
-def _run_one(workdir: Path, nodes: list[tuple[PrivateAsterisk, InstanceInfo]], options: Options,
-             tag: str) -> dict[str, Any]:
+def _cpu_by_kind(nodes: list[BenchNode], kamailio: list[int]) -> dict[str, list[float]]:
+    kinds: dict[str, list[float]] = {"kamailio": [_cpu_seconds(kamailio)]}
+    for node in nodes:
+        for kind, pid in node.pids.items():
+            kinds.setdefault(kind, []).append(_cpu_seconds([pid]))
+    return kinds
+
+
+def _run_one(workdir: Path, nodes: list[BenchNode], options: Options, tag: str) -> dict[str, Any]:
     """Kamailio in front of `nodes`, SIPp through it; figures plus the CPU each process spent per call."""
-    destinations = [Destination(info.sip_bind_host, info.sip_port, f"n{i}") for i, (_, info) in enumerate(nodes)]
+    destinations = [Destination(n.info.sip_bind_host, n.info.sip_port, f"n{i}") for i, n in enumerate(nodes)]
     kamailio = PrivateKamailio(workdir / f"kamailio-{tag}", destinations, host=KAMAILIO_IP,
                                probing=Probing(ping_interval=5), log_level=1, shm_mb=512)
     info = kamailio.start()
     try:
-        before = [_calls_processed(instance) for instance, _ in nodes]
+        before = [_calls_processed(n.instance) for n in nodes]
         kam_pids = _group(info.pid)
-        cpu_before = [_cpu_seconds([i.pid]) for _, i in nodes], _cpu_seconds(kam_pids)
+        cpu_before = _cpu_by_kind(nodes, kam_pids)
         figures = _sipp(workdir, (info.host, info.port), options, tag)
-        cpu_after = [_cpu_seconds([i.pid]) for _, i in nodes], _cpu_seconds(kam_pids)
-        spread = [_calls_processed(instance) - b for (instance, _), b in zip(nodes, before, strict=True)]
+        cpu_after = _cpu_by_kind(nodes, kam_pids)
+        spread = [_calls_processed(n.instance) - b for n, b in zip(nodes, before, strict=True)]
     finally:
         kamailio.stop()
     ok = max(figures["calls_ok"], 1)
     sipp_cpu = figures.pop("sipp_cpu_seconds")
-    return {"asterisks": len(nodes), **figures, "calls_per_asterisk": spread,
-            "cpu_ms_per_call": {
-                "asterisk": [round(1000 * (a - b) / ok, 3) for a, b in zip(cpu_after[0], cpu_before[0], strict=True)],
-                "kamailio": round(1000 * (cpu_after[1] - cpu_before[1]) / ok, 3),
-                "sipp": round(1000 * sipp_cpu / ok, 3)}}
+    cpu: dict[str, Any] = {kind: [round(1000 * (a - b) / ok, 3) for a, b in zip(cpu_after[kind], cpu_before[kind],
+                                                                              strict=True)]
+                           for kind in cpu_after}
+    cpu["kamailio"] = cpu["kamailio"][0]
+    cpu["sipp"] = round(1000 * sipp_cpu / ok, 3)
+    return {"nodes": len(nodes), **figures, "calls_per_asterisk": spread, "cpu_ms_per_call": cpu}
 
 
 def run_cluster_bench(options: Options, log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Two Asterisks started once; Kamailio to the first alone, then to both; same SIPp load each time."""
     if shutil.which("sipp") is None:
         raise ClusterBenchError("sipp not found: install Debian's sip-tester (`sudo docker/install-asterisk.sh`)")
-    with tempfile.TemporaryDirectory(prefix="flowengine-bench-cluster-") as tmp, _asterisks(Path(tmp), 2) as nodes:
+    with tempfile.TemporaryDirectory(prefix="flowengine-bench-cluster-") as tmp, \
+            _nodes(Path(tmp), 2, options.engines) as nodes:
         load_before = os.getloadavg()
         one = _run_one(Path(tmp), nodes[:1], options, "one")
         if log:
-            log(f"one Asterisk: {one['calls_per_second']} calls/s ({one['calls_ok']} ok, {one['calls_failed']} failed)")
+            log(f"one node: {one['calls_per_second']} calls/s ({one['calls_ok']} ok, {one['calls_failed']} failed)")
         two = _run_one(Path(tmp), nodes, options, "two")
         if log:
-            log(f"two Asterisks: {two['calls_per_second']} calls/s ({two['calls_ok']} ok, {two['calls_failed']} "
+            log(f"two nodes: {two['calls_per_second']} calls/s ({two['calls_ok']} ok, {two['calls_failed']} "
                 f"failed), spread {two['calls_per_asterisk']}")
         load_after = os.getloadavg()
     ratio = round(two["calls_per_second"] / one["calls_per_second"], 2) if one["calls_per_second"] else None
     return {"calls": options.calls, "concurrency": options.concurrency, "hold_ms": options.hold_ms,
+            "engines": options.engines,
             "one": one, "two": two, "ratio": ratio,
             "load_average": {"before": [round(x, 2) for x in load_before], "after": [round(x, 2) for x in load_after]},
             "machine": machine()}
