@@ -227,7 +227,11 @@ class PrivateKamailio:
         previous = self.load_info()
         if previous is not None and _pid_alive(previous.pid):
             return previous
-        port = self.port or (previous.port if previous else 0) or free_port(self.host, socket.SOCK_DGRAM)
+        try:
+            port = self.port or (previous.port if previous else 0) or free_port(self.host, socket.SOCK_DGRAM)
+        except OSError as exc:
+            raise KamailioError(f"cannot listen on {self.host}: {exc.strerror} (give an address of this host, "
+                                "e.g. 127.0.0.1)") from None
         self.render(port)
         with contextlib.suppress(FileNotFoundError):
             self.rpc_socket.unlink()
@@ -291,7 +295,7 @@ class PrivateKamailio:
         return reply.get("result")
 
     def states(self) -> list[DestinationState]:
-        """The dispatcher's view of every server, in list order."""
+        """The dispatcher's view of every server (in its own order, not the file's)."""
         result = self.rpc("dispatcher.list")
         states = []
         for record in result.get("RECORDS", []):

@@ -57,6 +57,17 @@ def test_the_dispatcher_list_names_every_asterisk_in_set_one() -> None:
         PrivateKamailio(".", host="0.0.0.0")
 
 
+def test_a_kamailio_that_cannot_start_says_why_and_leaves_nothing_running(tmp_path: Path) -> None:
+    elsewhere = "192.0.2.5"  # an address this host does not have
+    kamailio = PrivateKamailio(tmp_path / "k", [Destination("127.0.0.1", 5999)], host=elsewhere, port=5999)
+    with pytest.raises(KamailioError, match="exited during start-up") as failed:
+        kamailio.start(timeout=10)
+    assert elsewhere in str(failed.value)  # Kamailio's own log lines say what went wrong
+    assert not kamailio.running()
+    with pytest.raises(KamailioError, match=f"cannot listen on {elsewhere}: Cannot assign requested address"):
+        PrivateKamailio(tmp_path / "k2", [Destination("127.0.0.1", 5999)], host=elsewhere).start()
+
+
 async def test_options_probes_find_both_asterisks_alive(cluster: Cluster) -> None:
     async def probed_alive() -> bool:
         found = await states(cluster.kamailio)
