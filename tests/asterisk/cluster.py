@@ -35,6 +35,7 @@ class Node:
     info: InstanceInfo
     calls: list[Call] = field(default_factory=list)
     hang_up_after: float | None = None  # seconds after answering; None: the caller hangs up
+    ring_only: bool = False  # ring until the caller gives up, never answer
     _client: AriClient | None = None
     _app: AriApp | None = None
 
@@ -50,6 +51,10 @@ class Node:
 
     async def _handle(self, call: Call) -> None:
         self.calls.append(call)
+        if self.ring_only:
+            await call.channel.ring()
+            await call.ended.wait()
+            return
         await call.channel.answer()
         if self.hang_up_after is not None:
             await asyncio.sleep(self.hang_up_after)

@@ -30,6 +30,7 @@ async def nodes(cluster: Cluster) -> AsyncIterator[dict[str, Node]]:
     for node in cluster.nodes.values():
         node.calls.clear()
         node.hang_up_after = None
+        node.ring_only = False
         await node.answer()
     try:
         yield cluster.nodes
@@ -103,6 +104,20 @@ async def test_asterisk_hangs_up_through_kamailio(cluster: Cluster, nodes: dict[
         bye = next(part for part in result.messages.split("----") if "message received" in part and "BYE sip:" in part)
         assert f"Via: SIP/2.0/UDP {KAMAILIO_IP}:" in bye, bye
     assert [len(n.calls) for n in nodes.values()] == [1, 1]
+
+
+async def test_a_caller_who_gives_up_while_it_rings_cancels_through_kamailio(
+        cluster: Cluster, nodes: dict[str, Node], tmp_path: Path) -> None:
+    for node in nodes.values():
+        node.ring_only = True
+    results = await asyncio.gather(*(cluster.phone(tmp_path, f"caller{i}").run("call_cancelled.xml", call_ms=300)
+                                     for i in range(2)))
+    for result in results:
+        assert result.ok, result.messages
+        assert result.responses[-2:] == [200, 487]  # the CANCEL's, then the INVITE's
+    for node in nodes.values():
+        [ringing] = node.calls
+        await asyncio.wait_for(ringing.ended.wait(), 10)  # Asterisk got the CANCEL: the channel is gone
 
 
 async def test_asterisk_trusts_kamailio_not_the_caller_behind_it(cluster: Cluster, nodes: dict[str, Node],
