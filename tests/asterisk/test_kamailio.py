@@ -130,6 +130,23 @@ async def test_asterisk_trusts_kamailio_not_the_caller_behind_it(cluster: Cluste
     assert nodes["a"].calls == []
 
 
+def test_kamailio_refuses_registrations(cluster: Cluster) -> None:
+    info = cluster.kamailio.load_info()
+    assert info is not None
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as phone:
+        phone.bind((CALLER_IP, 0))
+        phone.settimeout(5)
+        port = phone.getsockname()[1]
+        phone.sendto((f"REGISTER sip:{info.host}:{info.port} SIP/2.0\r\n"
+                      f"Via: SIP/2.0/UDP {CALLER_IP}:{port};branch=z9hG4bK-reg-1;rport\r\n"
+                      f"From: <sip:alice@{info.host}>;tag=1\r\nTo: <sip:alice@{info.host}>\r\n"
+                      f"Call-ID: reg-1@{CALLER_IP}\r\nCSeq: 1 REGISTER\r\n"
+                      f"Contact: <sip:alice@{CALLER_IP}:{port}>\r\nMax-Forwards: 70\r\nExpires: 60\r\n"
+                      "Content-Length: 0\r\n\r\n").encode(), (info.host, info.port))
+        reply = phone.recv(4096).decode()
+    assert reply.startswith("SIP/2.0 403 Register With An Asterisk Directly"), reply
+
+
 async def test_an_asterisk_without_its_engine_answers_503_and_the_call_fails_over(
         cluster: Cluster, nodes: dict[str, Node], tmp_path: Path) -> None:
     """OPTIONS cannot tell that node b's engine is gone (Asterisk answers them itself); the dialplan's 503
