@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs Asterisk 16.28 from Debian 11's security suite on Debian 12, plus the system tools flowengine
-# needs (sox, espeak-ng, SIPp, PostgreSQL, a C compiler for the media kernel); idempotent. Mirror URIs come from the apt sources.
+# needs (sox, espeak-ng, SIPp, PostgreSQL, Kamailio, a C compiler for the media kernel); idempotent. Mirror URIs come from the apt sources.
 set -euo pipefail
 
-SYSTEM_PACKAGES="asterisk asterisk-modules asterisk-core-sounds-en-gsm asterisk-moh-opsound-gsm sox espeak-ng sip-tester python3-venv python3-dev gcc libc6-dev postgresql"
+SYSTEM_PACKAGES="asterisk asterisk-modules asterisk-core-sounds-en-gsm asterisk-moh-opsound-gsm sox espeak-ng sip-tester python3-venv python3-dev gcc libc6-dev postgresql kamailio"
 LIST=/etc/apt/sources.list.d/flowengine-bullseye.sources
 
 need_install() {
@@ -86,6 +86,14 @@ apt-get install -y --no-install-recommends -o Acquire::Retries=3 $SYSTEM_PACKAGE
 if command -v service >/dev/null 2>&1; then
   service asterisk stop >/dev/null 2>&1 || true
   service postgresql stop >/dev/null 2>&1 || true
+  service kamailio stop >/dev/null 2>&1 || true
+fi
+# Debian's kamailio service would take port 5060 at boot: flowengine starts its own (`flowengine kamailio`).
+if command -v systemctl >/dev/null 2>&1; then
+  systemctl disable kamailio >/dev/null 2>&1 || true
+fi
+if command -v update-rc.d >/dev/null 2>&1; then
+  update-rc.d kamailio disable >/dev/null 2>&1 || true
 fi
 pkill -x asterisk -u asterisk 2>/dev/null || true
 asterisk -V

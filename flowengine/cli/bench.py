@@ -131,6 +131,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     capacity.set_defaults(func=run_capacity)
     from flowengine.cli import bench_understanding  # its own module: several helpers edit this one
     bench_understanding.add_parser(bench_sub)
+    from flowengine.cli import bench_cluster  # its own module too
+    bench_cluster.add_parser(bench_sub)
 
 
 def run_recognition(args: argparse.Namespace) -> int:
