@@ -1,0 +1,100 @@
+"""`flowengine asterisk render-conf`: snippets an existing Asterisk includes; ARI answers with their credentials,
+the dialplan context routes into the app, and the password never reaches stdout."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from flowengine.asterisk.ari.client import AriClient
+from flowengine.asterisk.ari.events import StasisStart
+from flowengine.asterisk.ari.rest import AriAuthError, AriRest
+from flowengine.asterisk.instance import InstanceInfo, PrivateAsterisk
+from flowengine.cli.main import main
+
+pytestmark = pytest.mark.asterisk
+
+
+class SiteAsterisk(PrivateAsterisk):
+    """A private Asterisk dressed as an existing one: its own ari.conf has no flowengine user, its HTTP server is
+    off, its dialplan knows nothing of flowengine; each file ends with an #include of render-conf's snippet."""
+
+    stdout = ""
+
+    def _render(self, info: InstanceInfo) -> None:
+        super()._render(info)
+        etc = self.etc_dir
+        config = self.directory / "engine.yaml"
+        config.write_text(f"asterisk:\n  ari_url: http://127.0.0.1:{info.ari_port}\n"
+                          f"  ari_username: {info.ari_username}\n  app: {info.app}\n")
+        secret = self.directory / "ari-password"
+        secret.write_text(info.ari_password + "\n")
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            code = main(["asterisk", "render-conf", "--out", str(etc / "flowengine"), "--config", str(config),
+                         "--ari-password-file", str(secret), "--rtp-start", "30000", "--rtp-end", "30999"])
+        assert code == 0
+        self.stdout = out.getvalue()
+        include = json.loads(self.stdout)["include"]
+        (etc / "ari.conf").write_text(f"[general]\nenabled = yes\n\n[someone]\ntype = user\npassword = x\n"
+                                      f"{include['ari.conf']}\n")
+        (etc / "http.conf").write_text(f"[general]\nenabled = no\nbindaddr = 127.0.0.2\n{include['http.conf']}\n")
+        (etc / "rtp.conf").write_text(f"[general]\nstrictrtp = yes\n{include['rtp.conf']}\n")
+        (etc / "extensions.conf").write_text(f"[general]\nstatic = yes\n\n[default]\nexten => s,1,Hangup()\n"
+                                             f"{include['extensions.conf']}\n")
+
+
+async def test_snippets_attach_an_existing_asterisk(tmp_path: Path) -> None:
+    site = SiteAsterisk(tmp_path / "site", app="rc-test")
+    info = await asyncio.to_thread(site.start)  # answers only through the snippets' HTTP server and user
+    password = info.ari_password
+    try:
+        assert password not in site.stdout
+        folder = site.etc_dir / "flowengine"
+        env = (folder / "flowengine.env").read_text()
+        assert f"FLOWENGINE_ASTERISK__ARI_PASSWORD={password}\n" in env
+        assert stat.S_IMODE((folder / "flowengine.env").stat().st_mode) == 0o600
+        assert stat.S_IMODE((folder / "ari.conf").stat().st_mode) == 0o640
+
+        wrong = AriRest(info.ari_url, info.ari_username, "wrong")
+        with pytest.raises(AriAuthError):
+            await wrong.get("/asterisk/info")
+        await wrong.aclose()
+        assert "rc-test" in site.cli("dialplan show flowengine-inbound")
+        assert "30000" in site.cli("rtp show settings") and "30999" in site.cli("rtp show settings")
+
+        # a call into the inbound context reaches the app, through the snippet's credentials
+        async with AriClient(info.ari_url, info.ari_username, password, "rc-test") as ari:
+            events = ari.events()
+            leg = await ari.channels.originate("Local/5551234@flowengine-inbound")
+            start = await events.wait_for(StasisStart, timeout=10)  # the dialplan's Stasis(), on the ;2 side
+            events.close()
+            assert start.channel.name.endswith(";2")
+            await leg.hangup()
+    finally:
+        await asyncio.to_thread(site.stop)
+
+
+def test_a_missing_password_is_generated_and_never_printed(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FLOWENGINE_ASTERISK__ARI_PASSWORD", raising=False)
+    assert main(["asterisk", "render-conf", "--out", str(tmp_path), "--http-bind", "0.0.0.0",
+                 "--http-port", "8089"]) == 0
+    printed = capsys.readouterr().out
+    env = dict(line.split("=", 1) for line in (tmp_path / "flowengine.env").read_text().splitlines())
+    password = env["FLOWENGINE_ASTERISK__ARI_PASSWORD"]
+    assert len(password) >= 24 and password not in printed
+    assert f"password = {password}\n" in (tmp_path / "ari.conf").read_text()
+    assert env["FLOWENGINE_ASTERISK__ARI_URL"] == "http://127.0.0.1:8089"  # 0.0.0.0 is no address to dial
+    assert "bindaddr = 0.0.0.0\nbindport = 8089\n" in (tmp_path / "http.conf").read_text()
+    assert json.loads(printed)["ari_password"].startswith("(generated;")
+
+
+def test_render_conf_needs_an_out_folder(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["asterisk", "render-conf"]) == 2
+    assert "--out DIR is required" in capsys.readouterr().err
