@@ -87,6 +87,19 @@ async def test_no_engine_and_an_unmigrated_store_are_named(asterisk: Asterisk, t
     assert "probe server of the doctor's own" in checks["speech_http"].detail
 
 
+async def test_addresses_asterisk_cannot_reach_fail_rtp_and_speech(asterisk: Asterisk, tmp_path: Path) -> None:
+    """The engine listens on 127.0.0.1 but tells Asterisk another address: nothing arrives, and the fix names it."""
+    config = deployment(asterisk, tmp_path, "doctor-nat")
+    config = config.model_copy(update={
+        "media": config.media.model_copy(update={"advertise_host": "127.0.0.3"}),
+        "speech": config.speech.model_copy(update={"advertise_host": "127.0.0.3"})})
+    checks = (await diagnose(config, listen_s=0.5)).by_name()
+    assert checks["rtp"].status == "failed" and checks["rtp"].detail.startswith("0 RTP packets")
+    assert "media.advertise_host" in checks["rtp"].fix and "'127.0.0.3'" in checks["rtp"].fix
+    assert checks["speech_http"].status == "failed" and "could not fetch http://127.0.0.3:" in checks["speech_http"].detail
+    assert "speech.advertise_host" in checks["speech_http"].fix
+
+
 async def test_a_missing_provider_key_is_named(asterisk: Asterisk, tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("OPENAI_API_KEY", "ELEVENLABS_API_KEY", "ELEVEN_API_KEY"):
