@@ -16,6 +16,7 @@ from flowengine.asterisk.ari.events import StasisStart
 from flowengine.asterisk.ari.rest import AriAuthError, AriRest
 from flowengine.asterisk.instance import InstanceInfo, PrivateAsterisk
 from flowengine.cli.main import main
+from flowengine.config import load_config
 
 pytestmark = pytest.mark.asterisk
 
@@ -93,6 +94,8 @@ def test_a_missing_password_is_generated_and_never_printed(tmp_path: Path, capsy
     assert env["FLOWENGINE_ASTERISK__ARI_URL"] == "http://127.0.0.1:8089"  # 0.0.0.0 is no address to dial
     assert "bindaddr = 0.0.0.0\nbindport = 8089\n" in (tmp_path / "http.conf").read_text()
     assert json.loads(printed)["ari_password"].startswith("(generated;")
+    engine = load_config(environ=env).asterisk  # the env file is all the engine needs to log in
+    assert engine.ari_password.get_secret_value() == password and engine.ari_url == "http://127.0.0.1:8089"
 
 
 def test_render_conf_needs_an_out_folder(capsys: pytest.CaptureFixture[str]) -> None:
