@@ -14,6 +14,7 @@ from pydantic import SecretStr
 from flowengine.asterisk.instance import free_port
 from flowengine.cli.main import main
 from flowengine.config import AsteriskConfig, Config, SpeechConfig, StoreConfig
+from flowengine.doctor.asterisk import AriTarget, check_ari
 from flowengine.doctor.run import diagnose
 from flowengine.runtime import Engine, asterisk_config_for
 from tests.conftest import Asterisk
@@ -60,6 +61,11 @@ async def test_a_running_deployment_is_all_green(engine: Engine) -> None:
     assert "1 AI file(s)" in checks["providers"].detail
     packets = int(checks["rtp"].detail.split()[0])
     assert packets >= 10
+    await engine.aclose()  # an engine that stopped no longer holds its app
+    target = AriTarget.from_config(engine.config.asterisk)
+    assert isinstance(target, AriTarget)
+    ari, app = await check_ari(target)
+    assert ari.status == "ok" and app.status == "failed" and "flowengine serve" in app.fix
 
 
 async def test_a_wrong_ari_password_is_named_with_its_fix(asterisk: Asterisk, tmp_path: Path) -> None:
