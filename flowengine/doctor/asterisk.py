@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import re
 import secrets
 import socket
 import tempfile
@@ -50,6 +51,12 @@ class AriTarget:
         return cls(cfg.ari_url, cfg.ari_username, cfg.ari_password.get_secret_value(), cfg.app)
 
 
+def has_external_media(version: str) -> bool:
+    """ARI's externalMedia came with Asterisk 16.6; an unreadable version (a git build) is given the benefit."""
+    found = re.search(r"(\d+)\.(\d+)", version)
+    return found is None or (int(found.group(1)), int(found.group(2))) >= (16, 6)
+
+
 async def check_ari(target: AriTarget, timeout: float = 5.0) -> list[Check]:
     """`ari`: Asterisk answers with these credentials; `app`: the engine holds its ARI app."""
     rest = AriRest(target.url, target.username, target.password, timeout)
@@ -72,6 +79,10 @@ async def check_ari(target: AriTarget, timeout: float = 5.0) -> list[Check]:
                                  "asterisk.ari_url is Asterisk's HTTP server, without /ari (http.conf prefix empty)"),
                     Check.skipped("app", "ARI unreachable")]
         version = str(info.get("system", {}).get("version", "?"))
+        if not has_external_media(version):
+            return [Check.failed("ari", f"Asterisk {version} at {target.url} has no externalMedia (AI calls need it)",
+                                 "upgrade Asterisk to 16.6 or later (tested: 16.28; configs suit 18-22)"),
+                    Check.skipped("app", "Asterisk too old")]
         checks = [Check.ok("ari", f"ARI at {target.url} as {target.username!r} (Asterisk {version})")]
         try:
             await rest.get(f"/applications/{target.app}")

@@ -2,6 +2,7 @@
 (wrong ARI password, no engine on the app, store not migrated, a provider key missing) named with its fix."""
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from collections.abc import AsyncIterator
@@ -50,7 +51,8 @@ async def engine(asterisk: Asterisk, tmp_path: Path) -> AsyncIterator[Engine]:
         await running.aclose()
 
 
-async def test_a_running_deployment_is_all_green(engine: Engine) -> None:
+async def test_a_running_deployment_is_all_green(engine: Engine, asterisk: Asterisk, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
     report = await diagnose(engine.config)
     checks = report.by_name()
     assert [c.name for c in report.checks] == ["ari", "app", "rtp", "speech_http", "store", "providers"]
@@ -61,6 +63,20 @@ async def test_a_running_deployment_is_all_green(engine: Engine) -> None:
     assert "1 AI file(s)" in checks["providers"].detail
     packets = int(checks["rtp"].detail.split()[0])
     assert packets >= 10
+    # the command, as an operator runs it: the same deployment from a YAML file, exit 0, one line per check
+    config, info = engine.config, asterisk.info
+    path = tmp_path / "engine.yaml"
+    path.write_text(yaml.safe_dump({
+        "asterisk": {"ari_url": info.ari_url, "ari_username": info.ari_username, "ari_password": info.ari_password,
+                     "app": config.asterisk.app},
+        "store": {"url": config.store.url}, "flows_dir": config.flows_dir,
+        "speech": {"tts": "espeak", "http_port": config.speech.http_port}}))
+    capsys.readouterr()
+    assert await asyncio.to_thread(main, ["doctor", "--config", str(path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[:2] for line in lines[:-1]] == [["OK", n] for n in ("config", *checks)]
+    assert lines[-1] == "all checks passed" and info.ari_password not in "".join(lines)
+
     await engine.aclose()  # an engine that stopped no longer holds its app
     target = AriTarget.from_config(engine.config.asterisk)
     assert isinstance(target, AriTarget)
