@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flowengine.asterisk.ari.client import AriClient
+from flowengine.asterisk.ari.events import ChannelDestroyed, StasisStart
 from flowengine.asterisk.ari.handles import ChannelHandle
 from flowengine.asterisk.ari.rest import AriAuthError, AriError, AriNotFound, AriRest, AriUnavailable
 from flowengine.asterisk.instance import PrivateAsterisk
@@ -86,6 +87,7 @@ async def check_ari(target: AriTarget, timeout: float = 5.0) -> list[Check]:
         checks = [Check.ok("ari", f"ARI at {target.url} as {target.username!r} (Asterisk {version})")]
         try:
             await rest.get(f"/applications/{target.app}")
+            # Asterisk also keeps an app whose WebSocket closed until its last channel has left it
             checks.append(Check.ok("app", f"ARI app {target.app!r} is held: the engine is connected"))
         except AriNotFound:
             checks.append(Check.failed("app", f"no engine holds ARI app {target.app!r}",
@@ -106,9 +108,8 @@ async def check_media(target: AriTarget, media: MediaConfig, speech: SpeechConfi
         return [Check.skipped("rtp", f"ARI: {exc}"), Check.skipped("speech_http", f"ARI: {exc}")]
     try:
         try:
-            leg = await client.channels.originate(f"Local/{PROBE_EXTEN}@{PROBE_CONTEXT}", formats="ulaw",
-                                                  wait_stasis=5.0)
-        except (AriError, TimeoutError) as exc:
+            leg = await _probe_channel(client)
+        except (AriError, TimeoutError, ProbeHungUp) as exc:
             detail = f"the probe channel Local/{PROBE_EXTEN}@{PROBE_CONTEXT} did not answer ({exc or 'timeout'})"
             fix = (f"include flowengine's dialplan (`{RENDER_HINT}`, then #include its extensions.conf in "
                    "extensions.conf and `asterisk -rx 'dialplan reload'`)")
@@ -119,6 +120,25 @@ async def check_media(target: AriTarget, media: MediaConfig, speech: SpeechConfi
             await leg.hangup()
     finally:
         await client.aclose()
+
+
+class ProbeHungUp(Exception):
+    """The probe channel ended before it answered (no such extension, most often)."""
+
+
+async def _probe_channel(client: AriClient, timeout: float = 5.0) -> ChannelHandle:
+    """The probe channel, once in the doctor's app; a channel Asterisk hangs up at once fails at once."""
+    channel_id = f"doctor-{secrets.token_hex(6)}"
+    async with client.events(channel_id) as events:
+        leg = await client.channels.originate(f"Local/{PROBE_EXTEN}@{PROBE_CONTEXT}", formats="ulaw",
+                                              channel_id=channel_id)
+        async with asyncio.timeout(timeout):
+            while True:
+                event = await events.get()
+                if isinstance(event, StasisStart):
+                    return leg
+                if isinstance(event, ChannelDestroyed):
+                    raise ProbeHungUp(f"hung up at once: {event.cause_txt or event.cause}")
 
 
 def _bind_media_port(media: MediaConfig) -> socket.socket:

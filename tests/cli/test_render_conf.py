@@ -1,5 +1,6 @@
 """`flowengine asterisk render-conf`: snippets an existing Asterisk includes; ARI answers with their credentials,
-the dialplan context routes into the app, and the password never reaches stdout."""
+the dialplan context routes into the app, `doctor` finds what it needs there, and the password never reaches
+stdout."""
 from __future__ import annotations
 
 import asyncio
@@ -10,13 +11,16 @@ import stat
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from flowengine.asterisk.ari.client import AriClient
 from flowengine.asterisk.ari.events import StasisStart
-from flowengine.asterisk.ari.rest import AriAuthError, AriRest
-from flowengine.asterisk.instance import InstanceInfo, PrivateAsterisk
+from flowengine.asterisk.ari.rest import AriAuthError, AriNotFound, AriRest
+from flowengine.asterisk.instance import InstanceInfo, PrivateAsterisk, free_port
 from flowengine.cli.main import main
-from flowengine.config import load_config
+from flowengine.config import AsteriskConfig, Config, SpeechConfig, StoreConfig, load_config
+from flowengine.doctor.run import diagnose
+from tests.support import eventually
 
 pytestmark = pytest.mark.asterisk
 
@@ -87,6 +91,25 @@ async def test_snippets_attach_an_existing_asterisk(tmp_path: Path, stock: bool)
             events.close()
             assert start.channel.name.endswith(";2")
             await leg.hangup()
+
+        # the doctor on this Asterisk: the snippets give it everything but an engine on the app (Asterisk releases
+        # the app of a closed WebSocket a moment later)
+        await eventually(lambda: _app_gone(info, password, "rc-test"), what="app rc-test released")
+        config = Config(asterisk=AsteriskConfig(ari_url=info.ari_url, ari_username=info.ari_username,
+                                                ari_password=SecretStr(password), app="rc-test"),
+                        speech=SpeechConfig(tts="espeak", http_port=free_port("127.0.0.1")),
+                        store=StoreConfig(url=f"sqlite+aiosqlite:///{tmp_path / 'none.db'}"),
+                        flows_dir=str(tmp_path / "flows"))
+        checks = (await diagnose(config, listen_s=0.5)).by_name()
+        assert {n: c.status for n, c in checks.items() if n in ("ari", "app", "rtp", "speech_http")} == {
+            "ari": "ok", "app": "failed", "rtp": "ok", "speech_http": "ok"}
+        # without the dialplan snippet the doctor's probe has nowhere to go, and the fix says what to include
+        dialplan = site.etc_dir / "extensions.conf"
+        dialplan.write_text(dialplan.read_text().replace("#include", "; #include"))
+        site.cli("dialplan reload")
+        rtp = (await diagnose(config, listen_s=0.5)).by_name()["rtp"]
+        assert rtp.status == "failed" and "Local/doctor@flowengine-services" in rtp.detail
+        assert "render-conf" in rtp.fix and "extensions.conf" in rtp.fix
     finally:
         await asyncio.to_thread(site.stop)
 
@@ -111,3 +134,14 @@ def test_a_missing_password_is_generated_and_never_printed(tmp_path: Path, capsy
 def test_render_conf_needs_an_out_folder(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["asterisk", "render-conf"]) == 2
     assert "--out DIR is required" in capsys.readouterr().err
+
+
+async def _app_gone(info: InstanceInfo, password: str, app: str) -> bool:
+    rest = AriRest(info.ari_url, info.ari_username, password)
+    try:
+        await rest.get(f"/applications/{app}")
+    except AriNotFound:
+        return True
+    finally:
+        await rest.aclose()
+    return False
