@@ -87,7 +87,7 @@ async def check_ari(target: AriTarget, timeout: float = 5.0) -> list[Check]:
         checks = [Check.ok("ari", f"ARI at {target.url} as {target.username!r} (Asterisk {version})")]
         try:
             await rest.get(f"/applications/{target.app}")
-            # Asterisk also keeps an app whose WebSocket closed until its last channel has left it
+            # an engine that has just stopped may still show for a moment: Asterisk releases the app after the close
             checks.append(Check.ok("app", f"ARI app {target.app!r} is held: the engine is connected"))
         except AriNotFound:
             checks.append(Check.failed("app", f"no engine holds ARI app {target.app!r}",
