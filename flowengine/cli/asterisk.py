@@ -21,7 +21,6 @@ from flowengine.asterisk.sip_accounts import (
     parse_bind,
 )
 from flowengine.asterisk.templates import TemplateError, render_snippets
-from flowengine.config import ConfigError, load_config
 
 DEFAULT_DIR = "run/asterisk"
 ENV_FILE = "flowengine.env"  # the engine's side of the credentials (a systemd EnvironmentFile)
@@ -82,6 +81,9 @@ def add_parser(sub: Any) -> None:
 
 def render_conf(args: argparse.Namespace) -> int:
     """Write the snippets and the engine's env file; stdout names the files, never the password."""
+    # here, not at the top: the config pulls in every provider (seconds), which start/stop/status do not need
+    from flowengine.config import ConfigError, load_config
+
     fail = "flowengine asterisk render-conf"
     if not args.out:
         print(f"{fail}: --out DIR is required", file=sys.stderr)
