@@ -85,9 +85,9 @@ async def check_ari(target: AriTarget, timeout: float = 5.0) -> list[Check]:
                                  "upgrade Asterisk to 16.6 or later (tested: 16.28; configs suit 18-22)"),
                     Check.skipped("app", "Asterisk too old")]
         checks = [Check.ok("ari", f"ARI at {target.url} as {target.username!r} (Asterisk {version})")]
+        await _sweep_apps(target, rest)
         try:
             await rest.get(f"/applications/{target.app}")
-            # an engine that has just stopped may still show for a moment: Asterisk releases the app after the close
             checks.append(Check.ok("app", f"ARI app {target.app!r} is held: the engine is connected"))
         except AriNotFound:
             checks.append(Check.failed("app", f"no engine holds ARI app {target.app!r}",
@@ -96,6 +96,26 @@ async def check_ari(target: AriTarget, timeout: float = 5.0) -> list[Check]:
         return checks
     finally:
         await rest.aclose()
+
+
+async def _sweep_apps(target: AriTarget, rest: AriRest, timeout: float = 3.0) -> None:
+    """Make Asterisk forget apps nobody holds any more: Asterisk 16 can keep listing the app of a closed WebSocket
+    (its channel subscriptions were still going when it closed) until some app unregisters, which sweeps every
+    finished app. So the doctor registers a throwaway app and closes it, then waits until that one is gone."""
+    name = f"{target.app}-doctor-{secrets.token_hex(3)}"
+    client = AriClient(target.url, target.username, target.password, name)
+    try:
+        await client.start(timeout=timeout)
+    except (AriError, TimeoutError):
+        return
+    await client.aclose()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            await rest.get(f"/applications/{name}")
+        except AriNotFound:
+            return
+        await asyncio.sleep(0.05)
 
 
 async def check_media(target: AriTarget, media: MediaConfig, speech: SpeechConfig,

@@ -15,12 +15,11 @@ from pydantic import SecretStr
 
 from flowengine.asterisk.ari.client import AriClient
 from flowengine.asterisk.ari.events import StasisStart
-from flowengine.asterisk.ari.rest import AriAuthError, AriNotFound, AriRest
+from flowengine.asterisk.ari.rest import AriAuthError, AriRest
 from flowengine.asterisk.instance import InstanceInfo, PrivateAsterisk, free_port
 from flowengine.cli.main import main
 from flowengine.config import AsteriskConfig, Config, SpeechConfig, StoreConfig, load_config
 from flowengine.doctor.run import diagnose
-from tests.support import eventually
 
 pytestmark = pytest.mark.asterisk
 
@@ -92,9 +91,8 @@ async def test_snippets_attach_an_existing_asterisk(tmp_path: Path, stock: bool)
             assert start.channel.name.endswith(";2")
             await leg.hangup()
 
-        # the doctor on this Asterisk: the snippets give it everything but an engine on the app (Asterisk releases
-        # the app of a closed WebSocket a moment later)
-        await eventually(lambda: _app_gone(info, password, "rc-test"), what="app rc-test released")
+        # the doctor on this Asterisk: the snippets give it everything but an engine on the app (the app the test
+        # just held is closed; Asterisk may still list it, which the doctor sees through)
         config = Config(asterisk=AsteriskConfig(ari_url=info.ari_url, ari_username=info.ari_username,
                                                 ari_password=SecretStr(password), app="rc-test"),
                         speech=SpeechConfig(tts="espeak", http_port=free_port("127.0.0.1")),
@@ -135,13 +133,3 @@ def test_render_conf_needs_an_out_folder(capsys: pytest.CaptureFixture[str]) -> 
     assert main(["asterisk", "render-conf"]) == 2
     assert "--out DIR is required" in capsys.readouterr().err
 
-
-async def _app_gone(info: InstanceInfo, password: str, app: str) -> bool:
-    rest = AriRest(info.ari_url, info.ari_username, password)
-    try:
-        await rest.get(f"/applications/{app}")
-    except AriNotFound:
-        return True
-    finally:
-        await rest.aclose()
-    return False
