@@ -6,7 +6,6 @@ lives in an app of its own, `<app>-doctor-<random>`, and goes away with the chec
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
 import re
 import secrets
@@ -24,8 +23,6 @@ from flowengine.asterisk.instance import PrivateAsterisk
 from flowengine.asterisk.media_server import MediaServer
 from flowengine.config import AsteriskConfig, MediaConfig, SpeechConfig
 from flowengine.doctor.report import Check
-
-log = logging.getLogger(__name__)
 
 PROBE_CONTEXT, PROBE_EXTEN = "flowengine-services", "doctor"  # dialplan/extensions.conf: Answer + Milliwatt
 MIN_PACKETS = 10  # 200 ms of 20 ms frames
