@@ -20,6 +20,7 @@ FLOORS: dict[str, int] = {
     "api": 5,
     "runtime": 6,
     "bench": 7,
+    "doctor": 6,
     "cli": 8,
 }
 """Top-level modules and packages of flowengine, lowest first; a module imports only its floor or lower."""

@@ -56,3 +56,43 @@ def render_all(values: Mapping[str, object], dest: Path) -> list[Path]:
             target.write_text(render(src.read_text(), values, str(src)))
             written.append(target)
     return written
+
+
+SNIPPET_DIR = "include"  # asterisk-conf/include: snippets for an existing Asterisk
+DIALPLAN_SNIPPET = "extensions.conf"
+_SITE_SECTIONS = ("general", "globals")  # an existing dialplan has its own
+
+
+def dialplan_contexts(text: str) -> str:
+    """The rendered dialplan without what belongs to a whole Asterisk: its [general] and [globals] sections
+    and its `#tryinclude` of local files. What is left (flowengine's contexts) can be #include-d."""
+    kept: list[str] = []
+    section = ""
+    for line in text.splitlines(keepends=True):
+        stripped = line.strip()
+        if stripped.startswith("[") and "]" in stripped:
+            section = stripped[1:stripped.index("]")].strip().lower()
+        if section in _SITE_SECTIONS or stripped.startswith("#tryinclude"):
+            continue
+        kept.append(line)
+    return "".join(kept)
+
+
+def render_snippets(values: Mapping[str, object], dest: Path) -> list[Path]:
+    """Render the include-able snippets (ari.conf, http.conf, rtp.conf and flowengine's dialplan contexts as
+    extensions.conf) into `dest`, readable by their owner and group only (ari.conf holds a password)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    sources = sorted((find_template_dir("asterisk-conf") / SNIPPET_DIR).glob("*.conf"))
+    if not sources:
+        raise TemplateError(f"no snippet templates in {find_template_dir('asterisk-conf') / SNIPPET_DIR}")
+    rendered = {src.name: render(src.read_text(), values, str(src)) for src in sources}
+    dialplan = find_template_dir("dialplan") / DIALPLAN_SNIPPET
+    rendered[DIALPLAN_SNIPPET] = dialplan_contexts(render(dialplan.read_text(), values, str(dialplan)))
+    written: list[Path] = []
+    for name, text in rendered.items():
+        target = dest / name
+        target.touch(mode=0o640)
+        target.chmod(0o640)
+        target.write_text(text)
+        written.append(target)
+    return written
