@@ -17,6 +17,7 @@ from flowengine.ai.providers import ProviderPool
 from flowengine.ai.sources import StoreResources
 from flowengine.ai.teams import TeamDirectory
 from flowengine.ai.voice.media import MediaSettings
+from flowengine.api import instruments
 from flowengine.api.server import ApiServer
 from flowengine.api.webhooks import DeliveryPolicy, WebhookDispatcher, WebhookSender
 from flowengine.asterisk.ami import AmiClient
@@ -116,6 +117,8 @@ class Engine:
         # the media clock ahead of speech work (issue 19.5)
         priority.prioritise_loop(asyncio.get_running_loop(), realtime=self.config.media.realtime)
         synth_cache.SHARED.resize(synth_cache.DEFAULT_MAX_BYTES)  # replies said again are not synthesised again
+        # /metrics: the telemetry port reports to the process's instruments, which count this engine's events
+        self._stack.callback(instruments.shared().listen(self.events))
         try:
             await self._start_asterisk()
             if self.handler is None:
