@@ -162,8 +162,9 @@ async def test_metrics_around_a_real_ai_call(ailive: AILive, ari: AriClient, ast
              if n == "flowengine_aicalls_ended_total" and v > before.values.get((n, ls), 0.0)}
     assert ended == {"customer-ended-call": 1}
     # what the conversation itself counted, seen through the port
-    turns = conversation.turns
+    turns = [t for t in conversation.turns if t.voice_to_voice_ms is not None]  # a reply cut before a sound has none
     assert turns and grew["flowengine_turn_voice_to_voice_seconds_count"] == len(turns)
+    assert grew["flowengine_turn_endpointing_seconds_count"] == len(conversation.turns)
     v2v = sum(t.voice_to_voice_ms or 0.0 for t in turns) / 1000
     assert abs(grew["flowengine_turn_voice_to_voice_seconds_sum"] - v2v) < 1e-6
     assert grew["flowengine_barge_ins_total"] == conversation.interruptions + conversation.false_interruptions >= 1
@@ -178,7 +179,7 @@ async def test_metrics_around_a_real_ai_call(ailive: AILive, ari: AriClient, ast
     # media: both directions flowed, the clock ticked through the call, the session is closed again
     rtp = {d: after.value("flowengine_rtp_packets_total", direction=d)
            - before.value("flowengine_rtp_packets_total", direction=d) for d in ("rx", "tx")}
-    assert rtp["rx"] > 100 and rtp["tx"] > 100, rtp
+    assert rtp["rx"] > 50 and rtp["tx"] > 50, rtp  # 50 packets a second each way while the call lasted
     assert grew["flowengine_media_clock_ticks_total"] >= rtp["tx"] * 0.9
     assert grew["flowengine_media_sessions_opened_total"] == 1 and after.value("flowengine_media_sessions") == 0
     assert grew["flowengine_ari_events_total"] > 0 and after.value("flowengine_ari_reconnects_total") == 0
