@@ -314,6 +314,9 @@ class AICallService:
             assert live.toolbox is not None
             conversation.after_tools = live.toolbox.after_tools
             conversation.on_speech = lambda who, started, text: self.events.speech(live.record, who, started, text)
+            analyzer = media.session.vad
+            if analyzer is not None:  # a held turn waits out the caller's voice starting again
+                conversation.speech_onset = lambda: analyzer.starting
             live.conversation = conversation
             rules.attach(conversation)
             dtmf = DtmfFeed(self.ari, call.channel.id, conversation.send_user_text, wants_digits=lambda: expectation(
