@@ -18,6 +18,7 @@ from flowengine.ai.providers import ProviderPool
 from flowengine.ai.sources import StoreResources
 from flowengine.ai.teams import TeamDirectory
 from flowengine.ai.voice.media import MediaSettings
+from flowengine.api import instruments
 from flowengine.api.forwarding import Forwarder, StoreOwners
 from flowengine.api.server import ApiServer
 from flowengine.api.webhooks import DeliveryPolicy, WebhookDispatcher, WebhookSender
@@ -133,6 +134,8 @@ class Engine:
         # the media clock ahead of speech work (issue 19.5)
         priority.prioritise_loop(asyncio.get_running_loop(), realtime=self.config.media.realtime)
         synth_cache.SHARED.resize(synth_cache.DEFAULT_MAX_BYTES)  # replies said again are not synthesised again
+        # /metrics: the telemetry port reports to the process's instruments, which count this engine's events
+        self._stack.callback(instruments.shared().listen(self.events))
         try:
             if self.handler is None:
                 # refuses a held ARI app before anything touches Asterisk (not even a private one: a second

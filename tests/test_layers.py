@@ -12,7 +12,7 @@ PACKAGE = Path(flowengine.__file__).parent
 
 FLOORS: dict[str, int] = {
     "media": 0, "providers": 0, "store": 0, "config": 0, "events": 0, "logs": 0, "heap": 0, "tenancy": 0,
-    "tasks": 0,
+    "tasks": 0, "telemetry": 0,
     "asterisk": 1,
     "flow": 2,
     "ai": 3,

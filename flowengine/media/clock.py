@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextvars
 import logging
 import select
@@ -20,6 +21,8 @@ PERIOD = 0.020
 # After a stall (GC, a blocked loop) ticks are caught up back to back, at most this many;
 # beyond, the schedule jumps ahead (counted in `skipped_ticks`) rather than flood the peer.
 MAX_CATCHUP = 10
+# Upper bounds (seconds) of the lateness histogram every clock keeps (/metrics): 60 ms is the capacity budget's stall.
+LATENESS_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.010, 0.020, 0.040, 0.060, 0.100, 0.250, 1.0)
 
 
 class Tickable(Protocol):
@@ -85,6 +88,9 @@ class MediaClock:
         # When a list, every tick's lateness (seconds after its deadline) is appended: the bench
         # reports its percentiles, the host's share of the send jitter.
         self.lateness_samples: list[float] | None = None
+        # Ticks by lateness, per LATENESS_BUCKETS bound (not cumulative; the last: over the largest), and their sum.
+        self.lateness_counts = [0] * (len(LATENESS_BUCKETS) + 1)
+        self.lateness_sum = 0.0
         self.client_errors = 0
         self.receive_errors = 0
 
@@ -155,6 +161,8 @@ class MediaClock:
                 n += behind
                 logger.warning("media clock stalled %.0f ms; skipped %d ticks", lateness * 1000, behind)
         self.max_lateness = max(self.max_lateness, lateness)
+        self.lateness_counts[bisect.bisect_left(LATENESS_BUCKETS, lateness)] += 1
+        self.lateness_sum += lateness
         if self.lateness_samples is not None:
             self.lateness_samples.append(lateness)
         return n

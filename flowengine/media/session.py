@@ -15,6 +15,7 @@ from flowengine.media.outbound import Playout
 from flowengine.media.output import AudioOutput
 from flowengine.media.pacer import ClearResult, MarkHandler
 from flowengine.media.resample import ENGINE_RATE
+from flowengine.media.totals import TOTALS
 from flowengine.media.transport import RtpTransport
 from flowengine.media.vad import VadAnalyzer, VadConfig
 from flowengine.media.vad_backends import make_vad_backend
@@ -119,6 +120,7 @@ class MediaSession:
             poller=clock.poller,
         )
         self.playout.send = self._transport.send
+        TOTALS.join(self)
         clock.add(self.playout)
         logger.debug("media session %s on %s:%s", self.name, self._transport.bind_host, self._transport.local_port)
         return self
@@ -143,6 +145,7 @@ class MediaSession:
             self._receiver.close()
         if self._transport is not None:
             await self._transport.aclose()
+            TOTALS.retire(self)  # its final counts, now that no packet can arrive
             logger.debug("media session %s closed: %s", self.name, self.counters())
 
     def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str | None = None) -> asyncio.Task[Any]:

@@ -1,9 +1,12 @@
-"""What an AI call used: LLM tokens (as the provider reports them, else estimated), TTS characters, STT and call seconds."""
+"""What an AI call used: LLM tokens (as the provider reports them, else estimated), TTS characters, STT and call seconds;
+each request also reported to the telemetry port (count, outcome, duration by provider)."""
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -20,6 +23,7 @@ from flowengine.providers.llm.base import (
 )
 from flowengine.providers.stt.base import SAMPLE_RATE, EndOfSpeech, STTContext, STTProvider, STTStream, Transcript
 from flowengine.providers.tts.base import TTSProvider
+from flowengine.telemetry import ProviderKind, RequestOutcome, sink
 
 CHARS_PER_TOKEN = 4  # the usual rule of thumb for English text with OpenAI-style tokenizers
 
@@ -83,6 +87,27 @@ class UsageReport:
         return data
 
 
+@contextlib.contextmanager
+def _timed(kind: ProviderKind, provider: str) -> Iterator[None]:
+    """Reports the request in the `with` block: ok, error (an exception), cancelled (the task cancelled, or the
+    consumer closed the stream early: a barge-in)."""
+    started = time.perf_counter()
+    outcome: RequestOutcome = "error"
+    try:
+        yield
+        outcome = "ok"
+    except (asyncio.CancelledError, GeneratorExit):
+        outcome = "cancelled"
+        raise
+    finally:
+        sink().provider_request(kind, provider, outcome, time.perf_counter() - started)
+
+
+async def _timed_call(kind: ProviderKind, provider: str, request: Awaitable[Transcript]) -> Transcript:
+    with _timed(kind, provider):
+        return await request
+
+
 def prompt_text(messages: list[ChatMessage], tools: list[ToolSpec] | None) -> str:
     parts = [m.content for m in messages] + [c.arguments for m in messages for c in m.tool_calls]
     parts += [json.dumps({"name": t.name, "description": t.description, "parameters": t.parameters})
@@ -109,15 +134,16 @@ class MeteredLLM(LLMProvider):
         reported: Usage | None = None
         completion: list[str] = []
         try:
-            async for event in self.inner.stream(messages, tools=tools, temperature=temperature,
-                                                 max_tokens=max_tokens):
-                if isinstance(event, Usage):
-                    reported = event
-                elif isinstance(event, TextDelta):
-                    completion.append(event.text)
-                elif isinstance(event, ToolCallRequest):
-                    completion.append(event.call.name + event.call.arguments)
-                yield event
+            with _timed("llm", self.name):
+                async for event in self.inner.stream(messages, tools=tools, temperature=temperature,
+                                                     max_tokens=max_tokens):
+                    if isinstance(event, Usage):
+                        reported = event
+                    elif isinstance(event, TextDelta):
+                        completion.append(event.text)
+                    elif isinstance(event, ToolCallRequest):
+                        completion.append(event.call.name + event.call.arguments)
+                    yield event
         finally:  # a request cut short (barge-in) is still paid for: estimated when nothing was reported
             self.usage.add(reported, prompt_text(messages, tools), "".join(completion))
 
@@ -139,17 +165,18 @@ class MeteredSTT(STTProvider):
     async def transcribe(self, pcm: np.ndarray, *, language: str = "") -> Transcript:
         self.usage.requests += 1
         self.usage.seconds += pcm.size / SAMPLE_RATE
-        return await self.inner.transcribe(pcm, language=language)
+        return await _timed_call("stt", self.name, self.inner.transcribe(pcm, language=language))
 
     async def transcribe_in_context(self, pcm: np.ndarray, context: STTContext, *, language: str = "") -> Transcript:
         # Passed on, not left to the base's plain `transcribe`: every AI call's recogniser is metered, so the
         # context would otherwise never reach it (bench understanding: real calls heard what they heard without it)
         self.usage.requests += 1
         self.usage.seconds += pcm.size / SAMPLE_RATE
-        return await self.inner.transcribe_in_context(pcm, context, language=language)
+        return await _timed_call("stt", self.name, self.inner.transcribe_in_context(pcm, context, language=language))
 
     async def open_stream(self, *, language: str = "", keywords: tuple[str, ...] = ()) -> STTStream:
-        return MeteredSTTStream(await self.inner.open_stream(language=language, keywords=keywords), self.usage)
+        return MeteredSTTStream(await self.inner.open_stream(language=language, keywords=keywords), self.usage,
+                                self.name)
 
     async def warm_up(self) -> None:
         await self.inner.warm_up()
@@ -158,9 +185,10 @@ class MeteredSTT(STTProvider):
 class MeteredSTTStream(STTStream):
     """A streaming session whose sent audio is counted (each finalize is a request)."""
 
-    def __init__(self, inner: STTStream, usage: STTUsage) -> None:
+    def __init__(self, inner: STTStream, usage: STTUsage, provider: str = "") -> None:
         self.inner = inner  # first: the base's __init__ sets the forwarded attributes below
         self.usage = usage
+        self.provider = provider or usage.provider
         super().__init__()
 
     @property
@@ -184,8 +212,8 @@ class MeteredSTTStream(STTStream):
         await self.inner.send(pcm)
 
     async def finalize(self) -> Transcript:
-        self.usage.requests += 1
-        return await self.inner.finalize()
+        self.usage.requests += 1  # a streamed request is timed from the end of the audio to its final transcript
+        return await _timed_call("stt", self.provider, self.inner.finalize())
 
     async def aclose(self) -> None:
         await self.inner.aclose()
@@ -211,7 +239,13 @@ class MeteredTTS(TTSProvider):
     def stream(self, text: str, *, voice_id: str = "", language: str = "") -> AsyncGenerator[np.ndarray, None]:
         self.usage.requests += 1
         self.usage.characters += len(text)
-        return self.inner.stream(text, voice_id=voice_id, language=language)
+        return self._timed_stream(self.inner.stream(text, voice_id=voice_id, language=language))
+
+    async def _timed_stream(self, chunks: AsyncGenerator[np.ndarray, None]) -> AsyncGenerator[np.ndarray, None]:
+        async with contextlib.aclosing(chunks):  # closing this closes the voice's request at once (barge-in)
+            with _timed("tts", self.name):
+                async for chunk in chunks:
+                    yield chunk
 
 
 @dataclass

@@ -14,7 +14,7 @@ from flowengine.ai.endreasons import pipeline_error
 from flowengine.ai.voice.backchannel import is_backchannel
 from flowengine.ai.voice.endpointing import TurnJudge, Verdict
 from flowengine.ai.voice.expectation import expectation, last_question
-from flowengine.ai.voice.metrics import TurnMetrics
+from flowengine.ai.voice.metrics import TurnMetrics, turn_seconds
 from flowengine.ai.voice.questions import asked
 from flowengine.ai.voice.recognition import Recognition
 from flowengine.ai.voice.sentences import SentenceSplitter
@@ -36,6 +36,7 @@ from flowengine.providers.llm.base import (
 from flowengine.providers.stt.base import STTError, STTProvider, Transcript
 from flowengine.providers.tts.base import TTSError, TTSProvider
 from flowengine.tasks import TaskOwner
+from flowengine.telemetry import sink
 
 log = logging.getLogger(__name__)
 
@@ -358,6 +359,7 @@ class Conversation:
             # The agent was paused when this speech began: judged by its words, a backchannel lets it go on.
             if is_backchannel(text) or (not text and spoke_ms < self.settings.min_interruption_ms):
                 self.false_interruptions += 1
+                sink().barge_in("resumed")
                 log.info("backchannel %r (%d ms) during agent speech: the agent goes on", text, spoke_ms)
                 self.output.resume()
                 return
@@ -468,6 +470,7 @@ class Conversation:
 
     async def _interrupt(self) -> None:
         self.interruptions += 1
+        sink().barge_in("interrupted")
         result = self._stop_speech()  # before the reply's own cleanup writes what was said
         self.output.resume()
         await self._cancel_reply()
@@ -581,6 +584,7 @@ class Conversation:
             await self._emit(message, {"direction": "outgoing", "interrupted": handle.interrupted})
         if metrics.index:
             self.turns.append(metrics)
+            sink().turn(turn_seconds(metrics))
 
     async def _think(self, sentences: asyncio.Queue[str | None], metrics: TurnMetrics) -> list[ToolCall]:
         splitter = SentenceSplitter()

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from flowengine.telemetry import TurnStage
+
 
 @dataclass
 class TurnMetrics:
@@ -37,3 +39,13 @@ class TurnMetrics:
         data.pop("decided_at")
         data["voice_to_voice_ms"] = self.voice_to_voice_ms
         return data
+
+
+def turn_seconds(turn: TurnMetrics) -> dict[TurnStage, float]:
+    """The turn's stages in seconds, as the telemetry port takes them; a stage the turn did not reach is left out
+    (a reply cut before its first audio has no engine time and no voice-to-voice)."""
+    stages: dict[TurnStage, float | None] = {
+        "voice_to_voice": turn.voice_to_voice_ms, "endpointing": turn.endpointing_ms, "stt": turn.stt_ms,
+        "llm_first_token": turn.llm_first_token_ms, "tts_first_audio": turn.tts_first_audio_ms,
+        "engine": turn.engine_ms}
+    return {stage: ms / 1000 for stage, ms in stages.items() if ms is not None}

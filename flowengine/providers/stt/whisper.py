@@ -29,6 +29,7 @@ from flowengine.providers.stt.whisper_base import base_model_path
 from flowengine.providers.stt.whisper_context import decode_in_context
 from flowengine.providers.stt.whisper_decode import decode
 from flowengine.providers.stt.whisper_pool import ModelPool, default_workers
+from flowengine.telemetry import sink
 
 log = logging.getLogger(__name__)
 
@@ -193,8 +194,11 @@ class WhisperSTT(STTProvider):
         if audio_ms < 100:  # nothing a person can say; Whisper would invent something
             return Transcript("", code, 0.0, audio_ms, 0)
 
+        submitted = time.perf_counter()
+
         def run() -> tuple[str, float, int]:
             started = time.perf_counter()
+            sink().queue_wait("stt", self.name, started - submitted)  # behind other calls' utterances
             if context == OPEN or self._full_window:
                 result = decode(engine.model, audio, language=code, full_window=self._full_window)
             else:

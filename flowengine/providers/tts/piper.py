@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import time
 from collections.abc import AsyncGenerator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar, TypeVar
@@ -15,6 +16,7 @@ from flowengine.providers.needs import missing_modules
 from flowengine.providers.tts import synth_cache
 from flowengine.providers.tts.base import TTS_PROVIDERS, TTSError, TTSProvider
 from flowengine.providers.tts.synth_cache import SynthesisCache
+from flowengine.telemetry import sink
 
 DEFAULT_VOICE = "en_US-joe-medium"
 VOICES = (DEFAULT_VOICE,)  # the voices bundled with this engine (voice_id "" is the default)
@@ -28,7 +30,13 @@ _WORKERS = ThreadPoolExecutor(max_workers=max(1, min(os.cpu_count() or 1, 4)), t
 
 
 async def _on_worker(fn: Callable[[], T]) -> T:
-    return await asyncio.get_running_loop().run_in_executor(_WORKERS, fn)
+    submitted = time.perf_counter()
+
+    def run() -> T:
+        sink().queue_wait("tts", "piper", time.perf_counter() - submitted)  # behind other calls' sentences
+        return fn()
+
+    return await asyncio.get_running_loop().run_in_executor(_WORKERS, run)
 
 
 def _lean_session(model_path: str) -> Any:

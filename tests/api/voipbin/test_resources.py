@@ -223,7 +223,7 @@ async def test_health_and_metrics(client: httpx.AsyncClient) -> None:
     for name in ("flowengine_active_calls", "flowengine_aicalls", "flowengine_webhook_failures"):
         assert f"# TYPE {name}" in text, name
     assert "flowengine_active_calls 0.0" in text
-    assert 'flowengine_rtp_dropped_packets{cause="stray_ssrc"} 0.0' in text
+    assert 'flowengine_rtp_dropped_packets_total{cause="stray_ssrc",direction="rx"}' in text
 
 
 def cli(argv: list[str]) -> tuple[int, str]:
