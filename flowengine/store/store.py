@@ -30,6 +30,7 @@ from flowengine.store.outdials import OutdialRepository, OutdialTargetRepository
 from flowengine.store.outplans import OutplanRepository
 from flowengine.store.summaries import SummaryRepository
 from flowengine.store.teams import TeamRepository
+from flowengine.store.timelines import TimelineRepository
 from flowengine.store.timestamps import Clock, MonotonicClock
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ class Store:
         self.summaries = SummaryRepository(db, clock)  # AI summaries (ai_summary, /aisummaries)
         self.numbers = NumberRepository(db, clock)  # phone numbers routing inbound calls to customers' flows
         self.outbox = OutboxRepository(db, clock)  # webhook bodies waiting for their receivers
+        self.timelines = TimelineRepository(db, clock)  # what happened on each call, in order
 
     @classmethod
     async def open(
