@@ -18,6 +18,7 @@ from flowengine.ai.sources import StoreResources
 from flowengine.ai.teams import TeamDirectory
 from flowengine.ai.voice.media import MediaSettings
 from flowengine.api.server import ApiServer
+from flowengine.api.timeline.recorder import TimelineRecorder
 from flowengine.api.webhooks import DeliveryPolicy, WebhookDispatcher, WebhookSender
 from flowengine.asterisk.ami import AmiClient
 from flowengine.asterisk.app import AriApp, CallHandler
@@ -92,6 +93,7 @@ class Engine:
         self.app: AriApp | None = None
         self.store: Store | None = None
         self.webhooks: WebhookDispatcher | None = None
+        self.timeline: TimelineRecorder | None = None  # each call's timeline, written from the bus
         self.flow_service: FlowService | None = None
         self.calls: CallRegistry | None = None
         self.resources: StoreResources | None = None
@@ -162,12 +164,15 @@ class Engine:
         speaker = SpeechCache.with_voice(speech.tts, media_server)
         store = self.store = await open_store(cfg)
         stack.push_async_callback(store.aclose)
+        timeline = self.timeline = TimelineRecorder(store, self.events)  # closes after the webhooks' last sends
+        stack.push_async_callback(timeline.aclose)
         if cfg.api.enabled:
             # listening before the previous run is settled below, so its hangups reach customers' webhooks
             # through the store's outbox: retried for hours, in order per customer, across restarts
             self.webhooks = WebhookDispatcher(store, WebhookSender(http), self.events,
                                               policy=DeliveryPolicy(**cfg.webhooks.model_dump()))
             stack.push_async_callback(self.webhooks.aclose)
+            self.webhooks.worker.on_attempt = timeline.webhook_attempt
         recorder = ActiveflowRecorder(store, events=self.events)
         await recorder.ensure_customer()
         await recorder.recover()

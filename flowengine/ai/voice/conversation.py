@@ -102,6 +102,8 @@ class Conversation:
     on_message: MessageSink | None = None
     after_tools: Callable[[], Awaitable[bool]] | None = None  # True: the model answers the tool results
     on_speech: Callable[[str, bool, str], None] | None = None  # (who: caller|agent, started, text)
+    on_turn: Callable[[TurnMetrics, str, bool], None] | None = None  # (a kept caller turn, agent's words, cut)
+    on_barge_in: Callable[[float], None] | None = None  # (ms of queued agent speech dropped)
     # what takes over when the recogniser / the voice fails for good (None: the call ends with an apology)
     fallback_stt: STTProvider | None = None
     fallback_tts: TTSProvider | None = None
@@ -456,6 +458,8 @@ class Conversation:
         self.output.resume()
         await self._cancel_reply()
         log.info("barge-in: agent stopped, %d ms of queued speech dropped", result.ms)
+        if self.on_barge_in is not None:
+            self.on_barge_in(float(result.ms))
 
     def _stop_speech(self) -> ClearResult:
         """Drop all queued agent audio; the utterance still playing learns how much of it was heard."""
@@ -565,6 +569,8 @@ class Conversation:
             await self._emit(message, {"direction": "outgoing", "interrupted": handle.interrupted})
         if metrics.index:
             self.turns.append(metrics)
+            if self.on_turn is not None:
+                self.on_turn(metrics, said, handle.interrupted)
 
     async def _think(self, sentences: asyncio.Queue[str | None], metrics: TurnMetrics) -> list[ToolCall]:
         splitter = SentenceSplitter()
