@@ -22,6 +22,7 @@ def add_parser(sub: Any) -> None:
     show.add_argument("call_id")
     show.add_argument("--config", help="engine YAML config file (its store is read)")
     show.add_argument("--json", action="store_true", help="the API's JSON (GET /v1.0/calls/ID/timeline)")
+    show.add_argument("--webhooks", action="store_true", help="list every webhook sent (default: count them)")
     show.set_defaults(func=show_call)
 
 
@@ -39,7 +40,7 @@ def show_call(args: argparse.Namespace) -> int:
     if view is None:
         print(f"flowengine calls show: no call {args.call_id!r} in this engine's store", file=sys.stderr)
         return 1
-    print(json.dumps(view, indent=2) if args.json else render_text(view))
+    print(json.dumps(view, indent=2) if args.json else render_text(view, webhooks=args.webhooks))
     return 0
 
 

@@ -37,6 +37,7 @@ def timeline_view(call: Call, entries: Sequence[TimelineEntry]) -> dict[str, Any
             "barge_ins": sum(e.type == "barge_in" for e in entries),
             "tool_calls": sum(e.type == "tool_call" for e in entries),
             "webhooks_sent": sum(e.type == "webhook" for e in entries),
+            "webhooks_delivered": sum(e.type == "webhook" and e.data.get("outcome") == "delivered" for e in entries),
             "ai_ended_reason": ends.get("ai_ended", {}).get("ended_reason"),
             "flow_ended_reason": ends.get("flow_ended", {}).get("ended_reason"),
         },
@@ -58,7 +59,8 @@ def describe(kind: str, d: dict[str, Any]) -> tuple[str, str]:
         case "flow_ended":
             return "flow ended", str(d.get("ended_reason"))
         case "ai_started":
-            return "AI started", f"model {d.get('engine_model')}, stt {d.get('stt')}, tts {d.get('tts')}"
+            return "AI started", (f"model {d.get('engine_model') or 'default'}, STT {d.get('stt') or 'default'}, "
+                                  f"TTS {d.get('tts') or 'default'}")
         case "ai_paused" | "ai_resumed":
             return kind.replace("_", " ").replace("ai", "AI", 1), ""
         case "ai_ended":
@@ -87,18 +89,23 @@ def describe(kind: str, d: dict[str, Any]) -> tuple[str, str]:
     return kind, str(d)
 
 
-def render_text(view: dict[str, Any]) -> str:
+def render_text(view: dict[str, Any], webhooks: bool = False) -> str:
+    """Lines for people; webhooks delivered are only counted unless `webhooks` (those that failed are listed)."""
     src, dst = view["source"], view["destination"]
     lines = [(f"call {view['call_id']}: {view['direction']} {src.get('type')}:{src.get('target')} -> "
              f"{dst.get('type')}:{dst.get('target')}, {view['status']}, started {view['tm_create']}")]
     for entry in view["result"]:
+        if entry["type"] == "webhook" and entry["data"].get("outcome") == "delivered" and not webhooks:
+            continue
         label, text = describe(entry["type"], entry["data"])
-        lines.append(f"  +{entry['t_ms'] / 1000:8.3f}s  {label:<14} {text}".rstrip())
+        offset = f"+{entry['t_ms'] / 1000:.3f}s"
+        lines.append(f"  {offset:>10}  {label:<14} {text}".rstrip())
     s = view["summary"]
     v2v = s["voice_to_voice_ms"]
     lines.append(f"turns {s['turns']}" + (f" (voice-to-voice p50 {v2v['p50']:.0f} ms, max {v2v['max']:.0f} ms)"
                                           if v2v else "")
-                 + f", barge-ins {s['barge_ins']}, tool calls {s['tool_calls']}, webhooks sent {s['webhooks_sent']}")
+                 + f", barge-ins {s['barge_ins']}, tool calls {s['tool_calls']}, webhooks sent {s['webhooks_sent']} "
+                 f"({s['webhooks_delivered']} delivered)")
     ended = [f"call {view['hangup_reason'] or 'not ended'}" + (f" (by {view['hangup_by']})" if view['hangup_by'] else "")]
     if s["ai_ended_reason"]:
         ended.append(f"AI {s['ai_ended_reason']}")
