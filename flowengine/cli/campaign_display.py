@@ -3,6 +3,7 @@ plain lines every few seconds when the output is not a terminal."""
 from __future__ import annotations
 
 import logging
+import os
 import time
 from types import TracebackType
 from typing import Self, TextIO
@@ -32,7 +33,10 @@ class Display:
         self.stream = stream
         self.title = title
         self.tty = stream.isatty()
-        self.console = Console(file=stream, highlight=False, soft_wrap=False)
+        # The terminal is asked for its size at each redraw (it follows resizes). COLUMNS/LINES are left out: under
+        # tmux the engine's process was seen holding COLUMNS=80 LINES=24 on a 150-column pane (its parent set neither).
+        environ = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+        self.console = Console(file=stream, highlight=False, soft_wrap=False, _environ=environ)
         self.live: Live | None = None
         self.first: Snapshot | None = None
         self.t0 = time.monotonic()
