@@ -40,15 +40,19 @@ _DIGITS = frozenset({"zero", "oh", "one", "two", "three", "four", "five", "six",
 
 @dataclass(frozen=True)
 class Segment:
-    """One stretch of speech the VAD reported: when it was detected and when its end was decided (ms)."""
+    """One stretch of speech the VAD reported: when it was detected and when its end was decided (ms), and when
+    its first voiced frame was heard (the VAD was `starting` from then until `started_t`)."""
 
     started_t: int
     ended_t: int
     text: str
+    onset_t: int = 0
 
 
 class OldJudge:
     """The judge before issue 19: a fixed wait when the words read unfinished, none otherwise."""
+
+    onset = False
 
     def __init__(self) -> None:
         self._held: list[str] = []
@@ -76,10 +80,12 @@ class OldJudge:
 
 
 class NewJudge:
-    """`TurnJudge` as the conversation uses it (off: plain VAD)."""
+    """`TurnJudge` as the conversation uses it (off: plain VAD); `onset`: a held answer waits out voice the VAD
+    has not yet called speech (`Conversation.speech_onset`)."""
 
-    def __init__(self, enabled: bool, plain_ms: int = PLAIN_MS) -> None:
+    def __init__(self, enabled: bool, plain_ms: int = PLAIN_MS, onset: bool = False) -> None:
         self._judge = TurnJudge(enabled, plain_ms=plain_ms)
+        self.onset = onset
 
     @property
     def asked(self) -> Asked:
@@ -100,7 +106,8 @@ class NewJudge:
 
 
 JUDGES: dict[str, Callable[[], OldJudge | NewJudge]] = {
-    "plain": lambda: NewJudge(False), "old_judge": OldJudge, "smart": lambda: NewJudge(True)}
+    "plain": lambda: NewJudge(False), "old_judge": OldJudge, "smart_no_onset": lambda: NewJudge(True),
+    "smart": lambda: NewJudge(True, onset=True)}
 PLAIN_SWEEP_MS = (300, 400, 500, 600, 700, 900)  # the smart judge with another wait after plain sentences
 
 
@@ -136,27 +143,30 @@ async def segments(line: Line, voice: Voice, snr_db: float | None, stt: STTProvi
     config = VadConfig(stop_secs=0.2)
     vad = VadAnalyzer(make_vad_backend("webrtc", LINE_RATE, config), config)
     found: list[Segment] = []
-    started_t = 0
+    started_t = onset_t = 0
     for i in range(len(pcm) // FRAME):
         for event in vad.process(pcm[i * FRAME:(i + 1) * FRAME]):
             if isinstance(event, SpeechStarted):
                 started_t = event.t_ms
+                onset_t = event.start_ms + 20  # the end of its first voiced frame: the VAD `starting` from then
             elif isinstance(event, SpeechEnded):
                 heard = pcm[max(0, event.start_ms - PREROLL_MS) * LINE_RATE // 1000: event.end_ms * LINE_RATE // 1000]
                 text = (await stt.transcribe_in_context(resample(heard, LINE_RATE, RATE), context)).text.strip()
-                found.append(Segment(started_t, event.t_ms, text))
+                found.append(Segment(started_t, event.t_ms, text, onset_t))
     return found, speech_end_ms
 
 
 def turns_of(found: list[Segment], judge: OldJudge | NewJudge, kind: Asked) -> tuple[int, int]:
     """(turns the line became, extra wait after its last stretch). A stretch is held while the judge's wait
-    outlasts the pause before the next stretch is detected (as the conversation cancels a held answer then)."""
+    outlasts the pause before the next stretch is detected (as the conversation cancels a held answer then), or
+    before its voice is first heard when the judge waits out the VAD's start (`onset`)."""
     judge.asked = kind
     turns, last_wait = 0, 0
     for index, segment in enumerate(found):
         extra = judge.judge(segment.text)
         following = found[index + 1] if index + 1 < len(found) else None
-        if following is not None and extra > following.started_t - segment.ended_t:
+        heard_t = 0 if following is None else following.onset_t if judge.onset else following.started_t
+        if following is not None and extra > heard_t - segment.ended_t:
             judge.hold(segment.text, extra)
             continue
         turns += 1
@@ -189,7 +199,7 @@ async def run_turn_bench(stt: STTProvider, voices: int = len(VOICES), snrs: tupl
     for name, make in JUDGES.items():
         report[name] = _score(runs, kinds, make, report["paused_lines"])
     report["smart_plain_ms_sweep"] = [
-        {"plain_ms": ms, **_score(runs, kinds, functools.partial(NewJudge, True, ms), report["paused_lines"])}
+        {"plain_ms": ms, **_score(runs, kinds, functools.partial(NewJudge, True, ms, True), report["paused_lines"])}
         for ms in PLAIN_SWEEP_MS]
     return {**report, "load_average": [round(x, 2) for x in os.getloadavg()], "machine": machine()}
 

@@ -312,9 +312,9 @@ def run_turns(args: argparse.Namespace) -> int:
         return 0
     print(f"{report['paused_lines']} paused lines, {report['whole_lines']} whole lines; "
           f"voices {', '.join(report['voices'])}; SNR {report['snr_db']}")
-    for mode in ("plain", "old_judge", "smart"):
+    for mode in ("plain", "old_judge", "smart_no_onset", "smart"):
         r = report[mode]
-        print(f"{mode:<10} false cuts {r['false_cuts']:>3} ({r['false_cut_rate']:.0%}), whole lines split "
+        print(f"{mode:<14} false cuts {r['false_cuts']:>3} ({r['false_cut_rate']:.0%}), whole lines split "
               f"{r['whole_lines_split']}, wait after the last word p50/p95 {r['wait_ms']['p50']}/{r['wait_ms']['p95']} ms "
               f"(whole lines {r['wait_ms_whole_lines']['p50']}/{r['wait_ms_whole_lines']['p95']} ms)")
     print(f"load average {report['load_average']}")

@@ -184,6 +184,11 @@ class VadAnalyzer:
         self._speech_start_ms = 0
 
     @property
+    def starting(self) -> bool:
+        """Voice heard but not yet for `start_secs`: speech may be beginning (or a click that will not last)."""
+        return self.state is VadState.STARTING
+
+    @property
     def t_ms(self) -> int:
         """Stream time analysed so far."""
         return self._frame * FRAME_MS

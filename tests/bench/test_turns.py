@@ -26,6 +26,15 @@ def test_a_pause_longer_than_the_wait_is_a_false_cut_and_the_last_wait_is_report
     assert turns_of(NO_THANKS, OldJudge(), Asked.YES_NO) == (3, 0)
 
 
+def test_a_judge_that_waits_out_the_vads_start_holds_a_pause_up_to_the_first_voiced_frame() -> None:
+    # "That's it." ... "and goodbye": detected 880 ms after the end, its first voice heard 200 ms before that
+    onset = [Segment(300, 900, "No thanks.", 100), Segment(1360, 1900, "That's it.", 1160),
+             Segment(2780, 3400, "and goodbye", 2580)]
+    assert turns_of(onset, NewJudge(True), Asked.YES_NO)[0] == 2  # 500 < 880: cut
+    assert turns_of(onset, NewJudge(True, 700, onset=True), Asked.YES_NO)[0] == 1  # 700 > 2580 - 1900
+    assert turns_of(onset, NewJudge(True, 700), Asked.YES_NO)[0] == 2  # the same wait without it: cut
+
+
 async def test_the_question_before_each_corpus_line_comes_from_the_rule_engine() -> None:
     kinds = await questions_before()
     assert kinds["Next Tuesday please."] is Asked.DAY

@@ -44,6 +44,9 @@ MAX_BUFFER_MS = 60_000  # of the caller's audio kept while an utterance lasts (t
 # kept frame is an object the garbage collector scans: 60 s per call made its full collections of a 200-call
 # process take 30-70 ms, stalling every call's media (`bench capacity`).
 IDLE_BUFFER_MS = 5_000
+# A held turn's answer waits out voice the VAD has not yet called speech, this long at most (its start time is
+# 0.2 s by default, plus the frames in flight)
+ONSET_GRACE_MS = 400
 
 # What a tool call does to the conversation: None keeps going (with the result sent back to the
 # model), otherwise the conversation ends with that reason.
@@ -104,6 +107,8 @@ class Conversation:
     on_speech: Callable[[str, bool, str], None] | None = None  # (who: caller|agent, started, text)
     on_turn: Callable[[TurnMetrics, str, bool], None] | None = None  # (a kept caller turn, agent's words, cut)
     on_barge_in: Callable[[float], None] | None = None  # (ms of queued agent speech dropped)
+    # True while the VAD hears voice it has not yet called speech (its start time): a held turn waits it out
+    speech_onset: Callable[[], bool] | None = None
     # what takes over when the recogniser / the voice fails for good (None: the call ends with an apology)
     fallback_stt: STTProvider | None = None
     fallback_tts: TTSProvider | None = None
@@ -385,6 +390,7 @@ class Conversation:
     async def _answer_held(self, event: SpeechEnded, transcript: Transcript, verdict: Verdict,
                            stt_wait_ms: float) -> None:
         await asyncio.sleep(max(0.0, verdict.wait_ms - stt_wait_ms) / 1000)
+        await self._await_onset()
         self._pending_end = None
         caller_text = self.judge.take()
         if not caller_text:
@@ -396,6 +402,16 @@ class Conversation:
                               ended_by="recogniser" if isinstance(event, ProviderSpeechEnded) else "vad",
                               stt_ms=float(transcript.compute_ms), stt_wait_ms=stt_wait_ms)
         await self._commit_turn(metrics)
+
+    async def _await_onset(self) -> None:
+        """The wait ran out while the caller's voice was starting again: the VAD calls it speech only after its
+        start time (0.2 s), so the held turn waits that long more; the speech's start then cancels this answer,
+        a click that does not last lets it go (bounded: `ONSET_GRACE_MS`)."""
+        onset = self.speech_onset
+        waited = 0
+        while onset is not None and onset() and waited < ONSET_GRACE_MS:
+            await asyncio.sleep(0.02)
+            waited += 20
 
     def _drop_held_turn(self) -> None:
         if self._pending_end is not None:

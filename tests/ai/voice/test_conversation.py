@@ -179,6 +179,38 @@ async def test_a_held_turn_is_answered_when_nothing_more_comes() -> None:
     assert rig.conv.turns[0].endpointing_ms == 200 + 1200
 
 
+async def test_a_held_turn_waits_out_voice_the_vad_has_not_yet_called_speech() -> None:
+    # "I would like to come on" is held 1.2 s; when that runs out the caller's voice has just begun (the VAD is
+    # `starting`, 0.2 s before it says speech): the answer waits, and the speech's start makes it one turn
+    starting = [False]
+    rig = Rig(ScriptedSTT(["I would like to come on", "I would like to come on Tuesday"]),
+              ScriptedLLM(["Tuesday it is."]), SMART)
+    rig.conv.speech_onset = lambda: starting[0]
+    tasks = await run_rig(rig)
+    await rig.speak(800)
+    await asyncio.sleep(1.1)
+    starting[0] = True  # the caller's voice again, 100 ms before the wait runs out
+    await asyncio.sleep(0.25)
+    assert rig.llm.requests == []  # the wait ran out, the held answer waits for the VAD
+    starting[0] = False
+    await rig.speak(600)  # its start cancels the held answer: one turn
+    await asyncio.sleep(0.8)
+    await settle(rig)
+    await stop(rig, tasks)
+    assert [m.content for m in rig.conv.messages if m.role == "user"] == ["I would like to come on Tuesday"]
+
+
+async def test_a_click_that_never_becomes_speech_delays_a_held_answer_a_bounded_time() -> None:
+    rig = Rig(ScriptedSTT(["I would like to come on"]), ScriptedLLM(["Which day?"]), SMART)
+    rig.conv.speech_onset = lambda: True  # the VAD stuck in `starting`: the grace is bounded
+    tasks = await run_rig(rig)
+    await rig.speak(800)
+    await asyncio.sleep(1.2 + 0.4 + 0.3)
+    await settle(rig)
+    await stop(rig, tasks)
+    assert [m.content for m in rig.conv.messages if m.role == "user"] == ["I would like to come on"]
+
+
 async def test_a_held_turn_followed_by_a_sound_without_words_is_still_answered_once() -> None:
     rig = Rig(ScriptedSTT(["my name is", ""]), ScriptedLLM(["Sorry, your name?"]), SMART)
     tasks = await run_rig(rig)
