@@ -145,10 +145,12 @@ def write_chart(calls: Sequence[Campaigncall], rows: Sequence[TargetRow], path: 
         keys = [Patch(facecolor="#bbbbbb", edgecolor="white", hatch=HATCHES[min(n, len(HATCHES) - 1)],
                       label=f"{n} dial{'s' if n != 1 else ''}" if n < len(HATCHES) - 1 else f"{n}+ dials")
                 for n in range(min(most, len(HATCHES) - 1) + 1) if any(r.tries == n for r in rows) or n == most]
-        bx.legend(handles=keys, title="dials per target", loc="lower right", frameon=False, fontsize=8)
+        # right of the longest bar (xlim leaves that room), so it never covers a bar
+        bx.legend(handles=keys, title="dials per target", loc="center right", frameon=False, fontsize=8,
+                  title_fontsize=8)
         bx.set_title(f"{len(rows)} targets by outcome", fontsize=10)
         bx.set_xlabel("targets")
-        bx.set_xlim(0, max(max(lefts), 1) * 1.15)
+        bx.set_xlim(0, max(max(lefts), 1) * 1.45)
         bx.xaxis.set_major_locator(MaxNLocator(integer=True))
         bx.invert_yaxis()
         bx.spines[["top", "right"]].set_visible(False)

@@ -91,3 +91,18 @@ def test_the_live_area_is_never_torn_and_units_are_named(tmp_path: Path, asteris
     assert re.search(r"dials\s+6: 2 answered, 2 busy, 2 failed", final), final  # two tries each on busy, drop
     assert re.search(r"calls\s+2: 0 up, 2 ended", final), final
     assert "finished; report: flowengine campaign report" in final
+    campaign_id = re.search(r"report: flowengine campaign report (\S+)", final)
+    assert campaign_id is not None
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWENGINE_")}
+    report = subprocess.run([sys.executable, "-m", "flowengine.cli.main", "campaign", "report", campaign_id[1],
+                             "--config", str(config), "--out", str(tmp_path / "out")], capture_output=True, text=True,
+                            env=env, timeout=60, check=False)
+    assert report.returncode == 0, report.stderr
+    assert re.search(r"targets\s+4\n  reached\s+2\n  not reached\s+2\ndials\s+6\n", report.stdout), report.stdout
+    html = (tmp_path / "out" / f"campaign-{campaign_id[1]}.html").read_text()
+    rows = {m[1]: m[0] for m in re.finditer(r"<tr><td>(\w+)</td>.*?</tr>", html)}
+    assert sorted(rows) == ["ann", "bob", "cid", "dee"]
+    assert "reached" in rows["ann"] and "not reached" not in rows["ann"] and "1. answered" in rows["ann"]
+    assert "not reached" in rows["cid"] and "1. busy" in rows["cid"] and "2. busy" in rows["cid"]
+    assert "not reached" in rows["dee"] and "2. failed" in rows["dee"]
+    (tmp_path / "out" / f"campaign-{campaign_id[1]}.png").replace(Path("/tmp/op_real_chart.png"))
