@@ -6,9 +6,47 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
+from pydantic import BaseModel
+
 from flowengine.store import Call
 from flowengine.store.timelines import TimelineEntry
 from flowengine.store.timestamps import NOT_YET, format_timestamp
+
+
+class TimelineItem(BaseModel):
+    tm: str
+    t_ms: int  # since the first entry
+    type: str
+    data: dict[str, Any]
+
+
+class TimelineSummary(BaseModel):
+    actions: int
+    turns: int
+    voice_to_voice_ms: dict[str, float] | None  # p50 and max over the turns
+    barge_ins: int
+    tool_calls: int
+    webhooks_sent: int
+    webhooks_delivered: int
+    ai_ended_reason: str | None
+    flow_ended_reason: str | None
+
+
+class CallTimeline(BaseModel):
+    """GET /v1.0/calls/{id}/timeline (flowengine's addition): the call, a summary and its entries in order."""
+
+    call_id: str
+    status: str
+    direction: str
+    source: dict[str, Any]
+    destination: dict[str, Any]
+    hangup_by: str
+    hangup_reason: str
+    tm_create: str
+    tm_hangup: str | None
+    summary: TimelineSummary
+    result: list[TimelineItem]
+    next_page_token: str
 
 
 def _ms(value: Any) -> str:
