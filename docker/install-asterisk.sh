@@ -3,7 +3,7 @@
 # needs (sox, espeak-ng, SIPp, PostgreSQL, Kamailio, a C compiler for the media kernel); idempotent. Mirror URIs come from the apt sources.
 set -euo pipefail
 
-SYSTEM_PACKAGES="asterisk asterisk-modules asterisk-core-sounds-en-gsm asterisk-moh-opsound-gsm sox espeak-ng sip-tester python3-venv python3-dev gcc libc6-dev postgresql kamailio docker-compose"
+SYSTEM_PACKAGES="asterisk asterisk-modules asterisk-core-sounds-en-gsm asterisk-moh-opsound-gsm sox espeak-ng sip-tester python3-venv python3-dev gcc libc6-dev postgresql kamailio docker-compose tmux"
 LIST=/etc/apt/sources.list.d/flowengine-bullseye.sources
 
 need_install() {

@@ -60,10 +60,13 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def setup_logging(level: str = "INFO", fmt: str = "text", stream: object = None) -> None:
-    """Configure the root logger once (the CLI calls this; library code never does)."""
-    handler = logging.StreamHandler(stream or sys.stderr)  # type: ignore[arg-type]
-    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+def setup_logging(level: str = "INFO", fmt: str = "text", stream: object = None,
+                  handler: logging.Handler | None = None) -> None:
+    """Configure the root logger once (the CLI calls this; library code never does). `handler` replaces the
+    stream handler (a live display's, which draws records above its area); it keeps its own formatter."""
+    if handler is None:
+        handler = logging.StreamHandler(stream or sys.stderr)  # type: ignore[arg-type]
+        handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(ContextFilter())
     root = logging.getLogger()
     for old in list(root.handlers):
@@ -73,3 +76,14 @@ def setup_logging(level: str = "INFO", fmt: str = "text", stream: object = None)
     # panoramisk logs a traceback on every failed reconnect attempt; our AMI client reports those.
     logging.getLogger("flowengine.asterisk.ami.panoramisk").setLevel(logging.CRITICAL)
     logging.getLogger("panoramisk").setLevel(logging.WARNING)
+
+
+class MessageFormatter(logging.Formatter):
+    """Logger name, context ids and message, for handlers that draw the time and level themselves (rich)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        ctx = getattr(record, "context", {}) or {}
+        line = f"{record.name}{''.join(f' {k}={v}' for k, v in ctx.items())}: {record.getMessage()}"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line

@@ -21,6 +21,7 @@ from flowengine.ai.voice.media import MediaSettings
 from flowengine.api import instruments
 from flowengine.api.forwarding import Forwarder, StoreOwners
 from flowengine.api.server import ApiServer
+from flowengine.api.timeline.recorder import TimelineRecorder
 from flowengine.api.webhooks import DeliveryPolicy, WebhookDispatcher, WebhookSender
 from flowengine.asterisk.ami import AmiClient
 from flowengine.asterisk.app import AriApp, CallHandler
@@ -110,6 +111,7 @@ class Engine:
         self.bus: NotifyBus | None = None  # between the nodes sharing a PostgreSQL store
         self.forwarder: Forwarder | None = None  # sends operations on other nodes' live records to them
         self.webhooks: WebhookDispatcher | None = None
+        self.timeline: TimelineRecorder | None = None  # each call's timeline, written from the bus
         self.flow_service: FlowService | None = None
         self.calls: CallRegistry | None = None
         self.resources: StoreResources | None = None
@@ -205,12 +207,15 @@ class Engine:
         speaker = SpeechCache.with_voice(speech.tts, media_server)
         store = self.store
         assert store is not None and self.lease is not None
+        timeline = self.timeline = TimelineRecorder(store, self.events)  # closes after the webhooks' last sends
+        stack.push_async_callback(timeline.aclose)
         if cfg.api.enabled:
             # listening before the previous run is settled below, so its hangups reach customers' webhooks
             # through the store's outbox: retried for hours, in order per customer, across restarts
             self.webhooks = WebhookDispatcher(store, WebhookSender(http), self.events,
                                               policy=DeliveryPolicy(**cfg.webhooks.model_dump()))
             stack.push_async_callback(self.webhooks.aclose)
+            self.webhooks.worker.on_attempt = timeline.webhook_attempt
         recorder = self.recorder = ActiveflowRecorder(store, events=self.events)
         await recorder.ensure_customer()
         mine = Owners.previous_run(self.node_id)  # this node's own records: its previous run's

@@ -314,6 +314,8 @@ class AICallService:
             assert live.toolbox is not None
             conversation.after_tools = live.toolbox.after_tools
             conversation.on_speech = lambda who, started, text: self.events.speech(live.record, who, started, text)
+            conversation.on_turn = lambda turn, said, cut: self.events.turn(live.record, turn.report(), said, cut)
+            conversation.on_barge_in = lambda dropped_ms: self.events.barge_in(live.record, dropped_ms)
             analyzer = media.session.vad
             if analyzer is not None:  # a held turn waits out the caller's voice starting again
                 conversation.speech_onset = lambda: analyzer.starting

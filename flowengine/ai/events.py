@@ -18,6 +18,10 @@ TOOL_RESULT = "aicall_tool_result"  # the tool's result (what goes back to the m
 SPEECH_STARTED = "aicall_speech_started"  # data.who: caller (VAD start) | agent (first audio of a reply)
 SPEECH_ENDED = "aicall_speech_ended"  # caller: end of turn; agent: reply played out or cut off
 MEMBER_SWITCHED = "aicall_member_switched"  # a team transition (also stored as a notification message)
+# Engine-internal (call timelines, metrics): no VoIPBIN, Vapi or VoiceOS counterpart, so outside the prefixes
+# webhooks deliver.
+TURN_ENDED = "aiturn_ended"  # a caller turn answered (or cut): its latencies
+BARGE_IN = "aiturn_barge_in"  # the caller interrupted the agent: its speech stopped
 
 
 def status_event(status: str) -> str:
@@ -60,3 +64,12 @@ class AICallEvents:
 
     def member_switched(self, record: AIcall, notification: dict[str, Any]) -> None:
         self._emit(MEMBER_SWITCHED, record, {"aicall_id": record.id, **notification})
+
+    def turn(self, record: AIcall, metrics: dict[str, Any], said: str, interrupted: bool) -> None:
+        """`metrics` is the turn's report (TurnMetrics.report()): caller text, latencies in ms, tokens."""
+        self._emit(TURN_ENDED, record, {"aicall_id": record.id, "activeflow_id": record.activeflow_id, **metrics,
+                                        "agent_text": said, "interrupted": interrupted})
+
+    def barge_in(self, record: AIcall, dropped_ms: float) -> None:
+        self._emit(BARGE_IN, record, {"aicall_id": record.id, "activeflow_id": record.activeflow_id,
+                                      "dropped_ms": dropped_ms})

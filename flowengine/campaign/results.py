@@ -49,3 +49,23 @@ def tally(calls: Iterable[Campaigncall]) -> dict[str, int]:
         if call.amd_status == "MACHINE":
             counts["machine"] += 1
     return dict(counts)
+
+
+# What became of one dial, in the words a report uses; ordered as reports list them.
+DIAL_OUTCOMES = ("answered", "machine", "busy", "noanswer", "failed", "interrupted", "up", "ringing")
+ANSWERED = frozenset({"answered", "machine", "up"})  # dials that became calls
+
+
+def dial_outcome(call: Campaigncall) -> str:
+    """One campaigncall (one dial) as a report names it: ringing or up while live, else how it ended
+    (`answered` for a call that ended normally, `machine` for one the amd action hung up on)."""
+    if call.status == "dialing":
+        return "ringing"
+    if call.status == "progressing":
+        return "up"
+    reason = call.hangup_reason
+    if reason == "normal":
+        return "answered"
+    if reason == "amd":
+        return "machine"
+    return reason if reason in ("busy", "noanswer", "interrupted") else "failed"

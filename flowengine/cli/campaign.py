@@ -6,19 +6,20 @@ import asyncio
 import logging
 import signal
 import sys
-import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from flowengine.api.server import ApiStartError
 from flowengine.asterisk.ami import AmiError
 from flowengine.asterisk.ari.rest import AriError
 from flowengine.asterisk.instance import InstanceError
+from flowengine.campaign.html_report import render_html
 from flowengine.campaign.importer import import_plan
 from flowengine.campaign.plan import PlanError, TargetsError, campaign_id_for, load_plan
-from flowengine.campaign.progress import Snapshot, eta_seconds, render, snapshot
-from flowengine.campaign.report import table, write_chart, write_csv
+from flowengine.campaign.progress import snapshot
+from flowengine.campaign.report import per_target, table, write_chart, write_csv
 from flowengine.campaign.resources import CampaignConfigError
+from flowengine.cli.campaign_display import Display
 from flowengine.cli.serve import startup_error
 from flowengine.config import Config, ConfigError, load_config
 from flowengine.flow.persistence import ENGINE_CUSTOMER_ID
@@ -40,10 +41,10 @@ def add_parser(sub: Any) -> None:
     run_p.add_argument("file", type=Path, help="campaign YAML (targets from a CSV or YAML list)")
     run_p.add_argument("--config", help="engine YAML config file")
     run_p.set_defaults(func=run)
-    report_p = commands.add_parser("report", help="outcome table, CSV and PNG chart of a campaign")
+    report_p = commands.add_parser("report", help="outcome tables, CSV, PNG chart and HTML report of a campaign")
     report_p.add_argument("campaign_id")
     report_p.add_argument("--config", help="engine YAML config file")
-    report_p.add_argument("--out", type=Path, default=Path("."), help="folder for the CSV and PNG (default .)")
+    report_p.add_argument("--out", type=Path, default=Path("."), help="folder for the CSV, PNG and HTML (default .)")
     report_p.set_defaults(func=report)
 
 
@@ -64,35 +65,15 @@ def run(args: argparse.Namespace) -> int:
     config = _config(args, "run")
     if config is None:
         return 2
-    setup_logging(config.log.level, config.log.format)
+    display = Display(sys.stderr, f"campaign {plan.name}")
+    # JSON logs are for machines: they stay plain lines, never drawn through the live display
+    setup_logging(config.log.level, config.log.format,
+                  handler=display.log_handler() if config.log.format != "json" else None)
     campaign_id = campaign_id_for(args.file, plan)
-    return asyncio.run(_run(config, plan, rows, campaign_id))
+    return asyncio.run(_run(config, plan, rows, campaign_id, display))
 
 
-class Progress:
-    """Redraws one line on a terminal; prints a line every few seconds otherwise."""
-
-    def __init__(self, out: TextIO) -> None:
-        self.out = out
-        self.tty = out.isatty()
-        self.last = 0.0
-        self.start: Snapshot | None = None
-        self.t0 = time.monotonic()
-
-    def show(self, s: Snapshot, final: bool = False) -> None:
-        if self.start is None:
-            self.start = s
-        now = time.monotonic()
-        line = render(s, eta_seconds(self.start, s, now - self.t0))
-        if self.tty:
-            self.out.write("\r" + line + ("\n" if final else ""))
-        elif final or now - self.last >= 2.0:
-            self.out.write(line + "\n")
-            self.last = now
-        self.out.flush()
-
-
-async def _run(config: Config, plan: Any, rows: Any, campaign_id: str) -> int:
+async def _run(config: Config, plan: Any, rows: Any, campaign_id: str, display: Display) -> int:
     engine = Engine(config)
     try:
         await engine.start()
@@ -109,8 +90,7 @@ async def _run(config: Config, plan: Any, rows: Any, campaign_id: str) -> int:
         nonlocal interrupts
         interrupts += 1
         if interrupts == 1:
-            print("\nstopping: no new calls; calls up finish their flow (Ctrl-C again to hang up now)",
-                  file=sys.stderr)
+            display.say("stopping: no new calls; calls up finish their flow (Ctrl-C again to hang up now)")
             stopping.add(loop.create_task(service.set_status(ENGINE_CUSTOMER_ID, campaign_id, "stop")))
         else:
             for task in list(service.tasks.values()):
@@ -118,22 +98,22 @@ async def _run(config: Config, plan: Any, rows: Any, campaign_id: str) -> int:
 
     try:
         campaign, created = await import_plan(service.resources, plan, rows, campaign_id, ENGINE_CUSTOMER_ID)
-        print(f"campaign {campaign.id} ({'new' if created else 'resumed'})", file=sys.stderr)
+        display.say(f"campaign {campaign.id} ({'new' if created else 'resumed'})")
         if campaign.status == "stop":
             await service.set_status(ENGINE_CUSTOMER_ID, campaign.id, "run")
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, on_interrupt)
         outplan = await engine.store.outplans.get(ENGINE_CUSTOMER_ID, campaign.outplan_id)
-        bar = Progress(sys.stderr)
-        while campaign.id in service.tasks:
-            bar.show(await snapshot(engine.store, campaign, outplan))
-            try:
-                await asyncio.wait_for(asyncio.shield(service.tasks[campaign.id]), REFRESH_S)
-            except (TimeoutError, KeyError):
-                pass
-            except asyncio.CancelledError:
-                break
-        bar.show(await snapshot(engine.store, campaign, outplan), final=True)
+        with display:
+            while campaign.id in service.tasks:
+                display.show(await snapshot(engine.store, campaign, outplan))
+                try:
+                    await asyncio.wait_for(asyncio.shield(service.tasks[campaign.id]), REFRESH_S)
+                except (TimeoutError, KeyError):
+                    pass
+                except asyncio.CancelledError:
+                    break
+            display.show(await snapshot(engine.store, campaign, outplan), final=True)
     except CampaignConfigError as exc:
         print(f"flowengine campaign run: {exc}", file=sys.stderr)
         return 2
@@ -168,13 +148,19 @@ async def _report(config: Config, campaign_id: str, out: Path) -> int:
             print(f"flowengine campaign report: no campaign {campaign_id!r} in {config.store.url}", file=sys.stderr)
             return 1
         calls = await store.campaigncalls.of_campaign(ENGINE_CUSTOMER_ID, campaign_id)
+        targets = await store.outdialtargets.all_of(ENGINE_CUSTOMER_ID, campaign.outdial_id)
     finally:
         await store.aclose()
+    rows = per_target(targets, calls)
     await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
-    csv_path, png_path = out / f"campaign-{campaign_id}.csv", out / f"campaign-{campaign_id}.png"
+    base = out / f"campaign-{campaign_id}"
+    csv_path, png_path, html_path = base.with_suffix(".csv"), base.with_suffix(".png"), base.with_suffix(".html")
+    title = f"campaign {campaign.name}"
     await asyncio.to_thread(write_csv, calls, csv_path)
-    await asyncio.to_thread(write_chart, calls, png_path, f"campaign {campaign.name}: outcomes over time")
+    await asyncio.to_thread(write_chart, calls, rows, png_path, title)
+    png = await asyncio.to_thread(png_path.read_bytes)
+    await asyncio.to_thread(html_path.write_text, render_html(title, campaign.status, calls, rows, png), "utf-8")
     print(f"campaign {campaign.name} ({campaign.id}), status {campaign.status}")
-    print(table(calls))
-    print(f"wrote {csv_path} and {png_path}")
+    print(table(calls, rows))
+    print(f"wrote {csv_path}, {png_path} and {html_path}")
     return 0

@@ -7,7 +7,7 @@ import sys
 
 # Each module defines `add_parser(subparsers)`, which registers its subcommand and sets
 # `func=<callable(args) -> int>` as the parser default.
-COMMAND_MODULES: tuple[str, ...] = ("asterisk", "serve", "demo", "validate", "schema", "bench", "keys", "customers", "openapi", "campaign", "providers", "kamailio", "doctor")
+COMMAND_MODULES: tuple[str, ...] = ("asterisk", "serve", "demo", "validate", "schema", "bench", "keys", "customers", "openapi", "campaign", "providers", "kamailio", "doctor", "calls")
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:

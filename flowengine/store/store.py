@@ -32,6 +32,7 @@ from flowengine.store.outdials import OutdialRepository, OutdialTargetRepository
 from flowengine.store.outplans import OutplanRepository
 from flowengine.store.summaries import SummaryRepository
 from flowengine.store.teams import TeamRepository
+from flowengine.store.timelines import TimelineRepository
 from flowengine.store.timestamps import Clock, MonotonicClock
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ class Store:
         self.dialclaims = DialClaims(db, clock)  # campaign dials claimed across nodes within the caps
         self.nodes = NodeRepository(db, clock)  # engine nodes and their leases
         self.node_id = ""  # the node whose live records this store writes (`own`)
+        self.timelines = TimelineRepository(db, clock)  # what happened on each call, in order
 
     @classmethod
     async def open(

@@ -106,6 +106,8 @@ class Conversation:
     on_message: MessageSink | None = None
     after_tools: Callable[[], Awaitable[bool]] | None = None  # True: the model answers the tool results
     on_speech: Callable[[str, bool, str], None] | None = None  # (who: caller|agent, started, text)
+    on_turn: Callable[[TurnMetrics, str, bool], None] | None = None  # (a kept caller turn, agent's words, cut)
+    on_barge_in: Callable[[float], None] | None = None  # (ms of queued agent speech dropped)
     # True while the VAD hears voice it has not yet called speech (its start time): a held turn waits it out
     speech_onset: Callable[[], bool] | None = None
     # what takes over when the recogniser / the voice fails for good (None: the call ends with an apology)
@@ -475,6 +477,8 @@ class Conversation:
         self.output.resume()
         await self._cancel_reply()
         log.info("barge-in: agent stopped, %d ms of queued speech dropped", result.ms)
+        if self.on_barge_in is not None:
+            self.on_barge_in(float(result.ms))
 
     def _stop_speech(self) -> ClearResult:
         """Drop all queued agent audio; the utterance still playing learns how much of it was heard."""
@@ -585,6 +589,8 @@ class Conversation:
         if metrics.index:
             self.turns.append(metrics)
             sink().turn(turn_seconds(metrics))
+            if self.on_turn is not None:
+                self.on_turn(metrics, said, handle.interrupted)
 
     async def _think(self, sentences: asyncio.Queue[str | None], metrics: TurnMetrics) -> list[ToolCall]:
         splitter = SentenceSplitter()

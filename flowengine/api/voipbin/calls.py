@@ -14,6 +14,7 @@ from flowengine.api.errors import bad_request, conflict
 from flowengine.api.forwarding import live_operation
 from flowengine.api.ids import ResourceId
 from flowengine.api.pagination import PageOut, Paging, page_out
+from flowengine.api.timeline.view import CallTimeline, timeline_view
 from flowengine.api.voipbin.launch import resolve_flow
 from flowengine.asterisk.ari.rest import AriError
 from flowengine.flow.callregistry import CallNotLive
@@ -142,6 +143,14 @@ async def _control(awaitable: Awaitable[Call]) -> dict[str, Any]:
         raise conflict(str(exc)) from None
     except AriError as exc:
         raise conflict(f"Asterisk refused: {exc}") from None
+
+
+@router.get("/{id}/timeline", response_model=CallTimeline)
+async def get_call_timeline(customer: CustomerId, deps: Deps, id: ResourceId) -> dict[str, Any]:
+    """What happened on the call, in order: flow actions, AI turns with their latencies (voice-to-voice, STT,
+    LLM, TTS), barge-ins, tool calls, webhooks sent and how it ended (flowengine's addition)."""
+    call = await deps.store.calls.get(customer, id)
+    return timeline_view(call, await deps.store.timelines.of_call(id, customer))
 
 
 @router.delete("/{id}", response_model=CallView)

@@ -58,6 +58,7 @@ class OutboxWorker:
         self.retries = 0
         self.failures = 0
         self._on_settled = on_settled
+        self.on_attempt: Callable[[OutboxRow, Answer], None] | None = None  # each send's answer (call timelines)
         self._claimed: set[int] = set()  # leased by us and not yet recorded as sent, retried or given up
         self._running = 0
         self._closing = False
@@ -122,6 +123,8 @@ class OutboxWorker:
 
     async def _record(self, row: OutboxRow, answer: Answer) -> None:
         outbox, policy = self.store.outbox, self.policy
+        if self.on_attempt is not None:
+            self.on_attempt(row, answer)
         if answer.ok or not answer.retryable:
             await outbox.delivered(row.id)
             self.delivered += 1
