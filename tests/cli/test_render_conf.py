@@ -14,7 +14,7 @@ import pytest
 from pydantic import SecretStr
 
 from flowengine.asterisk.ari.client import AriClient
-from flowengine.asterisk.ari.events import StasisStart
+from flowengine.asterisk.ari.events import StasisEnd, StasisStart
 from flowengine.asterisk.ari.rest import AriAuthError, AriRest
 from flowengine.asterisk.instance import InstanceInfo, PrivateAsterisk, free_port
 from flowengine.cli.main import main
@@ -87,9 +87,10 @@ async def test_snippets_attach_an_existing_asterisk(tmp_path: Path, stock: bool)
             events = ari.events()
             leg = await ari.channels.originate("Local/5551234@flowengine-inbound")
             start = await events.wait_for(StasisStart, timeout=10)  # the dialplan's Stasis(), on the ;2 side
-            events.close()
             assert start.channel.name.endswith(";2")
             await leg.hangup()
+            await events.wait_for(StasisEnd, timeout=10)  # the app holds no channel when it closes
+            events.close()
 
         # the doctor on this Asterisk: the snippets give it everything but an engine on the app (the app the test
         # just held is closed; Asterisk may still list it, which the doctor sees through)
