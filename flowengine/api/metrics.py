@@ -92,6 +92,14 @@ def clock_metrics(clock: MediaClock) -> Iterator[Any]:
                    "its catch-up", clock.skipped_ticks)
 
 
+def node_metrics(node_id: str, ari_app: str) -> Iterator[Any]:
+    """Which node this is: one series per process, so per-node panels can name nodes instead of scrape addresses."""
+    info = GaugeMetricFamily("flowengine_node_info", "This engine node (always 1): its node id and the ARI app it "
+                             "holds", labels=["node", "ari_app"])
+    info.add_metric([node_id, ari_app], 1)
+    yield info
+
+
 class EngineCollector(Collector):
     """Reads the engine at scrape time; nothing on the call path is touched."""
 
@@ -103,6 +111,8 @@ class EngineCollector(Collector):
 
     def collect(self) -> Iterator[Any]:
         engine = self.deps.engine
+        if engine is not None and engine.node_id:
+            yield from node_metrics(engine.node_id, engine.config.asterisk.app)
         yield _gauge("flowengine_active_calls", "Calls in the ARI app now",
                      len(engine.app.calls) if engine is not None and engine.app is not None else 0)
         service = engine.aicalls if engine is not None else None

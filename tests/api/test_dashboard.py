@@ -12,12 +12,12 @@ from prometheus_client import Counter, Histogram
 
 from flowengine.api import instruments
 from flowengine.api.deps import ApiDeps
-from flowengine.api.metrics import registry_for
+from flowengine.api.metrics import node_metrics, registry_for
 from flowengine.media.clock import MediaClock
 from flowengine.store import Store
 
 DASHBOARD = Path(__file__).parents[2] / "docker" / "grafana" / "flowengine-dashboard.json"
-SECTIONS = ("Call volume", "Turn latency", "Provider health", "Media health", "Webhooks", "Campaigns")
+SECTIONS = ("Nodes", "Call volume", "Turn latency", "Provider health", "Media health", "Webhooks", "Campaigns")
 
 FUNCTIONS = {"sum", "min", "max", "avg", "count", "topk", "bottomk", "rate", "irate", "increase", "delta",
              "histogram_quantile", "clamp_min", "clamp_max", "abs", "vector", "scalar"}
@@ -36,7 +36,7 @@ def exported(deps: ApiDeps) -> dict[str, set[str]]:
     its first event)."""
     names: dict[str, set[str]] = {}
     registry = registry_for(deps, None, MediaClock())
-    for family in registry.collect():
+    for family in [*registry.collect(), *node_metrics("node-a", "flowengine")]:  # the node's: with an engine only
         for sample in family.samples:
             names.setdefault(sample.name, set()).update(k for k in sample.labels if k != "le")
     for metric in vars(instruments.shared()).values():

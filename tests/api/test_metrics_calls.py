@@ -140,6 +140,8 @@ async def test_metrics_around_a_real_ai_call(ailive: AILive, ari: AriClient, ast
         during = await scrape(live.http)
         assert during.value("flowengine_aicalls", status="progressing") == 1
         assert during.value("flowengine_media_sessions") >= 1 and during.value("flowengine_ari_connected") == 1
+        assert during.value("flowengine_node_info", node=live.engine.node_id,
+                            ari_app=live.engine.config.asterisk.app) == 1
     finally:
         with contextlib.suppress(AriError):
             await leg.hangup()  # the caller hangs up: customer-ended-call
