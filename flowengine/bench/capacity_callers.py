@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import random
 import resource
-import select
 import socket
 import time
 from dataclasses import dataclass
@@ -65,14 +64,9 @@ def _run(socks: list[socket.socket], engine_ports: list[int], warmup: float, sec
     burst = frames[: min(script.burst_frames, len(frames) // 2)]
     quiet = frames[len(frames) // 2:]
     rng = random.Random(script.seed)
-    poller = select.epoll()
-    index_of = {}
-    for i, sock in enumerate(socks):
-        poller.register(sock.fileno(), select.EPOLLIN)
-        index_of[sock.fileno()] = i
     addrs = [("127.0.0.1", port) for port in engine_ports]
     seqs = [(i * 7919) & 0xFFFF for i in range(streams)]
-    arrivals = Arrivals(streams)
+    arrivals = Arrivals(socks)
     start = time.monotonic()
     real0 = time.time_ns()
     mono0 = time.monotonic_ns()
@@ -131,9 +125,8 @@ def _run(socks: list[socket.socket], engine_ports: list[int], warmup: float, sec
                     next_turn[i] = now + rng.uniform(*script.gap_s)
             k += 1
             continue
-        for fd, _ in poller.poll(max(0.0, deadline - now)):
-            i = index_of[fd]
-            for stamp, data in arrivals.drain(i, socks[i]):
+        for i in arrivals.ready(max(0.0, deadline - now)):
+            for stamp, data in arrivals.drain(i):
                 if phase[i] in (WAITING, LISTENING) and loud(data[12:]):
                     if phase[i] == WAITING and stamp > ended_ns[i]:
                         if window[0] <= ended_ns[i] < window[1]:
@@ -142,7 +135,7 @@ def _run(socks: list[socket.socket], engine_ports: list[int], warmup: float, sec
                     last_loud_ns[i] = stamp
     usage1 = resource.getrusage(resource.RUSAGE_SELF)
     mono1, real1 = time.monotonic_ns(), time.time_ns()
-    poller.close()
+    arrivals.close()
     rate = (real1 - real0) / max(1, mono1 - mono0)
     stats = arrivals.stats(rate, window)
     cpu = (usage1.ru_utime - usage0.ru_utime) + (usage1.ru_stime - usage0.ru_stime)

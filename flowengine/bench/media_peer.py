@@ -65,18 +65,32 @@ def open_sockets(streams: int) -> list[socket.socket]:
 
 
 class Arrivals:
-    """Every RTP packet the streams' sockets received: its arrival time (kernel stamp, ns), RTP timestamp and
-    sequence number, per stream; the engine's send jitter and losses come from them."""
+    """The receiving side of the streams' sockets: every RTP packet's arrival time (kernel stamp, ns), RTP
+    timestamp and sequence number, per stream; the engine's send jitter and losses come from them."""
 
-    def __init__(self, streams: int) -> None:
-        self.stamps: list[list[int]] = [[] for _ in range(streams)]
-        self.rtp_ts: list[list[int]] = [[] for _ in range(streams)]
-        self.rtp_seq: list[list[int]] = [[] for _ in range(streams)]
+    def __init__(self, socks: list[socket.socket]) -> None:
+        self.socks = socks
+        self.stamps: list[list[int]] = [[] for _ in socks]
+        self.rtp_ts: list[list[int]] = [[] for _ in socks]
+        self.rtp_seq: list[list[int]] = [[] for _ in socks]
         self._cmsg_size = socket.CMSG_SPACE(_TIMESPEC.size)
+        self._poller = select.epoll()
+        self._index_of: dict[int, int] = {}
+        for i, sock in enumerate(socks):
+            self._poller.register(sock.fileno(), select.EPOLLIN)
+            self._index_of[sock.fileno()] = i
 
-    def drain(self, i: int, sock: socket.socket) -> list[tuple[int, bytes]]:
+    def ready(self, timeout: float) -> list[int]:
+        """The streams with something to read, waiting up to `timeout` s for one."""
+        return [self._index_of[fd] for fd, _ in self._poller.poll(timeout)]
+
+    def close(self) -> None:
+        self._poller.close()
+
+    def drain(self, i: int) -> list[tuple[int, bytes]]:
         """Read all that waits on stream `i`'s socket; record each RTP packet, return them as (arrival, packet)."""
         got: list[tuple[int, bytes]] = []
+        sock = self.socks[i]
         while True:
             try:
                 data, ancdata, _, _ = sock.recvmsg(2048, self._cmsg_size)
@@ -117,14 +131,9 @@ def _run(
 ) -> dict[str, Any]:
     streams = len(socks)
     frames = speech_like_frames()
-    poller = select.epoll()
-    index_of = {}
-    for i, sock in enumerate(socks):
-        poller.register(sock.fileno(), select.EPOLLIN)
-        index_of[sock.fileno()] = i
     addrs = [("127.0.0.1", port) for port in engine_ports]
     seqs = [(i * 7919) & 0xFFFF for i in range(streams)]
-    arrivals = Arrivals(streams)
+    arrivals = Arrivals(socks)
     sent = 0
     send_errors = 0
     usage0 = resource.getrusage(resource.RUSAGE_SELF)
@@ -156,12 +165,11 @@ def _run(
         if not sleep_on_sockets:
             time.sleep(timeout)
             timeout = 0.0
-        for fd, _ in poller.poll(timeout):
-            i = index_of[fd]
-            arrivals.drain(i, socks[i])
+        for i in arrivals.ready(timeout):
+            arrivals.drain(i)
     mono1, real1 = time.monotonic_ns(), time.time_ns()
     usage1 = resource.getrusage(resource.RUSAGE_SELF)
-    poller.close()
+    arrivals.close()
     cpu = (usage1.ru_utime - usage0.ru_utime) + (usage1.ru_stime - usage0.ru_stime)
     # Kernel stamps use the wall clock; correct a possible NTP slew over the run.
     rate = (real1 - real0) / max(1, mono1 - mono0)
