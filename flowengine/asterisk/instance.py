@@ -5,18 +5,17 @@ import base64
 import contextlib
 import json
 import logging
-import os
 import secrets
 import shutil
 import signal
 import socket
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from flowengine.asterisk.process import DaemonProcess, load_state, pid_alive, save_state
 from flowengine.asterisk.sip_accounts import (
     ACCOUNTS_CONF,
     RTP_END,
@@ -88,15 +87,6 @@ def free_port(host: str, kind: int = socket.SOCK_STREAM) -> int:
     raise InstanceError(f"no free port outside the RTP range {RTP_START}-{RTP_END} on {host}")
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            state = f.read().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError, ProcessLookupError):
-        return False
-    return state not in ("Z", "X")
-
-
 class PrivateAsterisk:
     """One Asterisk of our own in `directory`, bound to loopback on free ports.
 
@@ -127,7 +117,7 @@ class PrivateAsterisk:
         self.binary = binary
         self.sip_accounts = sip_accounts
         self.sip_bind = sip_bind
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._daemon = DaemonProcess("asterisk", self.log_file, InstanceError)
 
     @property
     def etc_dir(self) -> Path:
@@ -143,20 +133,15 @@ class PrivateAsterisk:
 
     # -- state -----------------------------------------------------------------------------
     def load_info(self) -> InstanceInfo | None:
-        path = self.directory / STATE_FILE
-        if not path.exists():
-            return None
-        data = json.loads(path.read_text())
-        return InstanceInfo(**data)
+        data = load_state(self.directory / STATE_FILE)
+        return InstanceInfo(**data) if data is not None else None
 
     def _save_info(self, info: InstanceInfo) -> None:
-        path = self.directory / STATE_FILE
-        path.write_text(json.dumps(info.to_dict(), indent=2))
-        path.chmod(0o600)
+        save_state(self.directory / STATE_FILE, info.to_dict())
 
     def running(self) -> bool:
         info = self.load_info()
-        return info is not None and _pid_alive(info.pid)
+        return info is not None and pid_alive(info.pid)
 
     # -- start -----------------------------------------------------------------------------
     def _new_info(self, previous: InstanceInfo | None) -> InstanceInfo:
@@ -233,7 +218,7 @@ class PrivateAsterisk:
         self.directory.mkdir(parents=True, exist_ok=True)
         accounts.save(self.directory)
         info = self.load_info()
-        if info is None or not _pid_alive(info.pid):
+        if info is None or not pid_alive(info.pid):
             return
         accounts.write(self.etc_dir / ACCOUNTS_CONF, info.inbound_context)
         self.cli("module reload res_pjsip.so")
@@ -271,7 +256,7 @@ class PrivateAsterisk:
             )
         self.directory.mkdir(parents=True, exist_ok=True)
         previous = self.load_info()
-        if previous is not None and _pid_alive(previous.pid):
+        if previous is not None and pid_alive(previous.pid):
             self._check_running_bind(previous)
             self._wait_ari(previous, timeout)
             if self.sip_accounts is not None:
@@ -281,16 +266,9 @@ class PrivateAsterisk:
         if self.sip_accounts is not None:
             self.sip_accounts.save(self.directory)
         self._render(info)
-        with open(self.log_file, "ab") as out:
-            self._proc = subprocess.Popen(
-                [self.binary, "-f", "-n", "-C", str(self.conf_file)],
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        pid = self._daemon.spawn([self.binary, "-f", "-n", "-C", str(self.conf_file)])
         url = f"http://{info.host}:{info.ari_port}"
-        info = replace(info, pid=self._proc.pid, ari_url=url)
+        info = replace(info, pid=pid, ari_url=url)
         self._save_info(info)
         try:
             version = self._wait_ari(info, timeout)
@@ -308,28 +286,17 @@ class PrivateAsterisk:
             f"http://{info.host}:{info.ari_port}/ari/asterisk/info",
             headers={"Authorization": f"Basic {token}"},
         )
-        deadline = time.monotonic() + timeout
-        last_error = "no answer"
-        while time.monotonic() < deadline:
-            if not _pid_alive(info.pid):
-                raise InstanceError(
-                    f"asterisk exited during start-up; last lines of {self.log_file}:\n"
-                    + self.log_tail()
-                )
-            try:
-                with urllib.request.urlopen(request, timeout=2) as response:
-                    body = json.loads(response.read())
-                    return str(body.get("system", {}).get("version", ""))
-            except (urllib.error.URLError, OSError, ValueError) as exc:
-                last_error = str(exc)
-            time.sleep(0.1)
-        raise InstanceError(f"ARI did not answer within {timeout:.0f}s: {last_error}")
+
+        def version() -> str:
+            with urllib.request.urlopen(request, timeout=2) as response:
+                body = json.loads(response.read())
+                return str(body.get("system", {}).get("version", ""))
+
+        return self._daemon.wait_ready(info.pid, version, (urllib.error.URLError, OSError, ValueError),
+                                       what="ARI", timeout=timeout, interval=0.1)
 
     def log_tail(self, lines: int = 20) -> str:
-        try:
-            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
-        except FileNotFoundError:
-            return "(no log)"
+        return self._daemon.log_tail(lines)
 
     # -- control ---------------------------------------------------------------------------
     def cli(self, command: str, timeout: float = 10.0) -> str:
@@ -348,37 +315,14 @@ class PrivateAsterisk:
     def stop(self, timeout: float = 15.0) -> bool:
         """Stop the instance; True when a process was stopped. Never leaves an orphan."""
         info = self.load_info()
-        pid = info.pid if info else (self._proc.pid if self._proc else 0)
-        if not pid or (not _pid_alive(pid) and self._wait_exit(pid, timeout)):
+        pid = info.pid if info else self._daemon.child_pid
+        if not pid or (not pid_alive(pid) and self._daemon.wait_exit(pid, timeout)):
             return False
         with contextlib.suppress(InstanceError, subprocess.TimeoutExpired, OSError):
             self.cli("core stop now", timeout=5)
-        if not self._wait_exit(pid, timeout / 2):
-            for sig in (signal.SIGTERM, signal.SIGKILL):
-                try:
-                    os.killpg(pid, sig)
-                except ProcessLookupError:
-                    break
-                if self._wait_exit(pid, timeout / 4):
-                    break
-        if _pid_alive(pid) or self._proc is not None:
+        if not self._daemon.wait_exit(pid, timeout / 2):
+            self._daemon.signal_group(pid, ((signal.SIGTERM, timeout / 4), (signal.SIGKILL, timeout / 4)))
+        if pid_alive(pid) or self._daemon.child_pid:
             raise InstanceError(f"asterisk pid {pid} did not stop")
         log.info("private asterisk pid=%d stopped", pid)
         return True
-
-    def _wait_exit(self, pid: int, timeout: float) -> bool:
-        """Wait for `pid` to end. Our own child is reaped with wait(): its /proc entry turns
-        zombie while Asterisk's other threads still finish, before it can be reaped."""
-        if self._proc is not None and self._proc.pid == pid:
-            try:
-                self._proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                return False
-            self._proc = None
-            return True
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not _pid_alive(pid):
-                return True
-            time.sleep(0.05)
-        return False

@@ -10,13 +10,12 @@ import secrets
 import shutil
 import signal
 import socket
-import subprocess
-import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from flowengine.asterisk.instance import _pid_alive, free_port
+from flowengine.asterisk.instance import free_port
+from flowengine.asterisk.process import DaemonProcess, load_state, pid_alive, save_state
 from flowengine.asterisk.sip_accounts import TrustedPeer, check_sip_port
 from flowengine.asterisk.templates import find_template_dir, render
 
@@ -156,7 +155,7 @@ class PrivateKamailio:
         self.log_level = log_level
         # Finished transactions stay in shared memory for tm's wait timer (5 s): ~3 MB per 100 calls/s
         self.shm_mb = shm_mb
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._daemon = DaemonProcess("kamailio", self.log_file, KamailioError)
 
     @property
     def config_file(self) -> Path:
@@ -180,15 +179,15 @@ class PrivateKamailio:
 
     # -- state -----------------------------------------------------------------------------
     def load_info(self) -> KamailioInfo | None:
-        path = self.directory / STATE_FILE
-        return KamailioInfo(**json.loads(path.read_text())) if path.exists() else None
+        data = load_state(self.directory / STATE_FILE)
+        return KamailioInfo(**data) if data is not None else None
 
     def _save_info(self, info: KamailioInfo) -> None:
-        (self.directory / STATE_FILE).write_text(json.dumps(info.to_dict(), indent=2))
+        save_state(self.directory / STATE_FILE, info.to_dict())
 
     def running(self) -> bool:
         info = self.load_info()
-        return info is not None and _pid_alive(info.pid)
+        return info is not None and pid_alive(info.pid)
 
     # -- start -----------------------------------------------------------------------------
     def render(self, port: int, rpc_socket: Path | None = None) -> list[Path]:
@@ -225,7 +224,7 @@ class PrivateKamailio:
                                 "(`sudo docker/install-asterisk.sh`, or `make deps`)")
         self.directory.mkdir(parents=True, exist_ok=True)
         previous = self.load_info()
-        if previous is not None and _pid_alive(previous.pid):
+        if previous is not None and pid_alive(previous.pid):
             return previous
         try:
             port = self.port or (previous.port if previous else 0) or free_port(self.host, socket.SOCK_DGRAM)
@@ -238,10 +237,8 @@ class PrivateKamailio:
         (self.directory / "run").mkdir(exist_ok=True)
         args = [self.binary, "-f", str(self.config_file), "-DD", "-E", "-Y", str(self.directory / "run"),
                 "-P", str(self.directory / "kamailio.pid"), "-m", str(self.shm_mb), "-M", "4"]
-        with open(self.log_file, "ab") as out:
-            self._proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                          start_new_session=True, cwd=self.directory)
-        info = KamailioInfo(str(self.directory), self._proc.pid, self.host, port, str(self.rpc_socket),
+        pid = self._daemon.spawn(args, cwd=self.directory)
+        info = KamailioInfo(str(self.directory), pid, self.host, port, str(self.rpc_socket),
                             self.algorithm, [asdict(d) for d in self.destinations])
         self._save_info(info)
         try:
@@ -256,24 +253,12 @@ class PrivateKamailio:
         return info
 
     def _wait_rpc(self, info: KamailioInfo, timeout: float) -> str:
-        deadline = time.monotonic() + timeout
-        last_error = "no answer"
-        while time.monotonic() < deadline:
-            if not _pid_alive(info.pid) or (self._proc is not None and self._proc.poll() is not None):
-                raise KamailioError(f"kamailio exited during start-up; last lines of {self.log_file}:\n"
-                                    + self.log_tail())
-            try:
-                return str(self.rpc("core.version", timeout=1.0))
-            except KamailioError as exc:
-                last_error = str(exc)
-            time.sleep(0.05)
-        raise KamailioError(f"kamailio's control socket did not answer within {timeout:.0f}s: {last_error}")
+        return self._daemon.wait_ready(info.pid, lambda: str(self.rpc("core.version", timeout=1.0)),
+                                       (KamailioError,), what="kamailio's control socket", timeout=timeout,
+                                       interval=0.05)
 
     def log_tail(self, lines: int = 20) -> str:
-        try:
-            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
-        except FileNotFoundError:
-            return "(no log)"
+        return self._daemon.log_tail(lines)
 
     # -- control ---------------------------------------------------------------------------
     def rpc(self, method: str, *params: object, timeout: float = 5.0) -> Any:
@@ -313,36 +298,12 @@ class PrivateKamailio:
     def stop(self, timeout: float = 10.0) -> bool:
         """Stop the instance (SIGTERM, then SIGKILL to its process group); True when a process was stopped."""
         info = self.load_info()
-        pid = info.pid if info else (self._proc.pid if self._proc else 0)
-        if not pid or not _pid_alive(pid):
-            self._reap(0.1)
+        pid = info.pid if info else self._daemon.child_pid
+        if not pid or not pid_alive(pid):
+            self._daemon.reap(0.1)
             return False
-        for sig, wait in ((signal.SIGTERM, timeout * 0.7), (signal.SIGKILL, timeout * 0.3)):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, sig)
-            if self._wait_exit(pid, wait):
-                break
-        if _pid_alive(pid):
+        self._daemon.signal_group(pid, ((signal.SIGTERM, timeout * 0.7), (signal.SIGKILL, timeout * 0.3)))
+        if pid_alive(pid):
             raise KamailioError(f"kamailio pid {pid} did not stop")
         log.info("private kamailio pid=%d stopped", pid)
         return True
-
-    def _reap(self, timeout: float) -> bool:
-        if self._proc is None:
-            return True
-        try:
-            self._proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            return False
-        self._proc = None
-        return True
-
-    def _wait_exit(self, pid: int, timeout: float) -> bool:
-        if self._proc is not None and self._proc.pid == pid:
-            return self._reap(timeout)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not _pid_alive(pid):
-                return True
-            time.sleep(0.05)
-        return False

@@ -1,25 +1,15 @@
 """Capacity benchmark peer: a separate process playing N callers' RTP (scripted turns) and timing the agents' replies."""
 from __future__ import annotations
 
-import contextlib
 import random
 import resource
-import select
 import socket
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
-from flowengine.bench.media_peer import (
-    _HEADER,
-    _TIMESPEC,
-    GROUPS,
-    PERIOD,
-    SO_TIMESTAMPNS,
-    _arrival_stats,
-    speech_like_frames,
-)
+from flowengine.bench.media_peer import _HEADER, GROUPS, PERIOD, Arrivals, open_sockets, speech_like_frames
 from flowengine.media.g711 import ulaw_decode
 
 MAX_SECONDS = 600.0
@@ -56,14 +46,7 @@ def loud(payload: bytes) -> bool:
 
 def run_callers(conn: Connection, streams: int, warmup: float, seconds: float, script: Script) -> None:
     """Process entry point. Protocol: send our ports, receive the engine's, run, send a report."""
-    socks = []
-    for _ in range(streams):
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.bind(("127.0.0.1", 0))
-        sock.setblocking(False)
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-        socks.append(sock)
+    socks = open_sockets(streams)
     conn.send([s.getsockname()[1] for s in socks])
     engine_ports: list[int] = conn.recv()
     try:
@@ -81,17 +64,9 @@ def _run(socks: list[socket.socket], engine_ports: list[int], warmup: float, sec
     burst = frames[: min(script.burst_frames, len(frames) // 2)]
     quiet = frames[len(frames) // 2:]
     rng = random.Random(script.seed)
-    poller = select.epoll()
-    index_of = {}
-    for i, sock in enumerate(socks):
-        poller.register(sock.fileno(), select.EPOLLIN)
-        index_of[sock.fileno()] = i
     addrs = [("127.0.0.1", port) for port in engine_ports]
     seqs = [(i * 7919) & 0xFFFF for i in range(streams)]
-    stamps: list[list[int]] = [[] for _ in range(streams)]
-    rtp_ts: list[list[int]] = [[] for _ in range(streams)]
-    rtp_seq: list[list[int]] = [[] for _ in range(streams)]
-    cmsg_size = socket.CMSG_SPACE(_TIMESPEC.size)
+    arrivals = Arrivals(socks)
     start = time.monotonic()
     real0 = time.time_ns()
     mono0 = time.monotonic_ns()
@@ -150,25 +125,8 @@ def _run(socks: list[socket.socket], engine_ports: list[int], warmup: float, sec
                     next_turn[i] = now + rng.uniform(*script.gap_s)
             k += 1
             continue
-        for fd, _ in poller.poll(max(0.0, deadline - now)):
-            i = index_of[fd]
-            sock = socks[i]
-            while True:
-                try:
-                    data, ancdata, _, _ = sock.recvmsg(2048, cmsg_size)
-                except BlockingIOError:
-                    break
-                if len(data) < 12:
-                    continue
-                stamp = time.time_ns()
-                for level, kind, value in ancdata:
-                    if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
-                        sec, nsec = _TIMESPEC.unpack_from(value)
-                        stamp = sec * 1_000_000_000 + nsec
-                _, _, seq, ts, _ = _HEADER.unpack_from(data)
-                stamps[i].append(stamp)
-                rtp_ts[i].append(ts)
-                rtp_seq[i].append(seq)
+        for i in arrivals.ready(max(0.0, deadline - now)):
+            for stamp, data in arrivals.drain(i):
                 if phase[i] in (WAITING, LISTENING) and loud(data[12:]):
                     if phase[i] == WAITING and stamp > ended_ns[i]:
                         if window[0] <= ended_ns[i] < window[1]:
@@ -177,9 +135,9 @@ def _run(socks: list[socket.socket], engine_ports: list[int], warmup: float, sec
                     last_loud_ns[i] = stamp
     usage1 = resource.getrusage(resource.RUSAGE_SELF)
     mono1, real1 = time.monotonic_ns(), time.time_ns()
-    poller.close()
+    arrivals.close()
     rate = (real1 - real0) / max(1, mono1 - mono0)
-    stats = _arrival_stats(stamps, rtp_ts, rtp_seq, rate, window)
+    stats = arrivals.stats(rate, window)
     cpu = (usage1.ru_utime - usage0.ru_utime) + (usage1.ru_stime - usage0.ru_stime)
     return {
         "v2v": v2v,

@@ -8,7 +8,6 @@ import os
 import re
 import resource
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -18,9 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flowengine.asterisk.instance import InstanceInfo, PrivateAsterisk, free_port
+from flowengine.asterisk.instance import InstanceInfo, PrivateAsterisk
 from flowengine.asterisk.kamailio import Destination, PrivateKamailio, Probing
 from flowengine.asterisk.sip_accounts import SipAccounts, TrustedPeer
+from flowengine.asterisk.sipp import SippError, media_port, sipp_command
 from flowengine.bench.engine_node import EngineNode
 from flowengine.bench.host import machine
 
@@ -154,19 +154,6 @@ def _group(pgid: int) -> list[int]:
     return pids
 
 
-def _media_port() -> int:
-    """A port for SIPp's media socket whose neighbour two above (its video socket) is free too."""
-    for _ in range(20):
-        port = free_port(CALLER_IP, socket.SOCK_DGRAM)
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            try:
-                s.bind((CALLER_IP, port + 2))
-            except OSError:
-                continue
-        return port
-    raise ClusterBenchError(f"no free pair of UDP ports on {CALLER_IP} for SIPp's media")
-
-
 def _calls_processed(instance: PrivateAsterisk) -> int:
     found = CALLS_PROCESSED.search(instance.cli("core show calls"))
     return int(found.group(1)) if found else 0
@@ -177,12 +164,13 @@ def _sipp(workdir: Path, target: tuple[str, int], options: Options, tag: str) ->
     scenario = workdir / "bench-call.xml"
     scenario.write_text(SCENARIO)
     stat = workdir / f"sipp-{tag}.csv"
-    media = _media_port()
-    args = ["sipp", f"{target[0]}:{target[1]}", "-sf", str(scenario), "-s", "1000", "-m", str(options.calls),
-            "-l", str(options.concurrency), "-r", "100000", "-rp", "1000", "-d", str(options.hold_ms),
-            "-i", CALLER_IP, "-p", str(free_port(CALLER_IP, socket.SOCK_DGRAM)), "-mi", CALLER_IP,
-            "-mp", str(media), "-nostdin", "-timeout", "300s", "-recv_timeout", "10000",
-            "-trace_stat", "-stf", str(stat), "-fd", "1"]
+    try:
+        media = media_port(CALLER_IP)
+    except SippError as exc:
+        raise ClusterBenchError(str(exc)) from None
+    args = [*sipp_command(target, scenario, CALLER_IP, media, "1000"),
+        "-m", str(options.calls), "-l", str(options.concurrency), "-r", "100000", "-rp", "1000",
+        "-d", str(options.hold_ms), "-timeout", "300s", "-trace_stat", "-stf", str(stat), "-fd", "1"]
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     result = subprocess.run(args, cwd=workdir, stdin=subprocess.DEVNULL, capture_output=True, text=True,

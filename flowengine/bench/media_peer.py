@@ -51,8 +51,8 @@ def percentile(values: np.ndarray[Any, np.dtype[np.float64]], q: float) -> float
     return float(np.percentile(values, q)) if len(values) else math.nan
 
 
-def run_peer(conn: Connection, streams: int, warmup: float, seconds: float, drain: str = "wake") -> None:
-    """Process entry point. Protocol: send our ports, receive the engine's, run, send a report."""
+def open_sockets(streams: int) -> list[socket.socket]:
+    """`streams` non-blocking UDP sockets on loopback, each asking the kernel to stamp what arrives."""
     socks = []
     for _ in range(streams):
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -61,6 +61,63 @@ def run_peer(conn: Connection, streams: int, warmup: float, seconds: float, drai
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         socks.append(sock)
+    return socks
+
+
+class Arrivals:
+    """The receiving side of the streams' sockets: every RTP packet's arrival time (kernel stamp, ns), RTP
+    timestamp and sequence number, per stream; the engine's send jitter and losses come from them."""
+
+    def __init__(self, socks: list[socket.socket]) -> None:
+        self.socks = socks
+        self.stamps: list[list[int]] = [[] for _ in socks]
+        self.rtp_ts: list[list[int]] = [[] for _ in socks]
+        self.rtp_seq: list[list[int]] = [[] for _ in socks]
+        self._cmsg_size = socket.CMSG_SPACE(_TIMESPEC.size)
+        self._poller = select.epoll()
+        self._index_of: dict[int, int] = {}
+        for i, sock in enumerate(socks):
+            self._poller.register(sock.fileno(), select.EPOLLIN)
+            self._index_of[sock.fileno()] = i
+
+    def ready(self, timeout: float) -> list[int]:
+        """The streams with something to read, waiting up to `timeout` s for one."""
+        return [self._index_of[fd] for fd, _ in self._poller.poll(timeout)]
+
+    def close(self) -> None:
+        self._poller.close()
+
+    def drain(self, i: int) -> list[tuple[int, bytes]]:
+        """Read all that waits on stream `i`'s socket; record each RTP packet, return them as (arrival, packet)."""
+        got: list[tuple[int, bytes]] = []
+        sock = self.socks[i]
+        while True:
+            try:
+                data, ancdata, _, _ = sock.recvmsg(2048, self._cmsg_size)
+            except BlockingIOError:
+                return got
+            if len(data) < 12:
+                continue
+            stamp = time.time_ns()
+            for level, kind, value in ancdata:
+                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                    sec, nsec = _TIMESPEC.unpack_from(value)
+                    stamp = sec * 1_000_000_000 + nsec
+            _, _, seq, ts, _ = _HEADER.unpack_from(data)
+            self.stamps[i].append(stamp)
+            self.rtp_ts[i].append(ts)
+            self.rtp_seq[i].append(seq)
+            got.append((stamp, data))
+
+    def stats(self, rate: float, window: tuple[int, int]) -> dict[str, Any]:
+        """Received, lost, late and send jitter of the packets whose arrival (wall ns) falls in `window`;
+        `rate`: wall ns per monotonic ns over the run."""
+        return _arrival_stats(self.stamps, self.rtp_ts, self.rtp_seq, rate, window)
+
+
+def run_peer(conn: Connection, streams: int, warmup: float, seconds: float, drain: str = "wake") -> None:
+    """Process entry point. Protocol: send our ports, receive the engine's, run, send a report."""
+    socks = open_sockets(streams)
     conn.send([s.getsockname()[1] for s in socks])
     engine_ports: list[int] = conn.recv()
     report = _run(socks, engine_ports, warmup, min(seconds, MAX_SECONDS), sleep_on_sockets=drain == "wake")
@@ -74,17 +131,9 @@ def _run(
 ) -> dict[str, Any]:
     streams = len(socks)
     frames = speech_like_frames()
-    poller = select.epoll()
-    index_of = {}
-    for i, sock in enumerate(socks):
-        poller.register(sock.fileno(), select.EPOLLIN)
-        index_of[sock.fileno()] = i
     addrs = [("127.0.0.1", port) for port in engine_ports]
     seqs = [(i * 7919) & 0xFFFF for i in range(streams)]
-    stamps: list[list[int]] = [[] for _ in range(streams)]  # arrival time, ns
-    rtp_ts: list[list[int]] = [[] for _ in range(streams)]
-    rtp_seq: list[list[int]] = [[] for _ in range(streams)]
-    cmsg_size = socket.CMSG_SPACE(_TIMESPEC.size)
+    arrivals = Arrivals(socks)
     sent = 0
     send_errors = 0
     usage0 = resource.getrusage(resource.RUSAGE_SELF)
@@ -116,33 +165,16 @@ def _run(
         if not sleep_on_sockets:
             time.sleep(timeout)
             timeout = 0.0
-        for fd, _ in poller.poll(timeout):
-            i = index_of[fd]
-            sock = socks[i]
-            while True:
-                try:
-                    data, ancdata, _, _ = sock.recvmsg(2048, cmsg_size)
-                except BlockingIOError:
-                    break
-                if len(data) < 12:
-                    continue
-                stamp = time.time_ns()
-                for level, kind, value in ancdata:
-                    if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
-                        sec, nsec = _TIMESPEC.unpack_from(value)
-                        stamp = sec * 1_000_000_000 + nsec
-                _, _, seq, ts, _ = _HEADER.unpack_from(data)
-                stamps[i].append(stamp)
-                rtp_ts[i].append(ts)
-                rtp_seq[i].append(seq)
+        for i in arrivals.ready(timeout):
+            arrivals.drain(i)
     mono1, real1 = time.monotonic_ns(), time.time_ns()
     usage1 = resource.getrusage(resource.RUSAGE_SELF)
-    poller.close()
+    arrivals.close()
     cpu = (usage1.ru_utime - usage0.ru_utime) + (usage1.ru_stime - usage0.ru_stime)
     # Kernel stamps use the wall clock; correct a possible NTP slew over the run.
     rate = (real1 - real0) / max(1, mono1 - mono0)
     window = (real0 + int(warmup * 1e9), real0 + int((warmup + seconds) * 1e9))
-    stats = _arrival_stats(stamps, rtp_ts, rtp_seq, rate, window)
+    stats = arrivals.stats(rate, window)
     stats.update(sent=sent, send_errors=send_errors, cpu_seconds=cpu, wall_seconds=(mono1 - mono0) / 1e9)
     return stats
 

@@ -21,6 +21,7 @@ from flowengine.asterisk.sip_accounts import (
     parse_bind,
 )
 from flowengine.asterisk.templates import TemplateError, render_snippets
+from flowengine.cli.daemon_report import print_status, print_stopped
 
 DEFAULT_DIR = "run/asterisk"
 ENV_FILE = "flowengine.env"  # the engine's side of the credentials (a systemd EnvironmentFile)
@@ -147,17 +148,11 @@ def run(args: argparse.Namespace) -> int:
             print_dial_help(info, stored)
             return 0
         if args.action == "stop":
-            stopped = instance.stop()
-            print(json.dumps({"running": False, "stopped": stopped, "directory": str(instance.directory)}))
-            return 0
-        info_or_none = instance.load_info()
+            return print_stopped(instance.stop(), instance.directory)
+        last = instance.load_info()
         running = instance.running()
-        report: dict[str, object] = {"running": running, "directory": str(instance.directory)}
-        if info_or_none is not None:
-            report.update(info_or_none.to_dict())
-            report["sip"] = info_or_none.sip_info(instance.stored_sip_accounts())
-        print(json.dumps(report, indent=2))
-        return 0 if running else 3
+        details = {} if last is None else {**last.to_dict(), "sip": last.sip_info(instance.stored_sip_accounts())}
+        return print_status(running, instance.directory, details)
     except InstanceError as exc:
         print(f"flowengine asterisk {args.action}: {exc}", file=sys.stderr)
         return 1

@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import sys
 from typing import Any
 
-from flowengine.config import ConfigError, load_config
-from flowengine.runtime import open_store
-from flowengine.store import Customer, StoreError
+from flowengine.cli.store_command import LIST_PAGE_SIZE, print_pages, run_on_store
+from flowengine.store import Customer
+from flowengine.store.store import Store
 from flowengine.store.views import view
 
 
@@ -26,31 +24,16 @@ def add_parser(sub: Any) -> None:
     parser.set_defaults(func=run)
 
 
-async def _run(args: argparse.Namespace) -> int:
-    store = await open_store(load_config(args.config, need_asterisk=False))
-    try:
-        if args.action == "create":
-            customer = await store.customers.create(
-                Customer(name=args.name, webhook_uri=args.webhook_uri, webhook_method="POST"),
-                webhook_secret=args.webhook_secret or None)
-            print(json.dumps(view(customer), indent=2))
-        else:
-            token: str | None = None
-            while True:
-                page = await store.customers.list_page(page_size=100, page_token=token)
-                for customer in page.items:
-                    print(json.dumps(view(customer)))
-                token = page.next_page_token
-                if not token:
-                    break
-    finally:
-        await store.aclose()
-    return 0
-
-
 def run(args: argparse.Namespace) -> int:
-    try:
-        return asyncio.run(_run(args))
-    except (ConfigError, StoreError) as exc:
-        print(f"flowengine customers: {exc}", file=sys.stderr)
-        return 1
+    return run_on_store("customers", args.config, lambda store: _run(args, store))
+
+
+async def _run(args: argparse.Namespace, store: Store) -> int:
+    if args.action == "create":
+        customer = await store.customers.create(
+            Customer(name=args.name, webhook_uri=args.webhook_uri, webhook_method="POST"),
+            webhook_secret=args.webhook_secret or None)
+        print(json.dumps(view(customer), indent=2))
+    else:
+        await print_pages(lambda token: store.customers.list_page(page_size=LIST_PAGE_SIZE, page_token=token))
+    return 0

@@ -9,6 +9,7 @@ from typing import Any
 
 from flowengine.asterisk.kamailio import ALGORITHMS, Destination, KamailioError, PrivateKamailio, Probing
 from flowengine.asterisk.sip_accounts import SipAccountError, parse_bind
+from flowengine.cli.daemon_report import print_status, print_stopped
 
 DEFAULT_DIR = "run/kamailio"
 SERVICE_RPC_SOCKET = "/tmp/flowengine-kamailio-rpc.sock"  # writable in a container too; mode 0600
@@ -72,18 +73,13 @@ def run(args: argparse.Namespace) -> int:
                   file=sys.stderr, flush=True)
             return 0
         if args.action == "stop":
-            stopped = kamailio.stop()
-            print(json.dumps({"running": False, "stopped": stopped, "directory": str(kamailio.directory)}))
-            return 0
+            return print_stopped(kamailio.stop(), kamailio.directory)
         running = kamailio.running()
         stored = kamailio.load_info()
-        report: dict[str, object] = {"running": running, "directory": str(kamailio.directory)}
-        if stored is not None:
-            report.update(stored.to_dict())
+        details: dict[str, object] = stored.to_dict() if stored is not None else {}
         if running:
-            report["states"] = [{"uri": s.uri, "flags": s.flags, "active": s.active} for s in kamailio.states()]
-        print(json.dumps(report, indent=2))
-        return 0 if running else 3
+            details["states"] = [{"uri": s.uri, "flags": s.flags, "active": s.active} for s in kamailio.states()]
+        return print_status(running, kamailio.directory, details)
     except (KamailioError, SipAccountError) as exc:
         print(f"flowengine kamailio {args.action}: {exc}", file=sys.stderr)
         return 1

@@ -2,14 +2,11 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import sys
 from typing import Any
 
-from flowengine.config import ConfigError, load_config
-from flowengine.runtime import open_store
-from flowengine.store import StoreError
+from flowengine.cli.store_command import LIST_PAGE_SIZE, print_pages, run_on_store
+from flowengine.store.store import Store
 from flowengine.store.views import view
 
 
@@ -30,31 +27,17 @@ def add_parser(sub: Any) -> None:
     parser.set_defaults(func=run)
 
 
-async def _run(args: argparse.Namespace) -> int:
-    store = await open_store(load_config(args.config, need_asterisk=False))
-    try:
-        if args.action == "create":
-            issued = await store.accesskeys.issue(args.customer_id, name=args.name, admin=args.admin)
-            print(json.dumps({**view(issued.key), "token": issued.token.get_secret_value()}, indent=2))
-        elif args.action == "list":
-            token: str | None = None
-            while True:
-                page = await store.accesskeys.list_page(args.customer_id, page_size=100, page_token=token)
-                for key in page.items:
-                    print(json.dumps(view(key)))
-                token = page.next_page_token
-                if not token:
-                    break
-        else:
-            print(json.dumps(view(await store.accesskeys.delete(args.customer_id, args.key_id))))
-    finally:
-        await store.aclose()
-    return 0
-
-
 def run(args: argparse.Namespace) -> int:
-    try:
-        return asyncio.run(_run(args))
-    except (ConfigError, StoreError) as exc:
-        print(f"flowengine keys: {exc}", file=sys.stderr)
-        return 1
+    return run_on_store("keys", args.config, lambda store: _run(args, store))
+
+
+async def _run(args: argparse.Namespace, store: Store) -> int:
+    if args.action == "create":
+        issued = await store.accesskeys.issue(args.customer_id, name=args.name, admin=args.admin)
+        print(json.dumps({**view(issued.key), "token": issued.token.get_secret_value()}, indent=2))
+    elif args.action == "list":
+        await print_pages(lambda token: store.accesskeys.list_page(args.customer_id, page_size=LIST_PAGE_SIZE,
+                                                                   page_token=token))
+    else:
+        print(json.dumps(view(await store.accesskeys.delete(args.customer_id, args.key_id))))
+    return 0

@@ -4,14 +4,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from flowengine.asterisk.instance import free_port
+from flowengine.asterisk.sipp import media_port, sipp_command
 from flowengine.media.g711 import alaw_decode, ulaw_decode
 from flowengine.media.rtp import RtpPacket
 
@@ -77,12 +76,11 @@ class Softphone:
                   rtp_port: int = 0, timeout: float = 60.0) -> SippResult:
         """Run `scenario` (a file name in tests/fixtures/sipp) for one call; `rtp_port` is where the SDP
         says this phone listens."""
-        media_port = _media_port(self.local_ip)
-        log = self.workdir / f"sipp-{scenario}-{self.user}-{media_port}.log"
-        args = ["sipp", f"{self.server[0]}:{self.server[1]}", "-sf", str(SCENARIOS / scenario), "-m", "1",
-                "-i", self.local_ip, "-bind_local", "-p", str(free_port(self.local_ip, socket.SOCK_DGRAM)), "-mi", self.local_ip, "-mp", str(media_port),
-                "-s", extension, "-key", "user", self.user, "-key", "rtp_port", str(rtp_port or media_port),
-                "-d", str(call_ms), "-recv_timeout", "10000", "-nostdin", "-trace_msg", "-message_file", str(log)]
+        media = media_port(self.local_ip)
+        log = self.workdir / f"sipp-{scenario}-{self.user}-{media}.log"
+        args = [*sipp_command(self.server, SCENARIOS / scenario, self.local_ip, media, extension),
+            "-bind_local", "-m", "1", "-key", "user", self.user, "-key", "rtp_port", str(rtp_port or media),
+            "-d", str(call_ms), "-trace_msg", "-message_file", str(log)]
         if self.password:
             args += ["-au", self.user, "-ap", self.password]
         proc = await asyncio.create_subprocess_exec(*args, stdin=asyncio.subprocess.DEVNULL,
@@ -108,17 +106,4 @@ class Softphone:
             yield ear, transport.get_extra_info("sockname")[1]
         finally:
             transport.close()
-
-
-def _media_port(host: str) -> int:
-    """SIPp's own media port (it binds it and the one two above, for video): both free, off the RTP range."""
-    for _ in range(20):
-        port = free_port(host, socket.SOCK_DGRAM)
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            try:
-                s.bind((host, port + 2))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError(f"no free pair of UDP ports on {host}")
 

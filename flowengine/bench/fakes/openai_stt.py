@@ -12,11 +12,11 @@ import numpy as np
 from aiohttp import web
 
 from flowengine.bench.fakes.listener import Listener
-from flowengine.bench.fakes.openai_tts import openai_error, refused_key
-from flowengine.bench.fakes.server import FakeServer, Faults
+from flowengine.bench.fakes.openai_wire import OpenAIFake, openai_error
+from flowengine.bench.fakes.server import Faults
 
 
-class FakeOpenAISTT(FakeServer):
+class FakeOpenAISTT(OpenAIFake):
     """`script`: the text of each turn heard, in order. Every request recorded: body = the form fields, the
     file's name and its WAV format {"channels", "width", "rate", "frames"}."""
 
@@ -26,18 +26,6 @@ class FakeOpenAISTT(FakeServer):
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/audio/transcriptions", self._transcribe)
-
-    def authorized(self, request: web.Request) -> bool:
-        return request.headers.get("Authorization") == f"Bearer {self.api_key}"
-
-    async def refused(self, request: web.Request) -> web.Response | None:
-        if self.authorized(request):
-            return await super().refused(request)
-        await super().refused(request)  # the latency and hang faults still apply
-        return refused_key(request)
-
-    def error(self, status: int, message: str) -> web.Response:
-        return openai_error(status, message)
 
     async def _transcribe(self, request: web.Request) -> web.StreamResponse:
         entry = self.record(request, {})
