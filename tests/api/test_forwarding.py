@@ -133,3 +133,19 @@ async def test_the_owner_of_a_record_is_its_node_and_that_nodes_lease(shared_url
     finally:
         await x.aclose()
         await y.aclose()
+
+
+async def test_deleting_another_nodes_running_activeflow_stops_it_on_that_node_first(
+        nodes: tuple[Node, Node, Owners]) -> None:
+    a, b, owners = nodes
+    tenant, record = await flow_of(a)
+    owners.by_id[record.id] = Owner("node-b", alive=True)
+    deleted = await a.http.delete(f"/v1.0/activeflows/{record.id}", headers=tenant.headers)
+    assert deleted.status_code == 200, deleted.text
+    assert (a.forwarder.forwarded, b.requests.served) == (1, 1)  # the stop ran on node b
+    assert (await a.http.get(f"/v1.0/activeflows/{record.id}", headers=tenant.headers)).status_code == 404
+    tenant, record = await flow_of(a)
+    owners.by_id[record.id] = Owner("node-b", alive=False)  # its owner is gone: refused, nothing deleted
+    lost = await a.http.delete(f"/v1.0/activeflows/{record.id}", headers=tenant.headers)
+    assert lost.status_code == 409 and lost.json()["error"]["reason"] == "OWNER_NODE_LOST"
+    assert (await a.http.get(f"/v1.0/activeflows/{record.id}", headers=tenant.headers)).status_code == 200
