@@ -74,15 +74,15 @@ class Softphone:
     workdir: Path = field(default_factory=lambda: Path("."))
 
     async def run(self, scenario: str, *, extension: str = "1000", call_ms: int = 3000,
-                  rtp_port: int = 0, timeout: float = 60.0) -> SippResult:
+                  rtp_port: int = 0, timeout: float = 60.0, recv_timeout_ms: int = 10000) -> SippResult:
         """Run `scenario` (a file name in tests/fixtures/sipp) for one call; `rtp_port` is where the SDP
-        says this phone listens."""
+        says this phone listens; `recv_timeout_ms` is how long it waits for each message it expects."""
         media_port = _media_port(self.local_ip)
         log = self.workdir / f"sipp-{scenario}-{self.user}-{media_port}.log"
         args = ["sipp", f"{self.server[0]}:{self.server[1]}", "-sf", str(SCENARIOS / scenario), "-m", "1",
                 "-i", self.local_ip, "-bind_local", "-p", str(free_port(self.local_ip, socket.SOCK_DGRAM)), "-mi", self.local_ip, "-mp", str(media_port),
                 "-s", extension, "-key", "user", self.user, "-key", "rtp_port", str(rtp_port or media_port),
-                "-d", str(call_ms), "-recv_timeout", "10000", "-nostdin", "-trace_msg", "-message_file", str(log)]
+                "-d", str(call_ms), "-recv_timeout", str(recv_timeout_ms), "-nostdin", "-trace_msg", "-message_file", str(log)]
         if self.password:
             args += ["-au", self.user, "-ap", self.password]
         proc = await asyncio.create_subprocess_exec(*args, stdin=asyncio.subprocess.DEVNULL,
