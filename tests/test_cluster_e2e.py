@@ -1,13 +1,17 @@
 """Issue 20 end to end: PostgreSQL, Kamailio, two private Asterisks and two engine nodes (`flowengine serve`) on
 the one database. SIP calls through Kamailio spread over both nodes; node A's API holds and hangs up node B's
 calls; kill -9 node B with a call up: node A settles B's call naming it, Kamailio sends every later call to A;
-a second node on A's held ARI app refuses (exit 2) and A's live calls stay up."""
+a campaign of 40 targets is dialled by both nodes within its caps, node B killed in the middle of it, and node A
+finishes it with no target reached twice; a second node on A's held ARI app refuses (exit 2) and A's live calls
+stay up."""
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -20,6 +24,7 @@ from flowengine.store import Call, Store, generate_secret_key
 from flowengine.tenancy import ENGINE_CUSTOMER_ID
 from tests.asterisk.cluster import Cluster, running_cluster
 from tests.asterisk.sipp import SippResult
+from tests.campaign.dialplan import CAMPAIGN_TEST_DIALPLAN
 from tests.store import conftest as store_fixtures
 from tests.store.pgserver import PostgresServer
 from tests.support import eventually
@@ -32,6 +37,7 @@ ADMIN = "cluster-e2e-admin-key-0123456789abcdef"
 LEASE_S = 1.5  # a killed node is settled within a few seconds
 MEDIA_PORTS = {"a": (40000, 44999), "b": (45000, 49999), "a2": (35000, 39999)}
 LIVE = ["dialing", "ringing", "progressing"]
+TARGETS = 40
 API_PORTS: dict[str, int] = {}
 
 
@@ -42,12 +48,13 @@ def engine_node(name: str, cluster: Cluster, folder: Path, url: str, on: str | N
     API_PORTS[name] = free_port("127.0.0.1")
     return EngineNode(name, asterisk.info, folder / name, MEDIA_PORTS[name], store_url=url, extra={
         "node": {"id": name, "lease_s": LEASE_S}, "store": {"secret_key": KEY},
-        "api": {"enabled": True, "port": API_PORTS[name], "admin_key": ADMIN}})
+        "api": {"enabled": True, "port": API_PORTS[name], "admin_key": ADMIN},
+        "outbound": {"endpoints": {"extension": "Local/{target}@flowengine-campaign-test"}}})
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    with running_cluster(tmp_path_factory.mktemp) as running:
+    with running_cluster(tmp_path_factory.mktemp, extra_dialplan=CAMPAIGN_TEST_DIALPLAN) as running:
         yield running
 
 
@@ -68,8 +75,61 @@ async def nodes(cluster: Cluster, tmp_path: Path, pg_url: str) -> AsyncIterator[
             await asyncio.to_thread(engine.stop)
 
 
+class Peak:
+    """The most campaigncalls dialling or up at once, across the nodes (the store's dial claims), sampled."""
+
+    def __init__(self, store: Store, campaign_id: str) -> None:
+        self.store, self.campaign_id = store, campaign_id
+        self.highest = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._sample())
+
+    async def _sample(self) -> None:
+        while True:
+            self.highest = max(self.highest, await self.store.dialclaims.live(self.campaign_id))
+            await asyncio.sleep(0.05)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+
+async def start_campaign(http: httpx.AsyncClient, count: int) -> str:
+    """A campaign of `count` answering targets (one try each, 4 at once, 4 a second) set running: its id."""
+    async def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        r = await http.post(path, json=body)
+        assert r.status_code == 200, r.text
+        answer: dict[str, Any] = r.json()
+        return answer
+    plan = await post("/v1.0/outplans", {"name": "plan", "source": {"type": "tel", "target": "5550100"},
+                                         "dial_timeout": 5000, "try_interval": 200, "max_try_count_0": 1})
+    outdial = await post("/v1.0/outdials", {"name": "list"})
+    for n in range(count):
+        await post(f"/v1.0/outdials/{outdial['id']}/targets",
+                   {"name": f"talk{n}", "destination_0": {"type": "extension", "target": f"talk{n}"}})
+    campaign = await post("/v1.0/campaigns", {
+        "name": "e2e", "type": "call", "end_handle": "stop", "outplan_id": plan["id"], "outdial_id": outdial["id"],
+        "max_concurrent_calls": 4, "calls_per_second": 4,
+        "actions": [{"type": "answer"}, {"type": "sleep", "option": {"duration": 1500}}]})
+    running = await http.put(f"/v1.0/campaigns/{campaign['id']}/status", json={"status": "run"})
+    assert running.status_code == 200, running.text
+    return str(campaign["id"])
+
+
 async def owned_live(store: Store) -> list[tuple[Call, str]]:
     return await store.calls.owned(filters={"status": LIVE})
+
+
+async def channels_on(cluster: Cluster, name: str) -> set[str]:
+    i = cluster.nodes[name].info
+    ari = AriClient(i.ari_url, i.ari_username, i.ari_password, i.app)
+    try:
+        return {c.id for c in await ari.channels.list()}
+    finally:
+        await ari.aclose()
 
 
 async def hang_up_leftovers(cluster: Cluster, name: str) -> None:
@@ -118,6 +178,7 @@ async def test_two_nodes_behind_kamailio_on_one_postgresql(cluster: Cluster, nod
         for method in ("POST", "DELETE"):
             held = await http["a"].request(method, f"{url}/hold")
             assert held.status_code == 200, held.text
+        assert b.text().count(f"call.hold of call {b_call.id} done for node a") == 2  # node b ran them
         hung = await http["a"].post(f"{url}/hangup")
         assert hung.status_code == 200, hung.text
         assert hung.json()["status"] == "hangup" and hung.json()["hangup_by"] == "local"
@@ -130,10 +191,22 @@ async def test_two_nodes_behind_kamailio_on_one_postgresql(cluster: Cluster, nod
         code = await asyncio.to_thread(second.proc.wait, 60)
         assert code == 2, second.text()[-2000:]
         assert "ARI app 'node-a' is held by live node 'a'" in second.text()
-        kept = {c.id: c.status for c in [await store.calls.get(ENGINE_CUSTOMER_ID, a_kept.id)]}
-        assert kept == {a_kept.id: "progressing"}
+        assert (await store.calls.get(ENGINE_CUSTOMER_ID, a_kept.id)).status == "progressing"
+        assert a_kept.channel_id in await channels_on(cluster, "a")
 
-        # 4. kill -9 node b with a call up: node a settles it, naming b
+        # 4. a campaign of 40 targets, run through node a's API: both nodes dial it (each on its own Asterisk)
+        campaign = await start_campaign(http["a"], TARGETS)
+        peak = Peak(store, campaign)
+        peak.start()
+
+        async def b_dialled_and_up() -> bool:
+            calls = await store.campaigncalls.of_campaign(ENGINE_CUSTOMER_ID, campaign)
+            dialers = await store.campaigncalls.owners([c.id for c in calls])
+            up = [c for c in calls if c.status == "progressing" and dialers.get(c.id) == "b"]
+            return list(dialers.values()).count("b") >= 4 and bool(up)
+        await eventually(b_dialled_and_up, timeout=30, what="node b with four campaign dials, one up")
+
+        # 5. kill -9 node b in the middle of the campaign and of a call: node a settles both, naming b
         b.kill()
 
         async def settled() -> bool:
@@ -149,7 +222,30 @@ async def test_two_nodes_behind_kamailio_on_one_postgresql(cluster: Cluster, nod
         again = await http["a"].post(f"/v1.0/calls/{b_kept.id}/hangup")
         assert again.status_code == 200 and again.json()["status"] == "hangup"
 
-        # 5. Kamailio sends every later call to node a (b's Asterisk answers 503: no engine holds its app)
+        # node a finishes the campaign: every target reached once, b's open dials settled naming it
+        async def campaign_stopped() -> bool:
+            got = (await http["a"].get(f"/v1.0/campaigns/{campaign}")).json()
+            return bool(got["status"] == "stop")
+        await eventually(campaign_stopped, timeout=90, what="the campaign finished by node a")
+        await peak.stop()
+        assert 0 < peak.highest <= 4, peak.highest  # the campaign's concurrency cap, across both nodes
+        calls = await store.campaigncalls.of_campaign(ENGINE_CUSTOMER_ID, campaign)
+        dialers = await store.campaigncalls.owners([c.id for c in calls])
+        targets = await store.outdialtargets.all_of(ENGINE_CUSTOMER_ID, calls[0].outdial_id)
+        assert len(targets) == TARGETS and all(t.status == "done" for t in targets)
+        assert all(c.status == "done" for c in calls)
+        reached = [c.outdial_target_id for c in calls if c.result == "success"]
+        assert sorted(reached) == sorted(t.id for t in targets)  # each target reached exactly once
+        by_b = [c for c in calls if dialers.get(c.id) == "b"]
+        assert by_b and any(c.hangup_reason == "node-lost:b" for c in by_b)
+        # a dial node b had not seen answered is given back (fail, node-lost:b) and dialled again by node a:
+        # that is the one second dial a target may get; none is reached twice
+        given_back = [c for c in calls if c.result != "success"]
+        assert all(c.hangup_reason == "node-lost:b" and dialers.get(c.id) == "b" for c in given_back)
+        assert len(calls) == TARGETS + len(given_back)
+        assert {dialers.get(c.id) for c in calls} == {"a", "b"}
+
+        # 6. Kamailio sends every later call to node a (b's Asterisk answers 503: no engine holds its app)
         for n in range(2):
             dial(f"later{n}")
 
@@ -169,8 +265,10 @@ async def test_two_nodes_behind_kamailio_on_one_postgresql(cluster: Cluster, nod
         for result in await asyncio.gather(*phones):
             assert result.ok, result.messages[-3000:]
         everything = await store.calls.of_every_customer(filters={})
-        assert len(everything) == 6 and all(c.status == "hangup" for c in everything)
-        print(f"node b settled {settle_s:.1f} s after kill -9 (lease {LEASE_S} s)")
+        inbound = [c for c in everything if c.direction == "incoming"]
+        assert len(inbound) == 6 and all(c.status == "hangup" for c in everything)
+        print(f"node b settled {settle_s:.1f} s after kill -9 (lease {LEASE_S} s); campaign: "
+              f"{Counter(dialers.values())} campaigncalls by node, peak {peak.highest} live")
         for client in http.values():
             await client.aclose()
     finally:
