@@ -244,6 +244,11 @@ async def test_two_nodes_behind_kamailio_on_one_postgresql(cluster: Cluster, nod
         assert all(c.hangup_reason == "node-lost:b" and dialers.get(c.id) == "b" for c in given_back)
         assert len(calls) == TARGETS + len(given_back)
         assert {dialers.get(c.id) for c in calls} == {"a", "b"}
+        # 4 dials a second across both nodes: any 5 successive campaigncalls span at least a second (less 10 %)
+        starts = sorted(c.tm_create.timestamp() for c in calls)
+        spans = [later - first for first, later in zip(starts, starts[4:], strict=False)]
+        print(f"pace: shortest span of 5 successive dials {min(spans):.3f} s")
+        assert min(spans) >= 0.9
 
         # 6. Kamailio sends every later call to node a (b's Asterisk answers 503: no engine holds its app)
         for n in range(2):
