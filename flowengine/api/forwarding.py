@@ -40,17 +40,21 @@ class Operation:
     name: str
     kind: LiveKind
     run: OperationBody
+    timeout_s: float | None = None
+    """How long a forwarded one may take on its owner (None: the Forwarder's own timeout)."""
 
 
 OPERATIONS: dict[str, Operation] = {}
 
 
-def live_operation(name: str, kind: LiveKind) -> Callable[[OperationBody], OperationBody]:
-    """Registers the body of a live operation under `name` (refusing a name taken twice)."""
+def live_operation(name: str, kind: LiveKind, *, timeout_s: float | None = None
+                   ) -> Callable[[OperationBody], OperationBody]:
+    """Registers the body of a live operation under `name` (refusing a name taken twice); `timeout_s` for one
+    that waits on more than Asterisk (an AI's answer)."""
     def register(body: OperationBody) -> OperationBody:
         if name in OPERATIONS:
             raise ValueError(f"live operation {name!r} is registered twice")
-        OPERATIONS[name] = Operation(name, kind, body)
+        OPERATIONS[name] = Operation(name, kind, body, timeout_s)
         return body
     return register
 
@@ -120,7 +124,8 @@ class Forwarder:
         self.forwarded += 1
         request = {"op": name, "customer_id": customer_id, "id": id, "args": args}
         try:
-            reply = await self.requests.request(owner.node_id, FORWARDED, request, timeout_s=self.timeout_s)
+            reply = await self.requests.request(owner.node_id, FORWARDED, request,
+                                                timeout_s=op.timeout_s or self.timeout_s)
         except NodeUnreachableError as exc:
             raise unavailable(f"{op.kind} {id} is run by node {owner.node_id}, which did not answer: {exc}") from None
         except RemoteFailureError as exc:

@@ -24,9 +24,11 @@ def media_port(host: str) -> int:
     raise SippError(f"no free pair of UDP ports on {host} for SIPp's media")
 
 
-def sipp_command(target: tuple[str, int], scenario: Path, local_ip: str, media: int, extension: str) -> list[str]:
+def sipp_command(target: tuple[str, int], scenario: Path, local_ip: str, media: int, extension: str,
+                 recv_timeout_ms: int = 10000) -> list[str]:
     """SIPp calling `extension` at `target` with `scenario`, from `local_ip` (a free SIP port) with its media
-    on `media`; no keyboard, 10 s to wait for any one message. Callers add the call count, rate and traces."""
+    on `media`; no keyboard, `recv_timeout_ms` to wait for any one message. Callers add the call count, rate
+    and traces."""
     return ["sipp", f"{target[0]}:{target[1]}", "-sf", str(scenario), "-s", extension,
             "-i", local_ip, "-p", str(free_port(local_ip, socket.SOCK_DGRAM)), "-mi", local_ip, "-mp", str(media),
-            "-nostdin", "-recv_timeout", "10000"]
+            "-nostdin", "-recv_timeout", str(recv_timeout_ms)]

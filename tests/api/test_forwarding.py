@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from flowengine.api.app import create_app
 from flowengine.api.deps import ApiDeps
 from flowengine.api.forwarding import Forwarder, LiveKind, Owner, StoreOwners
-from flowengine.store import Activeflow, Store
+from flowengine.store import Activeflow, AIcall, Store
 from flowengine.store.noderequests import NodeRequests
 from flowengine.store.notify import NotifyBus
 from tests.api.conftest import ADMIN_KEY, Tenant, new_tenant
@@ -133,3 +133,40 @@ async def test_the_owner_of_a_record_is_its_node_and_that_nodes_lease(shared_url
     finally:
         await x.aclose()
         await y.aclose()
+
+
+async def test_deleting_another_nodes_running_activeflow_stops_it_on_that_node_first(
+        nodes: tuple[Node, Node, Owners]) -> None:
+    a, b, owners = nodes
+    tenant, record = await flow_of(a)
+    owners.by_id[record.id] = Owner("node-b", alive=True)
+    deleted = await a.http.delete(f"/v1.0/activeflows/{record.id}", headers=tenant.headers)
+    assert deleted.status_code == 200, deleted.text
+    assert (a.forwarder.forwarded, b.requests.served) == (1, 1)  # the stop ran on node b
+    assert (await a.http.get(f"/v1.0/activeflows/{record.id}", headers=tenant.headers)).status_code == 404
+    tenant, record = await flow_of(a)
+    owners.by_id[record.id] = Owner("node-b", alive=False)  # its owner is gone: refused, nothing deleted
+    lost = await a.http.delete(f"/v1.0/activeflows/{record.id}", headers=tenant.headers)
+    assert lost.status_code == 409 and lost.json()["error"]["reason"] == "OWNER_NODE_LOST"
+    assert (await a.http.get(f"/v1.0/activeflows/{record.id}", headers=tenant.headers)).status_code == 200
+
+
+async def test_a_message_into_another_nodes_text_ai_call_is_sent_by_that_node(
+        nodes: tuple[Node, Node, Owners]) -> None:
+    a, b, owners = nodes
+    tenant = await new_tenant(a.store, "A")
+    aicall = await a.store.aicalls.create(AIcall(customer_id=tenant.id, reference_type="conversation",
+                                                 status="progressing"))
+    owners.by_id[aicall.id] = Owner("node-b", alive=True)
+    body = {"aicall_id": aicall.id, "content": "hello"}
+    # node b runs no AI calls in this test: its own refusal, in its words, proves the message reached it
+    sent = await a.http.post("/v1.0/aimessages", json=body, headers=tenant.headers)
+    assert sent.status_code == 503 and "runs no AI calls" in sent.json()["error"]["message"]
+    assert (a.forwarder.forwarded, b.requests.served, a.requests.served) == (1, 1, 0)
+    # a bad body is refused at node a: nothing travels
+    assert (await a.http.post("/v1.0/aimessages", json={**body, "content": ""}, headers=tenant.headers)
+            ).status_code == 400
+    assert b.requests.served == 1
+    await a.store.aicalls.update(tenant.id, aicall.id, status="terminated")
+    ended = await a.http.post("/v1.0/aimessages", json=body, headers=tenant.headers)
+    assert ended.status_code == 409 and b.requests.served == 1

@@ -73,14 +73,14 @@ class Softphone:
     workdir: Path = field(default_factory=lambda: Path("."))
 
     async def run(self, scenario: str, *, extension: str = "1000", call_ms: int = 3000,
-                  rtp_port: int = 0, timeout: float = 60.0) -> SippResult:
+                  rtp_port: int = 0, timeout: float = 60.0, recv_timeout_ms: int = 10000) -> SippResult:
         """Run `scenario` (a file name in tests/fixtures/sipp) for one call; `rtp_port` is where the SDP
-        says this phone listens."""
+        says this phone listens; `recv_timeout_ms` is how long it waits for each message it expects."""
         media = media_port(self.local_ip)
         log = self.workdir / f"sipp-{scenario}-{self.user}-{media}.log"
-        args = [*sipp_command(self.server, SCENARIOS / scenario, self.local_ip, media, extension),
-            "-bind_local", "-m", "1", "-key", "user", self.user, "-key", "rtp_port", str(rtp_port or media),
-            "-d", str(call_ms), "-trace_msg", "-message_file", str(log)]
+        args = [*sipp_command(self.server, SCENARIOS / scenario, self.local_ip, media, extension, recv_timeout_ms),
+                "-bind_local", "-m", "1", "-key", "user", self.user, "-key", "rtp_port", str(rtp_port or media),
+                "-d", str(call_ms), "-trace_msg", "-message_file", str(log)]
         if self.password:
             args += ["-au", self.user, "-ap", self.password]
         proc = await asyncio.create_subprocess_exec(*args, stdin=asyncio.subprocess.DEVNULL,

@@ -95,7 +95,7 @@ async def _stop(deps: ApiDeps, customer: str, id: str, args: dict[str, Any]) -> 
     record = await deps.store.activeflows.get(customer, id)
     runner = _runner(deps, id)
     if runner is not None and record.status != "ended":
-        runner.request_stop("stopped by request")
+        runner.request_stop(str(args.get("reason") or "stopped by request"))
         return live_view(runner, record.webhook_uri, record.webhook_method)
     return activeflow_view(record)
 
@@ -135,8 +135,7 @@ async def _resume(deps: ApiDeps, customer: str, id: str, args: dict[str, Any]) -
 @router.delete("/{id}", response_model=ActiveflowView)
 async def delete_activeflow(customer: CustomerId, deps: Deps, id: ResourceId) -> dict[str, Any]:
     """Stops it if it runs, then deletes it (soft)."""
-    await deps.store.activeflows.get(customer, id)
-    runner = _runner(deps, id)
-    if runner is not None:
-        runner.request_stop("deleted by request")
+    record = await deps.store.activeflows.get(customer, id)
+    if record.status != "ended":
+        await deps.live_op("activeflow.stop", customer, id, {"reason": "deleted by request"})
     return activeflow_view(await deps.store.activeflows.delete(customer, id))

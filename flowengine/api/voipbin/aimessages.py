@@ -9,7 +9,9 @@ from pydantic import Field
 from flowengine.ai.aicall import AICallError
 from flowengine.api.auth import CustomerId, Deps
 from flowengine.api.bodies import Body
+from flowengine.api.deps import ApiDeps
 from flowengine.api.errors import bad_request, conflict
+from flowengine.api.forwarding import live_operation
 from flowengine.api.ids import ResourceId
 from flowengine.api.pagination import PageOut, Paging, page_out
 from flowengine.store import AIMessage, NotFoundError
@@ -19,6 +21,8 @@ from flowengine.tenancy import acting_for
 
 router = APIRouter(prefix="/aimessages", tags=["AImessage"])
 AIMessageView = view_model(AIMessage, "AIManagerMessage")
+SEND_TIMEOUT_S = 120.0
+"""A forwarded message waits for the AI's answer on the owning node: an LLM's reply, not only Asterisk's."""
 
 
 class AIMessageBody(Body):
@@ -49,18 +53,25 @@ async def create_aimessage(customer: CustomerId, deps: Deps, body: AIMessageBody
         raise bad_request(f"aicall {body.aicall_id} not found", "aicall_id") from None
     if record.status == "terminated":
         raise conflict(f"aicall {record.id} has ended")
-    service = deps.ai_service()
-    try:
-        with acting_for(customer):
-            await service.send(record.id, body.content)
-    except AICallError as exc:
-        raise conflict(str(exc)) from None
+    await deps.live_op("aicall.send", customer, record.id, {"content": body.content})
     page = await deps.store.aimessages.list_page(customer, page_size=20, filters={"aicall_id": record.id,
                                                                                  "role": "user"})
     sent = next((m for m in page.items if m.content == body.content), None)
     if sent is None:
         raise conflict(f"aicall {record.id} did not take the message")
     return message_view(sent)
+
+
+@live_operation("aicall.send", "aicall", timeout_s=SEND_TIMEOUT_S)
+async def _send(deps: ApiDeps, customer: str, id: str, args: dict[str, Any]) -> dict[str, Any]:
+    """The message into the AI call, on the node running its conversation; returns once the AI has answered."""
+    service = deps.ai_service()
+    try:
+        with acting_for(customer):
+            await service.send(id, str(args["content"]))
+    except AICallError as exc:
+        raise conflict(str(exc)) from None
+    return {}
 
 
 @router.get("/{id}", response_model=AIMessageView)

@@ -156,9 +156,10 @@ async def get_call_timeline(customer: CustomerId, deps: Deps, id: ResourceId) ->
 @router.delete("/{id}", response_model=CallView)
 async def delete_call(customer: CustomerId, deps: Deps, id: ResourceId) -> dict[str, Any]:
     """Hangs the call up if it is live, then deletes it (soft)."""
-    await deps.store.calls.get(customer, id)
-    if deps.engine is not None and deps.engine.calls is not None:
-        await deps.engine.calls.hangup(customer, id)
+    call = await deps.store.calls.get(customer, id)
+    runs_calls = deps.cluster is not None or (deps.engine is not None and deps.engine.calls is not None)
+    if call.status != "hangup" and runs_calls:
+        await deps.live_op("call.hangup", customer, id)  # on the node that holds its channel
     record = await deps.store.calls.delete(customer, id)
     deps.events.emit("call_deleted", customer, call_view(record))
     return call_view(record)
@@ -198,6 +199,13 @@ async def recording_start(customer: CustomerId, deps: Deps, id: ResourceId, body
         raise bad_request("on_end_flow_id is not supported on recordings started over the API yet: use a "
                           "recording_start action with on_end_flow_id in the call's flow", "on_end_flow_id")
     await deps.store.calls.get(customer, id)
+    return await deps.live_op("call.recording_start", customer, id, body.model_dump(
+        include={"format", "duration", "end_of_silence", "end_of_key"}))
+
+
+@live_operation("call.recording_start", "call")
+async def _recording_start(deps: ApiDeps, customer: str, id: str, args: dict[str, Any]) -> dict[str, Any]:
+    body = RecordingBody.model_validate(args)
     return await _control(deps.call_registry().recording_start(
         customer, id, fmt=body.format, duration=body.duration, end_of_silence=body.end_of_silence,
         end_of_key=RECORDING_KEYS[body.end_of_key]))
@@ -206,6 +214,11 @@ async def recording_start(customer: CustomerId, deps: Deps, id: ResourceId, body
 @router.post("/{id}/recording_stop", response_model=CallView)
 async def recording_stop(customer: CustomerId, deps: Deps, id: ResourceId) -> dict[str, Any]:
     await deps.store.calls.get(customer, id)
+    return await deps.live_op("call.recording_stop", customer, id)
+
+
+@live_operation("call.recording_stop", "call")
+async def _recording_stop(deps: ApiDeps, customer: str, id: str, args: dict[str, Any]) -> dict[str, Any]:
     return await _control(deps.call_registry().recording_stop(customer, id))
 
 
@@ -213,37 +226,60 @@ async def recording_stop(customer: CustomerId, deps: Deps, id: ResourceId) -> di
 async def mute_call(customer: CustomerId, deps: Deps, id: ResourceId, body: MuteBody | None = None) -> dict[str, Any]:
     """Mutes the call's audio: `in` (what the caller says), `out` (what the caller hears) or `both`."""
     await deps.store.calls.get(customer, id)
-    return await _control(deps.call_registry().mute(customer, id, (body or MuteBody()).direction, True))
+    return await deps.live_op("call.mute", customer, id, {"direction": (body or MuteBody()).direction, "on": True})
 
 
 @router.delete("/{id}/mute", response_model=CallView)
 async def unmute_call(customer: CustomerId, deps: Deps, id: ResourceId,
                       body: MuteBody | None = None) -> dict[str, Any]:
     await deps.store.calls.get(customer, id)
-    return await _control(deps.call_registry().mute(customer, id, (body or MuteBody()).direction, False))
+    return await deps.live_op("call.mute", customer, id, {"direction": (body or MuteBody()).direction, "on": False})
+
+
+@live_operation("call.mute", "call")
+async def _mute(deps: ApiDeps, customer: str, id: str, args: dict[str, Any]) -> dict[str, Any]:
+    direction = MuteBody.model_validate({"direction": args.get("direction", "both")}).direction
+    return await _control(deps.call_registry().mute(customer, id, direction, _switch(args)))
 
 
 @router.post("/{id}/hold", response_model=CallView)
 async def hold_call(customer: CustomerId, deps: Deps, id: ResourceId) -> dict[str, Any]:
     await deps.store.calls.get(customer, id)
-    return await _control(deps.call_registry().hold(customer, id, True))
+    return await deps.live_op("call.hold", customer, id, {"on": True})
 
 
 @router.delete("/{id}/hold", response_model=CallView)
 async def unhold_call(customer: CustomerId, deps: Deps, id: ResourceId) -> dict[str, Any]:
     await deps.store.calls.get(customer, id)
-    return await _control(deps.call_registry().hold(customer, id, False))
+    return await deps.live_op("call.hold", customer, id, {"on": False})
+
+
+@live_operation("call.hold", "call")
+async def _hold(deps: ApiDeps, customer: str, id: str, args: dict[str, Any]) -> dict[str, Any]:
+    return await _control(deps.call_registry().hold(customer, id, _switch(args)))
 
 
 @router.post("/{id}/moh", response_model=CallView)
 async def moh_on(customer: CustomerId, deps: Deps, id: ResourceId) -> dict[str, Any]:
     """Music on hold to the caller (the call's flow goes on)."""
     await deps.store.calls.get(customer, id)
-    return await _control(deps.call_registry().moh(customer, id, True))
+    return await deps.live_op("call.moh", customer, id, {"on": True})
 
 
 @router.delete("/{id}/moh", response_model=CallView)
 async def moh_off(customer: CustomerId, deps: Deps, id: ResourceId) -> dict[str, Any]:
     await deps.store.calls.get(customer, id)
-    return await _control(deps.call_registry().moh(customer, id, False))
+    return await deps.live_op("call.moh", customer, id, {"on": False})
 
+
+@live_operation("call.moh", "call")
+async def _moh(deps: ApiDeps, customer: str, id: str, args: dict[str, Any]) -> dict[str, Any]:
+    return await _control(deps.call_registry().moh(customer, id, _switch(args)))
+
+
+def _switch(args: dict[str, Any]) -> bool:
+    """The `on` argument of a forwarded on/off operation (a bool, as the route sent it)."""
+    on = args.get("on")
+    if not isinstance(on, bool):
+        raise bad_request("the operation needs `on`: true or false")
+    return on

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import httpx
 import pytest
@@ -51,7 +52,7 @@ def node_config(asterisk: Asterisk, tmp_path: Path, url: str, name: str) -> Conf
 @pytest.fixture
 async def two_nodes(asterisk: Asterisk, postgres: PostgresServer, tmp_path: Path
                     ) -> AsyncIterator[tuple[Engine, Engine, httpx.AsyncClient, httpx.AsyncClient, Tenant]]:
-    url = await postgres.create_database("forwarding_live")
+    url = await postgres.create_database(f"forwarding_live_{uuid4().hex[:8]}")
     async with AsyncExitStack() as stack:
         engines = []
         clients = []
@@ -105,3 +106,50 @@ async def test_a_call_of_node_a_is_hung_up_through_node_b(
     # an ended call is answered by any node from the store, unchanged: nothing travels
     again = await http_b.post(f"/v1.0/calls/{call_id}/hangup", headers=tenant.headers)
     assert again.json() == hung.json() and b.forwarder.forwarded == 2
+
+
+@pytest.mark.asterisk
+async def test_every_control_of_node_as_call_works_through_node_b(
+        two_nodes: tuple[Engine, Engine, httpx.AsyncClient, httpx.AsyncClient, Tenant], asterisk: Asterisk) -> None:
+    a, b, http_a, http_b, tenant = two_nodes
+    r = await http_a.post("/v1.0/calls", headers=tenant.headers, json={
+        "source": {"type": "tel", "target": "5550100"}, "destinations": [{"type": "tel", "target": "wait"}],
+        "actions": [{"type": "answer"}, {"type": "sleep", "option": {"duration": 30000}}]})
+    assert r.status_code == 200, r.text
+    call_id = r.json()["calls"][0]["id"]
+
+    async def up() -> bool:
+        got: dict[str, Any] = (await http_b.get(f"/v1.0/calls/{call_id}", headers=tenant.headers)).json()
+        return bool(got["status"] == "progressing")
+
+    await eventually(up, timeout=20, what="the call up, seen from node b")
+    url = f"/v1.0/calls/{call_id}"
+    assert b.forwarder is not None and a.forwarder is not None
+    # validation stays at node b's route: nothing travels for a bad body
+    bad = await http_b.post(f"{url}/recording_start", json={"end_of_key": "x"}, headers=tenant.headers)
+    assert bad.status_code == 400 and b.forwarder.forwarded == 0
+    steps = [("post", "hold", None), ("delete", "hold", None), ("post", "mute", {"direction": "in"}),
+             ("delete", "mute", {"direction": "in"}), ("post", "moh", None), ("delete", "moh", None),
+             ("post", "recording_start", {"duration": 30}), ("post", "recording_stop", None)]
+    views = {}
+    for method, op, body in steps:
+        answer = await http_b.request(method.upper(), f"{url}/{op}", json=body, headers=tenant.headers)
+        assert answer.status_code == 200, (method, op, answer.text)
+        assert answer.json()["id"] == call_id and answer.json()["status"] == "progressing"
+        views[method, op] = answer.json()
+    assert b.forwarder.forwarded == len(steps) and a.forwarder.requests.served == len(steps)
+    assert views["post", "mute"]["mute_direction"] == "in" and views["delete", "mute"]["mute_direction"] == ""
+    recorded = views["post", "recording_start"]["recording_ids"]
+    assert len(recorded) == 1 and views["post", "recording_start"]["recording_id"] == recorded[0]
+    # DELETE on node b: node a hangs its channel up, then the record is deleted
+    deleted = await http_b.delete(url, headers=tenant.headers)
+    assert deleted.status_code == 200, deleted.text
+    assert deleted.json()["status"] == "hangup" and deleted.json()["hangup_by"] == "local"
+    assert b.forwarder.forwarded == len(steps) + 1
+    ari = asterisk.client()
+    await ari.start()
+    try:
+        with pytest.raises(AriNotFound):
+            await ari.channels.get(call_id)
+    finally:
+        await ari.aclose()
