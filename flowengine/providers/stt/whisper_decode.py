@@ -41,19 +41,22 @@ def fits_window(audio: npt.NDArray[np.float32]) -> bool:
     return len(audio) // HOP + TAIL_FRAMES < FULL_WINDOW_FRAMES
 
 
-def decode(model: Any, audio: npt.NDArray[np.float32], *, language: str, full_window: bool) -> Decoded:
-    """`model`: a faster_whisper.WhisperModel; `audio`: float32 mono 16 kHz in [-1, 1]."""
+def decode(model: Any, audio: npt.NDArray[np.float32], *, language: str, full_window: bool,
+           beam_size: int = 1) -> Decoded:
+    """`model`: a faster_whisper.WhisperModel; `audio`: float32 mono 16 kHz in [-1, 1]; `beam_size` 1: greedy."""
     if not full_window and fits_window(audio):
-        return decode_unlooped(model, encode_window(model, audio, language), audio, language)
+        return decode_unlooped(model, encode_window(model, audio, language), audio, language, beam_size=beam_size)
     return unlooped(decode_full(model, audio, language))
 
 
-def decode_unlooped(model: Any, window: Window, audio: npt.NDArray[np.float32], language: str) -> Decoded:
+def decode_unlooped(model: Any, window: Window, audio: npt.NDArray[np.float32], language: str, *,
+                    beam_size: int = 1) -> Decoded:
     """Greedy on the short window; a loop is decoded again with repetitions penalised, then on the full window;
     what still loops keeps each repeated phrase once."""
-    result = decode_window(model, window, len(audio))
+    result = decode_window(model, window, len(audio), beam_size=beam_size)
     if looks_looped(result):
-        result = decode_window(model, window, len(audio), repetition_penalty=LOOP_REPETITION_PENALTY)
+        result = decode_window(model, window, len(audio), beam_size=beam_size,
+                               repetition_penalty=LOOP_REPETITION_PENALTY)
     if looks_looped(result):
         result = decode_full(model, audio, language)
     return unlooped(result)
@@ -124,12 +127,13 @@ def generate(model: Any, window: Window, *, suppress: list[int] | None = None, b
             for tokens, score in zip(result.sequences_ids, result.scores, strict=True)]
 
 
-def decode_window(model: Any, window: Window, audio_len: int, *, repetition_penalty: float = 1.0) -> Decoded:
-    """Greedy decoding of an encoded window; a run to the token cap is reported as a loop (window -1)."""
+def decode_window(model: Any, window: Window, audio_len: int, *, repetition_penalty: float = 1.0,
+                  beam_size: int = 1) -> Decoded:
+    """Greedy (or beam) decoding of an encoded window; a run to the token cap is reported as a loop (window -1)."""
     from faster_whisper.transcribe import get_suppressed_tokens
 
     result = model.model.generate(
-        window.encoded, [window.start], beam_size=1, max_length=len(window.start) + window.max_new,
+        window.encoded, [window.start], beam_size=beam_size, max_length=len(window.start) + window.max_new,
         repetition_penalty=repetition_penalty,
         return_scores=True, return_no_speech_prob=True, suppress_blank=True,
         suppress_tokens=list(get_suppressed_tokens(window.tokenizer, [-1]) or ()))[0]
