@@ -80,9 +80,7 @@ def raw_scores(model: Any, window: Window, audio_len: int, texts: tuple[str, ...
 
     tokenizer = window.tokenizer
     encoded = np.array(window.encoded)
-    keep = encoded.shape[1]
-    if not model.model.is_multilingual:  # Whisper base scores the right answer far lower when cut (see decisions)
-        keep = min(keep, audio_len // 320 + SCORE_TAIL_FRAMES)
+    keep = min(encoded.shape[1], audio_len // 320 + SCORE_TAIL_FRAMES)
     if keep == model.model.n_mels:  # CTranslate2 takes [batch, n_mels, n] for a spectrogram, not encoder output
         keep += 1
     batch = np.ascontiguousarray(np.repeat(encoded[:, :keep], len(texts), axis=0))
