@@ -123,6 +123,7 @@ class WhisperSTT(STTProvider):
         timeout_s: float = DEFAULT_TIMEOUT_S,
         answer_floor: float | None = None,
         prompt_question: bool = False,
+        beam_size: int = 1,
     ) -> None:
         if model and model not in MODELS:
             raise STTError(f"whisper model {model!r}: choose among {', '.join(MODELS)}, or give a model_path")
@@ -135,6 +136,7 @@ class WhisperSTT(STTProvider):
         self._timeout_s = timeout_s
         self._prompt = prompt_question  # the agent's question as Whisper's previous text (measured: see decisions)
         self._floor = answer_floor  # least score of a closed answer (None: its kind's)
+        self._beam = beam_size  # free transcript: 1 = greedy (measured: see decisions, "recogniser")
 
     def _key(self) -> tuple[str, str, int, int]:
         return (self._model_path or bundled_model_path(), self._compute_type, self._cpu_threads, self._workers)
@@ -200,10 +202,11 @@ class WhisperSTT(STTProvider):
             started = time.perf_counter()
             sink().queue_wait("stt", self.name, started - submitted)  # behind other calls' utterances
             if context == OPEN or self._full_window:
-                result = decode(engine.model, audio, language=code, full_window=self._full_window)
+                result = decode(engine.model, audio, language=code, full_window=self._full_window,
+                                beam_size=self._beam)
             else:
                 heard = decode_in_context(engine.model, audio, context, language=code, floor=self._floor,
-                                          prompt=self._prompt)
+                                          prompt=self._prompt, beam_size=self._beam)
                 result = heard.decoded
                 log.debug("whisper in context %s: %s (score %.1f)", context.expect, heard.chosen, heard.score)
             confidence = float(np.exp(result.avg_logprob)) if result.text else 0.0

@@ -15,11 +15,9 @@ from flowengine.providers.stt.whisper_decode import (
     Decoded,
     Window,
     decode,
-    decode_full,
-    decode_window,
+    decode_unlooped,
     encode_window,
     fits_window,
-    looks_looped,
 )
 
 # A sentence's score: its summed log probability over the square root of its token count (plain sums favour
@@ -41,15 +39,14 @@ class Heard:
 
 
 def decode_in_context(model: Any, audio: npt.NDArray[np.float32], context: STTContext, *, language: str,
-                      floor: float | None = None, prompt: bool = False) -> Heard:
+                      floor: float | None = None, prompt: bool = False, beam_size: int = 1) -> Heard:
     """`floor`: instead of the answer kind's own; `prompt`: the free transcript is decoded after the agent's
     question as Whisper's previous text."""
     if not fits_window(audio):
-        return Heard(decode(model, audio, language=language, full_window=False), "free", float("nan"))
+        return Heard(decode(model, audio, language=language, full_window=False, beam_size=beam_size), "free",
+                     float("nan"))
     window = encode_window(model, audio, language, context.question if prompt else "")
-    free = decode_window(model, window, len(audio))
-    if looks_looped(free):
-        free = decode_full(model, audio, language)
+    free = decode_unlooped(model, window, audio, language, beam_size=beam_size)
     answers = answers_for(context, free.text)
     if answers is None or answers.holds(free.text):
         return Heard(free, "free", float("nan"))

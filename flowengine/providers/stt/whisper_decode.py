@@ -23,6 +23,10 @@ LOOP_COMPRESSION_RATIO = 2.4  # Whisper's own threshold for repetitive output
 # Whisper's own rule for "this was not speech".
 NO_SPEECH_PROB = 0.6
 NO_SPEECH_LOGPROB = -1.0
+# A loop on the short window is decoded again on the same encoding with repeated tokens penalised (cheap: no new
+# encoding); measured on Whisper base, whose greedy decoding loops on espeak voices ("No hands, no hands, ...")
+# and whose full-window greedy fallback looped to its 448-token cap (docs/decisions.md, "recogniser").
+LOOP_REPETITION_PENALTY = 1.2
 
 
 @dataclass(frozen=True)
@@ -37,13 +41,41 @@ def fits_window(audio: npt.NDArray[np.float32]) -> bool:
     return len(audio) // HOP + TAIL_FRAMES < FULL_WINDOW_FRAMES
 
 
-def decode(model: Any, audio: npt.NDArray[np.float32], *, language: str, full_window: bool) -> Decoded:
-    """`model`: a faster_whisper.WhisperModel; `audio`: float32 mono 16 kHz in [-1, 1]."""
+def decode(model: Any, audio: npt.NDArray[np.float32], *, language: str, full_window: bool,
+           beam_size: int = 1) -> Decoded:
+    """`model`: a faster_whisper.WhisperModel; `audio`: float32 mono 16 kHz in [-1, 1]; `beam_size` 1: greedy."""
     if not full_window and fits_window(audio):
-        result = _decode_window(model, audio, language)
-        if not looks_looped(result):
-            return result
-    return decode_full(model, audio, language)
+        return decode_unlooped(model, encode_window(model, audio, language), audio, language, beam_size=beam_size)
+    return unlooped(decode_full(model, audio, language))
+
+
+def decode_unlooped(model: Any, window: Window, audio: npt.NDArray[np.float32], language: str, *,
+                    beam_size: int = 1) -> Decoded:
+    """Greedy on the short window; a loop is decoded again with repetitions penalised, then on the full window;
+    what still loops keeps each repeated phrase once."""
+    result = decode_window(model, window, len(audio), beam_size=beam_size)
+    if looks_looped(result):
+        result = decode_window(model, window, len(audio), beam_size=beam_size,
+                               repetition_penalty=LOOP_REPETITION_PENALTY)
+    if looks_looped(result):
+        result = decode_full(model, audio, language)
+    return unlooped(result)
+
+
+def unlooped(result: Decoded) -> Decoded:
+    """A transcript that still loops, with each phrase repeated in a row kept once ("No hands, no hands," -> "No hands,")."""
+    if not result.text or not looks_looped(result):
+        return result
+    phrases = [p for p in re.split(r"(?<=[.?!,])\s+", result.text) if p.strip()]
+    kept: list[str] = []
+    for phrase in phrases:
+        if not kept or _words(phrase) != _words(kept[-1]):
+            kept.append(phrase)
+    return Decoded(" ".join(kept), result.avg_logprob, result.no_speech_prob, result.window_frames)
+
+
+def _words(phrase: str) -> str:
+    return re.sub(r"[^a-z0-9' ]", "", phrase.lower()).strip()
 
 
 @dataclass(frozen=True)
@@ -95,12 +127,14 @@ def generate(model: Any, window: Window, *, suppress: list[int] | None = None, b
             for tokens, score in zip(result.sequences_ids, result.scores, strict=True)]
 
 
-def decode_window(model: Any, window: Window, audio_len: int) -> Decoded:
-    """Greedy decoding of an encoded window; a run to the token cap is reported as a loop (window -1)."""
+def decode_window(model: Any, window: Window, audio_len: int, *, repetition_penalty: float = 1.0,
+                  beam_size: int = 1) -> Decoded:
+    """Greedy (or beam) decoding of an encoded window; a run to the token cap is reported as a loop (window -1)."""
     from faster_whisper.transcribe import get_suppressed_tokens
 
     result = model.model.generate(
-        window.encoded, [window.start], beam_size=1, max_length=len(window.start) + window.max_new,
+        window.encoded, [window.start], beam_size=beam_size, max_length=len(window.start) + window.max_new,
+        repetition_penalty=repetition_penalty,
         return_scores=True, return_no_speech_prob=True, suppress_blank=True,
         suppress_tokens=list(get_suppressed_tokens(window.tokenizer, [-1]) or ()))[0]
     tokens = result.sequences_ids[0]
@@ -108,10 +142,6 @@ def decode_window(model: Any, window: Window, audio_len: int) -> Decoded:
         return Decoded("", -math.inf, 0.0, -1)  # ran to the cap: a loop; the caller re-decodes
     avg_logprob = float(result.scores[0]) * len(tokens) / (len(tokens) + 1)
     return _finish(window.tokenizer.decode(tokens).strip(), avg_logprob, float(result.no_speech_prob), window.frames)
-
-
-def _decode_window(model: Any, audio: npt.NDArray[np.float32], language: str) -> Decoded:
-    return decode_window(model, encode_window(model, audio, language), len(audio))
 
 
 def decode_full(model: Any, audio: npt.NDArray[np.float32], language: str) -> Decoded:
