@@ -71,21 +71,27 @@ async def two_nodes(asterisk: Asterisk, postgres: PostgresServer, tmp_path: Path
                      what="test channels gone")
 
 
-@pytest.mark.asterisk
-async def test_a_call_of_node_a_is_hung_up_through_node_b(
-        two_nodes: tuple[Engine, Engine, httpx.AsyncClient, httpx.AsyncClient, Tenant], asterisk: Asterisk) -> None:
-    a, b, http_a, http_b, tenant = two_nodes
+async def call_up_on_a(http_a: httpx.AsyncClient, http_b: httpx.AsyncClient, tenant: Tenant) -> str:
+    """A call dialled through node a (so node a owns it), once node b sees it up; its id."""
     r = await http_a.post("/v1.0/calls", headers=tenant.headers, json={
         "source": {"type": "tel", "target": "5550100"}, "destinations": [{"type": "tel", "target": "wait"}],
         "actions": [{"type": "answer"}, {"type": "sleep", "option": {"duration": 30000}}]})
     assert r.status_code == 200, r.text
-    call_id = r.json()["calls"][0]["id"]
+    call_id: str = r.json()["calls"][0]["id"]
 
     async def up() -> bool:
         got: dict[str, Any] = (await http_b.get(f"/v1.0/calls/{call_id}", headers=tenant.headers)).json()
         return bool(got["status"] == "progressing")
 
     await eventually(up, timeout=20, what="the call up, seen from node b")
+    return call_id
+
+
+@pytest.mark.asterisk
+async def test_a_call_of_node_a_is_hung_up_through_node_b(
+        two_nodes: tuple[Engine, Engine, httpx.AsyncClient, httpx.AsyncClient, Tenant], asterisk: Asterisk) -> None:
+    a, b, http_a, http_b, tenant = two_nodes
+    call_id = await call_up_on_a(http_a, http_b, tenant)
     ari = asterisk.client()
     await ari.start()
     try:
@@ -112,17 +118,7 @@ async def test_a_call_of_node_a_is_hung_up_through_node_b(
 async def test_every_control_of_node_as_call_works_through_node_b(
         two_nodes: tuple[Engine, Engine, httpx.AsyncClient, httpx.AsyncClient, Tenant], asterisk: Asterisk) -> None:
     a, b, http_a, http_b, tenant = two_nodes
-    r = await http_a.post("/v1.0/calls", headers=tenant.headers, json={
-        "source": {"type": "tel", "target": "5550100"}, "destinations": [{"type": "tel", "target": "wait"}],
-        "actions": [{"type": "answer"}, {"type": "sleep", "option": {"duration": 30000}}]})
-    assert r.status_code == 200, r.text
-    call_id = r.json()["calls"][0]["id"]
-
-    async def up() -> bool:
-        got: dict[str, Any] = (await http_b.get(f"/v1.0/calls/{call_id}", headers=tenant.headers)).json()
-        return bool(got["status"] == "progressing")
-
-    await eventually(up, timeout=20, what="the call up, seen from node b")
+    call_id = await call_up_on_a(http_a, http_b, tenant)
     url = f"/v1.0/calls/{call_id}"
     assert b.forwarder is not None and a.forwarder is not None
     # validation stays at node b's route: nothing travels for a bad body
