@@ -18,6 +18,7 @@ _NAME_LEADS = ("My name is", "It's", "This is")
 _YES_NO_WORDS = frozenset(("yes", "yeah", "yep", "no", "nope", "correct", "sure"))
 _PLAIN_ANSWER = _YES_NO_WORDS | {"please", "thanks", "thank", "you", "that's", "that", "is", "right", "wrong", "it",
                                  *(d.lower() for d in DAYS)}
+INCOMPLETE_LEAD = 2.0  # measured (docs/decisions.md): "My name is" alone wins by 4.4-7.0, a whole name loses it by >= -0.3
 MIN_NAMES_FOR_LEAD = 5  # with fewer names on file, being ahead of the others says little
 _WORD = re.compile(r"[a-z']+|\d+")
 _DIGIT_HOURS = {str(i): word for i, word in enumerate(HOURS, 1)}
@@ -35,6 +36,10 @@ class Answers:
     refine_power: float = 0.75  # the second round's: its sentences share their start and differ in the ending
     floor: float = -9.0  # the least score that replaces the free transcript (whisper_context)
     lead: float | None = None  # ... or, below the floor, the least lead of the best over any other value
+    # The answer's opening said alone and ended ("My name is."): the caller has not said the value yet (a pause
+    # mid-answer). Scored beside the answers; when one of these wins by INCOMPLETE_LEAD, no value is forced. Names
+    # only: tiny.en's prior for a bare "Next." beats "Next Tuesday." even where Tuesday was said (measured).
+    incomplete: tuple[str, ...] = ()
 
     def value_of(self, text: str) -> str:
         """Which value a candidate sentence holds ("" when none of them)."""
@@ -81,5 +86,6 @@ def answers_for(context: STTContext, heard: str = "") -> Answers | None:
         # of every other name on file is taken even below it (measured: "Alex" heard as "Malik" scores -17
         # while no other name comes within 4)
         return Answers("name", tuple(f"{lead.strip()} {name}.".strip() for lead in leads for name in names),
-                       tuple(n.lower() for n in names), floor=-12.0, lead=4.0 if len(names) >= MIN_NAMES_FOR_LEAD else None)
+                       tuple(n.lower() for n in names), floor=-12.0, lead=4.0 if len(names) >= MIN_NAMES_FOR_LEAD else None,
+                       incomplete=tuple(f"{lead}." for lead in _NAME_LEADS))
     return None

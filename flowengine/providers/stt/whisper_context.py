@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from flowengine.providers.stt.answers import answers_for
+from flowengine.providers.stt.answers import INCOMPLETE_LEAD, answers_for
 from flowengine.providers.stt.base import STTContext
 from flowengine.providers.stt.whisper_decode import (
     Decoded,
@@ -50,7 +50,14 @@ def decode_in_context(model: Any, audio: npt.NDArray[np.float32], context: STTCo
     answers = answers_for(context, free.text)
     if answers is None or answers.holds(free.text):
         return Heard(free, "free", float("nan"))
-    scored = sorted(score(model, window, len(audio), answers.first, answers.length_power), key=lambda pair: -pair[1])
+    every = score(model, window, len(audio), answers.first + answers.incomplete, answers.length_power)
+    scored = sorted(every[:len(answers.first)], key=lambda pair: -pair[1])
+    unfinished = max(every[len(answers.first):], key=lambda pair: pair[1], default=None)
+    if unfinished is not None and unfinished[1] - scored[0][1] >= INCOMPLETE_LEAD:
+        # "My name is | ..." heard before the pause: the opening alone, not a value forced onto it (which would
+        # also end the turn as a complete answer); the turn-taking then waits for the rest
+        said = unfinished[0].rstrip(".")
+        return Heard(Decoded(said, unfinished[1], free.no_speech_prob, window.frames), "incomplete", unfinished[1])
     refined = answers.then(tuple(text for text, _ in scored[:REFINE_BEST]))
     if refined:  # the ending chosen among sentences that share their start; the floor kept on its own scale
         sums = raw_scores(model, window, len(audio), refined)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from flowengine.bench.corpus import VOICES, Line, over_the_line, render
+from flowengine.bench.corpus import PATIENTS_ON_FILE, VOICES, Line, over_the_line, render
 from flowengine.providers.llm.textnorm import normalise
 from flowengine.providers.stt.base import OPEN, STTContext
 from flowengine.providers.stt.whisper import WhisperSTT
@@ -55,3 +55,21 @@ async def test_a_no_with_a_day_at_the_confirmation_keeps_the_day(stt: WhisperSTT
     pcm = heard_line("No, Wednesday.", voice)
     asked = await stt.transcribe_in_context(pcm, STTContext("yes_no", question="Shall I book it?"))
     assert normalise(asked.text) == "no wednesday"
+
+
+@pytest.mark.parametrize(("said", "expect"), [("My name is", "name"), ("This is", "name")])
+async def test_an_answer_cut_at_a_pause_before_its_value_is_not_given_one(stt: WhisperSTT, said: str,
+                                                                          expect: str) -> None:
+    # "My name is | Sam Taylor.": the part before the pause was forced into a name on file (a wrong one) and,
+    # being a whole answer, ended the turn; the opening alone now wins and the turn waits for the rest
+    context = STTContext(expect, hints=PATIENTS_ON_FILE if expect == "name" else (), question="?")
+    for voice in ("us-male", "gb-female-fast", "caribbean"):
+        asked = await stt.transcribe_in_context(heard_line(said, voice), context)
+        assert normalise(asked.text) == normalise(said), voice
+
+
+@pytest.mark.parametrize("voice", ["us-male", "caribbean"])
+async def test_the_whole_name_still_wins_over_its_opening(stt: WhisperSTT, voice: str) -> None:
+    pcm = heard_line("My name is Sam Taylor.", voice)  # caribbean's free transcript: "My name is Hampie"
+    asked = await stt.transcribe_in_context(pcm, STTContext("name", hints=PATIENTS_ON_FILE, question="Your name?"))
+    assert normalise(asked.text) == "my name is sam taylor"
