@@ -48,7 +48,7 @@ async def replay(stt: STTProvider, dialog: Dialog, dialogue: Dialogue, voice: Vo
     first_wrong = ""
     for line in dialogue.lines:
         pcm = over_the_line(render(line, voice, snr))
-        ctx = expectation(agent, hints=names) if context else OPEN
+        ctx = expectation(agent, hints=names, requests=dialog.requests) if context else OPEN
         cpu = time.process_time()
         heard = (await stt.transcribe_in_context(pcm, ctx)).text
         cell.cpu_ms.append((time.process_time() - cpu) * 1000)

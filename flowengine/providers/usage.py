@@ -129,6 +129,9 @@ class MeteredLLM(LLMProvider):
     def __repr__(self) -> str:
         return f"Metered({self.inner!r})"
 
+    def request_phrases(self) -> tuple[tuple[str, str], ...]:
+        return self.inner.request_phrases()
+
     async def stream(self, messages: list[ChatMessage], *, tools: list[ToolSpec] | None = None,
                      temperature: float | None = None, max_tokens: int | None = None) -> AsyncIterator[LLMEvent]:
         reported: Usage | None = None

@@ -201,3 +201,10 @@ async def test_an_opening_value_starts_the_one_request_that_needs_it_and_thats_r
     await caller.turn("At eleven a.m.")
     assert await caller.turn("Jordan Lee.") == "So that is Monday at 11 am for Jordan Lee. Shall I book it?"
     assert (await caller.turn("That's right.")).startswith("You are booked for Monday at 11 am.")
+
+
+def test_the_requests_a_recogniser_may_score_are_the_intents_examples_as_sentences() -> None:
+    phrases = RulesLLM(model="appointments").request_phrases()
+    assert ("book", "Can I make an appointment?") in phrases and ("hours", "What are your opening hours?") in phrases
+    assert all(len(sentence.split()) >= 3 for _, sentence in phrases)  # "hi", "bye": prefixes of anything
+    assert not {"affirm", "deny"} & {what for what, _ in phrases}  # answers, not requests

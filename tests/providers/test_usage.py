@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from flowengine.providers.llm.rules import RulesLLM
 from flowengine.providers.stt.base import STTContext, STTProvider, Transcript
 from flowengine.providers.usage import UsageMeter
 
@@ -26,3 +27,9 @@ async def test_a_metered_recogniser_is_given_the_context_and_counts_it() -> None
     assert (await stt.transcribe_in_context(pcm, STTContext("day"))).text == "in context: day"
     assert (await stt.transcribe(pcm)).text == "plain"
     assert meter.report.stt.requests == 2 and meter.report.stt.seconds == 2.0
+
+
+def test_a_metered_dialog_still_offers_its_requests_to_the_recogniser() -> None:
+    rules = RulesLLM(model="appointments")
+    metered = UsageMeter().llm(rules)
+    assert metered.request_phrases() == rules.request_phrases() != ()

@@ -27,18 +27,21 @@ _KINDS: tuple[tuple[Expect, re.Pattern[str]], ...] = (
 _SENTENCE = re.compile(r"[^.?!]+[.?!]?")
 
 
-def expectation(question: str, *, hints: tuple[str, ...] = ()) -> STTContext:
-    """The context for the answer to `question` (the agent's last message); OPEN when it asks nothing in
-    particular. `hints`: words the answer may hold (names on file), passed on for name questions."""
+def expectation(question: str, *, hints: tuple[str, ...] = (),
+                requests: tuple[tuple[str, str], ...] = ()) -> STTContext:
+    """The context for the answer to `question` (the agent's last message); open when it asks nothing in
+    particular. `hints`: words the answer may hold (names on file), passed on for name questions; `requests`: what
+    the dialog understands when the question is open (LLMProvider.request_phrases)."""
     asked = asking(question)
     if not asked:
-        return OPEN
+        return STTContext(requests=requests) if requests else OPEN
     for kind, pattern in _KINDS:
         if kind == "yes_no" and " or " in asked:
             continue  # "Would you prefer the morning or the afternoon?" asks for one of them
         if pattern.search(asked):
-            return STTContext(kind, hints if kind == "name" else (), question.strip())
-    return STTContext("open", (), question.strip())
+            return STTContext(kind, hints if kind == "name" else (), question.strip(),
+                              requests if kind == "open" else ())
+    return STTContext("open", (), question.strip(), requests)
 
 
 def last_question(messages: Sequence[ChatMessage]) -> str:

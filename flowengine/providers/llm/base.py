@@ -106,6 +106,12 @@ class LLMProvider(abc.ABC):
     ) -> AsyncIterator[LLMEvent]:
         """One assistant turn. Cancelling the iteration aborts the request."""
 
+    def request_phrases(self) -> tuple[tuple[str, str], ...]:
+        """The requests this model understands, as a caller says them: (what it is, a sentence). An open question's
+        grammar for a recogniser that scores sentences (providers/stt/answers.py); empty for a language model,
+        which understands anything said."""
+        return ()
+
     async def aclose(self) -> None:
         return None
 

@@ -9,6 +9,18 @@ from typing import Any
 from flowengine.providers.llm.ruleset import TEMPLATE_NAME, Intent, RuleSet
 from flowengine.providers.llm.textnorm import tokens
 
+# A request a recogniser scores as a whole sentence (LLMProvider.request_phrases): shorter examples ("hi", "bye") are
+# prefixes of too many sentences and win on any that starts with them (measured, docs/decisions.md)
+MIN_REQUEST_WORDS = 3
+_QUESTION_WORDS = frozenset(("can", "could", "may", "what", "when", "where", "are", "is", "do", "does", "will", "would"))
+
+
+def _sentence(example: str) -> str:
+    """An intent example ("can I make an appointment") as a caller says it: "Can I make an appointment?"."""
+    text = example.strip()
+    mark = "?" if text.split()[0].lower() in _QUESTION_WORDS else "."
+    return text[:1].upper() + text[1:] + mark
+
 
 @dataclass(frozen=True)
 class State:
@@ -34,6 +46,8 @@ class Dialog:
         self._answers = {name: re.compile(s.when_asked) for name, s in rules.slots.items() if s.when_asked}
         self._patterns = [(i, [re.compile(p) for p in i.patterns]) for i in rules.intents]
         self._examples = [(i, [frozenset(tokens(e)) for e in i.examples]) for i in rules.intents]
+        self.requests = tuple((i.name, _sentence(e)) for i in rules.intents if i.answers is None
+                              for e in i.examples if len(e.split()) >= MIN_REQUEST_WORDS)
 
     def greeting(self) -> str:
         return self.render(self.rules.greeting, {})

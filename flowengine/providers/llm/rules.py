@@ -43,6 +43,9 @@ class RulesLLM(LLMProvider):
     def __repr__(self) -> str:
         return f"RulesLLM({self.rules.name or self.model}, {len(self.rules.intents)} intents)"
 
+    def request_phrases(self) -> tuple[tuple[str, str], ...]:
+        return self.dialog.requests
+
     def respond(self, messages: list[ChatMessage]) -> Turn:
         """What the engine says (and does) after `messages`; empty when it has nothing to add."""
         last = messages[-1] if messages else None

@@ -19,8 +19,15 @@ _YES_NO_WORDS = frozenset(("yes", "yeah", "yep", "no", "nope", "correct", "sure"
 _PLAIN_ANSWER = _YES_NO_WORDS | {"please", "thanks", "thank", "you", "that's", "that", "is", "right", "wrong", "it",
                                  *(d.lower() for d in DAYS)}
 INCOMPLETE_LEAD = 2.0  # measured (docs/decisions.md): "My name is" alone wins by 4.4-7.0, a whole name loses it by >= -0.3
-MIN_NAMES_FOR_LEAD = 5  # with fewer names on file, being ahead of the others says little
+MIN_NAMES_FOR_LEAD = 5
+# An open question's requests (STTContext.requests): a request replaces the free transcript only when it scores
+# >= REQUEST_FLOOR and leads every other request by REQUEST_LEAD (measured on the corpus openings: said requests
+# score -2.7..-6.1 leading by 2.7-6.7; names, days, times and goodbyes score <= -8.2)
+REQUEST_FLOOR = -7.0
+REQUEST_LEAD = 2.5
+REQUEST_EXTRA_WORDS = 3  # with fewer names on file, being ahead of the others says little
 _WORD = re.compile(r"[a-z']+|\d+")
+_VALUE_WORDS = frozenset((*(d.lower() for d in _DAY_VALUES), *HOURS, "noon", "midday"))
 _DIGIT_HOURS = {str(i): word for i, word in enumerate(HOURS, 1)}
 
 
@@ -40,9 +47,13 @@ class Answers:
     # mid-answer). Scored beside the answers; when one of these wins by INCOMPLETE_LEAD, no value is forced. Names
     # only: tiny.en's prior for a bare "Next." beats "Next Tuesday." even where Tuesday was said (measured).
     incomplete: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()  # per sentence of `first`, the value it stands for (a request's intent)
+    needs_lead: bool = False  # the best must clear the floor *and* lead every other value by `lead`
 
     def value_of(self, text: str) -> str:
         """Which value a candidate sentence holds ("" when none of them)."""
+        if self.labels:
+            return self.labels[self.first.index(text)] if text in self.first else ""
         said = f" {' '.join(_WORD.findall(text.lower()))} "
         return next((v for v in self.values if f" {v} " in said), "")
 
@@ -50,6 +61,10 @@ class Answers:
         said = [_DIGIT_HOURS.get(w, w) for w in _WORD.findall(text.lower())]
         if self.kind == "yes_no":  # "No, when?" holds a no, but also a word that may be a misheard correction
             return bool(said) and said[0] in _YES_NO_WORDS and all(w in _PLAIN_ANSWER for w in said)
+        if self.kind == "request":  # it says more than a request: a value the dialog can use, or a longer story
+            longest = max(len(_WORD.findall(s.lower())) for s in self.first)
+            return len(said) > longest + REQUEST_EXTRA_WORDS or any(
+                w.isdigit() or w in _VALUE_WORDS for w in said)
         joined = f" {' '.join(said)} "
         return any(f" {v} " in joined for v in self.values)
 
@@ -78,6 +93,9 @@ def answers_for(context: STTContext, heard: str = "") -> Answers | None:
         # measured: at 0.5 a bare "No." outscores "No, Wednesday." too often; within the no's, a power of 1.25
         # finds 20 of 24 corrections (1.0: 14, 1.5: 17) and keeps 24 of 24 plain no's (docs/decisions.md)
         return Answers("yes_no", (*_YES, *_NO, *_CORRECTIONS), (), length_power=0.75, refine_power=1.25)
+    if context.expect == "open" and context.requests:
+        return Answers("request", tuple(sentence for _, sentence in context.requests), (), floor=REQUEST_FLOOR,
+                       lead=REQUEST_LEAD, labels=tuple(what for what, _ in context.requests), needs_lead=True)
     if context.expect == "name" and context.hints:
         opening = heard.lower().lstrip()
         leads = [lead for lead in _NAME_LEADS if opening.startswith(lead.lower())] or ["", "My name is "]

@@ -38,6 +38,9 @@ class STTContext:
     expect: Expect = "open"
     hints: tuple[str, ...] = ()
     question: str = ""  # the agent's last words, as asked
+    # an open question's grammar: the requests the dialog understands, (what it is, a sentence); empty for a
+    # language model (LLMProvider.request_phrases)
+    requests: tuple[tuple[str, str], ...] = ()
 
 
 OPEN = STTContext()

@@ -68,7 +68,8 @@ def decode_in_context(model: Any, audio: npt.NDArray[np.float32], context: STTCo
     value = answers.value_of(best)
     runner_up = next((sc for text, sc in scored[1:] if answers.value_of(text) != value), float("-inf"))
     far_ahead = answers.lead is not None and best_score - runner_up >= answers.lead
-    if best_score < (answers.floor if floor is None else floor) and not far_ahead:
+    likely = best_score >= (answers.floor if floor is None else floor)
+    if not (likely and far_ahead if answers.needs_lead else likely or far_ahead):
         return Heard(free, "free", best_score)
     return Heard(Decoded(best, best_score, free.no_speech_prob, window.frames), "answer", best_score)
 

@@ -5,6 +5,7 @@ import pytest
 
 from flowengine.ai.voice.expectation import asking, expectation, last_question
 from flowengine.providers.llm.base import ChatMessage, ToolCall
+from flowengine.providers.stt.base import OPEN
 
 
 @pytest.mark.parametrize(("question", "kind"), [
@@ -58,3 +59,11 @@ def test_the_last_question_is_the_agents_words_after_the_callers_last_turn() -> 
 def test_the_asking_sentence_of_a_reply_is_the_one_answered() -> None:
     assert asking("Which day? Actually, what time suits you? We are busy.") == "actually, what time suits you?"
     assert asking("We are open until six.") == "we are open until six."
+
+
+def test_the_dialogs_requests_go_only_with_open_questions() -> None:
+    requests = (("book", "I would like to book an appointment."),)
+    assert expectation("How can I help?", requests=requests).requests == requests
+    assert expectation("", requests=requests).requests == requests  # the caller spoke first
+    assert expectation("Which day would you like?", requests=requests).requests == ()
+    assert expectation("") == OPEN

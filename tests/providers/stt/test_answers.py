@@ -56,3 +56,16 @@ def test_a_name_far_ahead_counts_only_among_enough_names() -> None:
     assert few is not None and few.lead is None and few.floor == -12.0
     assert many is not None and many.lead == 4.0
     assert many.value_of("My name is Di Ross.") == "di ross" and many.value_of("Di.") == ""
+
+
+def test_an_open_question_scores_the_dialogs_requests_unless_more_was_said() -> None:
+    requests = (("book", "I would like to book an appointment."), ("hours", "What are your opening hours?"),
+                ("book", "Can I make an appointment?"))
+    answers = answers_for(STTContext("open", requests=requests), "I will like to do a more important moment.")
+    assert answers is not None and answers.kind == "request" and answers.needs_lead
+    assert answers.first == tuple(sentence for _, sentence in requests)
+    assert answers.value_of("Can I make an appointment?") == "book" and answers.value_of("Hello.") == ""
+    assert not answers.holds("I will like to do a more important moment.")
+    assert answers.holds("Can I come in on Tuesday?") and answers.holds("At 10 please")  # values the dialog uses
+    assert answers.holds("I was wondering whether you could tell me if the practice takes new patients at all")
+    assert answers_for(STTContext("open")) is None  # a language model: anything may be said

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from flowengine.bench.corpus import PATIENTS_ON_FILE, VOICES, Line, over_the_line, render
+from flowengine.providers.llm.rules import RulesLLM
 from flowengine.providers.llm.textnorm import normalise
 from flowengine.providers.stt.base import OPEN, STTContext
 from flowengine.providers.stt.whisper import WhisperSTT
@@ -73,3 +74,16 @@ async def test_the_whole_name_still_wins_over_its_opening(stt: WhisperSTT, voice
     pcm = heard_line("My name is Sam Taylor.", voice)  # caribbean's free transcript: "My name is Hampie"
     asked = await stt.transcribe_in_context(pcm, STTContext("name", hints=PATIENTS_ON_FILE, question="Your name?"))
     assert normalise(asked.text) == "my name is sam taylor"
+
+
+async def test_a_misheard_request_is_heard_as_the_dialogs_request_and_nothing_else_is() -> None:
+    provider = WhisperSTT()  # the demo receptionist's requests, from its rule set
+    rules = RulesLLM(model="appointments").request_phrases()
+    opening = STTContext("open", question="How can I help?", requests=rules)
+    for voice in ("gb-male-slow", "scottish"):  # free: "I will like to do a more important moment.", "..., we can
+        pcm = heard_line("Hi, I would like to book an appointment.", voice)  # avoid the tournament."
+        assert "book" not in normalise((await provider.transcribe(pcm)).text).split()
+        assert (await provider.transcribe_in_context(pcm, opening)).text == "I would like to book an appointment."
+    for said in ("My name is Alex Morgan.", "Next Tuesday please.", "Yes please."):  # not requests: as heard
+        pcm = heard_line(said, "us-female")
+        assert (await provider.transcribe_in_context(pcm, opening)).text == (await provider.transcribe(pcm)).text
