@@ -25,7 +25,7 @@ MIN_NAMES_FOR_LEAD = 5
 # score -2.7..-6.1 leading by 2.7-6.7; names, days, times and goodbyes score <= -8.2)
 REQUEST_FLOOR = -7.0
 REQUEST_LEAD = 2.5
-REQUEST_EXTRA_WORDS = 3  # with fewer names on file, being ahead of the others says little
+REQUEST_LENGTH_FACTOR = 2  # a transcript over twice the longest request tells more than a request  # with fewer names on file, being ahead of the others says little
 _WORD = re.compile(r"[a-z']+|\d+")
 _VALUE_WORDS = frozenset((*(d.lower() for d in _DAY_VALUES), *HOURS, "noon", "midday"))
 _DIGIT_HOURS = {str(i): word for i, word in enumerate(HOURS, 1)}
@@ -48,6 +48,7 @@ class Answers:
     # only: tiny.en's prior for a bare "Next." beats "Next Tuesday." even where Tuesday was said (measured).
     incomplete: tuple[str, ...] = ()
     labels: tuple[str, ...] = ()  # per sentence of `first`, the value it stands for (a request's intent)
+    open_tails: frozenset[str] = frozenset()  # a transcript ending on one of these ("next", "at") is unfinished
     needs_lead: bool = False  # the best must clear the floor *and* lead every other value by `lead`
 
     def value_of(self, text: str) -> str:
@@ -63,10 +64,16 @@ class Answers:
             return bool(said) and said[0] in _YES_NO_WORDS and all(w in _PLAIN_ANSWER for w in said)
         if self.kind == "request":  # it says more than a request: a value the dialog can use, or a longer story
             longest = max(len(_WORD.findall(s.lower())) for s in self.first)
-            return len(said) > longest + REQUEST_EXTRA_WORDS or any(
+            return len(said) > REQUEST_LENGTH_FACTOR * longest or any(
                 w.isdigit() or w in _VALUE_WORDS for w in said)
         joined = f" {' '.join(said)} "
         return any(f" {v} " in joined for v in self.values)
+
+    def unfinished(self, text: str) -> bool:
+        """The transcript stops at an answer's opening ("Next", "my name is"): the value may follow after a pause,
+        so none is forced onto it (the turn judge waits for the rest)."""
+        said = _WORD.findall(text.lower())
+        return bool(said) and said[-1] in self.open_tails
 
     def then(self, best: tuple[str, ...]) -> tuple[str, ...]:
         """The sentences scored next, given the first round's best few: a time's endings ("in the morning"); after
@@ -85,10 +92,10 @@ def answers_for(context: STTContext, heard: str = "") -> Answers | None:
         # the first round scores openings ("Next Tuesday"), not whole sentences: the words after the value
         # would only add their own doubt to every candidate alike
         return Answers("day", tuple(f"{lead}{day}" for lead in ("", "On ", "Next ") for day in _DAY_VALUES),
-                       tuple(d.lower() for d in _DAY_VALUES))
+                       tuple(d.lower() for d in _DAY_VALUES), open_tails=frozenset(("next", "on")))
     if context.expect == "time":
         return Answers("time", tuple(f"{lead}{hour}" for lead in ("At ", "") for hour in (*HOURS, "noon")),
-                       (*HOURS, "noon", "midday"))
+                       (*HOURS, "noon", "midday"), open_tails=frozenset(("at",)))
     if context.expect == "yes_no":
         # measured: at 0.5 a bare "No." outscores "No, Wednesday." too often; within the no's, a power of 1.25
         # finds 20 of 24 corrections (1.0: 14, 1.5: 17) and keeps 24 of 24 plain no's (docs/decisions.md)
@@ -105,5 +112,5 @@ def answers_for(context: STTContext, heard: str = "") -> Answers | None:
         # while no other name comes within 4)
         return Answers("name", tuple(f"{lead.strip()} {name}.".strip() for lead in leads for name in names),
                        tuple(n.lower() for n in names), floor=-12.0, lead=4.0 if len(names) >= MIN_NAMES_FOR_LEAD else None,
-                       incomplete=tuple(f"{lead}." for lead in _NAME_LEADS))
+                       incomplete=tuple(f"{lead}." for lead in _NAME_LEADS), open_tails=frozenset(("is", "my")))
     return None

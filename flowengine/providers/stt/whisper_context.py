@@ -48,7 +48,7 @@ def decode_in_context(model: Any, audio: npt.NDArray[np.float32], context: STTCo
     window = encode_window(model, audio, language, context.question if prompt else "")
     free = decode_unlooped(model, window, audio, language, beam_size=beam_size)
     answers = answers_for(context, free.text)
-    if answers is None or answers.holds(free.text):
+    if answers is None or answers.holds(free.text) or answers.unfinished(free.text):
         return Heard(free, "free", float("nan"))
     every = score(model, window, len(audio), answers.first + answers.incomplete, answers.length_power)
     scored = sorted(every[:len(answers.first)], key=lambda pair: -pair[1])

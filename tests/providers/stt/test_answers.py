@@ -67,5 +67,14 @@ def test_an_open_question_scores_the_dialogs_requests_unless_more_was_said() -> 
     assert answers.value_of("Can I make an appointment?") == "book" and answers.value_of("Hello.") == ""
     assert not answers.holds("I will like to do a more important moment.")
     assert answers.holds("Can I come in on Tuesday?") and answers.holds("At 10 please")  # values the dialog uses
-    assert answers.holds("I was wondering whether you could tell me if the practice takes new patients at all")
+    assert answers.holds("I was wondering whether you could tell me if the practice takes new patients at all or not")
     assert answers_for(STTContext("open")) is None  # a language model: anything may be said
+
+
+def test_a_transcript_stopping_at_an_answers_opening_is_unfinished() -> None:
+    day, time = answers_for(STTContext("day")), answers_for(STTContext("time"))
+    name = answers_for(STTContext("name", ("Alex Morgan",)), "My name is")
+    assert day is not None and time is not None and name is not None
+    assert day.unfinished("Next.") and day.unfinished("on") and not day.unfinished("Next Tuesday")
+    assert time.unfinished("At") and not time.unfinished("At ten")
+    assert name.unfinished("My name is...") and not name.unfinished("My name is Alex Morgan.")
