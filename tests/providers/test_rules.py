@@ -194,6 +194,18 @@ async def test_a_no_with_a_new_value_corrects_it_and_asks_only_what_is_left() ->
     assert (args["appointment_day"], args["appointment_time"]) == ("Wednesday", "11 am")
 
 
+async def test_a_no_with_a_new_time_keeps_the_day_asked_before_it() -> None:
+    caller = Caller(create_llm("rules.appointments"))
+    await caller.turn("I would like to book an appointment.")
+    await caller.turn("Next Tuesday.")
+    await caller.turn("At five in the morning.")  # "ten", misheard
+    assert await caller.turn("My name is Alex Morgan.") == (
+        "So that is Tuesday at 5 in the morning for Alex Morgan. Shall I book it?")
+    assert await caller.turn("No, at ten in the morning.") == (
+        "So that is Tuesday at 10 in the morning for Alex Morgan. Shall I book it?")
+    assert await caller.turn("No.") == "No problem. Which day would you prefer?"  # a plain no asks again
+
+
 async def test_an_opening_value_starts_the_one_request_that_needs_it_and_thats_right_confirms() -> None:
     caller = Caller(create_llm("rules.appointments"))
     assert "did not catch" in await caller.turn("I will complete.")  # the request itself misheard

@@ -68,8 +68,12 @@ class Dialog:
             if intent and intent.answers == "yes":
                 return self._complete(state, pending)
             if intent and intent.answers == "no":
-                # "No, Wednesday": the value said with the no replaces the old one and is not asked again
-                forget = set(pending.requires if pending.reask is None else pending.reask) - set(heard)
+                # "No, Wednesday": the value said with the no replaces the old one and is not asked again; what
+                # is asked after it may depend on it (the time on another day) and is asked again, what is asked
+                # before it stands ("No, at ten" keeps the day)
+                reask = pending.requires if pending.reask is None else pending.reask
+                said = [pending.requires.index(s) for s in heard if s in pending.requires]
+                forget = {s for s in reask if s not in heard and (not said or pending.requires.index(s) > min(said))}
                 slots = {k: v for k, v in state.slots.items() if k not in forget}
                 state = State(slots, pending.name, False)
                 if pending.on_no and not heard:
