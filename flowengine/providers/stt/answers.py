@@ -13,7 +13,8 @@ _DAY_VALUES = (*DAYS, "today", "tomorrow")
 _TIME_TAILS = ("in the morning", "in the afternoon", "in the evening", "a.m.", "p.m.", "AM", "PM", "o'clock")
 _YES = ("Yes.", "Yes please.", "Yes, that's right.", "Yeah.", "That's right.", "Correct.", "Sure.")
 _NO = ("No.", "No thanks.", "No, that's wrong.")
-_CORRECTIONS = tuple(f"No, {day}." for day in DAYS)
+_READ_BACK_HOUR = re.compile(r"\bat (\d{1,2})(?::\d\d)?(?: (in the morning|in the afternoon|in the evening|am|pm|oclock))?\b")
+_SPOKEN_TAIL = {"am": "a.m.", "pm": "p.m.", "oclock": "o'clock"}
 _NAME_LEADS = ("My name is", "It's", "This is")
 _YES_NO_WORDS = frozenset(("yes", "yeah", "yep", "no", "nope", "correct", "sure"))
 _PLAIN_ANSWER = _YES_NO_WORDS | {"please", "thanks", "thank", "you", "that's", "that", "is", "right", "wrong", "it",
@@ -49,6 +50,7 @@ class Answers:
     incomplete: tuple[str, ...] = ()
     labels: tuple[str, ...] = ()  # per sentence of `first`, the value it stands for (a request's intent)
     open_tails: frozenset[str] = frozenset()  # a transcript ending on one of these ("next", "at") is unfinished
+    corrections: tuple[str, ...] = ()  # yes/no: a no with what is right instead ("No, Wednesday.", "No, at ten.")
     needs_lead: bool = False  # the best must clear the floor *and* lead every other value by `lead`
 
     def value_of(self, text: str) -> str:
@@ -79,10 +81,25 @@ class Answers:
         """The sentences scored next, given the first round's best few: a time's endings ("in the morning"); after
         a no, whether a new day came with it ("No, Wednesday.")."""
         if self.kind == "yes_no":
-            return (*_NO, *_CORRECTIONS) if best and best[0].startswith("No") else ()
+            return (*_NO, *self.corrections) if best and best[0].startswith("No") else ()
         if self.kind != "time":
             return ()
         return tuple(f"{stem}{tail}".rstrip(".") + "." for stem in best for tail in ("", *(" " + t for t in _TIME_TAILS)))
+
+
+def corrections(question: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A no with what is right instead, for the confirmation `question` ("So that is Tuesday at 5 in the morning
+    ... Shall I book it?"): the other days ("No, Wednesday."), and the other hours, bare and with the part of the
+    day read back ("No, at ten.", "No, at ten in the morning."). What was read back is left out: nobody corrects a
+    value to itself, and the hour misheard is the likeliest to be misheard again."""
+    words = f" {question.lower()} "
+    days = tuple(f"No, {day}." for day in DAYS if f" {day.lower()}" not in words)
+    read = _READ_BACK_HOUR.search(question.lower())
+    said_hour = HOURS[int(read.group(1)) - 1] if read and 1 <= int(read.group(1)) <= len(HOURS) else ""
+    tail = _SPOKEN_TAIL.get(read.group(2), read.group(2)) if read and read.group(2) else ""
+    hours = [hour for hour in HOURS if hour != said_hour]
+    times = tuple(f"No, at {hour}." for hour in hours) + (tuple(f"No, at {hour} {tail}".rstrip(".") + "." for hour in hours) if tail else ())
+    return days, times
 
 
 def answers_for(context: STTContext, heard: str = "") -> Answers | None:
@@ -99,7 +116,9 @@ def answers_for(context: STTContext, heard: str = "") -> Answers | None:
     if context.expect == "yes_no":
         # measured: at 0.5 a bare "No." outscores "No, Wednesday." too often; within the no's, a power of 1.25
         # finds 20 of 24 corrections (1.0: 14, 1.5: 17) and keeps 24 of 24 plain no's (docs/decisions.md)
-        return Answers("yes_no", (*_YES, *_NO, *_CORRECTIONS), (), length_power=0.75, refine_power=1.25)
+        days, times = corrections(context.question)
+        return Answers("yes_no", (*_YES, *_NO, *days), (), length_power=0.75, refine_power=1.25,
+                       corrections=(*days, *times))
     if context.expect == "open" and context.requests:
         return Answers("request", tuple(sentence for _, sentence in context.requests), (), floor=REQUEST_FLOOR,
                        lead=REQUEST_LEAD, labels=tuple(what for what, _ in context.requests), needs_lead=True)

@@ -78,3 +78,15 @@ def test_a_transcript_stopping_at_an_answers_opening_is_unfinished() -> None:
     assert day.unfinished("Next.") and day.unfinished("on") and not day.unfinished("Next Tuesday")
     assert time.unfinished("At") and not time.unfinished("At ten")
     assert name.unfinished("My name is...") and not name.unfinished("My name is Alex Morgan.")
+
+
+def test_a_confirmation_scores_the_other_days_and_hours_than_those_read_back() -> None:
+    question = "So that is Tuesday at 5 in the morning for Alex Morgan. Shall I book it?"
+    answers = answers_for(STTContext("yes_no", question=question))
+    assert answers is not None
+    assert "No, Wednesday." in answers.first and "No, Tuesday." not in answers.first
+    then = answers.then(("No.",))
+    assert {"No, at ten.", "No, at ten in the morning.", "No, Wednesday."} <= set(then)
+    assert not any("five" in s or "Tuesday" in s for s in then)  # nobody corrects a value to itself
+    assert "No, at eleven a.m." in answers_for(STTContext("yes_no", question="... at 9 am. Shall I?")).then(("No.",))
+    assert answers.then(("Yes.",)) == ()

@@ -94,3 +94,13 @@ async def test_a_day_cut_after_next_is_not_forced_into_today(stt: WhisperSTT) ->
     for voice in ("us-female", "gb-female-fast", "caribbean"):  # whose free transcript of it is "next"
         asked = await stt.transcribe_in_context(heard_line("Next", voice), STTContext("day", question="Which day?"))
         assert normalise(asked.text) == "next", voice
+
+
+@pytest.mark.parametrize(("voice", "misheard"), [("us-male-slow", 5), ("gb-male-slow", 4), ("us-female", 5)])
+async def test_a_time_corrected_at_the_confirmation_is_not_the_one_misheard_before(stt: WhisperSTT, voice: str,
+                                                                                   misheard: int) -> None:
+    # the hour these voices' "At ten in the morning." was heard as, read back; the correction is heard right
+    question = f"So that is Tuesday at {misheard} in the morning for Alex Morgan. Shall I book it?"
+    asked = await stt.transcribe_in_context(heard_line("No, at ten in the morning.", voice),
+                                            STTContext("yes_no", question=question))
+    assert normalise(asked.text) == "no at 10 in the morning"
