@@ -10,7 +10,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flowengine.ai.voice.expectation import expectation
-from flowengine.bench.corpus import DIALOGUES, PATIENTS_ON_FILE, SNR_DB, VOICES, Dialogue, Voice, over_the_line, render
+from flowengine.bench.corpus import (
+    DIALOGUES,
+    PATIENTS_ON_FILE,
+    SNR_DB,
+    VOICES,
+    Dialogue,
+    Line,
+    Voice,
+    over_the_line,
+    render,
+)
 from flowengine.bench.scoring import Score
 from flowengine.providers.llm.dialog import Dialog, State
 from flowengine.providers.llm.ruleset import load_rules
@@ -28,10 +38,11 @@ class Cell:
     cpu_ms: list[float] = field(default_factory=list)
     misheard: list[dict[str, str]] = field(default_factory=list)
     lost: list[str] = field(default_factory=list)  # per failed booking: the first line whose slots went wrong
+    corrections: int = 0  # read-backs the correcting caller said no to
 
     def to_dict(self) -> dict[str, Any]:
         cpu = sorted(self.cpu_ms)
-        return {**self.score.to_dict(), "utterances": len(cpu),
+        return {**self.score.to_dict(), "utterances": len(cpu), "corrections": self.corrections,
                 "cpu_ms_per_utt": round(sum(cpu) / len(cpu), 1) if cpu else None,
                 "cpu_ms_p95": round(cpu[int(0.95 * (len(cpu) - 1))], 1) if cpu else None}
 
@@ -40,26 +51,68 @@ def snr_label(snr: float | None) -> str:
     return "clean" if snr is None else f"{snr:g}"
 
 
+MAX_CORRECTIONS = 2  # a correcting caller says no to a wrong read-back at most this often per call
+
+
+def correction(dialogue: Dialogue, slots: dict[str, str]) -> Line | None:
+    """What a caller who listens says to a read-back that gets the booking wrong: a no with the first wrong value
+    as they said it before ("No, at ten in the morning."); None when the read-back is right."""
+    for slot, want in dialogue.booking.items():
+        if slots.get(slot) != want:
+            said = answer_line(dialogue, slot).said
+            first, _, rest = said.partition(" ")
+            lead = first.lower() if first in ("At", "Next", "On", "My") else first
+            return Line(f"No, {lead} {rest}".strip(), {slot: want})
+    return None
+
+
+def answer_line(dialogue: Dialogue, slot: str) -> Line:
+    """The dialogue's line that gives `slot` (the first one)."""
+    return next(line for line in dialogue.lines if slot in line.slots)
+
+
 async def replay(stt: STTProvider, dialog: Dialog, dialogue: Dialogue, voice: Voice, snr: float | None,
-                 cell: Cell, *, context: bool, names: tuple[str, ...]) -> None:
-    """One dialogue as one caller: each line heard in the context of the agent's last words, then answered."""
+                 cell: Cell, *, context: bool, names: tuple[str, ...], correcting: bool = False) -> None:
+    """One dialogue as one caller: each line heard in the context of the agent's last words, then answered.
+    `correcting`: the caller says no to a read-back that gets the booking wrong (with the right value, then answers
+    what is asked again with its own lines) before going on with its script."""
     state, agent = State(), dialog.greeting()
     booked: dict[str, str] = {}
     first_wrong = ""
-    for line in dialogue.lines:
+
+    async def say(line: Line) -> tuple[str, str]:
+        nonlocal state, agent, booked
         pcm = over_the_line(render(line, voice, snr))
         ctx = expectation(agent, hints=names, requests=dialog.requests) if context else OPEN
         cpu = time.process_time()
         heard = (await stt.transcribe_in_context(pcm, ctx)).text
         cell.cpu_ms.append((time.process_time() - cpu) * 1000)
-        if cell.score.add_words(line.said, heard):
-            cell.misheard.append({"said": line.said, "heard": heard, "expect": ctx.expect})
         if heard.strip():
             state, turn = dialog.step(state, heard)
             agent = turn.reply
             if turn.tool and turn.tool[0] == "set_variables":
                 variables = json.loads(turn.tool[1]).get("variables", {})
                 booked = {k.removeprefix("appointment_"): str(v) for k, v in variables.items()}
+        return heard, ctx.expect
+
+    def confirming() -> bool:  # `say` moves the state on (a read here is not narrowed by the loop's test)
+        return state.confirming
+
+    corrections = 0
+    for line in dialogue.lines:
+        while correcting and confirming() and corrections < MAX_CORRECTIONS and (
+                wrong := correction(dialogue, state.slots)) is not None:
+            corrections += 1
+            cell.corrections += 1
+            await say(wrong)
+            for _ in dialogue.booking:  # the values asked again, each with the caller's own line
+                asked = expectation(agent).expect
+                if confirming() or asked not in dialogue.booking:
+                    break
+                await say(answer_line(dialogue, asked))
+        heard, expected = await say(line)
+        if cell.score.add_words(line.said, heard):
+            cell.misheard.append({"said": line.said, "heard": heard, "expect": expected})
         if not cell.score.add_slots(line.slots, state.slots) and not first_wrong:
             first_wrong = f"{dialogue.name}: {line.said!r} heard {heard!r}"
     if dialogue.booking and not cell.score.add_booking(dialogue.booking, booked):
@@ -69,7 +122,7 @@ async def replay(stt: STTProvider, dialog: Dialog, dialogue: Dialogue, voice: Vo
 async def run_recognition_bench(
     stt: STTProvider, *, voices: Sequence[Voice] = VOICES, snrs: Sequence[float | None] = SNR_DB,
     dialogues: Sequence[Dialogue] = DIALOGUES, context: bool = True, names: tuple[str, ...] = (),
-    log: Callable[[str], None] | None = None,
+    correcting: bool = False, log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Every dialogue for every voice and noise level; per voice and SNR, per SNR, and overall."""
     dialog = Dialog(load_rules(RULES, {}))
@@ -80,7 +133,8 @@ async def run_recognition_bench(
         for voice in voices:
             cell = cells[(voice.name, snr_label(snr))] = Cell()
             for dialogue in dialogues:
-                await replay(stt, dialog, dialogue, voice, snr, cell, context=context, names=names)
+                await replay(stt, dialog, dialogue, voice, snr, cell, context=context, names=names,
+                             correcting=correcting)
             if log:
                 log(f"{voice.name:<16} {snr_label(snr):>5}  {json.dumps(cell.score.to_dict())}")
     by_snr: dict[str, Cell] = {}
@@ -92,6 +146,7 @@ async def run_recognition_bench(
         _merge(overall, cell)
     return {
         "model": getattr(stt, "model_name", stt.name), "context": context, "names_on_file": len(names),
+        "correcting": correcting,
         "seconds": round(time.perf_counter() - started, 1),
         "by_snr": {name: cell.to_dict() for name, cell in by_snr.items()},
         "by_voice": {f"{v}/{s}": cell.to_dict() for (v, s), cell in cells.items()},
@@ -107,3 +162,4 @@ def _merge(total: Cell, cell: Cell) -> None:
     total.cpu_ms.extend(cell.cpu_ms)
     total.misheard.extend(cell.misheard)
     total.lost.extend(cell.lost)
+    total.corrections += cell.corrections

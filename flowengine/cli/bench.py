@@ -109,6 +109,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     recognition.add_argument("--names", action="store_true", help="give name questions the names on file as hints")
     recognition.add_argument("--prompt", action="store_true", help="decode after the agent's question as previous text")
     recognition.add_argument("--beam", type=int, default=1, help="beam size of the free transcript (1: greedy)")
+    recognition.add_argument("--correcting", action="store_true",
+                             help="the caller says no to a read-back that gets the booking wrong, with the right value")
     recognition.add_argument("--json", action="store_true", help="print one JSON object")
     recognition.set_defaults(func=run_recognition)
     capacity = bench_sub.add_parser(
@@ -158,7 +160,7 @@ def run_recognition(args: argparse.Namespace) -> int:
     stt = WhisperSTT(model=args.model, prompt_question=args.prompt, beam_size=args.beam)
     report = asyncio.run(run_recognition_bench(
         stt, voices=voices, snrs=snrs, dialogues=dialogues, context=not args.no_context,
-        names=NAMES_ON_FILE if args.names else (), log=log))
+        names=NAMES_ON_FILE if args.names else (), correcting=args.correcting, log=log))
     report["prompt"] = args.prompt
     report["machine"] = _machine()
     if args.json:

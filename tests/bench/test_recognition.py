@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flowengine.bench.corpus import DIALOGUES, VOICES
-from flowengine.bench.recognition import NAMES_ON_FILE, run_recognition_bench
+from flowengine.bench.recognition import NAMES_ON_FILE, correction, run_recognition_bench
 from flowengine.providers.stt.whisper import WhisperSTT
 
 
@@ -18,3 +18,26 @@ async def test_a_dialogue_is_replayed_and_scored_per_voice_and_snr() -> None:
     # heard in the context of the questions, this voice books (tiny.en alone gets 1 slot of 3: "in the afternoon",
     # "Cam Taylor")
     assert (cell["slot_accuracy"], cell["booking_success"]) == (1.0, 1.0)
+
+
+def test_a_correcting_caller_says_no_with_the_first_value_read_back_wrong() -> None:
+    booking = next(d for d in DIALOGUES if d.name == "booking")
+    right = dict(booking.booking)
+    assert correction(booking, right) is None
+    wrong_time = correction(booking, {**right, "time": "5 in the morning"})
+    assert wrong_time is not None and wrong_time.said == "No, at ten in the morning." and wrong_time.slots == {
+        "time": "10 in the morning"}
+    wrong_both = correction(booking, {**right, "day": "today", "name": "Malik Morgan"})
+    assert wrong_both is not None and wrong_both.said == "No, next Tuesday please."
+    assert correction(booking, {})  # nothing booked yet: the day first
+
+
+async def test_the_correcting_caller_books_where_the_hour_was_misheard() -> None:
+    booking = next(d for d in DIALOGUES if d.name == "booking")
+    voice = next(v for v in VOICES if v.name == "us-male-slow")  # "At ten in the morning." -> "At five ..."
+    plain = await run_recognition_bench(WhisperSTT(), voices=[voice], snrs=[None], dialogues=[booking],
+                                        names=NAMES_ON_FILE)
+    correcting = await run_recognition_bench(WhisperSTT(), voices=[voice], snrs=[None], dialogues=[booking],
+                                             names=NAMES_ON_FILE, correcting=True)
+    assert plain["overall"]["booking_success"] == 0.0 and plain["overall"]["corrections"] == 0
+    assert correcting["overall"]["booking_success"] == 1.0 and correcting["overall"]["corrections"] == 1

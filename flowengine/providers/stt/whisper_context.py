@@ -29,6 +29,7 @@ LENGTH_POWER = 0.5
 REFINE_BEST = 5  # first-round sentences refined in the second round
 SCORE_TAIL_FRAMES = 40  # encoder frames (20 ms each) kept after the speech (measured: 10, 40, 80, 160 -> 65, 69, 65, 65 of 96 right)
 MIN_PROB = 1e-12
+UNFINISHED_FLOOR = -6.5  # the least score that gives a transcript stopping at an answer's opening a value
 
 
 @dataclass(frozen=True)
@@ -48,8 +49,12 @@ def decode_in_context(model: Any, audio: npt.NDArray[np.float32], context: STTCo
     window = encode_window(model, audio, language, context.question if prompt else "")
     free = decode_unlooped(model, window, audio, language, beam_size=beam_size)
     answers = answers_for(context, free.text)
-    if answers is None or answers.holds(free.text) or answers.unfinished(free.text):
+    if answers is None or answers.holds(free.text):
         return Heard(free, "free", float("nan"))
+    # stopping at an answer's opening ("Next", "my name is"): the value may follow after a pause, so only an answer
+    # the audio itself clearly holds is taken (the whole line "My name is | Sam Taylor" whose free transcript lost
+    # the name scores -1.6..-6.2; the opening alone forced into a value: <= -6.8)
+    unfinished_text = answers.unfinished(free.text)
     every = score(model, window, len(audio), answers.first + answers.incomplete, answers.length_power)
     scored = sorted(every[:len(answers.first)], key=lambda pair: -pair[1])
     unfinished = max(every[len(answers.first):], key=lambda pair: pair[1], default=None)
@@ -67,8 +72,9 @@ def decode_in_context(model: Any, audio: npt.NDArray[np.float32], context: STTCo
     best, best_score = scored[0]
     value = answers.value_of(best)
     runner_up = next((sc for text, sc in scored[1:] if answers.value_of(text) != value), float("-inf"))
-    far_ahead = answers.lead is not None and best_score - runner_up >= answers.lead
-    likely = best_score >= (answers.floor if floor is None else floor)
+    far_ahead = answers.lead is not None and best_score - runner_up >= answers.lead and not unfinished_text
+    least = answers.floor if floor is None else floor
+    likely = best_score >= (max(least, UNFINISHED_FLOOR) if unfinished_text else least)
     if not (likely and far_ahead if answers.needs_lead else likely or far_ahead):
         return Heard(free, "free", best_score)
     return Heard(Decoded(best, best_score, free.no_speech_prob, window.frames), "answer", best_score)
