@@ -13,6 +13,7 @@ from flowengine.ai.aicall import AICallService, LiveAICall
 from flowengine.asterisk.ari.client import AriClient
 from flowengine.bench.caller import ScriptedCaller
 from flowengine.bench.corpus import Dialogue
+from flowengine.bench.read_back import Corrector
 from flowengine.providers.llm.textnorm import normalise
 
 DIAL = "Local/1000@flowengine-inbound"  # the demo flow's AI receptionist
@@ -49,11 +50,13 @@ class DialogueResult:
     booking: dict[str, str] = field(default_factory=dict)
     ended_reason: str = ""
     error: str = ""
+    corrections: list[str] = field(default_factory=list)  # what a correcting caller said besides its lines
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "dialogue": self.dialogue, "voice": self.voice, "snr_db": self.snr_db, "ended_reason": self.ended_reason,
             "expected_booking": self.expected_booking, "booking": self.booking, "error": self.error,
+            "corrections": self.corrections,
             "lines": [{"said": ln.said, "heard": ln.heard, "replies": ln.replies, "turns": ln.turns, "voice_to_voice_ms": ln.voice_to_voice_ms,
                        "talked_over": ln.talked_over, "paused": ln.paused} for ln in self.lines],
         }
@@ -73,12 +76,16 @@ def found_slots(expected: dict[str, str], heard: str) -> dict[str, str]:
 
 
 async def run_dialogue(ari: AriClient, service: AICallService, dialogue: Dialogue, prompts: list[np.ndarray],
-                       voice: str, snr_db: float | None) -> DialogueResult:
-    """Dial the receptionist, say `prompts` (the dialogue's lines rendered) one per agent turn, hang up."""
+                       voice: str, snr_db: float | None,
+                       corrector: Corrector[np.ndarray] | None = None) -> DialogueResult:
+    """Dial the receptionist, say `prompts` (the dialogue's lines rendered) one per agent turn, hang up.
+    `corrector`: before each line, the caller may say no to a wrong read-back and answer what is asked again
+    (those interjections are not scored as lines)."""
     result = DialogueResult(dialogue.name, voice, snr_db, dict(dialogue.booking))
     caller = ScriptedCaller(ari)
     live: LiveAICall | None = None
     said: list[tuple[float, float, float | None, bool]] = []  # line start, end, voice-to-voice ms, talked over
+    extra: list[tuple[float, float]] = []  # the interjections' spans, from start to the reply's end
     try:
         t0 = time.perf_counter()
         await caller.dial(DIAL)
@@ -88,6 +95,14 @@ async def run_dialogue(ari: AriClient, service: AICallService, dialogue: Dialogu
         live = await _find(service, caller)
         await caller.quiet_for(QUIET_S)
         for pcm in prompts:
+            while corrector is not None and live is not None and (
+                    interjection := corrector.next(_agent_said(live))) is not None:
+                begun, _ = await caller.say_timed(interjection, 16000)
+                replied = await caller.agent_speech_after(begun, timeout=ANSWER_TIMEOUT_S)
+                await caller.quiet_for(QUIET_S)
+                extra.append((begun, time.perf_counter()))
+                if replied is None:
+                    break
             started, ended = await caller.say_timed(pcm, 16000)
             over = any(started < h.start < ended for h in caller.heard)
             heard = await caller.agent_speech_after(ended, timeout=ANSWER_TIMEOUT_S)
@@ -105,8 +120,17 @@ async def run_dialogue(ari: AriClient, service: AICallService, dialogue: Dialogu
     if live is None:
         result.error = result.error or "AI call not found"
         return result
-    _fill(result, live, dialogue, said)
+    _fill(result, live, dialogue, said, extra)
+    result.corrections = list(corrector.said) if corrector is not None else []
     return result
+
+
+def _agent_said(live: LiveAICall) -> str:
+    """The agent's last message (what the caller just heard)."""
+    conversation = live.conversation
+    if conversation is None:
+        return ""
+    return next((m.content for m in reversed(conversation.messages) if m.role == "assistant" and m.content), "")
 
 
 async def _find(service: AICallService, caller: ScriptedCaller) -> LiveAICall | None:
@@ -123,7 +147,7 @@ async def _find(service: AICallService, caller: ScriptedCaller) -> LiveAICall | 
 
 
 def _fill(result: DialogueResult, live: LiveAICall, dialogue: Dialogue,
-          said: list[tuple[float, float, float | None, bool]]) -> None:
+          said: list[tuple[float, float, float | None, bool]], extra: list[tuple[float, float]]) -> None:
     result.ended_reason = live.ended_reason
     result.booking = {key.removeprefix("appointment_"): str(value) for key, value in live.variables.snapshot().items()
                       if key.startswith("appointment_") and value}
@@ -138,7 +162,8 @@ def _fill(result: DialogueResult, live: LiveAICall, dialogue: Dialogue,
             replies.append("")
         elif message.role == "assistant" and replies and not replies[-1]:
             replies[-1] = message.content
-    turns = [(t, reply) for t, reply in zip(conversation.turns, replies, strict=False) if t.caller_text]
+    turns = [(t, reply) for t, reply in zip(conversation.turns, replies, strict=False) if t.caller_text
+             and not any(begun <= t.decided_at <= done for begun, done in extra)]
     starts = [start for start, _, _, _ in said] + [float("inf")]
     for index, (line, (_, _, v2v, over)) in enumerate(zip(dialogue.lines, said, strict=False)):
         mine = [(t.caller_text, reply) for t, reply in turns if starts[index] <= t.decided_at < starts[index + 1]]

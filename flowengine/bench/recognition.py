@@ -21,6 +21,7 @@ from flowengine.bench.corpus import (
     over_the_line,
     render,
 )
+from flowengine.bench.read_back import Corrector
 from flowengine.bench.scoring import Score
 from flowengine.providers.llm.dialog import Dialog, State
 from flowengine.providers.llm.ruleset import load_rules
@@ -51,26 +52,6 @@ def snr_label(snr: float | None) -> str:
     return "clean" if snr is None else f"{snr:g}"
 
 
-MAX_CORRECTIONS = 2  # a correcting caller says no to a wrong read-back at most this often per call
-
-
-def correction(dialogue: Dialogue, slots: dict[str, str]) -> Line | None:
-    """What a caller who listens says to a read-back that gets the booking wrong: a no with the first wrong value
-    as they said it before ("No, at ten in the morning."); None when the read-back is right."""
-    for slot, want in dialogue.booking.items():
-        if slots.get(slot) != want:
-            said = answer_line(dialogue, slot).said
-            first, _, rest = said.partition(" ")
-            lead = first.lower() if first in ("At", "Next", "On", "My") else first
-            return Line(f"No, {lead} {rest}".strip(), {slot: want})
-    return None
-
-
-def answer_line(dialogue: Dialogue, slot: str) -> Line:
-    """The dialogue's line that gives `slot` (the first one)."""
-    return next(line for line in dialogue.lines if slot in line.slots)
-
-
 async def replay(stt: STTProvider, dialog: Dialog, dialogue: Dialogue, voice: Voice, snr: float | None,
                  cell: Cell, *, context: bool, names: tuple[str, ...], correcting: bool = False) -> None:
     """One dialogue as one caller: each line heard in the context of the agent's last words, then answered.
@@ -95,26 +76,17 @@ async def replay(stt: STTProvider, dialog: Dialog, dialogue: Dialogue, voice: Vo
                 booked = {k.removeprefix("appointment_"): str(v) for k, v in variables.items()}
         return heard, ctx.expect
 
-    def confirming() -> bool:  # `say` moves the state on (a read here is not narrowed by the loop's test)
-        return state.confirming
-
-    corrections = 0
+    corrector: Corrector[Line] | None = Corrector(dialogue, lambda line: line, lambda _: state.slots) \
+        if correcting else None
     for line in dialogue.lines:
-        while correcting and confirming() and corrections < MAX_CORRECTIONS and (
-                wrong := correction(dialogue, state.slots)) is not None:
-            corrections += 1
-            cell.corrections += 1
-            await say(wrong)
-            for _ in dialogue.booking:  # the values asked again, each with the caller's own line
-                asked = expectation(agent).expect
-                if confirming() or asked not in dialogue.booking:
-                    break
-                await say(answer_line(dialogue, asked))
+        while corrector is not None and (extra := corrector.next(agent)) is not None:
+            await say(extra)
         heard, expected = await say(line)
         if cell.score.add_words(line.said, heard):
             cell.misheard.append({"said": line.said, "heard": heard, "expect": expected})
         if not cell.score.add_slots(line.slots, state.slots) and not first_wrong:
             first_wrong = f"{dialogue.name}: {line.said!r} heard {heard!r}"
+    cell.corrections += corrector.corrections if corrector is not None else 0
     if dialogue.booking and not cell.score.add_booking(dialogue.booking, booked):
         cell.lost.append(first_wrong or f"{dialogue.name}: the booking was not made")
 

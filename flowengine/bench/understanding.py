@@ -15,8 +15,9 @@ import numpy as np
 from flowengine.bench.conversation import pcts
 from flowengine.bench.corpus import DIALOGUES, SNR_DB, VOICES, Dialogue, Voice, render
 from flowengine.bench.demo import demo_engine
-from flowengine.bench.dialogue_call import DialogueResult, run_dialogue
+from flowengine.bench.dialogue_call import DialogueResult, found_slots, run_dialogue
 from flowengine.bench.host import machine
+from flowengine.bench.read_back import Corrector, correction
 from flowengine.bench.scoring import Score
 
 DEFAULT_DIALOGUES = ("booking", "booking-paused")
@@ -91,13 +92,15 @@ def cases(dialogues: Sequence[str] = DEFAULT_DIALOGUES, voices: Sequence[str] = 
 
 
 async def run_understanding_bench(grid: list[Case], concurrency: int = DEFAULT_CONCURRENCY, budget_s: float = 1800.0,
-                                  log: Callable[[str], None] | None = None, folder: Path | None = None
-                                  ) -> dict[str, Any]:
+                                  log: Callable[[str], None] | None = None, folder: Path | None = None,
+                                  correcting: bool = False) -> dict[str, Any]:
     """One real call per case through a private Asterisk and the offline demo receptionist, at most
-    `concurrency` at once; no call starts after `budget_s`. Returns the report."""
+    `concurrency` at once; no call starts after `budget_s`. Returns the report. `correcting`: the caller says no
+    to a read-back that gets its booking wrong (bench/read_back.py)."""
     say = log or (lambda line: None)
     load_before = os.getloadavg()
     prompts = await asyncio.to_thread(_render_all, grid)
+    interjections = await asyncio.to_thread(_render_corrections, grid) if correcting else [{} for _ in grid]
     with tempfile.TemporaryDirectory(prefix="flowengine-understanding-") as tmp:
         async with demo_engine(folder or Path(tmp)) as engine:
             assert engine.ari is not None and engine.aicalls is not None
@@ -105,24 +108,29 @@ async def run_understanding_bench(grid: list[Case], concurrency: int = DEFAULT_C
             gate = asyncio.Semaphore(concurrency)
             t0 = time.perf_counter()
 
-            async def one(case: Case, pcm: list[np.ndarray]) -> DialogueResult | None:
+            async def one(case: Case, pcm: list[np.ndarray], rendered: dict[str, np.ndarray]) -> DialogueResult | None:
+                corrector = Corrector(case.dialogue, lambda line: rendered[line.said],
+                                      lambda agent: found_slots(case.dialogue.booking, agent)) if correcting else None
                 async with gate:
                     if time.perf_counter() - t0 > budget_s:
                         return None
                     try:
                         async with asyncio.timeout(CALL_TIMEOUT_S):
                             result = await run_dialogue(ari, service, case.dialogue, pcm, case.voice.name,
-                                                        case.snr_db)
+                                                        case.snr_db, corrector)
                     except TimeoutError:
                         result = DialogueResult(case.dialogue.name, case.voice.name, case.snr_db,
                                                 dict(case.dialogue.booking), error="call timed out")
                 say(_summary(result))
                 return result
 
-            done = await asyncio.gather(*(one(case, pcm) for case, pcm in zip(grid, prompts, strict=True)))
+            done = await asyncio.gather(*(one(case, pcm, rendered) for case, pcm, rendered
+                                          in zip(grid, prompts, interjections, strict=True)))
             seconds = time.perf_counter() - t0
     results = [r for r in done if r is not None]
     out = report(results, skipped=len(done) - len(results), concurrency=concurrency, seconds=seconds)
+    out["correcting"] = correcting
+    out["corrections"] = sum(len([c for c in r.corrections if c.startswith("No, ")]) for r in results)
     out["machine"]["load_average"] = {"before": [round(x, 2) for x in load_before],
                                       "after": [round(x, 2) for x in os.getloadavg()]}
     return out
@@ -159,6 +167,18 @@ def report(results: list[DialogueResult], *, skipped: int = 0, concurrency: int 
 
 def _render_all(grid: list[Case]) -> list[list[np.ndarray]]:
     return [[render(line, case.voice, case.snr_db) for line in case.dialogue.lines] for case in grid]
+
+
+def _render_corrections(grid: list[Case]) -> list[dict[str, np.ndarray]]:
+    """Per case, what a correcting caller may say besides its lines (a no with each value), rendered ahead: the
+    engine runs in this process, and rendering on its loop would stall its media clock."""
+    out = []
+    for case in grid:
+        lines = [correction(case.dialogue, {k: v for k, v in case.dialogue.booking.items() if k != slot})
+                 for slot in case.dialogue.booking]
+        out.append({line.said: render(line, case.voice, case.snr_db) for line in lines if line is not None}
+                   | {line.said: render(line, case.voice, case.snr_db) for line in case.dialogue.lines if line.slots})
+    return out
 
 
 def _summary(result: DialogueResult) -> str:

@@ -28,6 +28,8 @@ def add_parser(bench_sub: Any) -> None:
                         help=f"calls at once, 1..{MAX_CONCURRENCY} (default %(default)s)")
     parser.add_argument("--budget", type=float, default=1800.0,
                         help="no new call starts after this many seconds (default %(default)s)")
+    parser.add_argument("--correcting", action="store_true",
+                        help="the caller says no to a read-back that gets its booking wrong, with the right value")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=run)
 
@@ -49,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     setup_logging("WARNING", "text")
     log = lambda line: print(line, file=sys.stderr, flush=True)
-    report = asyncio.run(run_understanding_bench(grid, args.concurrency, args.budget, log))
+    report = asyncio.run(run_understanding_bench(grid, args.concurrency, args.budget, log, correcting=args.correcting))
     if args.json:
         print(json.dumps(report))
     else:

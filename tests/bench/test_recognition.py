@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from flowengine.bench.corpus import DIALOGUES, VOICES
-from flowengine.bench.recognition import NAMES_ON_FILE, correction, run_recognition_bench
+from flowengine.bench.read_back import correction
+from flowengine.bench.recognition import NAMES_ON_FILE, run_recognition_bench
 from flowengine.providers.stt.whisper import WhisperSTT
 
 

@@ -84,3 +84,17 @@ async def test_one_dialogue_as_a_real_call_through_asterisk(tmp_path: Path) -> N
     assert out["overall"]["words"] == 12 and out["overall"]["wer"] is not None
     assert out["overall"]["bookings"] == 0  # this dialogue books nothing
     assert out["overall"]["voice_to_voice_ms"]["p50"] is not None
+
+
+@pytest.mark.asterisk
+async def test_a_caller_who_corrects_the_read_back_books_what_it_said(tmp_path: Path) -> None:
+    # us-male-slow's "At ten in the morning." is heard "five"; read back, the caller says "No, at ten in the
+    # morning." and the recogniser, told the hour read back, hears ten
+    grid = cases(["booking"], ["us-male-slow"], [None])
+    out = await run_understanding_bench(grid, concurrency=1, budget_s=200.0, folder=tmp_path, correcting=True)
+    result = out["results"][0]
+    # (heard right the first time, nothing is corrected: tests/bench/test_recognition.py holds the miss itself)
+    assert result["corrections"] in ([], ["No, at ten in the morning."]), result
+    assert result["booking"] == result["expected_booking"] and out["correcting"]
+    assert out["corrections"] == len(result["corrections"])
+    assert len(result["lines"]) == 6  # the interjection is not scored as one of the corpus lines
