@@ -3,10 +3,10 @@
 numpy (and scipy) bundle OpenBLAS built with its own pthreads pool, one thread per core. A matrix
 product above a small size is split across the pool, and each helper then busy-waits for the next
 job (up to ~2^28 cycles, ~0.1 s) before it sleeps. Whisper's log-mel features are one such product
-per utterance: its helper spun ~55 ms of CPU per utterance (docs/decisions.md, "Where Whisper's CPU
-went"). The products the engine does are small, so one thread is also the fastest. The environment
-variable OPENBLAS_NUM_THREADS does the same, but only when set before numpy is imported; this sets
-the libraries already loaded, at run time (as threadpoolctl does), through their exported setter.
+per utterance: its helper spun 45-60 ms of CPU per utterance (docs/decisions.md, "Where Whisper's
+CPU per utterance went"); all the features took ~8 ms on one thread. The environment variable
+OPENBLAS_NUM_THREADS does the same, but only when set before numpy is imported; this sets the
+libraries already loaded, at run time (as threadpoolctl does), through their exported setter.
 """
 from __future__ import annotations
 

@@ -163,7 +163,7 @@ class WhisperSTT(STTProvider):
         except ImportError as exc:
             raise STTError(f"the offline STT needs faster-whisper: {INSTALL_HINT}") from exc
         started = time.perf_counter()
-        # numpy's OpenBLAS (the features' mel product) on one thread: its helper spun ~55 ms CPU per utterance
+        # numpy's OpenBLAS (the features' mel product) on one thread: its helper spun 45-60 ms CPU per utterance
         limit_blas_threads(1)
 
         def load(workers: int) -> Any:

@@ -74,8 +74,8 @@ def score(model: Any, window: Window, audio_len: int, texts: tuple[str, ...],
 
 
 def raw_scores(model: Any, window: Window, audio_len: int, texts: tuple[str, ...]) -> list[tuple[str, float, int]]:
-    """Each text's summed log probability given the audio and its token count, from one batched forced
-    alignment over the encoded speech (cut after the speech: the decoder's cost grows with the frames it attends
+    """Each text's summed log probability given the audio and its token count, from batched forced
+    alignments over the encoded speech (cut after the speech: the decoder's cost grows with the frames it attends
     to, once per text)."""
     import ctranslate2  # type: ignore[import-untyped]
 
@@ -86,7 +86,7 @@ def raw_scores(model: Any, window: Window, audio_len: int, texts: tuple[str, ...
         keep += 1
     tokens = [tokenizer.encode(" " + text) for text in texts]
     # Scored SCORE_BATCH at a time, sentences of equal token counts together (less padding, and the logits of a
-    # smaller batch stay in cache: docs/decisions.md, "Where Whisper's CPU went")
+    # smaller batch stay in cache: docs/decisions.md, "Where Whisper's CPU per utterance went")
     order = sorted(range(len(texts)), key=lambda i: len(tokens[i]))
     sums: dict[int, float] = {}
     for first in range(0, len(order), SCORE_BATCH):
