@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
+from flowengine.providers.blas import limit_blas_threads
 from flowengine.providers.needs import missing_modules
 from flowengine.providers.stt.base import (
     OPEN,
@@ -162,6 +163,8 @@ class WhisperSTT(STTProvider):
         except ImportError as exc:
             raise STTError(f"the offline STT needs faster-whisper: {INSTALL_HINT}") from exc
         started = time.perf_counter()
+        # numpy's OpenBLAS (the features' mel product) on one thread: its helper spun 45-60 ms CPU per utterance
+        limit_blas_threads(1)
 
         def load(workers: int) -> Any:
             try:

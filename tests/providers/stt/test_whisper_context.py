@@ -9,8 +9,11 @@ import pytest
 from flowengine.bench.corpus import PATIENTS_ON_FILE, VOICES, Line, over_the_line, render
 from flowengine.providers.llm.rules import RulesLLM
 from flowengine.providers.llm.textnorm import normalise
+from flowengine.providers.stt.answers import answers_for
 from flowengine.providers.stt.base import OPEN, STTContext
 from flowengine.providers.stt.whisper import WhisperSTT
+from flowengine.providers.stt.whisper_context import SCORE_BATCH, raw_scores
+from flowengine.providers.stt.whisper_decode import encode_window
 
 VOICE = {voice.name: voice for voice in VOICES}
 
@@ -104,3 +107,17 @@ async def test_a_time_corrected_at_the_confirmation_is_not_the_one_misheard_befo
     asked = await stt.transcribe_in_context(heard_line("No, at ten in the morning.", voice),
                                             STTContext("yes_no", question=question))
     assert normalise(asked.text) == "no at 10 in the morning"
+
+
+async def test_answers_scored_in_batches_keep_their_sentences(stt: WhisperSTT) -> None:
+    # more sentences than one batch, of different token counts (sorted by length to be scored, then put back)
+    model = (await stt._loaded()).model
+    audio = heard_line("Next Tuesday please.", "us-female").astype(np.float32) / 32768
+    window = encode_window(model, audio, "en")
+    answers = answers_for(STTContext("day"))
+    assert answers is not None and len(answers.first) > 2 * SCORE_BATCH
+    sums = raw_scores(model, window, len(audio), answers.first)
+    assert [text for text, _, _ in sums] == list(answers.first)
+    assert all(n == len(window.tokenizer.encode(" " + text)) for text, _, n in sums)
+    best = max(sums, key=lambda s: s[1] / s[2] ** answers.length_power)[0]
+    assert "Tuesday" in best
