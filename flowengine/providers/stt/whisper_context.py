@@ -39,11 +39,9 @@ class Heard:
 
 
 def decode_in_context(model: Any, audio: npt.NDArray[np.float32], context: STTContext, *, language: str,
-                      floor: float | None = None, prompt: bool = False, beam_size: int = 1,
-                      scoring: tuple[npt.NDArray[np.float32], ...] = ()) -> Heard:
+                      floor: float | None = None, prompt: bool = False, beam_size: int = 1) -> Heard:
     """`floor`: instead of the answer kind's own; `prompt`: the free transcript is decoded after the agent's
-    question as Whisper's previous text; `scoring`: the renderings of the utterance (the same length) whose
-    encodings score the answers, their log probabilities averaged (default: `audio`'s alone)."""
+    question as Whisper's previous text."""
     if not fits_window(audio):
         return Heard(decode(model, audio, language=language, full_window=False, beam_size=beam_size), "free",
                      float("nan"))
@@ -52,11 +50,10 @@ def decode_in_context(model: Any, audio: npt.NDArray[np.float32], context: STTCo
     answers = answers_for(context, free.text)
     if answers is None or answers.holds(free.text):
         return Heard(free, "free", float("nan"))
-    windows = [window if other is audio else encode_window(model, other, language) for other in scoring] or [window]
-    scored = sorted(score(model, windows, len(audio), answers.first, answers.length_power), key=lambda pair: -pair[1])
+    scored = sorted(score(model, window, len(audio), answers.first, answers.length_power), key=lambda pair: -pair[1])
     refined = answers.then(tuple(text for text, _ in scored[:REFINE_BEST]))
     if refined:  # the ending chosen among sentences that share their start; the floor kept on its own scale
-        sums = raw_scores(model, windows, len(audio), refined)
+        sums = raw_scores(model, window, len(audio), refined)
         best = max(sums, key=lambda s: s[1] / s[2] ** answers.refine_power)[0]
         scored = sorted(((t, total / n ** answers.length_power) for t, total, n in sums), key=lambda pair: -pair[1])
         scored.insert(0, (best, scored[0][1]))  # the evidence that one of these endings was said
@@ -69,22 +66,14 @@ def decode_in_context(model: Any, audio: npt.NDArray[np.float32], context: STTCo
     return Heard(Decoded(best, best_score, free.no_speech_prob, window.frames), "answer", best_score)
 
 
-def score(model: Any, windows: list[Window], audio_len: int, texts: tuple[str, ...],
+def score(model: Any, window: Window, audio_len: int, texts: tuple[str, ...],
           length_power: float = LENGTH_POWER) -> list[tuple[str, float]]:
     """Each text's score given the audio: its summed log probability over its token count ** `length_power`."""
-    return [(text, total / n ** length_power) for text, total, n in raw_scores(model, windows, audio_len, texts)]
+    return [(text, total / n ** length_power) for text, total, n in raw_scores(model, window, audio_len, texts)]
 
 
-def raw_scores(model: Any, windows: list[Window], audio_len: int,
-               texts: tuple[str, ...]) -> list[tuple[str, float, int]]:
-    """Each text's summed log probability given the audio and its token count; over several encodings of the
-    utterance, their mean (the same ranking as their sum, on the scale of one, which the floors are for)."""
-    sums = [window_scores(model, window, audio_len, texts) for window in windows]
-    return [(text, sum(s[i][1] for s in sums) / len(sums), n) for i, (text, _, n) in enumerate(sums[0])]
-
-
-def window_scores(model: Any, window: Window, audio_len: int, texts: tuple[str, ...]) -> list[tuple[str, float, int]]:
-    """Each text's summed log probability given one encoding and its token count, from one batched forced
+def raw_scores(model: Any, window: Window, audio_len: int, texts: tuple[str, ...]) -> list[tuple[str, float, int]]:
+    """Each text's summed log probability given the audio and its token count, from one batched forced
     alignment over the encoded speech (cut after the speech: the decoder's cost grows with the frames it attends
     to, once per text)."""
     import ctranslate2  # type: ignore[import-untyped]

@@ -71,6 +71,10 @@ def test_the_rule_engages_on_noisy_speech_only() -> None:
     assert Denoiser(engage_below_db=15.0)(noisy) is not noisy
     quiet_noise = _noisy(clean, 30.0)
     assert Denoiser(engage_below_db=15.0)(quiet_noise) is quiet_noise
+    # a word alone is too short to tell its quietest frames from noise: left as it is unless forced
+    word = _noisy(_speech_like(0.8), 10.0)
+    assert Denoiser()(word) is word
+    assert ALWAYS(word) is not word
 
 
 def test_silence_stays_silence() -> None:
@@ -87,3 +91,23 @@ def test_lengths_and_type_are_kept(length: int) -> None:
     out = ALWAYS(audio)
     assert out.shape == audio.shape
     assert out.dtype == np.float32
+
+
+async def test_whisper_suppresses_noise_unless_told_not_to() -> None:
+    from flowengine.bench.corpus import VOICES, Line, over_the_line, render
+    from flowengine.providers.stt.whisper import WhisperSTT
+
+    seen: list[int] = []
+
+    class Counted(Denoiser):
+        def __call__(self, audio: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+            seen.append(audio.size)
+            return super().__call__(audio)
+
+    pcm = over_the_line(render(Line("My name is Alex Morgan."), VOICES[0], 10.0))
+    heard = await WhisperSTT(denoise=Counted(engage_below_db=None)).transcribe(pcm)
+    assert seen == [pcm.size]
+    assert heard.audio_ms == pcm.size * 1000 // RATE
+    await WhisperSTT(denoise=False).transcribe(pcm)
+    assert seen == [pcm.size]
+    assert isinstance(WhisperSTT()._denoise, Denoiser)  # on by default
