@@ -111,6 +111,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     recognition.add_argument("--beam", type=int, default=1, help="beam size of the free transcript (1: greedy)")
     recognition.add_argument("--correcting", action="store_true",
                              help="the caller says no to a read-back that gets the booking wrong, with the right value")
+    recognition.add_argument("--no-denoise", action="store_true",
+                             help="no noise suppression before the recogniser (on by default, for noisy utterances)")
     recognition.add_argument("--json", action="store_true", help="print one JSON object")
     recognition.set_defaults(func=run_recognition)
     capacity = bench_sub.add_parser(
@@ -157,11 +159,12 @@ def run_recognition(args: argparse.Namespace) -> int:
         return 2
     setup_logging("WARNING", "text")
     log = None if args.json else (lambda line: print(line, file=sys.stderr))
-    stt = WhisperSTT(model=args.model, prompt_question=args.prompt, beam_size=args.beam)
+    stt = WhisperSTT(model=args.model, prompt_question=args.prompt, beam_size=args.beam, denoise=not args.no_denoise)
     report = asyncio.run(run_recognition_bench(
         stt, voices=voices, snrs=snrs, dialogues=dialogues, context=not args.no_context,
         names=NAMES_ON_FILE if args.names else (), correcting=args.correcting, log=log))
     report["prompt"] = args.prompt
+    report["denoise"] = not args.no_denoise
     report["machine"] = _machine()
     if args.json:
         print(json.dumps(report))

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
-from flowengine.providers.blas import limit_blas_threads
+from flowengine.media.blas import limit_blas_threads
 from flowengine.providers.needs import missing_modules
 from flowengine.providers.stt.base import (
     OPEN,
@@ -26,6 +26,7 @@ from flowengine.providers.stt.base import (
     STTProvider,
     Transcript,
 )
+from flowengine.providers.stt.denoise import Denoiser
 from flowengine.providers.stt.whisper_base import base_model_path
 from flowengine.providers.stt.whisper_context import decode_in_context
 from flowengine.providers.stt.whisper_decode import decode
@@ -125,6 +126,7 @@ class WhisperSTT(STTProvider):
         answer_floor: float | None = None,
         prompt_question: bool = False,
         beam_size: int = 1,
+        denoise: bool | Denoiser = True,
     ) -> None:
         if model and model not in MODELS:
             raise STTError(f"whisper model {model!r}: choose among {', '.join(MODELS)}, or give a model_path")
@@ -138,6 +140,9 @@ class WhisperSTT(STTProvider):
         self._prompt = prompt_question  # the agent's question as Whisper's previous text (measured: see decisions)
         self._floor = answer_floor  # least score of a closed answer (None: its kind's)
         self._beam = beam_size  # free transcript: 1 = greedy (measured: see decisions, "recogniser")
+        # noise suppressed before decoding (True: the default Denoiser, which engages on noisy utterances of 1 s or
+        # more only); measured on the corpus: docs/decisions.md, "Noise suppression before the recogniser"
+        self._denoise: Denoiser | None = (Denoiser() if denoise is True else denoise) or None
 
     def _key(self) -> tuple[str, str, int, int]:
         return (self._model_path or bundled_model_path(), self._compute_type, self._cpu_threads, self._workers)
@@ -204,14 +209,15 @@ class WhisperSTT(STTProvider):
         def run() -> tuple[str, float, int]:
             started = time.perf_counter()
             sink().queue_wait("stt", self.name, started - submitted)  # behind other calls' utterances
+            heard = self._denoise(audio) if self._denoise is not None else audio
             if context == OPEN or self._full_window:
-                result = decode(engine.model, audio, language=code, full_window=self._full_window,
+                result = decode(engine.model, heard, language=code, full_window=self._full_window,
                                 beam_size=self._beam)
             else:
-                heard = decode_in_context(engine.model, audio, context, language=code, floor=self._floor,
-                                          prompt=self._prompt, beam_size=self._beam)
-                result = heard.decoded
-                log.debug("whisper in context %s: %s (score %.1f)", context.expect, heard.chosen, heard.score)
+                answer = decode_in_context(engine.model, heard, context, language=code, floor=self._floor,
+                                           prompt=self._prompt, beam_size=self._beam)
+                result = answer.decoded
+                log.debug("whisper in context %s: %s (score %.1f)", context.expect, answer.chosen, answer.score)
             confidence = float(np.exp(result.avg_logprob)) if result.text else 0.0
             return result.text, confidence, int((time.perf_counter() - started) * 1000)
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from flowengine.providers.blas import blas_threads, limit_blas_threads, loaded_openblas
+from flowengine.media.blas import blas_threads, limit_blas_threads, loaded_openblas
 
 
 @pytest.fixture
