@@ -20,13 +20,13 @@ _YES_NO_WORDS = frozenset(("yes", "yeah", "yep", "no", "nope", "correct", "sure"
 _PLAIN_ANSWER = _YES_NO_WORDS | {"please", "thanks", "thank", "you", "that's", "that", "is", "right", "wrong", "it",
                                  *(d.lower() for d in DAYS)}
 INCOMPLETE_LEAD = 2.0  # measured (docs/decisions.md): "My name is" alone wins by 4.4-7.0, a whole name loses it by >= -0.3
-MIN_NAMES_FOR_LEAD = 5
+MIN_NAMES_FOR_LEAD = 5  # with fewer names on file, being ahead of the others says little
 # An open question's requests (STTContext.requests): a request replaces the free transcript only when it scores
 # >= REQUEST_FLOOR and leads every other request by REQUEST_LEAD (measured on the corpus openings: said requests
 # score -2.7..-6.1 leading by 2.7-6.7; names, days, times and goodbyes score <= -8.2)
 REQUEST_FLOOR = -7.0
 REQUEST_LEAD = 2.5
-REQUEST_LENGTH_FACTOR = 2  # a transcript over twice the longest request tells more than a request  # with fewer names on file, being ahead of the others says little
+REQUEST_LENGTH_FACTOR = 2  # a transcript over twice the longest request tells more than a request
 _WORD = re.compile(r"[a-z']+|\d+")
 _VALUE_WORDS = frozenset((*(d.lower() for d in _DAY_VALUES), *HOURS, "noon", "midday"))
 _DIGIT_HOURS = {str(i): word for i, word in enumerate(HOURS, 1)}

@@ -58,12 +58,12 @@ def decode_in_context(model: Any, audio: npt.NDArray[np.float32], context: STTCo
     unfinished_text = answers.unfinished(free.text)
     every = score(model, window, len(audio), answers.first + answers.incomplete, answers.length_power)
     scored = sorted(every[:len(answers.first)], key=lambda pair: -pair[1])
-    unfinished = max(every[len(answers.first):], key=lambda pair: pair[1], default=None)
-    if unfinished is not None and unfinished[1] - scored[0][1] >= INCOMPLETE_LEAD:
+    opening = max(every[len(answers.first):], key=lambda pair: pair[1], default=None)
+    if opening is not None and opening[1] - scored[0][1] >= INCOMPLETE_LEAD:
         # "My name is | ..." heard before the pause: the opening alone, not a value forced onto it (which would
         # also end the turn as a complete answer); the turn-taking then waits for the rest
-        said = unfinished[0].rstrip(".")
-        return Heard(Decoded(said, unfinished[1], free.no_speech_prob, window.frames), "incomplete", unfinished[1])
+        said = opening[0].rstrip(".")
+        return Heard(Decoded(said, opening[1], free.no_speech_prob, window.frames), "incomplete", opening[1])
     refined = answers.then(tuple(text for text, _ in scored[:REFINE_BEST]))
     if refined:  # the ending chosen among sentences that share their start; the floor kept on its own scale
         sums = raw_scores(model, window, len(audio), refined)
