@@ -100,7 +100,7 @@ async def run_understanding_bench(grid: list[Case], concurrency: int = DEFAULT_C
     say = log or (lambda line: None)
     load_before = os.getloadavg()
     prompts = await asyncio.to_thread(_render_all, grid)
-    interjections = await asyncio.to_thread(_render_corrections, grid) if correcting else [{} for _ in grid]
+    interjections = await asyncio.to_thread(_render_corrections, grid, prompts) if correcting else [{} for _ in grid]
     with tempfile.TemporaryDirectory(prefix="flowengine-understanding-") as tmp:
         async with demo_engine(folder or Path(tmp)) as engine:
             assert engine.ari is not None and engine.aicalls is not None
@@ -169,15 +169,16 @@ def _render_all(grid: list[Case]) -> list[list[np.ndarray]]:
     return [[render(line, case.voice, case.snr_db) for line in case.dialogue.lines] for case in grid]
 
 
-def _render_corrections(grid: list[Case]) -> list[dict[str, np.ndarray]]:
-    """Per case, what a correcting caller may say besides its lines (a no with each value), rendered ahead: the
-    engine runs in this process, and rendering on its loop would stall its media clock."""
+def _render_corrections(grid: list[Case], prompts: list[list[np.ndarray]]) -> list[dict[str, np.ndarray]]:
+    """Per case, what a correcting caller may say besides its lines, by its words: a no with each value, rendered
+    ahead (the engine runs in this process, and rendering on its loop would stall its media clock), and the lines
+    that give a value again (already rendered: `prompts`)."""
     out = []
-    for case in grid:
+    for case, pcm in zip(grid, prompts, strict=True):
         lines = [correction(case.dialogue, {k: v for k, v in case.dialogue.booking.items() if k != slot})
                  for slot in case.dialogue.booking]
         out.append({line.said: render(line, case.voice, case.snr_db) for line in lines if line is not None}
-                   | {line.said: render(line, case.voice, case.snr_db) for line in case.dialogue.lines if line.slots})
+                   | {line.said: audio for line, audio in zip(case.dialogue.lines, pcm, strict=True) if line.slots})
     return out
 
 
