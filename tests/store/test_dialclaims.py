@@ -76,7 +76,7 @@ async def test_nodes_claiming_together_hold_the_cap_and_take_each_target_once(
         "stopped", 5)
 
 
-async def test_forty_targets_claimed_by_three_nodes_are_dialled_once_each(nodes: list[Store]) -> None:
+async def test_forty_targets_claimed_by_three_nodes_are_dialled_once_each(nodes: list[Store], backend: str) -> None:
     campaign, targets = await campaign_of(nodes[0], 40, max_calls=40, cps=1000)
 
     async def node_claims(node: Store) -> list[str]:
@@ -92,4 +92,8 @@ async def test_forty_targets_claimed_by_three_nodes_are_dialled_once_each(nodes:
     per_node = await asyncio.gather(*(node_claims(node) for node in nodes))
     everything = [t for mine in per_node for t in mine]
     assert sorted(everything) == sorted(t.id for t in targets)  # each once, none left, none twice
-    assert all(per_node), "every node claimed some"
+    if backend == "postgresql":
+        # PostgreSQL queues the waiters on the campaign's row lock, so every node gets turns. SQLite's busy
+        # handler sleeps and retries, so one node may sleep through the whole run (seen once in CI):
+        # SQLite is one machine's store, not what several nodes share (DESIGN.md).
+        assert all(per_node), "every node claimed some"
