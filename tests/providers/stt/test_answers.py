@@ -68,6 +68,10 @@ def test_an_open_question_scores_the_dialogs_requests_unless_more_was_said() -> 
     assert not answers.holds("I will like to do a more important moment.")
     assert answers.holds("Can I come in on Tuesday?") and answers.holds("At 10 please")  # values the dialog uses
     assert answers.holds("I was wondering whether you could tell me if the practice takes new patients at all or not")
+    # heard as a request already: scoring would only confirm it
+    assert answers.holds("Hi, I would like to book an appointment.") and answers.holds("What are your opening hours")
+    assert answers.holds("I need to make an appointment please.")  # 0.67 with "Can I make an appointment?"
+    assert not answers.holds("I would like to look at a point.")  # 0.53: still scored
     assert answers_for(STTContext("open")) is None  # a language model: anything may be said
 
 
