@@ -70,8 +70,7 @@ def test_an_open_question_scores_the_dialogs_requests_unless_more_was_said() -> 
     assert answers.holds("I was wondering whether you could tell me if the practice takes new patients at all or not")
     # heard as a request already: scoring would only confirm it
     assert answers.holds("Hi, I would like to book an appointment.") and answers.holds("What are your opening hours")
-    assert answers.holds("I need to make an appointment please.")  # 0.67 with "Can I make an appointment?"
-    assert not answers.holds("I would like to look at a point.")  # 0.53: still scored
+    assert not answers.holds("I would like to do a kind appointment.")  # 0.67: scored, may be heard better
     assert answers_for(STTContext("open")) is None  # a language model: anything may be said
 
 
