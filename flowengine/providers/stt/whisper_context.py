@@ -19,6 +19,7 @@ from flowengine.providers.stt.whisper_decode import (
     encode_window,
     fits_window,
 )
+from flowengine.providers.stt.whisper_prefix import chains, sentence_sums
 
 # A sentence's score: its summed log probability over the square root of its token count (plain sums favour
 # short sentences: "No." beats "No, Wednesday."; means favour long ones). Measured on the corpus
@@ -31,6 +32,10 @@ SCORE_TAIL_FRAMES = 40  # encoder frames (20 ms each) kept after the speech (mea
 MIN_PROB = 1e-12
 UNFINISHED_FLOOR = -6.5  # the least score that gives a transcript stopping at an answer's opening a value
 SCORE_BATCH = 8  # sentences per forced alignment
+# A decoding forced along a shared opening costs ~2 aligned sentences (generate's free step and full logits): used
+# when the openings are at most a third of the sentences (days, hours: 2 and 1 of 27 and 26; names, requests,
+# endings: 14-30 of 16-35, aligned). Measured: docs/decisions.md, "Scoring answers with shared openings"
+PREFIX_GAIN = 3
 
 
 @dataclass(frozen=True)
@@ -88,9 +93,10 @@ def score(model: Any, window: Window, audio_len: int, texts: tuple[str, ...],
 
 
 def raw_scores(model: Any, window: Window, audio_len: int, texts: tuple[str, ...]) -> list[tuple[str, float, int]]:
-    """Each text's summed log probability given the audio and its token count, from batched forced
-    alignments over the encoded speech (cut after the speech: the decoder's cost grows with the frames it attends
-    to, once per text)."""
+    """Each text's summed log probability given the audio and its token count, from forced decodings over the
+    encoded speech (cut after the speech: the decoder's cost grows with the frames it attends to, once per text).
+    Texts that mostly differ in their last token (a day after "Next", an hour after "At") share one decoding of
+    their opening (whisper_prefix); others are aligned in batches."""
     import ctranslate2  # type: ignore[import-untyped]
 
     tokenizer = window.tokenizer
@@ -99,6 +105,10 @@ def raw_scores(model: Any, window: Window, audio_len: int, texts: tuple[str, ...
     if keep == model.model.n_mels:  # CTranslate2 takes [batch, n_mels, n] for a spectrogram, not encoder output
         keep += 1
     tokens = [tokenizer.encode(" " + text) for text in texts]
+    if len(chains(tokens)) * PREFIX_GAIN <= len(tokens):
+        start = [*tokenizer.sot_sequence, tokenizer.no_timestamps]  # what align() starts from
+        totals = sentence_sums(model, encoded[:, :keep], start, tokens, SCORE_BATCH)
+        return [(text, total, len(tokens[i])) for i, (text, total) in enumerate(zip(texts, totals, strict=True))]
     # Scored SCORE_BATCH at a time, sentences of equal token counts together (less padding, and the logits of a
     # smaller batch stay in cache: docs/decisions.md, "Where Whisper's CPU per utterance went")
     order = sorted(range(len(texts)), key=lambda i: len(tokens[i]))
