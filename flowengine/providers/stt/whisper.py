@@ -107,7 +107,8 @@ def supports(*, model_path: str = "", language: object = "", **_: object) -> tup
 @STT_PROVIDERS.register("whisper", ready=ready, supports=supports)
 class WhisperSTT(STTProvider):
     """The model loads once per process (shared by every instance with the same settings); inference runs on
-    a pool of `workers` threads (default: one per core) of `cpu_threads` each (default: the cores), behind the loop."""
+    a pool of `workers` threads (default: one per core) of `cpu_threads` each (default: the cores shared out among
+    the workers), behind the loop."""
 
     name = "whisper"
     _engines: ClassVar[dict[tuple[str, str, int, int], _Engine]] = {}
@@ -134,7 +135,9 @@ class WhisperSTT(STTProvider):
         self._model_path = model_path or (MODELS[model]() if model else "")
         self._compute_type = compute_type
         self._workers = workers or default_workers()
-        self._cpu_threads = cpu_threads or min(os.cpu_count() or 1, 4)  # each worker's (measured: 2x2 beats 2x1 alone)
+        # each worker's: measured on 2 cores, 2 workers x 1 thread carry 20-25 calls with half the p95 of 2 x 2 (whose
+        # 4 threads contend for 2 cores); a lone utterance takes ~25 % longer (docs/decisions.md, "Capacity")
+        self._cpu_threads = cpu_threads or max(1, min(os.cpu_count() or 1, 4) // self._workers)
         self._full_window = full_window  # True: always decode on Whisper's 30 s window (slower, reference)
         self._timeout_s = timeout_s
         self._prompt = prompt_question  # the agent's question as Whisper's previous text (measured: see decisions)
