@@ -3,6 +3,7 @@ holds no answer, every allowed answer sentence is scored against the same encode
 summed log probability of its tokens) and the best one replaces the transcript when it is likely enough."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,9 @@ from flowengine.providers.stt.whisper_decode import (
     encode_window,
     fits_window,
 )
-from flowengine.providers.stt.whisper_prefix import chains, sentence_sums
+from flowengine.providers.stt.whisper_prefix import ShortDecoding, chains, sentence_sums
+
+log = logging.getLogger(__name__)
 
 # A sentence's score: its summed log probability over the square root of its token count (plain sums favour
 # short sentences: "No." beats "No, Wednesday."; means favour long ones). Measured on the corpus
@@ -107,8 +110,12 @@ def raw_scores(model: Any, window: Window, audio_len: int, texts: tuple[str, ...
     tokens = [tokenizer.encode(" " + text) for text in texts]
     if len(chains(tokens)) * PREFIX_GAIN <= len(tokens):
         start = [*tokenizer.sot_sequence, tokenizer.no_timestamps]  # what align() starts from
-        totals = sentence_sums(model, encoded[:, :keep], start, tokens, SCORE_BATCH)
-        return [(text, total, len(tokens[i])) for i, (text, total) in enumerate(zip(texts, totals, strict=True))]
+        try:
+            totals = sentence_sums(model, encoded[:, :keep], start, tokens, SCORE_BATCH)
+        except ShortDecoding as exc:  # scored one by one below: slower, never a failed turn
+            log.warning("shared-opening scoring unavailable, aligning each answer: %s", exc)
+        else:
+            return [(text, total, len(tokens[i])) for i, (text, total) in enumerate(zip(texts, totals, strict=True))]
     # Scored SCORE_BATCH at a time, sentences of equal token counts together (less padding, and the logits of a
     # smaller batch stay in cache: docs/decisions.md, "Where Whisper's CPU per utterance went")
     order = sorted(range(len(texts)), key=lambda i: len(tokens[i]))

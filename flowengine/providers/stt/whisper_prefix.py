@@ -17,6 +17,11 @@ import numpy as np
 import numpy.typing as npt
 
 Tokens = tuple[int, ...]
+LEAST_LOG_PROB = float(np.log(1e-12))  # a token's log probability is clamped here, as the aligned scores are
+
+
+class ShortDecoding(RuntimeError):
+    """The decoder gave fewer distributions than the opening has positions (a CTranslate2 that counts otherwise)."""
 
 
 def chains(sentences: Sequence[Sequence[int]]) -> list[Tokens]:
@@ -51,7 +56,7 @@ def log_probs(model: Any, encoded: npt.NDArray[np.float32], start: Sequence[int]
             for opening, result in zip(chunk, results, strict=True):
                 rows = np.asarray(result.logits[0], dtype=np.float64)
                 if rows.shape[0] < length + 1:
-                    raise RuntimeError(f"the decoder gave {rows.shape[0]} distributions along a {length}-token opening")
+                    raise ShortDecoding(f"the decoder gave {rows.shape[0]} distributions along a {length}-token opening")
                 for i in range(length + 1):
                     prefix = opening[:i]
                     wanted = needed.get(prefix)
@@ -61,7 +66,7 @@ def log_probs(model: Any, encoded: npt.NDArray[np.float32], start: Sequence[int]
                     top = float(row.max())
                     normaliser = top + float(np.log(np.exp(row - top).sum()))
                     for token in wanted:
-                        found[(prefix, token)] = float(row[token]) - normaliser
+                        found[(prefix, token)] = max(float(row[token]) - normaliser, LEAST_LOG_PROB)
     return found
 
 

@@ -10,7 +10,7 @@ from flowengine.providers.stt.base import STTContext
 from flowengine.providers.stt.whisper import WhisperSTT
 from flowengine.providers.stt.whisper_context import SCORE_BATCH, SCORE_TAIL_FRAMES
 from flowengine.providers.stt.whisper_decode import encode_window
-from flowengine.providers.stt.whisper_prefix import chains, sentence_sums
+from flowengine.providers.stt.whisper_prefix import ShortDecoding, chains, sentence_sums
 
 
 def test_the_openings_decoded_cover_every_prefix_once() -> None:
@@ -52,3 +52,23 @@ def test_shared_openings_score_as_each_sentence_aligned_alone(model: object, sai
     assert int(np.argmax(shared)) == int(np.argmax(aligned))
     if kind == "day":  # 27 sentences, 2 decodings ("Next", "On"; the bare days after the start sequence)
         assert len(chains(tokens)) == 2
+
+
+def test_a_decoder_that_gives_too_few_distributions_falls_back_to_aligning(model: object,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from flowengine.providers.stt import whisper_context
+
+    audio = over_the_line(render(Line("Next Tuesday please."), VOICES[1])).astype(np.float32) / 32768
+    window = encode_window(model, audio, "en")
+    answers = answers_for(STTContext("day"))
+    assert answers is not None
+    shared = whisper_context.raw_scores(model, window, len(audio), answers.first)
+
+    def short(*_: object, **__: object) -> list[float]:
+        raise ShortDecoding("the decoder gave 1 distributions along a 1-token opening")
+
+    monkeypatch.setattr(whisper_context, "sentence_sums", short)
+    aligned = whisper_context.raw_scores(model, window, len(audio), answers.first)
+    assert [t for t, _, _ in aligned] == list(answers.first)
+    assert max(aligned, key=lambda s: s[1] / s[2] ** 0.5)[0] == max(shared, key=lambda s: s[1] / s[2] ** 0.5)[0]
+    assert max(abs(a[1] - b[1]) for a, b in zip(aligned, shared, strict=True)) < 1.0
