@@ -40,6 +40,9 @@ class CallerPlan:
     turns: int = 5
     seed: int = 19
     realtime: bool = False  # the callers' loop as the engine's (`media.realtime`)
+    # caller i of n says its first line i * stagger_s / n later than the first caller: calls in a busy hour are at
+    # different points of their dialogues; 0 puts every caller on the same line at the same moment (worst case)
+    stagger_s: float = 0.0
 
 
 @dataclass
@@ -78,7 +81,7 @@ async def _serve(conn: Connection, plan: CallerPlan) -> None:
     await ari.start()
     loop = asyncio.get_running_loop()
     try:
-        conn.send("ready")
+        conn.send(("ready", time.process_time()))  # the prompts' rendering is not a call's
         while True:
             request = await loop.run_in_executor(None, conn.recv)
             if request == "stop":
@@ -98,7 +101,7 @@ async def _run(ari: AriClient, plan: CallerPlan, rendered: dict[str, list[npt.ND
         for caller in callers:  # one after another, as Asterisk and the engine would see a busy hour's arrivals
             await caller.dial(plan.endpoint, timeout=30)
         on_dialled()
-        await asyncio.gather(*(_talk(c, r, rendered[r.voice], plan, random.Random(plan.seed + i))
+        await asyncio.gather(*(_talk(c, r, rendered[r.voice], plan, random.Random(plan.seed + i), i * plan.stagger_s / n)
                                for i, (c, r) in enumerate(zip(callers, results, strict=True))))
     finally:
         for caller in callers:
@@ -108,13 +111,13 @@ async def _run(ari: AriClient, plan: CallerPlan, rendered: dict[str, list[npt.ND
 
 
 async def _talk(caller: ScriptedCaller, result: CallerResult, lines: list[npt.NDArray[np.int16]], plan: CallerPlan,
-                rng: random.Random) -> None:
+                rng: random.Random, offset_s: float) -> None:
     try:
         t0 = time.perf_counter() - 30  # the greeting may have begun while the other calls were dialled
         if await caller.agent_speech_after(t0, timeout=GREETING_TIMEOUT_S) is not None:
             result.greeted = True
             await caller.quiet_for(QUIET_S)
-        await asyncio.sleep(rng.uniform(*THINK_S))
+        await asyncio.sleep(offset_s + rng.uniform(*THINK_S))
         for k in range(plan.turns):
             ended = await caller.say(lines[k % len(lines)], 16000)
             heard = await caller.agent_speech_after(ended, timeout=REPLY_TIMEOUT_S)

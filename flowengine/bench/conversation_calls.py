@@ -33,16 +33,28 @@ V2V_P95_BUDGET_MS = 1500.0
 STALL_MS = 60.0
 MAX_UNANSWERED = 0.02
 PEER_TIMEOUT_S = 120.0
+# The callers' first lines are spread over about one turn of the script (a line, the reply, a pause: 6-8 s), so the
+# N calls are at different points of their dialogues, as a busy hour's calls are; `stagger_s=0` is the worst case,
+# every caller on the same question in the same second (docs/decisions.md, "Calls in step and calls spread")
+DEFAULT_STAGGER_S = 6.0
 DEFINITIONS = {
     "voice_to_voice_ms": "at the callers' process: from the caller's last speech sample leaving to the start of "
                          "the agent's reply as the caller's VAD heard it",
+    "voice_to_voice_ms_by_turn": "the same, per turn of the callers' scripts (first line, second...): the callers "
+                                 "dial one after another and so start near one another",
     "clock": "the engine's shared 20 ms media clock over the window: worst tick lateness and ticks later than "
              f"{STALL_MS:g} ms (stalls)",
     "cpu_percent_per_call": "the engine process's CPU time over the window / window / calls, in % of one core "
                             "(Asterisk and the callers' process excluded; they are reported beside it)",
+    "stt_wait_ms": "end-of-turn decision -> transcript (queue and compute not hidden behind the VAD's stop time)",
+    "endpointing_ms": "end of the caller's speech -> end-of-turn decision (stop time, and a held turn's wait)",
+    "engine_voice_to_voice_ms": "the same turn as the engine sees it: endpointing + provider waits + engine",
     "cpu_ms_per_turn": "the engine process's CPU time over the window / answered turns: the cost of a turn, "
                        "which unlike the share of a core does not fall when the host starves the engine",
     "tts_cache": "sentences the offline voice took from its cache of recent ones / synthesised",
+    "callers_cpu_percent": "the callers' process's CPU time over the window / window, in % of one core: the bench's "
+                           "own phones, on the same cores as the engine (not there in a deployment)",
+    "stagger_s": "caller i of N says its first line i * stagger_s / N seconds after the first caller (0: in step)",
     "within_budget": f"voice-to-voice p95 <= {V2V_P95_BUDGET_MS:g} ms, no stall over {STALL_MS:g} ms, at most "
                      f"{MAX_UNANSWERED:.0%} unanswered turns",
 }
@@ -69,11 +81,15 @@ def _turn_stats(service: AICallService, started: float, ended: float) -> dict[st
     convs = [live.conversation for live in [*service.live.values(), *service.recent] if live.conversation]
     turns = [t for c in convs for t in c.turns if started <= t.decided_at <= ended]
     return {"stt_ms": pcts([t.stt_ms for t in turns if t.stt_ms]),
+            "stt_wait_ms": pcts([t.stt_wait_ms for t in turns]),
+            "endpointing_ms": pcts([t.endpointing_ms for t in turns]),
             "engine_ms": pcts([t.engine_ms for t in turns if t.engine_ms is not None]),
-            "tts_first_audio_ms": pcts([t.tts_first_audio_ms for t in turns if t.tts_first_audio_ms is not None])}
+            "tts_first_audio_ms": pcts([t.tts_first_audio_ms for t in turns if t.tts_first_audio_ms is not None]),
+            "engine_voice_to_voice_ms": pcts([t.voice_to_voice_ms for t in turns if t.voice_to_voice_ms is not None])}
 
 
-async def _measure(n: int, engine: Engine, peer: Connection, asterisk_pid: int) -> dict[str, Any]:
+async def _measure(n: int, engine: Engine, peer: Connection, asterisk_pid: int, callers_cpu: list[float]) -> dict[str, Any]:
+    """`callers_cpu`: the callers' process's CPU seconds at the end of the previous N (updated)."""
     service = engine.aicalls
     assert service is not None
     clock = MediaClock.for_loop()
@@ -87,6 +103,8 @@ async def _measure(n: int, engine: Engine, peer: Connection, asterisk_pid: int) 
     hits0, misses0 = cache.hits, cache.misses
     report = await _recv(peer, PEER_TIMEOUT_S * 4)
     wall = time.perf_counter() - wall0
+    callers_cpu_s = report["cpu_s"] - callers_cpu[0]  # since the previous N: includes this N's dialling
+    callers_cpu[0] = report["cpu_s"]
     cpu, ast = time.process_time() - cpu0, _cpu_of(asterisk_pid) - ast0
     steal1 = cpu_steal_seconds()
     lateness = [s * 1000 for s in clock.lateness_samples or []]
@@ -103,6 +121,8 @@ async def _measure(n: int, engine: Engine, peer: Connection, asterisk_pid: int) 
     return {
         "calls": n, "turns": len(v2v), "unanswered_turns": unanswered, "errors": errors[:5],
         "voice_to_voice_ms": v2v_pcts, "voice_to_voice_max_ms": max(v2v, default=None),
+        "voice_to_voice_ms_by_turn": [pcts([c["v2v_ms"][k] for c in report["callers"] if len(c["v2v_ms"]) > k])
+                                      for k in range(max((len(c["v2v_ms"]) for c in report["callers"]), default=0))],
         **_turn_stats(service, wall0, wall0 + wall),
         "clock": {"worst_tick_ms": round(max(lateness, default=0.0), 1), "stalls_over_60ms": stalls,
                   "ticks": len(lateness)},
@@ -111,6 +131,7 @@ async def _measure(n: int, engine: Engine, peer: Connection, asterisk_pid: int) 
         "tts_cache": {"hits": cache.hits - hits0, "misses": cache.misses - misses0},
         "engine_cpu_percent": round(cpu / wall * 100, 1),
         "asterisk_cpu_percent": round(ast / wall * 100, 1),
+        "callers_cpu_percent": round(callers_cpu_s / wall * 100, 1),
         "window_s": round(wall, 1),
         "steal_percent": None if steal0 is None or steal1 is None else round((steal1 - steal0) / wall * 100, 1),
         "load_average_1m": [round(load0, 2), round(os.getloadavg()[0], 2)],
@@ -119,9 +140,11 @@ async def _measure(n: int, engine: Engine, peer: Connection, asterisk_pid: int) 
 
 
 async def run_calls_bench(counts: tuple[int, ...], turns: int = 5, *, stop_when_over: bool = False,
-                          realtime: bool = False, log: Callable[[str], None] | None = None) -> dict[str, Any]:
+                          realtime: bool = False, stagger_s: float = DEFAULT_STAGGER_S,
+                          log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """One private Asterisk and engine for every N in `counts`, in order; `realtime`: the engine's
-    `media.realtime` (and the callers' loop likewise)."""
+    `media.realtime` (and the callers' loop likewise); `stagger_s`: the callers' first lines spread over this
+    (0: all at once, each caller on the same line of the script at the same moment)."""
     say = log or (lambda line: None)
     runs: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="flowengine-bench-calls-") as tmp:
@@ -141,13 +164,15 @@ async def run_calls_bench(counts: tuple[int, ...], turns: int = 5, *, stop_when_
             await asyncio.gather(engine.providers.tts("piper").warm_up(), engine.providers.stt("whisper").warm_up())
             cfg = engine.config.asterisk
             plan = CallerPlan(cfg.ari_url, cfg.ari_username, cfg.ari_password.get_secret_value(), turns=turns,
-                              realtime=engine.config.media.realtime)
+                              realtime=engine.config.media.realtime, stagger_s=stagger_s)
             with peer_process(run_callers, plan, join_timeout=10, stop=True) as peer:
-                if await _recv(peer, PEER_TIMEOUT_S) != "ready":
+                ready = await _recv(peer, PEER_TIMEOUT_S)
+                if not isinstance(ready, tuple) or ready[0] != "ready":
                     raise RuntimeError("the callers' process did not start")
+                callers_cpu = [float(ready[1])]
                 for n in counts:
                     say(f"{n} calls ...")
-                    run = await _measure(n, engine, peer, _asterisk_pid(folder))
+                    run = await _measure(n, engine, peer, _asterisk_pid(folder), callers_cpu)
                     runs.append(run)
                     say(f"{n} calls: v2v p50 {run['voice_to_voice_ms']['p50']} p95 {run['voice_to_voice_ms']['p95']} ms, "
                         f"worst tick {run['clock']['worst_tick_ms']} ms, stalls {run['clock']['stalls_over_60ms']}, "
@@ -162,6 +187,7 @@ async def run_calls_bench(counts: tuple[int, ...], turns: int = 5, *, stop_when_
         "max_calls_within_budget": max(passing, default=0),
         "budget": {"voice_to_voice_p95_ms": V2V_P95_BUDGET_MS, "stall_ms": STALL_MS},
         "turns_per_call": turns,
+        "stagger_s": stagger_s,
         "host": {"sched_autogroup": _autogroup(), "loop_nice": _loop_nice(), "loop_realtime": _loop_realtime()},
         "definitions": DEFINITIONS,
         "machine": machine(),

@@ -62,6 +62,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                               help="offline: N simultaneous real calls per count, and the largest N within budget")
     conversation.add_argument("--turns-per-call", type=int, default=5, help="with --calls: each caller's turns (default 5)")
     conversation.add_argument("--realtime", action="store_true", help="with --calls: the engine's media.realtime on")
+    conversation.add_argument("--stagger", type=float, default=6.0, metavar="S",
+                              help="with --calls: the callers' first lines spread over S seconds (default 6; 0: every "
+                              "caller on the same line at the same moment)")
     conversation.add_argument(
         "--providers", choices=("offline", "cloud"), default="offline",
         help="offline: piper, whisper and the rule engine (default); cloud: Deepgram, ElevenLabs and Anthropic, "

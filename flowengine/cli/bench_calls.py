@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 MAX_CALLS = 60
+MAX_STAGGER_S = 60.0
 
 
 def run_calls(args: argparse.Namespace, log: Callable[[str], None] | None) -> int:
@@ -16,15 +17,16 @@ def run_calls(args: argparse.Namespace, log: Callable[[str], None] | None) -> in
     except ValueError:
         counts = ()
     if (not counts or len(counts) > 10 or not all(1 <= n <= MAX_CALLS for n in counts) or args.providers != "offline"
-            or not 1 <= args.turns_per_call <= 50):
-        print(f"--calls takes 1..10 counts of 1..{MAX_CALLS}, comma-separated (offline providers only), and "
-              "--turns-per-call 1..50", file=sys.stderr)
+            or not 1 <= args.turns_per_call <= 50 or not 0 <= args.stagger <= MAX_STAGGER_S):
+        print(f"--calls takes 1..10 counts of 1..{MAX_CALLS}, comma-separated (offline providers only), "
+              f"--turns-per-call 1..50 and --stagger 0..{MAX_STAGGER_S:g} seconds", file=sys.stderr)
         return 2
     import asyncio
 
     from flowengine.bench.conversation_calls import run_calls_bench
 
-    report = asyncio.run(run_calls_bench(counts, args.turns_per_call, realtime=args.realtime, log=log))
+    report = asyncio.run(run_calls_bench(counts, args.turns_per_call, realtime=args.realtime,
+                                         stagger_s=args.stagger, log=log))
     print(json.dumps(report) if args.json else format_calls(report))
     return 0
 
@@ -33,6 +35,7 @@ def format_calls(report: dict[str, Any]) -> str:
     header = (f"{'calls':>5} {'turns':>5} {'v2v p50':>8} {'v2v p95':>8} {'stt p95':>8} {'worst tick':>10} "
               f"{'stalls':>6} {'CPU/call':>8} {'asterisk':>8} {'load':>5} {'ok':>3}")
     lines = [header, *(_row(r) for r in report["runs"])]
+    lines.append(f"callers' first lines spread over {report['stagger_s']:g} s")
     lines.append(f"largest N within budget: {report['max_calls_within_budget']} ({report['definitions']['within_budget']})")
     return "\n".join(lines)
 

@@ -177,6 +177,9 @@ class MeteredSTT(STTProvider):
         self.usage.seconds += pcm.size / SAMPLE_RATE
         return await _timed_call("stt", self.name, self.inner.transcribe_in_context(pcm, context, language=language))
 
+    def busy(self) -> bool:
+        return self.inner.busy()
+
     async def open_stream(self, *, language: str = "", keywords: tuple[str, ...] = ()) -> STTStream:
         return MeteredSTTStream(await self.inner.open_stream(language=language, keywords=keywords), self.usage,
                                 self.name)

@@ -6,7 +6,7 @@ import argparse
 import pytest
 
 from flowengine.bench.conversation_callers import prompts, script_lines
-from flowengine.bench.conversation_calls import STALL_MS, V2V_P95_BUDGET_MS, run_calls_bench
+from flowengine.bench.conversation_calls import DEFAULT_STAGGER_S, STALL_MS, V2V_P95_BUDGET_MS, run_calls_bench
 from flowengine.bench.corpus import VOICES
 from flowengine.cli.bench_calls import format_calls, run_calls
 
@@ -32,6 +32,10 @@ async def test_two_simultaneous_calls_are_measured_per_n() -> None:
                                     and run["unanswered_turns"] == 0)
     assert report["max_calls_within_budget"] == (2 if run["within_budget"] else 0)
     assert report["budget"] == {"voice_to_voice_p95_ms": V2V_P95_BUDGET_MS, "stall_ms": STALL_MS}
+    assert report["stagger_s"] == DEFAULT_STAGGER_S
+    assert [len(run["voice_to_voice_ms_by_turn"])] == [2]  # per line of the script
+    assert run["stt_wait_ms"]["p50"] is not None and run["endpointing_ms"]["p50"] >= 0
+    assert 0 < run["callers_cpu_percent"]
     assert {"cpu", "cores", "python"} <= set(report["machine"])
     assert "largest N within budget" in format_calls(report)
 
@@ -49,11 +53,19 @@ def test_callers_speak_the_corpus_in_voices_that_are_not_the_agents() -> None:
 
 @pytest.mark.parametrize("calls", ["0", "61", "a,b", "1,2,3,4,5,6,7,8,9,10,11"])
 def test_bad_call_counts_are_refused(calls: str, capsys: pytest.CaptureFixture[str]) -> None:
-    args = argparse.Namespace(calls=calls, providers="offline", turns_per_call=5, realtime=False, json=True)
+    args = argparse.Namespace(calls=calls, providers="offline", turns_per_call=5, realtime=False, stagger=6.0, json=True)
     assert run_calls(args, None) == 2
     assert "--calls takes" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("stagger", [-1.0, 61.0])
+def test_a_stagger_out_of_range_is_refused(stagger: float, capsys: pytest.CaptureFixture[str]) -> None:
+    args = argparse.Namespace(calls="2", providers="offline", turns_per_call=5, realtime=False, stagger=stagger,
+                              json=True)
+    assert run_calls(args, None) == 2
+    assert "--stagger 0..60" in capsys.readouterr().err
+
+
 def test_cloud_providers_are_refused_with_calls(capsys: pytest.CaptureFixture[str]) -> None:
-    args = argparse.Namespace(calls="2", providers="cloud", turns_per_call=5, realtime=False, json=True)
+    args = argparse.Namespace(calls="2", providers="cloud", turns_per_call=5, realtime=False, stagger=6.0, json=True)
     assert run_calls(args, None) == 2

@@ -103,6 +103,12 @@ class STTProvider(abc.ABC):
     async def warm_up(self) -> None:  # noqa: B027  (an optional hook: most providers have nothing to load)
         """Load models now rather than on the first utterance."""
 
+    def busy(self) -> bool:
+        """Whether this process's shared recogniser is working on other utterances right now (a local model's
+        workers): a speculative transcription then waits out the shortest pauses before it takes a worker. A
+        cloud recogniser is never busy here."""
+        return False
+
     async def aclose(self) -> None:
         return None
 

@@ -4,6 +4,7 @@ summed log probability of its tokens) and the best one replaces the transcript w
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from flowengine.providers.stt.whisper_decode import (
     decode_unlooped,
     encode_window,
     fits_window,
+    stop_if,
 )
 from flowengine.providers.stt.whisper_prefix import ShortDecoding, chains, sentence_sums
 
@@ -49,17 +51,21 @@ class Heard:
 
 
 def decode_in_context(model: Any, audio: npt.NDArray[np.float32], context: STTContext, *, language: str,
-                      floor: float | None = None, prompt: bool = False, beam_size: int = 1) -> Heard:
+                      floor: float | None = None, prompt: bool = False, beam_size: int = 1,
+                      dropped: threading.Event | None = None) -> Heard:
     """`floor`: instead of the answer kind's own; `prompt`: the free transcript is decoded after the agent's
-    question as Whisper's previous text."""
+    question as Whisper's previous text; `dropped`: set when the answer is no longer wanted (`Dropped` is raised
+    at the next stage: after the encoding, the free decoding, the first scoring round)."""
     if not fits_window(audio):
         return Heard(decode(model, audio, language=language, full_window=False, beam_size=beam_size), "free",
                      float("nan"))
     window = encode_window(model, audio, language, context.question if prompt else "")
+    stop_if(dropped)
     free = decode_unlooped(model, window, audio, language, beam_size=beam_size)
     answers = answers_for(context, free.text)
     if answers is None or answers.holds(free.text):
         return Heard(free, "free", float("nan"))
+    stop_if(dropped)
     # stopping at an answer's opening ("Next", "my name is"): the value may follow after a pause, so only an answer
     # the audio itself clearly holds is taken (the whole line "My name is | Sam Taylor" whose free transcript lost
     # the name scores -1.6..-6.2; the opening alone forced into a value: <= -6.8)
@@ -73,7 +79,8 @@ def decode_in_context(model: Any, audio: npt.NDArray[np.float32], context: STTCo
         said = opening[0].rstrip(".")
         return Heard(Decoded(said, opening[1], free.no_speech_prob, window.frames), "incomplete", opening[1])
     refined = answers.then(tuple(text for text, _ in scored[:REFINE_BEST]))
-    if refined:  # the ending chosen among sentences that share their start; the floor kept on its own scale
+    if refined:
+        stop_if(dropped)  # the ending chosen among sentences that share their start; the floor kept on its own scale
         sums = raw_scores(model, window, len(audio), refined)
         best = max(sums, key=lambda s: s[1] / s[2] ** answers.refine_power)[0]
         scored = sorted(((t, total / n ** answers.length_power) for t, total, n in sums), key=lambda pair: -pair[1])

@@ -4,6 +4,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
+import threading
 import weakref
 import zlib
 from dataclasses import dataclass
@@ -30,6 +31,17 @@ NO_SPEECH_LOGPROB = -1.0
 LOOP_REPETITION_PENALTY = 1.2
 
 
+class Dropped(Exception):
+    """Whoever asked for this transcription went away (a speculative one the caller's next words made useless, or
+    one that timed out): the worker stops at the next stage instead of spending the rest of its CPU on it."""
+
+
+def stop_if(dropped: threading.Event | None) -> None:
+    """Raises `Dropped` once `dropped` is set: called between stages (encoding, free decoding, scoring rounds)."""
+    if dropped is not None and dropped.is_set():
+        raise Dropped
+
+
 @dataclass(frozen=True)
 class Decoded:
     text: str
@@ -43,10 +55,13 @@ def fits_window(audio: npt.NDArray[np.float32]) -> bool:
 
 
 def decode(model: Any, audio: npt.NDArray[np.float32], *, language: str, full_window: bool,
-           beam_size: int = 1) -> Decoded:
-    """`model`: a faster_whisper.WhisperModel; `audio`: float32 mono 16 kHz in [-1, 1]; `beam_size` 1: greedy."""
+           beam_size: int = 1, dropped: threading.Event | None = None) -> Decoded:
+    """`model`: a faster_whisper.WhisperModel; `audio`: float32 mono 16 kHz in [-1, 1]; `beam_size` 1: greedy;
+    `dropped`: set when the result is no longer wanted (`Dropped` is raised after the encoding)."""
     if not full_window and fits_window(audio):
-        return decode_unlooped(model, encode_window(model, audio, language), audio, language, beam_size=beam_size)
+        window = encode_window(model, audio, language)
+        stop_if(dropped)
+        return decode_unlooped(model, window, audio, language, beam_size=beam_size)
     return unlooped(decode_full(model, audio, language))
 
 
