@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator
 
 import numpy as np
 
-from flowengine.ai.voice.conversation import Conversation, ConversationSettings
+from flowengine.ai.voice.conversation import SPECULATION_WAIT_MS, Conversation, ConversationSettings
 from flowengine.media.frames import AudioFrame, MediaInbox
-from flowengine.media.vad import SpeechEnded, SpeechStarted, SpeechStopping
+from flowengine.media.vad import SpeechEnded, SpeechResumed, SpeechStarted, SpeechStopping
 from flowengine.providers.llm.base import ChatMessage, LLMError, TextDelta
 from flowengine.providers.stt.base import STTError, Transcript
 from tests.ai.fakes import FakeOutput, ScriptedLLM, ScriptedSTT, ToneTTS
@@ -345,3 +345,68 @@ async def test_a_failed_transcriber_ends_with_vapis_closest_reason() -> None:
     await asyncio.gather(tasks[1], return_exceptions=True)
     assert reason == "assistant-error"  # Vapi documents no whisper reason
     assert rig.llm.requests == [] and [m for m in rig.conv.messages if m.role == "assistant"] == []
+
+
+class BusySTT(ScriptedSTT):
+    """A recogniser that says it is busy with other calls' utterances (or not), and counts what it was asked."""
+
+    def __init__(self, texts: list[str], *, busy: bool) -> None:
+        super().__init__(texts, delay=0.01)
+        self._busy = busy
+
+    def busy(self) -> bool:
+        return self._busy
+
+
+async def speak_with_a_dip(rig: Rig, *, stop_gap: int = 200) -> None:
+    """Caller speech whose voice dips for 40 ms mid-line (the VAD's first silent frames, then the voice again)."""
+    start = rig.t
+    for part in (600, 400):
+        for _ in range(part // 20):
+            rig.inbox.put(AudioFrame(np.zeros(320, dtype=np.int16), rig.t))
+            rig.t += 20
+            if rig.t - start == 200:
+                rig.inbox.put(SpeechStarted(rig.t, start))
+            await asyncio.sleep(0)
+        rig.inbox.put(SpeechStopping(rig.t, rig.t))
+        if part == 600:
+            await asyncio.sleep(0.04)
+            rig.t += 40
+            rig.inbox.put(SpeechResumed(rig.t))
+    end = rig.t
+    await asyncio.sleep(stop_gap / 1000)
+    rig.t += stop_gap
+    rig.inbox.put(SpeechEnded(rig.t, start, end))
+    await asyncio.sleep(0.01)
+    rig.stt.consume()
+
+
+async def test_a_busy_recogniser_is_not_asked_about_a_dip_the_caller_speaks_through() -> None:
+    busy = Rig(BusySTT(["Next Tuesday please"], busy=True), ScriptedLLM(["At what time?"]))
+    tasks = await run_rig(busy)
+    await speak_with_a_dip(busy)
+    await settle(busy)
+    await stop(busy, tasks)
+    assert busy.stt.calls == 1  # only the line's end: the dip's speculative transcription waited, then was dropped
+    assert [m.content for m in busy.conv.messages[1:]] == ["Next Tuesday please", "At what time?"]
+
+    idle = Rig(BusySTT(["Next Tuesday please"], busy=False), ScriptedLLM(["At what time?"]))
+    tasks = await run_rig(idle)
+    await speak_with_a_dip(idle)
+    await settle(idle)
+    await stop(idle, tasks)
+    assert idle.stt.calls == 2  # an idle recogniser starts at the first silent frame: one call loses nothing
+
+
+async def test_the_end_of_the_turn_cuts_the_speculative_wait_short() -> None:
+    # (twice: the rig moves its script on 10 ms after the end of the turn, before this transcription reads it)
+    rig = Rig(BusySTT(["Next Tuesday please"] * 2, busy=True), ScriptedLLM(["At what time?"]))
+    tasks = await run_rig(rig)
+    await rig.speak(800, stop_gap=20)  # a stop time shorter than the wait
+    await asyncio.sleep(0.2)
+    await settle(rig)
+    await stop(rig, tasks)
+    assert rig.stt.calls == 1
+    assert rig.conv.messages[1].content == "Next Tuesday please"
+    # started at the end of the turn (~10 ms left), not after the wait (which ends 60 ms after a 20 ms stop time)
+    assert rig.conv.turns[0].stt_wait_ms < SPECULATION_WAIT_MS - 20
