@@ -25,15 +25,19 @@ class Rig:
             settings=settings or ConversationSettings(smart_turn=False))  # every pause a turn, unless a test says
         self.t = 0
 
-    async def speak(self, ms: int, *, stop_gap: int = 200) -> None:
-        """Caller speech of `ms`, then silence until the VAD ends the turn."""
-        start = self.t
+    async def voice(self, ms: int, start: int) -> None:
+        """`ms` of caller voice; the VAD calls it speech 200 ms after `start`."""
         for _ in range(ms // 20):
             self.inbox.put(AudioFrame(np.zeros(320, dtype=np.int16), self.t))
             self.t += 20
             if self.t - start == 200:
                 self.inbox.put(SpeechStarted(self.t, start))
             await asyncio.sleep(0)
+
+    async def speak(self, ms: int, *, stop_gap: int = 200) -> None:
+        """Caller speech of `ms`, then silence until the VAD ends the turn."""
+        start = self.t
+        await self.voice(ms, start)
         end = self.t
         self.inbox.put(SpeechStopping(self.t, end))
         await asyncio.sleep(stop_gap / 1000)
@@ -362,12 +366,7 @@ async def speak_with_a_dip(rig: Rig, *, stop_gap: int = 200) -> None:
     """Caller speech whose voice dips for 40 ms mid-line (the VAD's first silent frames, then the voice again)."""
     start = rig.t
     for part in (600, 400):
-        for _ in range(part // 20):
-            rig.inbox.put(AudioFrame(np.zeros(320, dtype=np.int16), rig.t))
-            rig.t += 20
-            if rig.t - start == 200:
-                rig.inbox.put(SpeechStarted(rig.t, start))
-            await asyncio.sleep(0)
+        await rig.voice(part, start)
         rig.inbox.put(SpeechStopping(rig.t, rig.t))
         if part == 600:
             await asyncio.sleep(0.04)
