@@ -35,13 +35,13 @@ MAX_UNANSWERED = 0.02
 PEER_TIMEOUT_S = 120.0
 # The callers' first lines are spread over about one turn of the script (a line, the reply, a pause: 6-8 s), so the
 # N calls are at different points of their dialogues, as a busy hour's calls are; `stagger_s=0` is the worst case,
-# every caller on the same question in the same second (docs/decisions.md, "Calls in step and calls spread")
+# every caller on the same question in the same second (docs/decisions.md, "Transcriptions for nobody, and calls in step")
 DEFAULT_STAGGER_S = 6.0
 DEFINITIONS = {
     "voice_to_voice_ms": "at the callers' process: from the caller's last speech sample leaving to the start of "
                          "the agent's reply as the caller's VAD heard it",
-    "voice_to_voice_ms_by_turn": "the same, per turn of the callers' scripts (first line, second...): the callers "
-                                 "dial one after another and so start near one another",
+    "voice_to_voice_ms_by_turn": "the same, per turn of the callers' scripts (first line, second...): in step "
+                                 "(stagger 0) every caller says the same line in the same seconds",
     "clock": "the engine's shared 20 ms media clock over the window: worst tick lateness and ticks later than "
              f"{STALL_MS:g} ms (stalls)",
     "cpu_percent_per_call": "the engine process's CPU time over the window / window / calls, in % of one core "

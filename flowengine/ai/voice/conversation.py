@@ -50,7 +50,7 @@ IDLE_BUFFER_MS = 5_000
 ONSET_GRACE_MS = 400
 # A speculative transcription (at the VAD's first silent frame) waits this long first when the recogniser is busy
 # with other calls' utterances: the caller resumes within 20-60 ms of most such frames (measured with 25 calls:
-# p50 40, p90 60 ms), and a transcription that started runs on for nobody, ~1 in 4 of the recogniser's runs at 25
+# p50 40, p90 60 ms), and a transcription that started runs on for nobody, ~20 % of the recogniser's runs at 25
 # calls. An idle recogniser starts at once (one call loses nothing); the end of the turn starts it in any case.
 SPECULATION_WAIT_MS = 80
 
