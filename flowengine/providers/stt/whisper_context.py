@@ -115,10 +115,11 @@ def raw_scores(model: Any, window: Window, audio_len: int, texts: tuple[str, ...
     if keep == model.model.n_mels:  # CTranslate2 takes [batch, n_mels, n] for a spectrogram, not encoder output
         keep += 1
     tokens = [tokenizer.encode(" " + text) for text in texts]
-    if len(chains(tokens)) * PREFIX_GAIN <= len(tokens):
+    openings = chains(tokens)
+    if len(openings) * PREFIX_GAIN <= len(tokens):
         start = [*tokenizer.sot_sequence, tokenizer.no_timestamps]  # what align() starts from
         try:
-            totals = sentence_sums(model, encoded[:, :keep], start, tokens, SCORE_BATCH)
+            totals = sentence_sums(model, encoded[:, :keep], start, tokens, SCORE_BATCH, openings)
         except ShortDecoding as exc:  # scored one by one below: slower, never a failed turn
             log.warning("shared-opening scoring unavailable, aligning each answer: %s", exc)
         else:

@@ -71,11 +71,12 @@ def log_probs(model: Any, encoded: npt.NDArray[np.float32], start: Sequence[int]
 
 
 def sentence_sums(model: Any, encoded: npt.NDArray[np.float32], start: Sequence[int],
-                  sentences: Sequence[Sequence[int]], batch: int) -> list[float]:
-    """Each sentence's summed log probability given the encoded audio, its openings decoded once."""
+                  sentences: Sequence[Sequence[int]], batch: int, openings: Sequence[Tokens] | None = None) -> list[float]:
+    """Each sentence's summed log probability given the encoded audio, its openings decoded once (`openings`: the
+    sentences' `chains`, when the caller has them already)."""
     needed: dict[Tokens, set[int]] = defaultdict(set)
     for tokens in sentences:
         for i, token in enumerate(tokens):
             needed[tuple(tokens[:i])].add(token)
-    found = log_probs(model, encoded, start, chains(sentences), needed, batch)
+    found = log_probs(model, encoded, start, chains(sentences) if openings is None else openings, needed, batch)
     return [sum(found[(tuple(tokens[:i]), token)] for i, token in enumerate(tokens)) for tokens in sentences]
