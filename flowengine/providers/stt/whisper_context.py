@@ -3,6 +3,7 @@ holds no answer, every allowed answer sentence is scored against the same encode
 summed log probability of its tokens) and the best one replaces the transcript when it is likely enough."""
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ SCORE_BATCH = 8  # sentences per forced alignment
 # when the openings are at most a third of the sentences (days, hours: 2 and 1 of 27 and 26; names, requests,
 # endings: 14-30 of 16-35, aligned). Measured: docs/decisions.md, "Scoring answers with shared openings"
 PREFIX_GAIN = 3
+_SHORT_DECODINGS = itertools.count()  # decodings that gave too few distributions (the first is logged as a warning)
 
 
 @dataclass(frozen=True)
@@ -120,8 +122,9 @@ def raw_scores(model: Any, window: Window, audio_len: int, texts: tuple[str, ...
         start = [*tokenizer.sot_sequence, tokenizer.no_timestamps]  # what align() starts from
         try:
             totals = sentence_sums(model, encoded[:, :keep], start, tokens, SCORE_BATCH, openings)
-        except ShortDecoding as exc:  # scored one by one below: slower, never a failed turn
-            log.warning("shared-opening scoring unavailable, aligning each answer: %s", exc)
+        except ShortDecoding as exc:  # scored one by one below: slower, never a failed turn; said once, not per turn
+            level = logging.WARNING if next(_SHORT_DECODINGS) == 0 else logging.DEBUG
+            log.log(level, "shared-opening scoring unavailable, aligning each answer: %s", exc)
         else:
             return [(text, total, len(tokens[i])) for i, (text, total) in enumerate(zip(texts, totals, strict=True))]
     # Scored SCORE_BATCH at a time, sentences of equal token counts together (less padding, and the logits of a

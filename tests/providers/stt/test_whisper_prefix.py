@@ -1,6 +1,8 @@
 """Sentences scored with their shared openings decoded once give the scores a forced alignment of each gives."""
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 
@@ -54,8 +56,8 @@ def test_shared_openings_score_as_each_sentence_aligned_alone(model: object, sai
         assert len(chains(tokens)) == 2
 
 
-def test_a_decoder_that_gives_too_few_distributions_falls_back_to_aligning(model: object,
-                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_decoder_that_gives_too_few_distributions_falls_back_to_aligning(
+        model: object, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     from flowengine.providers.stt import whisper_context
 
     audio = over_the_line(render(Line("Next Tuesday please."), VOICES[1])).astype(np.float32) / 32768
@@ -68,7 +70,11 @@ def test_a_decoder_that_gives_too_few_distributions_falls_back_to_aligning(model
         raise ShortDecoding("the decoder gave 1 distributions along a 1-token opening")
 
     monkeypatch.setattr(whisper_context, "sentence_sums", short)
-    aligned = whisper_context.raw_scores(model, window, len(audio), answers.first)
+    with caplog.at_level(logging.DEBUG, logger=whisper_context.__name__):
+        aligned = whisper_context.raw_scores(model, window, len(audio), answers.first)
+        whisper_context.raw_scores(model, window, len(audio), answers.first)
+    said = [r.levelno for r in caplog.records if "shared-opening scoring unavailable" in r.getMessage()]
+    assert len(said) == 2 and said.count(logging.WARNING) <= 1  # warned once per process, not at every turn
     assert [t for t, _, _ in aligned] == list(answers.first)
     assert max(aligned, key=lambda s: s[1] / s[2] ** 0.5)[0] == max(shared, key=lambda s: s[1] / s[2] ** 0.5)[0]
     assert max(abs(a[1] - b[1]) for a, b in zip(aligned, shared, strict=True)) < 1.0
