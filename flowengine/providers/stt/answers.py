@@ -61,7 +61,7 @@ class Answers:
         """Which value a candidate sentence holds ("" when none of them)."""
         if self.labels:
             return self.labels[self.first.index(text)] if text in self.first else ""
-        said = f" {' '.join(_WORD.findall(text.lower()))} "
+        said = f" {' '.join(_DIGIT_HOURS.get(w, w) for w in _WORD.findall(text.lower()))} "
         return next((v for v in self.values if f" {v} " in said), "")
 
     def holds(self, text: str) -> bool:
@@ -121,7 +121,7 @@ def answers_for(context: STTContext, heard: str = "") -> Answers | None:
         return Answers("day", tuple(f"{lead}{day}" for lead in ("", "On ", "Next ") for day in _DAY_VALUES),
                        tuple(d.lower() for d in _DAY_VALUES), open_tails=frozenset(("next", "on")))
     if context.expect == "time":
-        return Answers("time", tuple(f"{lead}{hour}" for lead in ("At ", "") for hour in (*HOURS, "noon")),
+        return Answers("time", tuple(f"{lead}{hour}" for lead in ("At ", "") for hour in (*HOURS, *_DIGIT_HOURS, "noon")),
                        (*HOURS, "noon", "midday"), open_tails=frozenset(("at",)))
     if context.expect == "yes_no":
         # measured: at 0.5 a bare "No." outscores "No, Wednesday." too often; within the no's, a power of 1.25
