@@ -35,7 +35,7 @@ def test_a_correcting_caller_says_no_with_the_first_value_read_back_wrong() -> N
 
 async def test_the_correcting_caller_books_where_the_hour_was_misheard() -> None:
     booking = next(d for d in DIALOGUES if d.name == "booking")
-    voice = next(v for v in VOICES if v.name == "us-male-slow")  # "At ten in the morning." -> "At five ..."
+    voice = next(v for v in VOICES if v.name == "caribbean")  # "At ten in the morning." -> "8 in the morning."
     plain = await run_recognition_bench(WhisperSTT(), voices=[voice], snrs=[None], dialogues=[booking],
                                         names=NAMES_ON_FILE)
     correcting = await run_recognition_bench(WhisperSTT(), voices=[voice], snrs=[None], dialogues=[booking],
