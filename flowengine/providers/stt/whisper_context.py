@@ -39,7 +39,7 @@ MIN_PROB = 1e-12
 UNFINISHED_FLOOR = -6.5  # the least score that gives a transcript stopping at an answer's opening a value
 SCORE_BATCH = 8  # sentences per forced alignment
 # A decoding forced along a shared opening costs ~2 aligned sentences (generate's free step and full logits): used
-# when the openings are at most a third of the sentences (days, hours: 2 and 1 of 27 and 26; names, requests,
+# when the openings are at most a third of the sentences (days, hours: 2 and 1 of 27 and 50; names, requests,
 # endings: 14-30 of 16-35, aligned). Measured: docs/decisions.md, "Scoring answers with shared openings"
 PREFIX_GAIN = 3
 _SHORT_DECODINGS = itertools.count()  # decodings that gave too few distributions (the first is logged as a warning)
