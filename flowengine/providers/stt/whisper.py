@@ -31,6 +31,7 @@ from flowengine.providers.stt.whisper_base import base_model_path
 from flowengine.providers.stt.whisper_context import decode_in_context
 from flowengine.providers.stt.whisper_decode import decode, stop_if
 from flowengine.providers.stt.whisper_pool import ModelPool, default_workers
+from flowengine.providers.stt.whisper_tree import attach
 from flowengine.telemetry import sink
 
 log = logging.getLogger(__name__)
@@ -197,6 +198,7 @@ class WhisperSTT(STTProvider):
                 raise STTError(f"cannot load the Whisper model in {path}: {exc}") from exc
 
         pool: ModelPool[Any] = ModelPool(load, workers=self._workers, name="whisper")
+        attach(pool.model, path)  # answer sentences scored on one prefix tree (align for a decoder it cannot read)
         log.info("whisper model %s loaded in %.0f ms (%d workers x %d threads)", path,
                  (time.perf_counter() - started) * 1000, pool.workers, self._cpu_threads)
         return _Engine(pool.model, pool.executor, bool(pool.model.model.is_multilingual), pool)

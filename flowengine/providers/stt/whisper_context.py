@@ -3,8 +3,6 @@ holds no answer, every allowed answer sentence is scored against the same encode
 summed log probability of its tokens) and the best one replaces the transcript when it is likely enough."""
 from __future__ import annotations
 
-import itertools
-import logging
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -23,9 +21,7 @@ from flowengine.providers.stt.whisper_decode import (
     fits_window,
     stop_if,
 )
-from flowengine.providers.stt.whisper_prefix import ShortDecoding, chains, sentence_sums
-
-log = logging.getLogger(__name__)
+from flowengine.providers.stt.whisper_tree import decoder_for
 
 # A sentence's score: its summed log probability over the square root of its token count (plain sums favour
 # short sentences: "No." beats "No, Wednesday."; means favour long ones). Measured on the corpus
@@ -38,11 +34,6 @@ SCORE_TAIL_FRAMES = 40  # encoder frames (20 ms each) kept after the speech (mea
 MIN_PROB = 1e-12
 UNFINISHED_FLOOR = -6.5  # the least score that gives a transcript stopping at an answer's opening a value
 SCORE_BATCH = 8  # sentences per forced alignment
-# A decoding forced along a shared opening costs ~2 aligned sentences (generate's free step and full logits): used
-# when the openings are at most a third of the sentences (days, hours: 2 and 1 of 27 and 50; names, requests,
-# endings: 14-30 of 16-35, aligned). Measured: docs/decisions.md, "Scoring answers with shared openings"
-PREFIX_GAIN = 3
-_SHORT_DECODINGS = itertools.count()  # decodings that gave too few distributions (the first is logged as a warning)
 
 
 @dataclass(frozen=True)
@@ -106,9 +97,9 @@ def score(model: Any, window: Window, audio_len: int, texts: tuple[str, ...],
 
 def raw_scores(model: Any, window: Window, audio_len: int, texts: tuple[str, ...]) -> list[tuple[str, float, int]]:
     """Each text's summed log probability given the audio and its token count, from forced decodings over the
-    encoded speech (cut after the speech: the decoder's cost grows with the frames it attends to, once per text).
-    Texts that mostly differ in their last token (a day after "Next", an hour after "At") share one decoding of
-    their opening (whisper_prefix); others are aligned in batches."""
+    encoded speech (cut after the speech: the decoder's cost grows with the frames it attends to). The texts' prefix
+    tree goes through the model's decoder in one pass, every shared prefix once (whisper_tree); for a model whose decoder
+    it cannot read, the texts are aligned a batch at a time, each from its start."""
     import ctranslate2  # type: ignore[import-untyped]
 
     tokenizer = window.tokenizer
@@ -117,16 +108,11 @@ def raw_scores(model: Any, window: Window, audio_len: int, texts: tuple[str, ...
     if keep == model.model.n_mels:  # CTranslate2 takes [batch, n_mels, n] for a spectrogram, not encoder output
         keep += 1
     tokens = [tokenizer.encode(" " + text) for text in texts]
-    openings = chains(tokens)
-    if len(openings) * PREFIX_GAIN <= len(tokens):
+    tree = decoder_for(model)
+    if tree is not None:
         start = [*tokenizer.sot_sequence, tokenizer.no_timestamps]  # what align() starts from
-        try:
-            totals = sentence_sums(model, encoded[:, :keep], start, tokens, SCORE_BATCH, openings)
-        except ShortDecoding as exc:  # scored one by one below: slower, never a failed turn; said once, not per turn
-            level = logging.WARNING if next(_SHORT_DECODINGS) == 0 else logging.DEBUG
-            log.log(level, "shared-opening scoring unavailable, aligning each answer: %s", exc)
-        else:
-            return [(text, total, len(tokens[i])) for i, (text, total) in enumerate(zip(texts, totals, strict=True))]
+        totals = tree.sentence_sums(encoded[0, :keep], start, tokens)
+        return [(text, total, len(tokens[i])) for i, (text, total) in enumerate(zip(texts, totals, strict=True))]
     # Scored SCORE_BATCH at a time, sentences of equal token counts together (less padding, and the logits of a
     # smaller batch stay in cache: docs/decisions.md, "Where Whisper's CPU per utterance went")
     order = sorted(range(len(texts)), key=lambda i: len(tokens[i]))
