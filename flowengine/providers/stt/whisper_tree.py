@@ -249,11 +249,14 @@ class TreeDecoder:
         for first in range(0, len(needed), LOGIT_ROWS):
             rows = needed[first:first + LOGIT_ROWS]
             logits = hidden[rows] @ self.embeddings
+            said = [{token: float(logits[r, token]) for token in wanted[n]} for r, n in enumerate(rows)]
             top = logits.max(axis=1, keepdims=True)
-            normalisers = (top[:, 0] + np.log(np.exp(logits - top).sum(axis=1))).astype(np.float64)
+            logits -= top  # the normaliser in place: the rows are 51 864 wide
+            np.exp(logits, out=logits)
+            normalisers = top[:, 0].astype(np.float64) + np.log(logits.sum(axis=1, dtype=np.float64))
             for r, n in enumerate(rows):
-                for token in wanted[n]:
-                    found[(n, token)] = max(float(logits[r, token]) - float(normalisers[r]), LEAST_LOG_PROB)
+                for token, logit in said[r].items():
+                    found[(n, token)] = max(logit - float(normalisers[r]), LEAST_LOG_PROB)
         return [sum(found[(n, token)] for token, n in zip(sentence, read, strict=True))
                 for sentence, read in zip(sentences, tree.reads, strict=True)]
 
