@@ -18,6 +18,7 @@ from flowengine.providers.llm.base import (
     ToolSpec,
     Usage,
 )
+from flowengine.providers.llm.dialog import State
 from flowengine.providers.llm.rules import RulesLLM
 
 SYSTEM = ChatMessage("system", "You answer the phone for a dental office.")
@@ -220,3 +221,15 @@ def test_the_requests_a_recogniser_may_score_are_the_intents_examples_as_sentenc
     assert ("book", "Can I make an appointment?") in phrases and ("hours", "What are your opening hours?") in phrases
     assert all(len(sentence.split()) >= 3 for _, sentence in phrases)  # "hi", "bye": prefixes of anything
     assert not {"affirm", "deny"} & {what for what, _ in phrases}  # answers, not requests
+
+
+def test_an_example_that_starts_with_a_verb_is_also_scored_as_callers_ask_for_it() -> None:
+    llm = RulesLLM(model="appointments")
+    phrases = llm.request_phrases()
+    asked = [sentence for what, sentence in phrases if what == "book" and "book a cleaning" in sentence.lower()]
+    assert asked == ["Book a cleaning.", "Can I book a cleaning?", "Can you book a cleaning?",
+                     "I would like to book a cleaning."]
+    assert [s for _, s in phrases if s.endswith("make an appointment?")] == ["Can I make an appointment?"]  # as said
+    dialog = llm.dialog
+    for sentence in asked:  # each form is the request it was made from
+        assert dialog.step(State(), sentence)[1].intent == "book"

@@ -15,11 +15,29 @@ MIN_REQUEST_WORDS = 3
 _QUESTION_WORDS = frozenset(("can", "could", "may", "what", "when", "where", "are", "is", "do", "does", "will", "would"))
 
 
+# An example that starts with a verb ("book a cleaning") is what the caller wants, and callers ask for it: "Can I book
+# a cleaning?", "I would like to book a cleaning." (measured on "Can I book a cleaning?", 7 voices x clean / 10 dB:
+# heard as a request 0 -> 8 of 14 with these forms beside the bare one; docs/decisions.md). An example that starts
+# with anything else is already said as a caller says it.
+_NOT_A_VERB = _QUESTION_WORDS | frozenset((
+    "i", "i'd", "i'm", "we", "you", "my", "our", "it", "this", "that", "the", "a", "an", "hello", "hi", "hey", "good",
+    "yes", "no", "not", "nothing", "thanks", "thank", "please", "how", "why", "who", "which", "there"))
+_ASKED_FOR = ("Can I {}?", "Can you {}?", "I would like to {}.")
+
+
 def _sentence(example: str) -> str:
     """An intent example ("can I make an appointment") as a caller says it: "Can I make an appointment?"."""
     text = example.strip()
     mark = "?" if text.split()[0].lower() in _QUESTION_WORDS else "."
     return text[:1].upper() + text[1:] + mark
+
+
+def _sentences(example: str) -> tuple[str, ...]:
+    """The example as a caller says it, and, when it starts with a verb, as a caller asks for it."""
+    text = example.strip()
+    if text.split()[0].lower() in _NOT_A_VERB:
+        return (_sentence(text),)
+    return (_sentence(text), *(form.format(text[:1].lower() + text[1:]) for form in _ASKED_FOR))
 
 
 @dataclass(frozen=True)
@@ -46,8 +64,8 @@ class Dialog:
         self._answers = {name: re.compile(s.when_asked) for name, s in rules.slots.items() if s.when_asked}
         self._patterns = [(i, [re.compile(p) for p in i.patterns]) for i in rules.intents]
         self._examples = [(i, [frozenset(tokens(e)) for e in i.examples]) for i in rules.intents]
-        self.requests = tuple((i.name, _sentence(e)) for i in rules.intents if i.answers is None
-                              for e in i.examples if len(e.split()) >= MIN_REQUEST_WORDS)
+        self.requests = tuple((i.name, sentence) for i in rules.intents if i.answers is None
+                              for e in i.examples if len(e.split()) >= MIN_REQUEST_WORDS for sentence in _sentences(e))
 
     def greeting(self) -> str:
         return self.render(self.rules.greeting, {})
