@@ -10,6 +10,7 @@ from flowengine.providers.stt.base import STTContext
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 HOURS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")
 _DAY_VALUES = (*DAYS, "today", "tomorrow")
+_DAY_TAILS = (" please", ", please", " thanks")
 _TIME_TAILS = ("in the morning", "in the afternoon", "in the evening", "a.m.", "p.m.", "o'clock")
 _YES = ("Yes.", "Yes please.", "Yes, that's right.", "Yeah.", "That's right.", "Correct.", "Sure.")
 _NO = ("No.", "No thanks.", "No, that's wrong.")
@@ -116,9 +117,11 @@ def answers_for(context: STTContext, heard: str = "") -> Answers | None:
     """The closed set of answers for `context` (None: the question is open, or a name with no names on file).
     `heard`: the free transcript, whose opening words ("my name is") pick the sentences' form."""
     if context.expect == "day":
-        # the first round scores openings ("Next Tuesday"), not whole sentences: the words after the value
-        # would only add their own doubt to every candidate alike
-        return Answers("day", tuple(f"{lead}{day}" for lead in ("", "On ", "Next ") for day in _DAY_VALUES),
+        # openings ("Next Tuesday") and, beside them, the openings with the words callers end them with ("Next
+        # Tuesday, please"): where the audio holds a "please", a day followed by it explains the audio better than
+        # "today" does (measured: day lines x 7 voices x clean / 20 / 10 dB right 66 -> 69 of 84, none lost)
+        openings = tuple(f"{lead}{day}" for lead in ("", "On ", "Next ") for day in _DAY_VALUES)
+        return Answers("day", (*openings, *(f"{opening}{tail}" for opening in openings for tail in _DAY_TAILS)),
                        tuple(d.lower() for d in _DAY_VALUES), open_tails=frozenset(("next", "on")))
     if context.expect == "time":
         return Answers("time", tuple(f"{lead}{hour}" for lead in ("At ", "") for hour in (*HOURS, *_DIGIT_HOURS, "noon")),

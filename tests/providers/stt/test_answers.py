@@ -14,7 +14,9 @@ def test_open_questions_and_names_without_hints_have_no_closed_answers() -> None
 def test_a_day_question_scores_every_day_with_its_usual_openings() -> None:
     answers = answers_for(STTContext("day"))
     assert answers is not None
-    assert {"Tuesday", "On Tuesday", "Next Tuesday", "tomorrow"} <= set(answers.first)
+    assert {"Tuesday", "On Tuesday", "Next Tuesday", "tomorrow", "Next Tuesday, please", "Friday thanks"} <= set(
+        answers.first)
+    assert answers.value_of("Next Tuesday, please") == "tuesday"
     assert answers.holds("Next Tuesday, please.") and answers.holds("tomorrow")
     assert not answers.holds("Next to a big lean.")
     assert answers.then(("Tuesday",)) == ()

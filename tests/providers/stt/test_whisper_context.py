@@ -38,6 +38,15 @@ async def test_the_day_asked_for_is_found_where_free_decoding_misses_it(stt: Whi
     assert "tuesday" in normalise(asked.text).split()
 
 
+@pytest.mark.parametrize(("voice", "snr"), [("scottish", 10.0), ("us-male-slow", 20.0)])
+async def test_a_day_ended_with_please_is_found_in_noise_where_the_bare_days_miss_it(
+        stt: WhisperSTT, voice: str, snr: float) -> None:
+    # the bare openings alone: "You're a bit pleased." / "today" (the "please" made "today" the likeliest day)
+    pcm = over_the_line(render(Line("Next Tuesday please."), VOICE[voice], snr))
+    asked = await stt.transcribe_in_context(pcm, STTContext("day", question="Which day would you like?"))
+    assert "tuesday" in normalise(asked.text).split()
+
+
 @pytest.mark.parametrize("voice", ["us-female", "gb-female-fast"])  # caribbean: too near the floor to be stable
 async def test_the_time_asked_for_is_found_with_its_part_of_the_day(stt: WhisperSTT, voice: str) -> None:
     pcm = heard_line("At ten in the morning.", voice)
