@@ -233,3 +233,6 @@ def test_an_example_that_starts_with_a_verb_is_also_scored_as_callers_ask_for_it
     dialog = llm.dialog
     for sentence in asked:  # each form is the request it was made from
         assert dialog.step(State(), sentence)[1].intent == "book"
+    # the caller is its object: asked of the agent only, never "Can I transfer me to a human?"
+    transfer = [sentence for _, sentence in phrases if "transfer me to a human" in sentence.lower()]
+    assert transfer == ["Transfer me to a human.", "Can you transfer me to a human?"]

@@ -23,6 +23,7 @@ _NOT_A_VERB = _QUESTION_WORDS | frozenset((
     "i", "i'd", "i'm", "we", "you", "my", "our", "it", "this", "that", "the", "a", "an", "hello", "hi", "hey", "good",
     "yes", "no", "not", "nothing", "thanks", "thank", "please", "how", "why", "who", "which", "there"))
 _ASKED_FOR = ("Can I {}?", "Can you {}?", "I would like to {}.")
+_ASKED_OF_YOU = ("Can you {}?",)  # an example the caller is the object of ("transfer me"): only asked of the agent
 
 
 def _sentence(example: str) -> str:
@@ -35,9 +36,11 @@ def _sentence(example: str) -> str:
 def _sentences(example: str) -> tuple[str, ...]:
     """The example as a caller says it, and, when it starts with a verb, as a caller asks for it."""
     text = example.strip()
-    if text.split()[0].lower() in _NOT_A_VERB:
+    words = text.lower().split()
+    if words[0] in _NOT_A_VERB:
         return (_sentence(text),)
-    return (_sentence(text), *(form.format(text[:1].lower() + text[1:]) for form in _ASKED_FOR))
+    forms = _ASKED_OF_YOU if {"me", "myself"} & {word.strip(".,?!") for word in words} else _ASKED_FOR
+    return (_sentence(text), *(form.format(text[:1].lower() + text[1:]) for form in forms))
 
 
 @dataclass(frozen=True)
