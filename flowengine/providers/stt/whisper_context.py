@@ -4,13 +4,14 @@ summed log probability of its tokens) and the best one replaces the transcript w
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from flowengine.providers.stt.answers import INCOMPLETE_LEAD, answers_for
+from flowengine.providers.stt.answers import INCOMPLETE_LEAD, Answers, answers_for
 from flowengine.providers.stt.base import STTContext
 from flowengine.providers.stt.whisper_decode import (
     Decoded,
@@ -21,18 +22,18 @@ from flowengine.providers.stt.whisper_decode import (
     fits_window,
     stop_if,
 )
+from flowengine.providers.stt.whisper_prior import prior_sums
 from flowengine.providers.stt.whisper_tree import decoder_for
 
-# A sentence's score: its summed log probability over the square root of its token count (plain sums favour
+# A sentence's score: its summed log probability over the square root of its token count (Answers.length_power,
+# 0.5 unless a kind says otherwise; plain sums favour
 # short sentences: "No." beats "No, Wednesday."; means favour long ones). Measured on the corpus
 # (docs/decisions.md, "recogniser"): right answers score -0.5..-7.5; "What are your opening hours?" asked
 # a day scores -8.2..-11.9 against its best day. Below the floor (Answers.floor, per kind) the free
 # transcript stays.
-LENGTH_POWER = 0.5
 REFINE_BEST = 5  # first-round sentences refined in the second round
 SCORE_TAIL_FRAMES = 40  # encoder frames (20 ms each) kept after the speech (measured: 10, 40, 80, 160 -> 65, 69, 65, 65 of 96 right)
 MIN_PROB = 1e-12
-UNFINISHED_FLOOR = -6.5  # the least score that gives a transcript stopping at an answer's opening a value
 SCORE_BATCH = 8  # sentences per forced alignment
 
 
@@ -63,9 +64,7 @@ def decode_in_context(model: Any, audio: npt.NDArray[np.float32], context: STTCo
     # the audio itself clearly holds is taken (the whole line "My name is | Sam Taylor" whose free transcript lost
     # the name scores -1.6..-6.2; the opening alone forced into a value: <= -6.8)
     unfinished_text = answers.unfinished(free.text)
-    every = score(model, window, len(audio), answers.first + answers.incomplete, answers.length_power)
-    scored = sorted(every[:len(answers.first)], key=lambda pair: -pair[1])
-    opening = max(every[len(answers.first):], key=lambda pair: pair[1], default=None)
+    scored, opening = first_round(model, window, len(audio), answers, language)
     if opening is not None and opening[1] - scored[0][1] >= INCOMPLETE_LEAD:
         # "My name is | ..." heard before the pause: the opening alone, not a value forced onto it (which would
         # also end the turn as a complete answer); the turn-taking then waits for the rest
@@ -83,16 +82,30 @@ def decode_in_context(model: Any, audio: npt.NDArray[np.float32], context: STTCo
     runner_up = next((sc for text, sc in scored[1:] if answers.value_of(text) != value), float("-inf"))
     far_ahead = answers.lead is not None and best_score - runner_up >= answers.lead and not unfinished_text
     least = answers.floor if floor is None else floor
-    likely = best_score >= (max(least, UNFINISHED_FLOOR) if unfinished_text else least)
+    likely = best_score >= (max(least, answers.unfinished_floor) if unfinished_text else least)
     if not (likely and far_ahead if answers.needs_lead else likely or far_ahead):
         return Heard(free, "free", best_score)
     return Heard(Decoded(best, best_score, free.no_speech_prob, window.frames), "answer", best_score)
 
 
-def score(model: Any, window: Window, audio_len: int, texts: tuple[str, ...],
-          length_power: float = LENGTH_POWER) -> list[tuple[str, float]]:
-    """Each text's score given the audio: its summed log probability over its token count ** `length_power`."""
-    return [(text, total / n ** length_power) for text, total, n in raw_scores(model, window, audio_len, texts)]
+def first_round(model: Any, window: Window, audio_len: int, answers: Answers,
+                language: str) -> tuple[list[tuple[str, float]], tuple[str, float] | None]:
+    """The first round's sentences with their scores, best first, and the best of the openings said alone (None:
+    the kind has none)."""
+    sums = raw_scores(model, window, audio_len, answers.first + answers.incomplete)
+    scored = ranked(sums[:len(answers.first)], length_power=answers.length_power, prior_weight=answers.prior_weight,
+                    prior=lambda: prior_sums(model, language, answers.first, raw_scores))
+    openings = ranked(sums[len(answers.first):], length_power=answers.length_power)
+    return scored, (openings[0] if openings else None)
+
+
+def ranked(sums: list[tuple[str, float, int]], *, length_power: float, prior_weight: float = 0.0,
+           prior: Callable[[], list[float]] | None = None) -> list[tuple[str, float]]:
+    """Each sentence with its score, best first: its summed log probability, less `prior_weight` times `prior()`
+    (its sum over silence: whisper_prior) when a weight is given, over its token count ** `length_power`."""
+    priors = prior() if prior_weight and prior is not None else [0.0] * len(sums)
+    scores = [(text, (total - prior_weight * priors[i]) / n ** length_power) for i, (text, total, n) in enumerate(sums)]
+    return sorted(scores, key=lambda pair: -pair[1])
 
 
 def raw_scores(model: Any, window: Window, audio_len: int, texts: tuple[str, ...]) -> list[tuple[str, float, int]]:

@@ -47,6 +47,34 @@ async def test_a_day_ended_with_please_is_found_in_noise_where_the_bare_days_mis
     assert "tuesday" in normalise(asked.text).split()
 
 
+@pytest.mark.parametrize(("voice", "snr"), [("gb-male-slow", 20.0), ("gb-male-slow", 10.0)])
+async def test_a_day_is_ranked_by_what_the_audio_says_not_by_how_likely_its_text_is(
+        stt: WhisperSTT, voice: str, snr: float) -> None:
+    # free: "Thank you, may please." / "you may please."; ranked by plain score: "today, please" (likelier text)
+    pcm = over_the_line(render(Line("Next Tuesday please."), VOICE[voice], snr))
+    asked = await stt.transcribe_in_context(pcm, STTContext("day", question="Which day would you like?"))
+    assert "tuesday" in normalise(asked.text).split()
+
+
+@pytest.mark.parametrize(("said", "voice"), [("I need to make an appointment please.", "scottish"),
+                                             ("That's all, goodbye.", "us-male")])
+async def test_a_line_that_is_no_day_is_not_forced_into_one(stt: WhisperSTT, said: str, voice: str) -> None:
+    # scored on the plain scale these cleared the day floor (-9): "today", "Friday"...
+    pcm = heard_line(said, voice)
+    asked = await stt.transcribe_in_context(pcm, STTContext("day", question="Which day would you like?"))
+    assert asked.text == (await stt.transcribe(pcm)).text
+
+
+@pytest.mark.parametrize("voice", ["us-male", "gb-male-slow", "scottish"])
+async def test_a_request_whose_text_is_unlikely_is_still_heard_as_the_request(voice: str) -> None:
+    # free: "Can I will cut the evening?", "I will complete.", "Hi, we're at Cap leaving."; on the plain scale
+    # "Can I book a cleaning?" stayed under the request floor
+    provider = WhisperSTT()
+    opening = STTContext("open", question="How can I help?", requests=RulesLLM(model="appointments").request_phrases())
+    asked = await provider.transcribe_in_context(heard_line("Can I book a cleaning?", voice), opening)
+    assert asked.text == "Can I book a cleaning?"
+
+
 @pytest.mark.parametrize("voice", ["us-female", "gb-female-fast"])  # caribbean: too near the floor to be stable
 async def test_the_time_asked_for_is_found_with_its_part_of_the_day(stt: WhisperSTT, voice: str) -> None:
     pcm = heard_line("At ten in the morning.", voice)

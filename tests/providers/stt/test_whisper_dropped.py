@@ -42,7 +42,7 @@ class Stages:
         self.runs = threading.Semaphore(0)  # released as each transcription's worker leaves decode_in_context
         if not hold:
             self.release.set()
-        encode, decode, score = whisper_context.encode_window, whisper_context.decode_unlooped, whisper_context.score
+        encode, decode, score = whisper_context.encode_window, whisper_context.decode_unlooped, whisper_context.first_round
 
         def held_encode(*args: Any, **kwargs: Any) -> Any:
             self.encoding.set()
@@ -67,7 +67,7 @@ class Stages:
         monkeypatch.setattr(whisper, "decode_in_context", counted_run)
         monkeypatch.setattr(whisper_context, "encode_window", held_encode)
         monkeypatch.setattr(whisper_context, "decode_unlooped", counted_decode)
-        monkeypatch.setattr(whisper_context, "score", counted_score)
+        monkeypatch.setattr(whisper_context, "first_round", counted_score)
 
 
 async def test_a_cancelled_transcription_stops_after_the_stage_it_was_in(
