@@ -236,3 +236,29 @@ def test_an_example_that_starts_with_a_verb_is_also_scored_as_callers_ask_for_it
     # the caller is its object: asked of the agent only, never "Can I transfer me to a human?"
     transfer = [sentence for _, sentence in phrases if "transfer me to a human" in sentence.lower()]
     assert transfer == ["Transfer me to a human.", "Can you transfer me to a human?"]
+
+
+async def test_an_answer_not_understood_asks_its_question_again_and_keeps_the_request() -> None:
+    caller = Caller(create_llm("rules.appointments"))
+    assert await caller.turn("I would like to book an appointment.") == "Sure. Which day would you like to come in?"
+    # misheard: the request stays, its question is asked again (not "You can book an appointment or ...")
+    assert await caller.turn("in the soup that green.") == "Sorry, I did not catch that. Which day would you like to come in?"
+    assert await caller.turn("Next Tuesday please.") == "And what time on Tuesday suits you?"
+    assert await caller.turn("and I stand.") == "Sorry, I did not catch that. And what time on Tuesday suits you?"
+    await caller.turn("At ten in the morning.")
+    read_back = await caller.turn("Alex Morgan.")
+    assert await caller.turn("the F-5.") == f"Sorry, I did not catch that. {read_back}"  # the read-back again, whole
+    assert (await caller.turn("Yes.")).startswith("You are booked for Tuesday at 10 in the morning.")
+    # nothing pending: a request not understood gets the rule set's fallback
+    assert await caller.turn("the F-5.") == RulesLLM(model="appointments").dialog.rules.fallback
+
+
+async def test_what_is_said_before_a_question_asked_again_is_the_rule_sets() -> None:
+    rules = {"not_caught": "Pardon, {name}?", "slots": {"name": {"pattern": r"\b(alex)\b"}, "day": {"pattern": r"\b(monday)\b"}},
+             "intents": [{"name": "greet", "examples": ["hello there"], "requires": ["name", "day"],
+                          "ask": {"name": "Who is it?", "day": "OK {name}. Which day?"}, "reply": "Hi"}]}
+    caller = Caller(create_llm("rules.custom", parameter={"rules": rules}))
+    await caller.turn("hello there alex")
+    assert await caller.turn("mumble") == "Pardon, alex? Which day?"
+    with pytest.raises(LLMConfigError, match=r"not_caught: unknown name \{nope\}"):
+        create_llm("rules.bad", parameter={"rules": {**rules, "not_caught": "Pardon {nope}?"}})

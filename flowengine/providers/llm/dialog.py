@@ -23,6 +23,7 @@ _NOT_A_VERB = _QUESTION_WORDS | frozenset((
     "i", "i'd", "i'm", "we", "you", "my", "our", "it", "this", "that", "the", "a", "an", "hello", "hi", "hey", "good",
     "yes", "no", "not", "nothing", "thanks", "thank", "please", "how", "why", "who", "which", "there"))
 _ASKED_FOR = ("Can I {}?", "Can you {}?", "I would like to {}.")
+_SENTENCES = re.compile(r"[^.?!]+[.?!]?")
 _ASKED_OF_YOU = ("Can you {}?",)  # an example the caller is the object of ("transfer me"): only asked of the agent
 
 
@@ -41,6 +42,14 @@ def _sentences(example: str) -> tuple[str, ...]:
         return (_sentence(text),)
     forms = _ASKED_OF_YOU if {"me", "myself"} & {word.strip(".,?!") for word in words} else _ASKED_FOR
     return (_sentence(text), *(form.format(text[:1].lower() + text[1:]) for form in forms))
+
+
+def _question(reply: str) -> str:
+    """The sentences of `reply` from its first question on ("Sure. Which day would you like?" -> "Which day would
+    you like?"): what is asked again, without the acknowledgement that led into it the first time."""
+    sentences = [part.strip() for part in _SENTENCES.findall(reply) if part.strip()]
+    first = next((i for i, part in enumerate(sentences) if part.endswith("?")), 0)
+    return " ".join(sentences[first:])
 
 
 @dataclass(frozen=True)
@@ -104,6 +113,11 @@ class Dialog:
                 return self._progress(state, pending)  # "make it Wednesday": confirm the new values
         elif pending and (intent is None or intent is pending or intent.answers) and heard:
             return self._progress(state, pending)
+        if intent is None and pending is not None:
+            # an answer not understood: its question asked again (the caller stays where the request was)
+            state, turn = self._progress(state, pending)
+            again = turn.reply if state.confirming else _question(turn.reply)  # a read-back is read again whole
+            return state, replace(turn, reply=f"{self.render(self.rules.not_caught, state.slots)} {again}")
         if intent is None or (intent.answers and not (intent.reply or intent.tool)):
             return state, Turn(self.render(self.rules.fallback, state.slots))
         if intent.requires and intent is not pending:

@@ -16,6 +16,7 @@ from flowengine.providers.llm.base import LLMConfigError
 RULES_DIR_ENV = "FLOWENGINE_RULES_DIR"
 TEMPLATE_NAME = re.compile(r"\{([a-zA-Z_][a-zA-Z0-9_.]*)\}")
 DEFAULT_FALLBACK = "Sorry, I did not catch that. Could you say it again?"
+DEFAULT_NOT_CAUGHT = "Sorry, I did not catch that."
 
 
 class _Doc(BaseModel):
@@ -57,6 +58,9 @@ class RuleSet(_Doc):
     threshold: float = Field(0.5, gt=0, le=1)  # minimum word-overlap score (Dice) for an example to match
     greeting: str = ""  # said when the agent speaks first
     fallback: str = DEFAULT_FALLBACK
+    # said before the question still open is asked again, when an answer to it was not understood (a request
+    # waiting for a slot or for its confirmation); `fallback` is for a caller whose request was not understood
+    not_caught: str = DEFAULT_NOT_CAUGHT
     tool_failed: str = ""  # said when a tool result reports failure
     variables: dict[str, str] = Field(default_factory=dict)  # template defaults; parameter.variables wins
     slots: dict[str, Slot] = Field(default_factory=dict)
@@ -106,7 +110,7 @@ def _check(rules: RuleSet) -> list[str]:
         regex(f"slots.{name}.pattern", slot.pattern)
         if slot.when_asked:
             regex(f"slots.{name}.when_asked", slot.when_asked)
-    for what in ("greeting", "fallback", "tool_failed"):
+    for what in ("greeting", "fallback", "not_caught", "tool_failed"):
         template(what, getattr(rules, what))
     seen: set[str] = set()
     for i, intent in enumerate(rules.intents):
