@@ -262,3 +262,11 @@ async def test_what_is_said_before_a_question_asked_again_is_the_rule_sets() -> 
     assert await caller.turn("mumble") == "Pardon, alex? Which day?"
     with pytest.raises(LLMConfigError, match=r"not_caught: unknown name \{nope\}"):
         create_llm("rules.bad", parameter={"rules": {**rules, "not_caught": "Pardon {nope}?"}})
+
+
+def test_a_request_with_a_word_misheard_is_still_nearer_its_request_than_another_asked_alike() -> None:
+    # "Can I walk a cleaning?" (tiny.en, two voices, real calls) shares "can I ... a" with "can I speak to a person":
+    # against the bare example "book a cleaning" it was put through to the front desk
+    dialog = RulesLLM(model="appointments").dialog
+    assert dialog.step(State(), "Can I walk a cleaning?")[1].intent == "book"
+    assert dialog.step(State(), "Can I talk to a person?")[1].intent == "human"

@@ -75,7 +75,11 @@ class Dialog:
         self._slots = {name: re.compile(s.pattern) for name, s in rules.slots.items()}
         self._answers = {name: re.compile(s.when_asked) for name, s in rules.slots.items() if s.when_asked}
         self._patterns = [(i, [re.compile(p) for p in i.patterns]) for i in rules.intents]
-        self._examples = [(i, [frozenset(tokens(e)) for e in i.examples]) for i in rules.intents]
+        # a request's examples as callers ask for them too ("Can I book a cleaning?"): a word misheard in the asking
+        # ("Can I walk a cleaning?") is then still nearer its request than another that shares the asking words
+        # ("can I speak to a person")
+        self._examples = [(i, [frozenset(tokens(form)) for e in i.examples
+                               for form in (_sentences(e) if i.answers is None else (e,))]) for i in rules.intents]
         self.requests = tuple((i.name, sentence) for i in rules.intents if i.answers is None
                               for e in i.examples if len(e.split()) >= MIN_REQUEST_WORDS for sentence in _sentences(e))
 
