@@ -270,3 +270,14 @@ def test_a_request_with_a_word_misheard_is_still_nearer_its_request_than_another
     dialog = RulesLLM(model="appointments").dialog
     assert dialog.step(State(), "Can I walk a cleaning?")[1].intent == "book"
     assert dialog.step(State(), "Can I talk to a person?")[1].intent == "human"
+
+
+@pytest.mark.parametrize(("said", "stored"), [("At 11 o'clock.", "11 am"), ("At three.", "3 pm"), ("Eleven.", "11 am"),
+                                              ("At 12 o'clock.", "12 noon"), ("At 7 p.m.", "7 pm"),
+                                              ("At ten in the morning.", "10 in the morning")])
+def test_an_hour_said_bare_is_the_time_of_day_the_practice_is_open(said: str, stored: str) -> None:
+    # the demo practice is open 8 am to 6 pm: its rule set books "At 11 o'clock" for 11 am and reads it back so
+    dialog = RulesLLM(model="appointments").dialog
+    state, _ = dialog.step(State(), "Can I book a cleaning on Monday?")
+    state, _ = dialog.step(state, said)
+    assert state.slots["time"] == stored
