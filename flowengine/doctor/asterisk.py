@@ -82,17 +82,31 @@ async def check_ari(target: AriTarget, timeout: float = 5.0) -> list[Check]:
                                  "upgrade Asterisk to 16.6 or later (tested: 16.28; configs suit 18-22)"),
                     Check.skipped("app", "Asterisk too old")]
         checks = [Check.ok("ari", f"ARI at {target.url} as {target.username!r} (Asterisk {version})")]
-        await _sweep_apps(target, rest)
-        try:
-            await rest.get(f"/applications/{target.app}")
+        if await _app_held(target, rest):
             checks.append(Check.ok("app", f"ARI app {target.app!r} is held: the engine is connected"))
-        except AriNotFound:
+        else:
             checks.append(Check.failed("app", f"no engine holds ARI app {target.app!r}",
                                        "start the engine (`systemctl start flowengine` or `flowengine serve --config "
                                        "FILE`) and check its log; asterisk.app must name the same app everywhere"))
         return checks
     finally:
         await rest.aclose()
+
+
+async def _app_held(target: AriTarget, rest: AriRest, window: float = 1.0) -> bool:
+    """Whether an engine holds the app: it is still listed after sweeps over `window` seconds. Asterisk lists a
+    closed app until it processes the close and the sweep finds it finished (no channel of it still being torn
+    down), which under load can take a moment after the WebSocket closed; an engine's app is listed throughout."""
+    deadline = time.monotonic() + window
+    while True:
+        await _sweep_apps(target, rest)
+        try:
+            await rest.get(f"/applications/{target.app}")
+        except AriNotFound:
+            return False
+        if time.monotonic() >= deadline:
+            return True
+        await asyncio.sleep(0.2)
 
 
 async def _sweep_apps(target: AriTarget, rest: AriRest, timeout: float = 3.0) -> None:

@@ -12,10 +12,13 @@ import pytest
 import yaml
 from pydantic import SecretStr
 
+from flowengine.asterisk.ari.client import AriClient
+from flowengine.asterisk.ari.events import StasisStart
+from flowengine.asterisk.ari.rest import AriRest
 from flowengine.asterisk.instance import free_port
 from flowengine.cli.main import main
 from flowengine.config import AsteriskConfig, Config, SpeechConfig, StoreConfig
-from flowengine.doctor.asterisk import AriTarget, check_ari
+from flowengine.doctor.asterisk import PROBE_CONTEXT, PROBE_EXTEN, AriTarget, check_ari
 from flowengine.doctor.run import diagnose
 from flowengine.runtime import Engine, asterisk_config_for
 from tests.conftest import Asterisk
@@ -107,6 +110,32 @@ async def test_no_engine_and_an_unmigrated_store_are_named(asterisk: Asterisk, t
     # what does not depend on the engine still passes: Asterisk reaches this host
     assert checks["rtp"].status == "ok" and checks["speech_http"].status == "ok"
     assert "probe server of the doctor's own" in checks["speech_http"].detail
+
+
+async def test_an_app_closed_with_a_call_still_ending_is_not_taken_for_held(asterisk: Asterisk) -> None:
+    """Asterisk keeps listing an app whose WebSocket closed while a channel of it was still up, until the channel
+    is gone and some app unregisters (CI once saw the doctor call such an app held): the doctor sweeps again over
+    a second, so a call that ends just after its engine closed is not taken for an engine."""
+    info = asterisk.info
+    rest = AriRest(info.ari_url, info.ari_username, info.ari_password)
+    target = AriTarget(info.ari_url, info.ari_username, info.ari_password, "doctor-closing")
+    try:
+        async with AriClient(info.ari_url, info.ari_username, info.ari_password, target.app) as ari:
+            events = ari.events()
+            leg = await ari.channels.originate(f"Local/{PROBE_EXTEN}@{PROBE_CONTEXT}")
+            await events.wait_for(StasisStart, timeout=10)
+            events.close()
+        # the app's WebSocket is closed with its channel still in it; the channel ends 0.3 s into the check
+        async def end_later() -> None:
+            await asyncio.sleep(0.3)
+            await rest.delete(f"/channels/{leg.id}")
+
+        ending = asyncio.create_task(end_later())
+        checks = {c.name: c for c in await check_ari(target)}
+        await ending
+        assert checks["app"].status == "failed", checks["app"].detail
+    finally:
+        await rest.aclose()
 
 
 async def test_addresses_asterisk_cannot_reach_fail_rtp_and_speech(asterisk: Asterisk, tmp_path: Path) -> None:
