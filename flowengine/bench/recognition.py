@@ -64,7 +64,7 @@ async def replay(stt: STTProvider, dialog: Dialog, dialogue: Dialogue, voice: Vo
     async def say(line: Line) -> tuple[str, str]:
         nonlocal state, agent, booked
         pcm = over_the_line(render(line, voice, snr))
-        ctx = expectation(agent, hints=names, requests=dialog.requests) if context else OPEN
+        ctx = expectation(agent, hints=names, requests=dialog.requests, window=dialog.time_window) if context else OPEN
         cpu = time.process_time()
         heard = (await stt.transcribe_in_context(pcm, ctx)).text
         cell.cpu_ms.append((time.process_time() - cpu) * 1000)

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from flowengine.providers.clock import Window
 from flowengine.providers.llm.base import (
     ChatMessage,
     LLMEvent,
@@ -131,6 +132,9 @@ class MeteredLLM(LLMProvider):
 
     def request_phrases(self) -> tuple[tuple[str, str], ...]:
         return self.inner.request_phrases()
+
+    def time_window(self) -> Window | None:
+        return self.inner.time_window()
 
     async def stream(self, messages: list[ChatMessage], *, tools: list[ToolSpec] | None = None,
                      temperature: float | None = None, max_tokens: int | None = None) -> AsyncIterator[LLMEvent]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -199,9 +200,9 @@ async def test_a_no_with_a_new_time_keeps_the_day_asked_before_it() -> None:
     caller = Caller(create_llm("rules.appointments"))
     await caller.turn("I would like to book an appointment.")
     await caller.turn("Next Tuesday.")
-    await caller.turn("At five in the morning.")  # "ten", misheard
+    await caller.turn("At nine in the morning.")  # "ten", misheard
     assert await caller.turn("My name is Alex Morgan.") == (
-        "So that is Tuesday at 5 in the morning for Alex Morgan. Shall I book it?")
+        "So that is Tuesday at 9 in the morning for Alex Morgan. Shall I book it?")
     assert await caller.turn("No, at ten in the morning.") == (
         "So that is Tuesday at 10 in the morning for Alex Morgan. Shall I book it?")
     assert await caller.turn("No.") == "No problem. Which day would you prefer?"  # a plain no asks again
@@ -273,7 +274,7 @@ def test_a_request_with_a_word_misheard_is_still_nearer_its_request_than_another
 
 
 @pytest.mark.parametrize(("said", "stored"), [("At 11 o'clock.", "11 am"), ("At three.", "3 pm"), ("Eleven.", "11 am"),
-                                              ("At 12 o'clock.", "12 noon"), ("At 7 p.m.", "7 pm"),
+                                              ("At 12 o'clock.", "12 noon"), ("At 5 p.m.", "5 pm"),
                                               ("At ten in the morning.", "10 in the morning")])
 def test_an_hour_said_bare_is_the_time_of_day_the_practice_is_open(said: str, stored: str) -> None:
     # the demo practice is open 8 am to 6 pm: its rule set books "At 11 o'clock" for 11 am and reads it back so
@@ -281,3 +282,45 @@ def test_an_hour_said_bare_is_the_time_of_day_the_practice_is_open(said: str, st
     state, _ = dialog.step(State(), "Can I book a cleaning on Monday?")
     state, _ = dialog.step(state, said)
     assert state.slots["time"] == stored
+
+
+async def test_a_time_outside_the_hours_booked_is_refused_and_asked_again() -> None:
+    caller = Caller(create_llm("rules.appointments"))  # the demo practice books from 8 am to 6 pm
+    await caller.turn("Can I book a cleaning?")
+    await caller.turn("Monday.")
+    assert await caller.turn("At 7 p.m.") == ("We book appointments from 8 am to 6 pm, not at 7 pm. "
+                                              "And what time on Monday suits you?")
+    assert await caller.turn("At seven.") == ("We book appointments from 8 am to 6 pm, not at 7. "
+                                              "And what time on Monday suits you?")  # neither 7 am nor 7 pm
+    assert await caller.turn("At ten in the morning.") == "May I have your name, please?"
+    assert await caller.turn("Jordan Lee.") == "So that is Monday at 10 in the morning for Jordan Lee. Shall I book it?"
+    # a no with a time outside corrects the time as any other time would: the day stands
+    assert await caller.turn("No, at 11 p.m.") == ("We book appointments from 8 am to 6 pm, not at 11 pm. "
+                                                   "And what time on Monday suits you?")
+    assert await caller.turn("At eleven.") == "So that is Monday at 11 am for Jordan Lee. Shall I book it?"
+    await caller.turn("Yes.")
+    args = json.loads(caller.calls[0].arguments)["variables"]
+    assert (args["appointment_day"], args["appointment_time"]) == ("Monday", "11 am")
+
+
+def test_a_request_opened_with_a_time_outside_starts_and_says_so() -> None:
+    dialog = RulesLLM(model="appointments").dialog
+    state, turn = dialog.step(State(), "Can I book a cleaning at 9 pm?")
+    assert turn.reply == "We book appointments from 8 am to 6 pm, not at 9 pm. Which day would you like to come in?"
+    assert state.pending == "book" and "time" not in state.slots
+    assert dialog.time_window is not None and (dialog.time_window.start, dialog.time_window.end) == (480, 1080)
+    assert RulesLLM(model="appointments").time_window() == dialog.time_window
+
+
+@pytest.mark.parametrize(("slot", "problem"), [
+    ({"within": ["8 am"], "outside": "No."}, "slots.time.within: give the first and the last time booked, not 1"),
+    ({"within": ["8 am", "late"], "outside": "No."}, "slots.time.within: 'late' is not one time of day"),
+    ({"within": ["8 am", "6 pm"]}, "slots.time.outside: say what the caller hears"),
+    ({"outside": "No."}, "slots.time.outside: needs `within`"),
+    ({"within": ["8 am", "6 pm"], "outside": "Not at {when}."}, "slots.time.outside: unknown name {when}"),
+])
+def test_a_window_of_times_is_checked_with_the_rule_set(slot: dict[str, object], problem: str) -> None:
+    rules = {"slots": {"time": {"pattern": "(?P<value>\\d+ (?:am|pm))", **slot}},
+             "intents": [{"name": "book", "examples": ["book"], "requires": ["time"], "reply": "At {time}."}]}
+    with pytest.raises(LLMConfigError, match=re.escape(problem)):
+        create_llm("rules.bad", parameter={"rules": rules})

@@ -144,7 +144,8 @@ class Conversation:
                                 keywords=self.settings.keywords, fallback=self.fallback_stt,
                                 on_end_of_speech=self._provider_end)
         self.ears.context = lambda: expectation(last_question(self.messages), hints=self.settings.keywords,
-                                                requests=self.llm.request_phrases())
+                                                requests=self.llm.request_phrases(),
+                                                window=self.llm.time_window())
         self._own_voice = True  # False once another voice (fallback, apology) speaks: its default voice
         self.tts_fell_back = False
         self._cut_early = False  # the recogniser's end of speech ended the turn before the VAD did

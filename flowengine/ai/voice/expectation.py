@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from flowengine.providers.clock import Window
 from flowengine.providers.llm.base import ChatMessage
 from flowengine.providers.stt.base import OPEN, Expect, STTContext
 
@@ -27,11 +28,12 @@ _KINDS: tuple[tuple[Expect, re.Pattern[str]], ...] = (
 _SENTENCE = re.compile(r"[^.?!]+[.?!]?")
 
 
-def expectation(question: str, *, hints: tuple[str, ...] = (),
-                requests: tuple[tuple[str, str], ...] = ()) -> STTContext:
+def expectation(question: str, *, hints: tuple[str, ...] = (), requests: tuple[tuple[str, str], ...] = (),
+                window: Window | None = None) -> STTContext:
     """The context for the answer to `question` (the agent's last message); open when it asks nothing in
     particular. `hints`: words the answer may hold (names on file), passed on for name questions; `requests`: what
-    the dialog understands when the question is open (LLMProvider.request_phrases)."""
+    the dialog understands when the question is open (LLMProvider.request_phrases); `window`: the times of day the
+    dialog books (LLMProvider.time_window), passed on for time questions and confirmations."""
     asked = asking(question)
     if not asked:
         return STTContext(requests=requests) if requests else OPEN
@@ -40,7 +42,7 @@ def expectation(question: str, *, hints: tuple[str, ...] = (),
             continue  # "Would you prefer the morning or the afternoon?" asks for one of them
         if pattern.search(asked):
             return STTContext(kind, hints if kind == "name" else (), question.strip(),
-                              requests if kind == "open" else ())
+                              requests if kind == "open" else (), window if kind in ("time", "yes_no") else None)
     return STTContext("open", (), question.strip(), requests)
 
 

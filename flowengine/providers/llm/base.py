@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from flowengine.providers.clock import Window
 from flowengine.providers.registry import ProviderRegistry
 
 Role = Literal["system", "user", "assistant", "tool"]
@@ -111,6 +112,11 @@ class LLMProvider(abc.ABC):
         grammar for a recogniser that scores sentences (providers/stt/answers.py); empty for a language model,
         which understands anything said."""
         return ()
+
+    def time_window(self) -> Window | None:
+        """The times of day this model books (a rule set's opening hours), which a recogniser prefers when it hears
+        a time; None for a language model, which says itself what it can book."""
+        return None
 
     async def aclose(self) -> None:
         return None

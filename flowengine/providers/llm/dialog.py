@@ -74,6 +74,8 @@ class Dialog:
         self.rules = rules
         self._slots = {name: re.compile(s.pattern) for name, s in rules.slots.items()}
         self._answers = {name: re.compile(s.when_asked) for name, s in rules.slots.items() if s.when_asked}
+        self._windows = {name: w for name, s in rules.slots.items() if (w := s.window()) is not None}
+        self.time_window = rules.time_window()  # what the recogniser is told a time answer falls within
         self._patterns = [(i, [re.compile(p) for p in i.patterns]) for i in rules.intents]
         # a request's examples as callers ask for them too ("Can I book a cleaning?"): a word misheard in the asking
         # ("Can I walk a cleaning?") is then still nearer its request than another that shares the asking words
@@ -97,7 +99,30 @@ class Dialog:
             asked = next((s for s in pending.requires if s not in state.slots), "")
             if asked in self._answers and asked not in heard:
                 heard.update(self._value(asked, self._answers[asked], " ".join(words)))
-        state = replace(state, slots={**state.slots, **heard})
+        refused = {name: heard.pop(name) for name in list(heard) if not self._booked(name, heard[name])}
+        state, turn = self._answer(replace(state, slots={**state.slots, **heard}), intent, pending, heard, set(refused))
+        return self._refuse(state, turn, refused) if refused else (state, turn)
+
+    def _booked(self, name: str, value: str) -> bool:
+        window = self._windows.get(name)
+        return window is None or window.allows(value)
+
+    def _refuse(self, state: State, turn: Turn, refused: dict[str, str]) -> tuple[State, Turn]:
+        """A value outside its slot's window ("at 7 pm" at a practice open 8 am to 6 pm) is not kept (nor what it
+        was to replace): the slot's `outside` sentence is said, then its question asked again."""
+        slots = {k: v for k, v in state.slots.items() if k not in refused}
+        said = " ".join(self.render(self.rules.slots[name].outside, {**slots, name: value})
+                        for name, value in refused.items())
+        pending = self.rules.intent(state.pending) if state.pending else None
+        if pending is not None and any(name in pending.requires for name in refused):
+            state, turn = self._progress(State(slots, pending.name, False), pending)
+            return state, replace(turn, reply=f"{said} {_question(turn.reply)}")
+        return replace(state, slots=slots), replace(turn, reply=f"{said} {turn.reply}".strip())
+
+    def _answer(self, state: State, intent: Intent | None, pending: Intent | None, heard: dict[str, str],
+                refused: set[str]) -> tuple[State, Turn]:
+        """The reply to what was heard; `refused`: slots named with a value outside their window (a "No, at 7 pm"
+        corrects the time as much as "No, at 10 am" does)."""
         if pending and state.confirming:
             if intent and intent.answers == "yes":
                 return self._complete(state, pending)
@@ -106,11 +131,11 @@ class Dialog:
                 # is asked after it may depend on it (the time on another day) and is asked again, what is asked
                 # before it stands ("No, at ten" keeps the day)
                 reask = pending.requires if pending.reask is None else pending.reask
-                said = [pending.requires.index(s) for s in heard if s in pending.requires]
+                said = [pending.requires.index(s) for s in (*heard, *refused) if s in pending.requires]
                 forget = {s for s in reask if s not in heard and (not said or pending.requires.index(s) > min(said))}
                 slots = {k: v for k, v in state.slots.items() if k not in forget}
                 state = State(slots, pending.name, False)
-                if pending.on_no and not heard:
+                if pending.on_no and not heard and not refused:
                     return state, Turn(self.render(pending.on_no, state.slots), pending.name)
                 return self._progress(state, pending)
             if any(s in heard for s in pending.requires) and (intent is None or intent is pending):

@@ -8,6 +8,7 @@ import re
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+from flowengine.providers.clock import Window
 from flowengine.providers.llm.base import (
     LLM_PROVIDERS,
     ChatMessage,
@@ -45,6 +46,9 @@ class RulesLLM(LLMProvider):
 
     def request_phrases(self) -> tuple[tuple[str, str], ...]:
         return self.dialog.requests
+
+    def time_window(self) -> Window | None:
+        return self.dialog.time_window
 
     def respond(self, messages: list[ChatMessage]) -> Turn:
         """What the engine says (and does) after `messages`; empty when it has nothing to add."""

@@ -11,6 +11,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from flowengine.providers.clock import Window
 from flowengine.providers.llm.base import LLMConfigError
 
 RULES_DIR_ENV = "FLOWENGINE_RULES_DIR"
@@ -31,6 +32,13 @@ class Slot(_Doc):
     when_asked: str = ""  # tried only on the answer to this slot's question ("John Smith" after "Your name?")
     values: dict[str, str] = Field(default_factory=dict)
     capitalize: bool = False  # "john smith" -> "John Smith" (the text was lower-cased for matching; not `values`)
+    # a time of day: the first and last times booked (["8 am", "6 pm"]); a value outside is refused with `outside`
+    # and the slot asked again, and the recogniser prefers a reading inside (providers/clock.py)
+    within: list[str] = Field(default_factory=list)
+    outside: str = ""  # said when a value falls outside `within`; {slot} is the value refused
+
+    def window(self) -> Window | None:
+        return Window.parse(*self.within) if len(self.within) == 2 else None
 
 
 class ToolUse(_Doc):
@@ -68,6 +76,10 @@ class RuleSet(_Doc):
 
     def intent(self, name: str) -> Intent:
         return next(i for i in self.intents if i.name == name)
+
+    def time_window(self) -> Window | None:
+        """The times of day booked: the window of the first slot that has one."""
+        return next((w for slot in self.slots.values() if (w := slot.window()) is not None), None)
 
 
 def parse_rules(data: object, *, source: str, variables: Mapping[str, str] | None = None) -> RuleSet:
@@ -110,6 +122,18 @@ def _check(rules: RuleSet) -> list[str]:
         regex(f"slots.{name}.pattern", slot.pattern)
         if slot.when_asked:
             regex(f"slots.{name}.when_asked", slot.when_asked)
+        if slot.within:
+            try:
+                if len(slot.within) != 2:
+                    raise ValueError(f"give the first and the last time booked, not {len(slot.within)} times")
+                slot.window()
+            except ValueError as exc:
+                problems.append(f"slots.{name}.within: {exc}")
+            template(f"slots.{name}.outside", slot.outside)
+            if not slot.outside:
+                problems.append(f"slots.{name}.outside: say what the caller hears for a time outside `within`")
+        elif slot.outside:
+            problems.append(f"slots.{name}.outside: needs `within` (the first and the last time booked)")
     for what in ("greeting", "fallback", "not_caught", "tool_failed"):
         template(what, getattr(rules, what))
     seen: set[str] = set()

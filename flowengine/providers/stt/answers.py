@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from flowengine.providers.clock import HOUR_WORDS, Window
 from flowengine.providers.stt.base import STTContext
 
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-HOURS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")
+HOURS = HOUR_WORDS
 _DAY_VALUES = (*DAYS, "today", "tomorrow")
 _DAY_TAILS = (" please", ", please", " thanks")
 _TIME_TAILS = ("in the morning", "in the afternoon", "in the evening", "a.m.", "p.m.", "o'clock")
@@ -38,6 +39,11 @@ REQUEST_HEARD = 0.75
 # A day (measured, docs/decisions.md, "The text's prior taken off": 26 corpus lines x 7 voices x clean / 20 / 10 dB
 # asked for a day): day lines right 69 -> 70 of 84, wrong 4 -> 1, other lines forced into a day 188 -> 69 of 462
 PRIOR_WEIGHT = 0.3
+# measured on "At ten in the morning.", "At three | in the afternoon.", "At eleven a.m." and three times outside 8 am -
+# 6 pm ("At seven in the evening.", "At eleven p.m.", "At six in the morning.") x 7 voices x clean / 20 / 10 dB:
+# handicap 0 / 0.25 / 0.5 / 1 / 2 / 3: inside right 38 / 47 / 47 / 47 / 47 / 47 of 63, outside right 40 / 33 / 31 /
+# 20 / 10 / 1 of 63
+OUTSIDE_HANDICAP = 0.5
 DAY_FLOOR = -4.0
 DAY_UNFINISHED_FLOOR = -2.0  # "Next" said alone: "Next Friday" -3.8..-4.2; "On Friday." heard "on": -0.6
 _WORD = re.compile(r"[a-z']+|\d+")
@@ -69,6 +75,9 @@ class Answers:
     # score: the floor is then on that scale
     prior_weight: float = 0.0
     unfinished_floor: float = -6.5  # the least score that gives a transcript stopping at an opening ("next") a value
+    # the times of day the dialog books: a transcript naming one outside does not hold an answer (the answers are
+    # scored), and a sentence naming one outside is scored OUTSIDE_HANDICAP lower (`handicap`)
+    window: Window | None = None
 
     def value_of(self, text: str) -> str:
         """Which value a candidate sentence holds ("" when none of them)."""
@@ -88,7 +97,13 @@ class Answers:
                 w.isdigit() or w in _VALUE_WORDS for w in said) or any(
                 _dice(set(said), set(words)) >= REQUEST_HEARD for words in requests)
         joined = f" {' '.join(said)} "
-        return any(f" {v} " in joined for v in self.values)
+        return any(f" {v} " in joined for v in self.values) and (self.window is None or self.window.allows(text))
+
+    def handicap(self, text: str) -> float:
+        """What is taken off the score of `text`: OUTSIDE_HANDICAP when it names a time of day the dialog does not
+        book. A reading the business books wins where the audio leaves the hour or its half of the day in doubt
+        ("eleven a.m." heard "p.m."); a time outside it said clearly is still heard (and refused by the dialog)."""
+        return OUTSIDE_HANDICAP if self.window is not None and not self.window.allows(text) else 0.0
 
     def unfinished(self, text: str) -> bool:
         """The transcript stops at an answer's opening ("Next", "my name is"): the value may follow after a pause,
@@ -103,7 +118,8 @@ class Answers:
             return (*_NO, *self.corrections) if best and best[0].startswith("No") else ()
         if self.kind != "time":
             return ()
-        return tuple(f"{stem}{tail}".rstrip(".") + "." for stem in best for tail in ("", *(" " + t for t in _TIME_TAILS)))
+        return tuple(f"{stem}{tail}".rstrip(".") + "." for stem in best  # noon is said with no ending
+                     for tail in ("", *(" " + t for t in _TIME_TAILS if not stem.endswith("noon"))))
 
 
 def corrections(question: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -138,13 +154,13 @@ def answers_for(context: STTContext, heard: str = "") -> Answers | None:
                        floor=DAY_FLOOR, prior_weight=PRIOR_WEIGHT, unfinished_floor=DAY_UNFINISHED_FLOOR)
     if context.expect == "time":
         return Answers("time", tuple(f"{lead}{hour}" for lead in ("At ", "") for hour in (*HOURS, *_DIGIT_HOURS, "noon")),
-                       (*HOURS, "noon", "midday"), open_tails=frozenset(("at",)))
+                       (*HOURS, "noon", "midday"), open_tails=frozenset(("at",)), window=context.window)
     if context.expect == "yes_no":
         # measured: at 0.5 a bare "No." outscores "No, Wednesday." too often; within the no's, a power of 1.25
         # finds 20 of 24 corrections (1.0: 14, 1.5: 17) and keeps 24 of 24 plain no's (docs/decisions.md)
         days, times = corrections(context.question)
         return Answers("yes_no", (*_YES, *_NO, *days), (), length_power=0.75, refine_power=1.25,
-                       corrections=(*days, *times))
+                       corrections=(*days, *times), window=context.window)
     if context.expect == "open" and context.requests:
         return Answers("request", tuple(sentence for _, sentence in context.requests), (), floor=REQUEST_FLOOR,
                        lead=REQUEST_LEAD, labels=tuple(what for what, _ in context.requests), needs_lead=True,

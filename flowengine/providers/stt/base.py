@@ -9,6 +9,7 @@ from typing import Literal
 
 import numpy as np
 
+from flowengine.providers.clock import Window
 from flowengine.providers.registry import ProviderRegistry
 
 SAMPLE_RATE = 16000
@@ -41,6 +42,9 @@ class STTContext:
     # an open question's grammar: the requests the dialog understands, (what it is, a sentence); empty for a
     # language model (LLMProvider.request_phrases)
     requests: tuple[tuple[str, str], ...] = ()
+    # the times of day an answer names, when the dialog books only those (its opening hours): a time question's
+    # answers and a confirmation's corrections outside it are not offered, and a transcript naming one is scored
+    window: Window | None = None
 
 
 OPEN = STTContext()

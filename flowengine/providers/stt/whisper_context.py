@@ -74,8 +74,9 @@ def decode_in_context(model: Any, audio: npt.NDArray[np.float32], context: STTCo
     if refined:
         stop_if(dropped)  # the ending chosen among sentences that share their start; the floor kept on its own scale
         sums = raw_scores(model, window, len(audio), refined)
-        best = max(sums, key=lambda s: s[1] / s[2] ** answers.refine_power)[0]
-        scored = sorted(((t, total / n ** answers.length_power) for t, total, n in sums), key=lambda pair: -pair[1])
+        best = max(sums, key=lambda s: s[1] / s[2] ** answers.refine_power - answers.handicap(s[0]))[0]
+        scored = sorted(((t, total / n ** answers.length_power - answers.handicap(t)) for t, total, n in sums),
+                        key=lambda pair: -pair[1])
         scored.insert(0, (best, scored[0][1]))  # the evidence that one of these endings was said
     best, best_score = scored[0]
     value = answers.value_of(best)
@@ -94,17 +95,20 @@ def first_round(model: Any, window: Window, audio_len: int, answers: Answers,
     the kind has none)."""
     sums = raw_scores(model, window, audio_len, answers.first + answers.incomplete)
     scored = ranked(sums[:len(answers.first)], length_power=answers.length_power, prior_weight=answers.prior_weight,
-                    prior=lambda: prior_sums(model, language, answers.first, raw_scores))
+                    prior=lambda: prior_sums(model, language, answers.first, raw_scores), handicap=answers.handicap)
     openings = ranked(sums[len(answers.first):], length_power=answers.length_power)
     return scored, (openings[0] if openings else None)
 
 
 def ranked(sums: list[tuple[str, float, int]], *, length_power: float, prior_weight: float = 0.0,
-           prior: Callable[[], list[float]] | None = None) -> list[tuple[str, float]]:
+           prior: Callable[[], list[float]] | None = None,
+           handicap: Callable[[str], float] | None = None) -> list[tuple[str, float]]:
     """Each sentence with its score, best first: its summed log probability, less `prior_weight` times `prior()`
-    (its sum over silence: whisper_prior) when a weight is given, over its token count ** `length_power`."""
+    (its sum over silence: whisper_prior) when a weight is given, over its token count ** `length_power`, less its
+    `handicap` (Answers.handicap: a time the dialog does not book)."""
     priors = prior() if prior_weight and prior is not None else [0.0] * len(sums)
-    scores = [(text, (total - prior_weight * priors[i]) / n ** length_power) for i, (text, total, n) in enumerate(sums)]
+    scores = [(text, (total - prior_weight * priors[i]) / n ** length_power - (handicap(text) if handicap else 0.0))
+              for i, (text, total, n) in enumerate(sums)]
     return sorted(scores, key=lambda pair: -pair[1])
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from flowengine.ai.voice.expectation import asking, expectation, last_question
+from flowengine.providers.clock import Window
 from flowengine.providers.llm.base import ChatMessage, ToolCall
 from flowengine.providers.stt.base import OPEN
 
@@ -67,3 +68,11 @@ def test_the_dialogs_requests_go_only_with_open_questions() -> None:
     assert expectation("", requests=requests).requests == requests  # the caller spoke first
     assert expectation("Which day would you like?", requests=requests).requests == ()
     assert expectation("") == OPEN
+
+
+def test_the_times_booked_go_with_time_questions_and_confirmations() -> None:
+    window = Window.parse("8 am", "6 pm")
+    assert expectation("And what time on Monday suits you?", window=window).window == window
+    assert expectation("So that is Monday at 10 am for Sam. Shall I book it?", window=window).window == window
+    assert expectation("Which day would you like?", window=window).window is None
+    assert expectation("How can I help?", window=window).window is None

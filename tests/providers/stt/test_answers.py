@@ -1,7 +1,8 @@
 """The closed answers a recogniser scores: the sentences per kind of question, and when a transcript holds one."""
 from __future__ import annotations
 
-from flowengine.providers.stt.answers import answers_for
+from flowengine.providers.clock import Window
+from flowengine.providers.stt.answers import OUTSIDE_HANDICAP, answers_for
 from flowengine.providers.stt.base import STTContext
 
 
@@ -32,6 +33,7 @@ def test_a_time_is_refined_with_its_endings() -> None:
     assert "At ten in the morning." in refined and "At one p.m." in refined and "At ten." in refined
     assert answers.holds("At 10 in the morning.") and answers.holds("eleven a.m.")
     assert not answers.holds("that's the morning.")
+    assert answers.then(("noon",)) == ("noon.",)  # "noon in the evening" is nothing anyone says
 
 
 def test_yes_no_holds_only_plain_answers_so_a_misheard_correction_is_scored() -> None:
@@ -97,3 +99,21 @@ def test_a_confirmation_scores_the_other_days_and_hours_than_those_read_back() -
     assert not any("five" in s or "Tuesday" in s for s in then)  # nobody corrects a value to itself
     assert "No, at eleven a.m." in answers_for(STTContext("yes_no", question="... at 9 am. Shall I?")).then(("No.",))
     assert answers.then(("Yes.",)) == ()
+
+
+def test_times_the_dialog_does_not_book_score_lower_and_are_not_taken_as_heard() -> None:
+    # a practice open 8 am to 6 pm: "seven" means neither, "ten" may mean 10 am, "eleven p.m." is no booking
+    window = Window.parse("8 am", "6 pm")
+    answers = answers_for(STTContext("time", window=window))
+    assert answers is not None
+    assert {"At ten", "At seven", "noon"} <= set(answers.first)  # still offered: a time said clearly is heard
+    assert answers.handicap("At seven") == answers.handicap("At ten p.m.") == OUTSIDE_HANDICAP > 0
+    assert answers.handicap("At ten") == answers.handicap("At ten in the morning.") == answers.handicap("noon") == 0
+    assert answers.holds("At 11 a.m.") and answers.holds("At three.")
+    assert not answers.holds("At 11 p.m.")  # heard outside the hours: the answers are scored
+    unbounded = answers_for(STTContext("time"))
+    assert unbounded is not None and unbounded.holds("At 11 p.m.") and unbounded.handicap("At 11 p.m.") == 0
+    confirming = answers_for(STTContext("yes_no", question="So that is Monday at 10 in the morning for Sam Taylor. "
+                                                           "Shall I book it?", window=window))
+    assert confirming is not None and "No, at seven." in confirming.corrections
+    assert confirming.handicap("No, at seven.") == OUTSIDE_HANDICAP and confirming.handicap("No, at eleven.") == 0

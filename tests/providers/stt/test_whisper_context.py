@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from flowengine.bench.corpus import PATIENTS_ON_FILE, VOICES, Line, over_the_line, render
+from flowengine.providers.clock import Window, minutes_of
 from flowengine.providers.llm.rules import RulesLLM
 from flowengine.providers.llm.textnorm import normalise
 from flowengine.providers.stt.answers import answers_for
@@ -158,3 +159,18 @@ async def test_answers_scored_in_batches_keep_their_sentences(stt: WhisperSTT) -
     assert all(n == len(window.tokenizer.encode(" " + text)) for text, _, n in sums)
     best = max(sums, key=lambda s: s[1] / s[2] ** answers.length_power)[0]
     assert "Tuesday" in best
+
+
+async def test_the_hours_booked_settle_a_half_of_the_day_in_doubt_and_a_time_outside_is_still_heard(
+        stt: WhisperSTT) -> None:
+    window = Window.parse("8 am", "6 pm")
+    booked = STTContext("time", question="What time suits you?", window=window)
+
+    async def heard(said: str, context: STTContext) -> list[tuple[int, ...]]:
+        return [minutes_of((await stt.transcribe_in_context(heard_line(said, voice.name), context)).text)
+                for voice in VOICES]
+
+    # tiny.en hears some voices' "a.m." as "p.m." (two of seven without the hours): the hours booked decide
+    assert all(660 in m for m in await heard("At eleven a.m.", booked))
+    # ... but a time outside them said clearly is still heard (and refused by the dialog)
+    assert all(360 in m for m in await heard("At six in the morning.", booked))
