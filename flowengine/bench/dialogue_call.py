@@ -50,13 +50,14 @@ class DialogueResult:
     booking: dict[str, str] = field(default_factory=dict)
     ended_reason: str = ""
     error: str = ""
-    corrections: list[str] = field(default_factory=list)  # what a correcting caller said besides its lines
+    corrections: list[str] = field(default_factory=list)  # what the caller said besides its lines
+    repeats: int = 0  # values the caller said again, asked for them again
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "dialogue": self.dialogue, "voice": self.voice, "snr_db": self.snr_db, "ended_reason": self.ended_reason,
             "expected_booking": self.expected_booking, "booking": self.booking, "error": self.error,
-            "corrections": self.corrections,
+            "corrections": self.corrections, "repeats": self.repeats,
             "lines": [{"said": ln.said, "heard": ln.heard, "replies": ln.replies, "turns": ln.turns, "voice_to_voice_ms": ln.voice_to_voice_ms,
                        "talked_over": ln.talked_over, "paused": ln.paused} for ln in self.lines],
         }
@@ -79,8 +80,8 @@ async def run_dialogue(ari: AriClient, service: AICallService, dialogue: Dialogu
                        voice: str, snr_db: float | None,
                        corrector: Corrector[np.ndarray] | None = None) -> DialogueResult:
     """Dial the receptionist, say `prompts` (the dialogue's lines rendered) one per agent turn, hang up.
-    `corrector`: before each line, the caller may say no to a wrong read-back and answer what is asked again
-    (those interjections are not scored as lines)."""
+    `corrector`: before each line, the caller may say a value again that the agent asks for again, or say no to a
+    wrong read-back and answer what is asked again (those interjections are not scored as lines)."""
     result = DialogueResult(dialogue.name, voice, snr_db, dict(dialogue.booking))
     caller = ScriptedCaller(ari)
     live: LiveAICall | None = None
@@ -94,9 +95,9 @@ async def run_dialogue(ari: AriClient, service: AICallService, dialogue: Dialogu
             return result
         live = await _find(service, caller)
         await caller.quiet_for(QUIET_S)
-        for pcm in prompts:
+        for line, pcm in zip(dialogue.lines, prompts, strict=True):
             while corrector is not None and live is not None and (
-                    interjection := corrector.next(_agent_said(live))) is not None:
+                    interjection := corrector.next(_agent_said(live), line)) is not None:
                 begun, _ = await caller.say_timed(interjection, 16000)
                 replied = await caller.agent_speech_after(begun, timeout=ANSWER_TIMEOUT_S)
                 await caller.quiet_for(QUIET_S)
@@ -122,6 +123,7 @@ async def run_dialogue(ari: AriClient, service: AICallService, dialogue: Dialogu
         return result
     _fill(result, live, dialogue, said, extra)
     result.corrections = list(corrector.said) if corrector is not None else []
+    result.repeats = corrector.repeats if corrector is not None else 0
     return result
 
 

@@ -1,5 +1,7 @@
-"""A caller who listens to the agent's read-back: what it says when the read-back gets the booking wrong (a no with
-the right value, as it said it before), and what it answers when asked again. Offline and real-call benches."""
+"""A caller who listens to the agent: asked again for a value it already gave ("Sorry, I did not catch that. Which
+day...?", a time outside the hours booked), it says it again, as a person would; a correcting caller also says no to
+a read-back that gets the booking wrong (with the right value, as it said it before) and answers what is asked
+again. Offline and real-call benches."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -10,9 +12,15 @@ from flowengine.ai.voice.expectation import expectation
 from flowengine.bench.corpus import Dialogue, Line
 
 MAX_CORRECTIONS = 2  # read-backs a correcting caller says no to, per call
+MAX_REPEATS = 2  # values a caller says again when asked again, per call
 _LOWERED = ("At", "Next", "On", "My")  # first words that stay lower case after "No, "
 
 Audio = TypeVar("Audio")
+
+
+def caller_kind(*, correcting: bool, blind: bool) -> str:
+    """How the benches' caller listens, for their reports."""
+    return "blind" if blind else "correcting" if correcting else "repeating"
 
 
 def correction(dialogue: Dialogue, slots: dict[str, str]) -> Line | None:
@@ -33,20 +41,23 @@ def answer_line(dialogue: Dialogue, slot: str) -> Line:
 
 @dataclass
 class Corrector(Generic[Audio]):
-    """Decides, from the agent's last words, whether the caller interjects before its next scripted line: a no to a
-    wrong read-back (at most MAX_CORRECTIONS), then the answers to what is asked again. `say(line)`: the line as
-    the caller's audio; `read_back(agent)`: the booking values the agent's words carry."""
+    """Decides, from the agent's last words, whether the caller interjects before its next scripted line `upcoming`:
+    a value asked for again (at most MAX_REPEATS); with `says_no`, a no to a wrong read-back (at most
+    MAX_CORRECTIONS), then the answers to what is asked again. `say(line)`: the line as the caller's audio;
+    `read_back(agent)`: the booking values the agent's words carry."""
 
     dialogue: Dialogue
     say: Callable[[Line], Audio]
     read_back: Callable[[str], dict[str, str]]
+    says_no: bool = True
     corrections: int = 0
+    repeats: int = 0
     correcting: bool = False  # a no was said and what is asked again is being answered
     said: list[str] = field(default_factory=list)
 
-    def next(self, agent: str) -> Audio | None:
+    def next(self, agent: str, upcoming: Line) -> Audio | None:
         kind = expectation(agent).expect
-        if kind == "yes_no" and self.corrections < MAX_CORRECTIONS:
+        if self.says_no and kind == "yes_no" and self.corrections < MAX_CORRECTIONS:
             wrong = correction(self.dialogue, self.read_back(agent))
             self.correcting = wrong is not None
             if wrong is not None:
@@ -54,8 +65,18 @@ class Corrector(Generic[Audio]):
                 return self._said(wrong)
         elif self.correcting and kind in self.dialogue.booking:
             return self._said(answer_line(self.dialogue, kind))
+        elif self._asked_again(kind, upcoming):
+            self.repeats += 1
+            return self._said(answer_line(self.dialogue, kind))
         self.correcting = False
         return None
+
+    def _asked_again(self, kind: str, upcoming: Line) -> bool:
+        """The agent asks for a value that a line before `upcoming` gave, and `upcoming` does not give it."""
+        if self.repeats >= MAX_REPEATS or kind not in self.dialogue.booking or kind in upcoming.slots:
+            return False
+        at = next(i for i, line in enumerate(self.dialogue.lines) if line is upcoming)
+        return any(kind in line.slots for line in self.dialogue.lines[:at])
 
     def _said(self, line: Line) -> Audio:
         self.said.append(line.said)

@@ -21,7 +21,7 @@ from flowengine.bench.corpus import (
     over_the_line,
     render,
 )
-from flowengine.bench.read_back import Corrector
+from flowengine.bench.read_back import Corrector, caller_kind
 from flowengine.bench.scoring import Score
 from flowengine.providers.llm.dialog import Dialog, State
 from flowengine.providers.llm.ruleset import load_rules
@@ -40,10 +40,11 @@ class Cell:
     misheard: list[dict[str, str]] = field(default_factory=list)
     lost: list[str] = field(default_factory=list)  # per failed booking: the first line whose slots went wrong
     corrections: int = 0  # read-backs the correcting caller said no to
+    repeats: int = 0  # values the caller said again, asked for them again
 
     def to_dict(self) -> dict[str, Any]:
         cpu = sorted(self.cpu_ms)
-        return {**self.score.to_dict(), "utterances": len(cpu), "corrections": self.corrections,
+        return {**self.score.to_dict(), "utterances": len(cpu), "corrections": self.corrections, "repeats": self.repeats,
                 "cpu_ms_per_utt": round(sum(cpu) / len(cpu), 1) if cpu else None,
                 "cpu_ms_p95": round(cpu[int(0.95 * (len(cpu) - 1))], 1) if cpu else None}
 
@@ -53,10 +54,12 @@ def snr_label(snr: float | None) -> str:
 
 
 async def replay(stt: STTProvider, dialog: Dialog, dialogue: Dialogue, voice: Voice, snr: float | None,
-                 cell: Cell, *, context: bool, names: tuple[str, ...], correcting: bool = False) -> None:
-    """One dialogue as one caller: each line heard in the context of the agent's last words, then answered.
-    `correcting`: the caller says no to a read-back that gets the booking wrong (with the right value, then answers
-    what is asked again with its own lines) before going on with its script."""
+                 cell: Cell, *, context: bool, names: tuple[str, ...], correcting: bool = False,
+                 blind: bool = False) -> None:
+    """One dialogue as one caller: each line heard in the context of the agent's last words, then answered; a value
+    asked for again is said again (bench/read_back.py). `correcting`: the caller says no to a read-back that gets the
+    booking wrong (with the right value, then answers what is asked again with its own lines) before going on with
+    its script; `blind`: the caller says its lines and nothing else, whatever it is asked."""
     state, agent = State(), dialog.greeting()
     booked: dict[str, str] = {}
     first_wrong = ""
@@ -76,10 +79,10 @@ async def replay(stt: STTProvider, dialog: Dialog, dialogue: Dialogue, voice: Vo
                 booked = {k.removeprefix("appointment_"): str(v) for k, v in variables.items()}
         return heard, ctx.expect
 
-    corrector: Corrector[Line] | None = Corrector(dialogue, lambda line: line, lambda _: state.slots) \
-        if correcting else None
+    corrector: Corrector[Line] | None = None if blind else Corrector(dialogue, lambda line: line,
+                                                                     lambda _: state.slots, says_no=correcting)
     for line in dialogue.lines:
-        while corrector is not None and (extra := corrector.next(agent)) is not None:
+        while corrector is not None and (extra := corrector.next(agent, line)) is not None:
             await say(extra)
         heard, expected = await say(line)
         if cell.score.add_words(line.said, heard):
@@ -87,6 +90,7 @@ async def replay(stt: STTProvider, dialog: Dialog, dialogue: Dialogue, voice: Vo
         if not cell.score.add_slots(line.slots, state.slots) and not first_wrong:
             first_wrong = f"{dialogue.name}: {line.said!r} heard {heard!r}"
     cell.corrections += corrector.corrections if corrector is not None else 0
+    cell.repeats += corrector.repeats if corrector is not None else 0
     if dialogue.booking and not cell.score.add_booking(dialogue.booking, booked):
         cell.lost.append(first_wrong or f"{dialogue.name}: the booking was not made")
 
@@ -94,7 +98,7 @@ async def replay(stt: STTProvider, dialog: Dialog, dialogue: Dialogue, voice: Vo
 async def run_recognition_bench(
     stt: STTProvider, *, voices: Sequence[Voice] = VOICES, snrs: Sequence[float | None] = SNR_DB,
     dialogues: Sequence[Dialogue] = DIALOGUES, context: bool = True, names: tuple[str, ...] = (),
-    correcting: bool = False, log: Callable[[str], None] | None = None,
+    correcting: bool = False, blind: bool = False, log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Every dialogue for every voice and noise level; per voice and SNR, per SNR, and overall."""
     dialog = Dialog(load_rules(RULES, {}))
@@ -106,7 +110,7 @@ async def run_recognition_bench(
             cell = cells[(voice.name, snr_label(snr))] = Cell()
             for dialogue in dialogues:
                 await replay(stt, dialog, dialogue, voice, snr, cell, context=context, names=names,
-                             correcting=correcting)
+                             correcting=correcting, blind=blind)
             if log:
                 log(f"{voice.name:<16} {snr_label(snr):>5}  {json.dumps(cell.score.to_dict())}")
     by_snr: dict[str, Cell] = {}
@@ -118,7 +122,7 @@ async def run_recognition_bench(
         _merge(overall, cell)
     return {
         "model": getattr(stt, "model_name", stt.name), "context": context, "names_on_file": len(names),
-        "correcting": correcting,
+        "correcting": correcting, "caller": caller_kind(correcting=correcting, blind=blind),
         "seconds": round(time.perf_counter() - started, 1),
         "by_snr": {name: cell.to_dict() for name, cell in by_snr.items()},
         "by_voice": {f"{v}/{s}": cell.to_dict() for (v, s), cell in cells.items()},
@@ -135,3 +139,4 @@ def _merge(total: Cell, cell: Cell) -> None:
     total.misheard.extend(cell.misheard)
     total.lost.extend(cell.lost)
     total.corrections += cell.corrections
+    total.repeats += cell.repeats

@@ -17,7 +17,7 @@ from flowengine.bench.corpus import DIALOGUES, SNR_DB, VOICES, Dialogue, Voice, 
 from flowengine.bench.demo import demo_engine
 from flowengine.bench.dialogue_call import DialogueResult, found_slots, run_dialogue
 from flowengine.bench.host import machine
-from flowengine.bench.read_back import Corrector, correction
+from flowengine.bench.read_back import Corrector, caller_kind, correction
 from flowengine.bench.scoring import Score
 
 DEFAULT_DIALOGUES = ("booking", "booking-paused")
@@ -93,14 +93,16 @@ def cases(dialogues: Sequence[str] = DEFAULT_DIALOGUES, voices: Sequence[str] = 
 
 async def run_understanding_bench(grid: list[Case], concurrency: int = DEFAULT_CONCURRENCY, budget_s: float = 1800.0,
                                   log: Callable[[str], None] | None = None, folder: Path | None = None,
-                                  correcting: bool = False) -> dict[str, Any]:
+                                  correcting: bool = False, blind: bool = False) -> dict[str, Any]:
     """One real call per case through a private Asterisk and the offline demo receptionist, at most
-    `concurrency` at once; no call starts after `budget_s`. Returns the report. `correcting`: the caller says no
-    to a read-back that gets its booking wrong (bench/read_back.py)."""
+    `concurrency` at once; no call starts after `budget_s`. Returns the report. The caller says a value again when
+    asked for it again; `correcting`: it also says no to a read-back that gets its booking wrong
+    (bench/read_back.py); `blind`: it says its lines and nothing else."""
     say = log or (lambda line: None)
     load_before = os.getloadavg()
     prompts = await asyncio.to_thread(_render_all, grid)
-    interjections = await asyncio.to_thread(_render_corrections, grid, prompts) if correcting else [{} for _ in grid]
+    interjections = await asyncio.to_thread(_render_corrections, grid, prompts) if correcting else [
+        _valued_lines(case, pcm) for case, pcm in zip(grid, prompts, strict=True)]
     with tempfile.TemporaryDirectory(prefix="flowengine-understanding-") as tmp:
         async with demo_engine(folder or Path(tmp)) as engine:
             assert engine.ari is not None and engine.aicalls is not None
@@ -109,8 +111,9 @@ async def run_understanding_bench(grid: list[Case], concurrency: int = DEFAULT_C
             t0 = time.perf_counter()
 
             async def one(case: Case, pcm: list[np.ndarray], rendered: dict[str, np.ndarray]) -> DialogueResult | None:
-                corrector = Corrector(case.dialogue, lambda line: rendered[line.said],
-                                      lambda agent: found_slots(case.dialogue.booking, agent)) if correcting else None
+                corrector = None if blind else Corrector(
+                    case.dialogue, lambda line: rendered[line.said],
+                    lambda agent: found_slots(case.dialogue.booking, agent), says_no=correcting)
                 async with gate:
                     if time.perf_counter() - t0 > budget_s:
                         return None
@@ -130,6 +133,8 @@ async def run_understanding_bench(grid: list[Case], concurrency: int = DEFAULT_C
     results = [r for r in done if r is not None]
     out = report(results, skipped=len(done) - len(results), concurrency=concurrency, seconds=seconds)
     out["correcting"] = correcting
+    out["caller"] = caller_kind(correcting=correcting, blind=blind)
+    out["repeats"] = sum(r.repeats for r in results)
     out["corrections"] = sum(len([c for c in r.corrections if c.startswith("No, ")]) for r in results)
     out["machine"]["load_average"] = {"before": [round(x, 2) for x in load_before],
                                       "after": [round(x, 2) for x in os.getloadavg()]}
@@ -178,8 +183,13 @@ def _render_corrections(grid: list[Case], prompts: list[list[np.ndarray]]) -> li
         lines = [correction(case.dialogue, {k: v for k, v in case.dialogue.booking.items() if k != slot})
                  for slot in case.dialogue.booking]
         out.append({line.said: render(line, case.voice, case.snr_db) for line in lines if line is not None}
-                   | {line.said: audio for line, audio in zip(case.dialogue.lines, pcm, strict=True) if line.slots})
+                   | _valued_lines(case, pcm))
     return out
+
+
+def _valued_lines(case: Case, prompts: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """The case's lines that give a value, by their words, as rendered: what the caller says again."""
+    return {line.said: audio for line, audio in zip(case.dialogue.lines, prompts, strict=True) if line.slots}
 
 
 def _summary(result: DialogueResult) -> str:

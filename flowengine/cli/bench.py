@@ -114,6 +114,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     recognition.add_argument("--beam", type=int, default=1, help="beam size of the free transcript (1: greedy)")
     recognition.add_argument("--correcting", action="store_true",
                              help="the caller says no to a read-back that gets the booking wrong, with the right value")
+    recognition.add_argument("--blind", action="store_true",
+                             help="the caller says its lines only: asked again for a value, it does not say it again")
     recognition.add_argument("--no-denoise", action="store_true",
                              help="no noise suppression before the recogniser (on by default, for noisy utterances)")
     recognition.add_argument("--json", action="store_true", help="print one JSON object")
@@ -165,7 +167,7 @@ def run_recognition(args: argparse.Namespace) -> int:
     stt = WhisperSTT(model=args.model, prompt_question=args.prompt, beam_size=args.beam, denoise=not args.no_denoise)
     report = asyncio.run(run_recognition_bench(
         stt, voices=voices, snrs=snrs, dialogues=dialogues, context=not args.no_context,
-        names=NAMES_ON_FILE if args.names else (), correcting=args.correcting, log=log))
+        names=NAMES_ON_FILE if args.names else (), correcting=args.correcting, blind=args.blind, log=log))
     report["prompt"] = args.prompt
     report["denoise"] = not args.no_denoise
     report["machine"] = _machine()

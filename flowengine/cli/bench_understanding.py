@@ -16,7 +16,8 @@ def add_parser(bench_sub: Any) -> None:
         "understanding",
         help="corpus callers (espeak-ng voices, phone band, noise, pauses) in real calls: WER, slots, bookings",
         description="One real call through a private Asterisk to the offline AI receptionist per dialogue x voice "
-        "x SNR of the caller corpus. The caller says each line once the agent has finished its turn. Reports the "
+        "x SNR of the caller corpus. The caller says each line once the agent has finished its turn, and a value it "
+        "gave again when the agent asks for it again. Reports the "
         "WER of the engine's transcript, slot accuracy, booking success (the receptionist's appointment variables "
         "against the dialogue's), lines split into several turns and voice-to-voice latency, per voice and SNR.",
     )
@@ -30,6 +31,8 @@ def add_parser(bench_sub: Any) -> None:
                         help="no new call starts after this many seconds (default %(default)s)")
     parser.add_argument("--correcting", action="store_true",
                         help="the caller says no to a read-back that gets its booking wrong, with the right value")
+    parser.add_argument("--blind", action="store_true",
+                        help="the caller says its lines only: asked again for a value, it does not say it again")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=run)
 
@@ -51,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     setup_logging("WARNING", "text")
     log = lambda line: print(line, file=sys.stderr, flush=True)
-    report = asyncio.run(run_understanding_bench(grid, args.concurrency, args.budget, log, correcting=args.correcting))
+    report = asyncio.run(run_understanding_bench(grid, args.concurrency, args.budget, log, correcting=args.correcting,
+                                                blind=args.blind))
     if args.json:
         print(json.dumps(report))
     else:

@@ -6,7 +6,7 @@ from dataclasses import replace
 import numpy as np
 
 from flowengine.bench.corpus import DIALOGUES, VOICES
-from flowengine.bench.read_back import correction
+from flowengine.bench.read_back import MAX_REPEATS, Corrector, correction
 from flowengine.bench.recognition import NAMES_ON_FILE, run_recognition_bench
 from flowengine.providers.stt.base import STTContext, Transcript
 from flowengine.providers.stt.whisper import WhisperSTT
@@ -64,3 +64,43 @@ async def test_the_correcting_caller_books_where_the_hour_was_misheard() -> None
     # "No, at ten in the morning." is heard by Whisper itself, in the context of the read-back
     assert correcting_stt.misheard == 1
     assert correcting["overall"]["booking_success"] == 1.0 and correcting["overall"]["corrections"] == 1
+
+
+class RefusesTheFirstHour(WhisperSTT):
+    """Real Whisper, except that the first answer to "what time" comes back as an hour the practice does not book
+    (8 am to 6 pm): the agent says so and asks again."""
+
+    refused = 0
+
+    async def transcribe_in_context(self, pcm: np.ndarray, context: STTContext, *, language: str = "") -> Transcript:
+        heard = await super().transcribe_in_context(pcm, context, language=language)
+        if context.expect == "time" and not self.refused:
+            self.refused += 1
+            return replace(heard, text="At 7 in the evening.")
+        return heard
+
+
+async def test_a_caller_asked_again_says_it_again_and_a_blind_one_does_not() -> None:
+    booking = next(d for d in DIALOGUES if d.name == "booking")
+    voice = next(v for v in VOICES if v.name == "us-female")  # books when nothing is misheard
+    repeating = await run_recognition_bench(RefusesTheFirstHour(), voices=[voice], snrs=[None], dialogues=[booking],
+                                            names=NAMES_ON_FILE)
+    blind = await run_recognition_bench(RefusesTheFirstHour(), voices=[voice], snrs=[None], dialogues=[booking],
+                                        names=NAMES_ON_FILE, blind=True)
+    assert (repeating["caller"], blind["caller"]) == ("repeating", "blind")
+    assert repeating["overall"]["repeats"] == 1 and repeating["overall"]["booking_success"] == 1.0
+    # the blind caller answers "And what time on Tuesday suits you?" with its name
+    assert blind["overall"]["repeats"] == 0 and blind["overall"]["booking_success"] == 0.0
+
+
+def test_a_caller_says_again_only_what_it_gave_and_its_next_line_does_not() -> None:
+    correcting = next(d for d in DIALOGUES if d.name == "booking-correction")
+    caller = Corrector(correcting, lambda line: line.said, lambda _: {}, says_no=False)
+    day, time, name = correcting.lines[1], correcting.lines[2], correcting.lines[3]
+    assert caller.next("Sorry, I did not catch that. Which day would you like to come in?", time) == day.said
+    assert caller.next("And what time on Monday suits you?", time) is None  # the next line gives it
+    assert caller.next("Which day would you like to come in?", day) is None  # not given yet
+    # asked for the time again after giving it: said again, at most MAX_REPEATS values a call (the day was one)
+    again = "We book appointments from 8 am to 6 pm, not at 7 pm. And what time on Monday suits you?"
+    assert [caller.next(again, name) for _ in range(MAX_REPEATS)] == [time.said] * (MAX_REPEATS - 1) + [None]
+    assert caller.repeats == MAX_REPEATS
