@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from flowengine.providers.llm.textnorm import normalise, spoken_digits
+from flowengine.providers.llm.textnorm import normalise, sentences, spoken_digits
 
 
 @pytest.mark.parametrize(("said", "expected"), [
@@ -34,3 +34,8 @@ def test_normalise(said: str, expected: str) -> None:
 
 def test_spoken_digits_counts_each_digit_of_long_numbers() -> None:
     assert spoken_digits("call 555-1234 at 10") == ["call", "5", "5", "5", "1", "2", "3", "4", "at", "10"]
+
+
+def test_sentences_keep_their_marks() -> None:
+    assert sentences("Sure. Which day would you like? ") == ["Sure.", "Which day would you like?"]
+    assert sentences("No mark at the end") == ["No mark at the end"] and sentences("  ") == []

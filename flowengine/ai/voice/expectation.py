@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from flowengine.providers.clock import Window
 from flowengine.providers.llm.base import ChatMessage
+from flowengine.providers.llm.textnorm import sentences
 from flowengine.providers.stt.base import OPEN, Expect, STTContext
 
 # Checked in order on the agent's last question (its last sentence that asks, else its last sentence).
@@ -25,7 +26,6 @@ _KINDS: tuple[tuple[Expect, re.Pattern[str]], ...] = (
                         r"\bmorning or (?:the )?afternoon\b")),
     ("name", re.compile(r"\byour (?:full |first |last )?name\b|\bwho (?:am i|is) speaking\b|\bname,? please\b")),
 )
-_SENTENCE = re.compile(r"[^.?!]+[.?!]?")
 
 
 def expectation(question: str, *, hints: tuple[str, ...] = (), requests: tuple[tuple[str, str], ...] = (),
@@ -58,6 +58,6 @@ def last_question(messages: Sequence[ChatMessage]) -> str:
 
 def asking(question: str) -> str:
     """The sentence of `question` that asks (its last one ending in "?"), else its last sentence; lower case."""
-    sentences: list[str] = [s.strip().lower() for s in _SENTENCE.findall(question) if s.strip()]
-    asks = [s for s in sentences if s.endswith("?")]
-    return (asks or sentences or [""])[-1]
+    said = [s.lower() for s in sentences(question)]
+    asks = [s for s in said if s.endswith("?")]
+    return (asks or said or [""])[-1]

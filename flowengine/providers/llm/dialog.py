@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from flowengine.providers.llm.ruleset import TEMPLATE_NAME, Intent, RuleSet
-from flowengine.providers.llm.textnorm import tokens
+from flowengine.providers.llm.textnorm import sentences, tokens
 
 # A request a recogniser scores as a whole sentence (LLMProvider.request_phrases): shorter examples ("hi", "bye") are
 # prefixes of too many sentences and win on any that starts with them (measured, docs/decisions.md)
@@ -23,7 +23,6 @@ _NOT_A_VERB = _QUESTION_WORDS | frozenset((
     "i", "i'd", "i'm", "we", "you", "my", "our", "it", "this", "that", "the", "a", "an", "hello", "hi", "hey", "good",
     "yes", "no", "not", "nothing", "thanks", "thank", "please", "how", "why", "who", "which", "there"))
 _ASKED_FOR = ("Can I {}?", "Can you {}?", "I would like to {}.")
-_SENTENCES = re.compile(r"[^.?!]+[.?!]?")
 _ASKED_OF_YOU = ("Can you {}?",)  # an example the caller is the object of ("transfer me"): only asked of the agent
 
 
@@ -47,9 +46,9 @@ def _sentences(example: str) -> tuple[str, ...]:
 def _question(reply: str) -> str:
     """The sentences of `reply` from its first question on ("Sure. Which day would you like?" -> "Which day would
     you like?"): what is asked again, without the acknowledgement that led into it the first time."""
-    sentences = [part.strip() for part in _SENTENCES.findall(reply) if part.strip()]
-    first = next((i for i, part in enumerate(sentences) if part.endswith("?")), 0)
-    return " ".join(sentences[first:])
+    said = sentences(reply)
+    first = next((i for i, part in enumerate(said) if part.endswith("?")), 0)
+    return " ".join(said[first:])
 
 
 @dataclass(frozen=True)

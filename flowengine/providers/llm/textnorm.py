@@ -17,6 +17,12 @@ _GLUED_AMPM = re.compile(r"(?<=\d)(am|pm)\b")
 _DIGIT_JOIN = re.compile(r"(?<=\d)[-.](?=\d)")  # 555-1234, 5.5.5 (not 10:30, not 2.5 which stays two tokens)
 _NON_WORD = re.compile(r"[^a-z0-9:' ]+")
 _TIME = re.compile(r"^\d{1,2}:\d{2}$")
+_SENTENCE = re.compile(r"[^.?!]+[.?!]?")
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of `text`, each with its closing mark, stripped ("Sure. Which day?" -> ["Sure.", "Which day?"])."""
+    return [part.strip() for part in _SENTENCE.findall(text) if part.strip()]
 
 
 def tokens(text: str) -> list[str]:
