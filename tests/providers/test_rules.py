@@ -324,3 +324,14 @@ def test_a_window_of_times_is_checked_with_the_rule_set(slot: dict[str, object],
              "intents": [{"name": "book", "examples": ["book"], "requires": ["time"], "reply": "At {time}."}]}
     with pytest.raises(LLMConfigError, match=re.escape(problem)):
         create_llm("rules.bad", parameter={"rules": rules})
+
+
+@pytest.mark.parametrize("heard", ["This is", "It's", "My name is", "I am"])
+def test_a_name_question_answered_with_an_opening_alone_is_asked_again(heard: str) -> None:
+    # a real call heard "Yes please." as "This is" at the name question and booked "This Is"
+    dialog = RulesLLM(model="appointments").dialog
+    state, _ = dialog.step(State(), "Can I book a cleaning on Monday at 10 am?")
+    state, turn = dialog.step(state, heard)
+    assert "name" not in state.slots and turn.reply == "Sorry, I did not catch that. May I have your name, please?"
+    state, turn = dialog.step(state, "This is Sam Taylor.")
+    assert state.slots["name"] == "Sam Taylor"
