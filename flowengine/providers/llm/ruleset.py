@@ -35,7 +35,7 @@ class Slot(_Doc):
     # a time of day: the first and last times booked (["8 am", "6 pm"]); a value outside is refused with `outside`
     # and the slot asked again, and the recogniser prefers a reading inside (providers/clock.py)
     within: list[str] = Field(default_factory=list)
-    outside: str = ""  # said when a value falls outside `within`; {slot} is the value refused
+    outside: str = ""  # said when a value falls outside `within`; the slot's own name ({time}) is the value refused
 
     def window(self) -> Window | None:
         return Window.parse(*self.within) if len(self.within) == 2 else None
