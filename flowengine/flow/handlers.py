@@ -27,12 +27,15 @@ class Executor:
     actions), "next" logs and moves on (its call-manager actions and the error-swallowing ones).
     `restartable`: a pause may interrupt it; it runs again from its start on resume (talk, play,
     sleep...). Actions with effects outside the call (webhooks, dialing) finish before a pause.
+    `ends_call`: it hangs the call up itself, so the call's end is its doing: it is awaited to its end, not
+    cancelled when the call ends (Asterisk's hangup event can overtake the answer to its own request).
     """
 
     type: str
     run: Run
     on_error: OnError = "next"
     restartable: bool = False
+    ends_call: bool = False
 
 
 EXECUTORS: Registry[Executor] = Registry("action executor")
@@ -49,11 +52,12 @@ async def cleanup(coro: Coroutine[Any, Any, None]) -> None:
         raise
 
 
-def executor(type_: str, *, on_error: OnError = "next", restartable: bool = False) -> Callable[[Run], Run]:
+def executor(type_: str, *, on_error: OnError = "next", restartable: bool = False,
+             ends_call: bool = False) -> Callable[[Run], Run]:
     """Register the decorated coroutine as the executor of `type_`."""
 
     def register(run: Run) -> Run:
-        EXECUTORS.register(type_, Executor(type_, run, on_error, restartable))
+        EXECUTORS.register(type_, Executor(type_, run, on_error, restartable, ends_call))
         return run
 
     return register

@@ -236,7 +236,7 @@ class Runner:
             self._executor = executor
             self._action_task = asyncio.ensure_future(executor.run(ctx, options))
             try:
-                outcome = await self._await_action(self._action_task)
+                outcome = await self._await_action(self._action_task, hangup_cancels=not executor.ends_call)
             except (ActionFailed, AriError, OSError, TimeoutError, ValueError) as exc:
                 self._failed(action, executor, str(exc) or type(exc).__name__)
                 return None
@@ -249,10 +249,11 @@ class Runner:
                 await self._wait_continue(action)
             return None
 
-    async def _await_action(self, task: asyncio.Task[None]) -> str:
+    async def _await_action(self, task: asyncio.Task[None], *, hangup_cancels: bool = True) -> str:
         """Await the action: "done", "hangup" (the caller left; the action was cancelled) or
-        "paused" (a pause interrupted it). Its own exceptions propagate."""
-        ended = asyncio.ensure_future(self.call.ended.wait()) if self.call is not None else None
+        "paused" (a pause interrupted it). Its own exceptions propagate. `hangup_cancels`: the call's end
+        cancels the action (not for one that hangs up itself: Executor.ends_call)."""
+        ended = asyncio.ensure_future(self.call.ended.wait()) if self.call is not None and hangup_cancels else None
         try:
             await asyncio.wait({task, ended} if ended else {task}, return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:

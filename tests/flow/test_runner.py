@@ -300,3 +300,37 @@ async def test_an_action_refused_for_a_gone_channel_waits_for_the_hangup(
     assert af.ended_reason == ended_reason
     assert ("x" in af.variables) is (ended_reason == "finished")
     await client.aclose()
+
+
+@pytest.mark.parametrize(("ends_call", "ended_reason"), [
+    (True, "hangup action (normal)"),  # the hangup's own end: the action finishes and gives its reason
+    (False, "hangup"),  # any other action is cancelled when the call ends
+])
+async def test_an_action_that_hangs_up_finishes_when_its_hangup_event_comes_first(
+    monkeypatch: pytest.MonkeyPatch, ends_call: bool, ended_reason: str
+) -> None:
+    # Asterisk's hangup event can reach the engine before the answer to the DELETE that caused it (a full test run
+    # saw an IVR's hangup action end as plain "hangup")
+    from flowengine.asterisk.app import Call
+    from flowengine.asterisk.ari.client import AriClient
+    from flowengine.asterisk.ari.handles import ChannelHandle
+    from flowengine.asterisk.ari.models import Channel
+    from flowengine.asterisk.routing import Route
+    from flowengine.flow.handlers import EXECUTORS, Executor
+
+    client = AriClient("http://127.0.0.1:1", "u", "p", "flowengine")
+    call = Call(ChannelHandle(client, "chan-1", Channel(id="chan-1", state="Up")), Route("f1", "test"), "1000", {})
+
+    async def hangs_up(ctx: Any, opts: object) -> None:
+        call.ended.set()  # the event, then the answer to the request
+        await asyncio.sleep(0.05)
+        ctx.stop("hangup action (normal)")
+
+    monkeypatch.setattr(EXECUTORS, "_items", {**EXECUTORS._items,
+                                              "hangup": Executor("hangup", hangs_up, "next", False, ends_call)})
+    f = flow([{"id": "bye", "type": "hangup"}])
+    service = FlowService(Services(flows=Flows(f)))
+    runner = service.create(f, reference_type=ReferenceType.API, call=call)
+    af = await asyncio.wait_for(service.run(runner), 10)
+    assert af.ended_reason == ended_reason
+    await client.aclose()

@@ -61,7 +61,7 @@ async def answer(ctx: ActionContext, opts: NoOptions) -> None:
     await answer_if_needed(ctx)
 
 
-@executor("hangup")
+@executor("hangup", ends_call=True)
 async def hangup(ctx: ActionContext, opts: opt.HangupOptions) -> None:
     reason = opts.reason
     if opts.reference_id:
