@@ -4,7 +4,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from flowengine.asterisk.ari.client import AriClient
+from flowengine.asterisk.ari.handles import ChannelHandle
 from flowengine.store.outdials import OutdialTarget
 from flowengine.store.records import Address
 from tests.campaign.harness import CUSTOMER, campaign_harness
@@ -79,6 +82,29 @@ async def test_machine_answers_hang_up_or_get_a_message(asterisk: Asterisk, ari:
             ("fail", "amd", "MACHINE", 1), ("fail", "amd", "MACHINE", 2)]
         left = await h.store.campaigncalls.of_campaign(CUSTOMER, message.id)
         assert [(c.result, c.hangup_reason, c.amd_status) for c in left] == [("success", "normal", "MACHINE")]
+        await eventually(lambda: asterisk.channels() == [], what="all channels gone")
+
+
+async def test_a_machine_hung_up_counts_as_amd_when_the_hangup_event_comes_first(
+    asterisk: Asterisk, ari: AriClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Asterisk's hangup event can reach the engine before the answer to the DELETE that caused it (a full run saw
+    # the amd action's hangup counted as a normal end): the answer comes late here, after the event
+    hangup = ChannelHandle.hangup
+
+    async def answered_late(self: ChannelHandle, reason: str = "normal") -> bool:
+        gone = await hangup(self, reason)
+        await asyncio.sleep(0.5)
+        return gone
+
+    monkeypatch.setattr(ChannelHandle, "hangup", answered_late)
+    async with campaign_harness(asterisk, ari, tmp_path / "c.db") as h:
+        hang = await h.make(["robot1"], calls_per_second=20,
+                            actions=[{"type": "amd", "option": {"machine_handle": "hangup"}},
+                                     {"type": "sleep", "option": {"duration": 200}}])
+        await h.run_to_end(hang)
+        hung = await h.store.campaigncalls.of_campaign(CUSTOMER, hang.id)
+        assert [(c.result, c.hangup_reason, c.amd_status) for c in hung] == [("fail", "amd", "MACHINE")]
         await eventually(lambda: asterisk.channels() == [], what="all channels gone")
 
 

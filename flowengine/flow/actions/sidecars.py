@@ -142,9 +142,10 @@ async def amd(ctx: ActionContext, opts: opt.AmdOptions) -> None:
         ctx.variables.update({"voipbin.amd.status": status, "voipbin.amd.cause": cause})
         log.info("AMD: %s (%s)", status, cause)
         if status == "MACHINE" and opts.machine_handle == "hangup":
-            await quietly(call.channel.hangup("normal"))
+            # the reason first: the hangup's event can end the call (and cancel us) before its DELETE returns
             ctx.services.hangup_reasons[call.id] = "amd"
             ctx.stop("amd: answering machine")
+            await quietly(call.channel.hangup("normal"))
 
     if opts.async_:
         ctx.runner.spawn(detect())
