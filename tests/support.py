@@ -11,6 +11,7 @@ from typing import Any
 
 from flowengine.asterisk.ari.client import AriClient
 from flowengine.asterisk.ari.events import StasisStart
+from flowengine.asterisk.ari.handles import ChannelHandle
 from flowengine.flow.model import Flow
 
 
@@ -26,6 +27,19 @@ async def eventually(predicate: Callable[[], bool | Awaitable[bool]], timeout: f
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} not reached within {timeout:.0f}s")
         await asyncio.sleep(interval)
+
+
+def hangups_answered_late(monkeypatch: Any, delay_s: float = 0.5) -> None:
+    """Every channel hangup of the test returns `delay_s` after Asterisk took it: its events (StasisEnd) come
+    first, as they can on a loaded machine, and an action that hangs up is tested for that order."""
+    hangup = ChannelHandle.hangup
+
+    async def answered_late(self: ChannelHandle, reason: str = "normal") -> bool:
+        gone = await hangup(self, reason)
+        await asyncio.sleep(delay_s)
+        return gone
+
+    monkeypatch.setattr(ChannelHandle, "hangup", answered_late)
 
 
 def processes_using(conf_file: Path) -> list[int]:

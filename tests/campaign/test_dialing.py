@@ -7,12 +7,11 @@ from pathlib import Path
 import pytest
 
 from flowengine.asterisk.ari.client import AriClient
-from flowengine.asterisk.ari.handles import ChannelHandle
 from flowengine.store.outdials import OutdialTarget
 from flowengine.store.records import Address
 from tests.campaign.harness import CUSTOMER, campaign_harness
 from tests.conftest import Asterisk
-from tests.support import eventually
+from tests.support import eventually, hangups_answered_late
 
 
 async def test_results_and_retries_follow_each_target(asterisk: Asterisk, ari: AriClient, tmp_path: Path) -> None:
@@ -90,14 +89,7 @@ async def test_a_machine_hung_up_counts_as_amd_when_the_hangup_event_comes_first
 ) -> None:
     # Asterisk's hangup event can reach the engine before the answer to the DELETE that caused it (a full run saw
     # the amd action's hangup counted as a normal end): the answer comes late here, after the event
-    hangup = ChannelHandle.hangup
-
-    async def answered_late(self: ChannelHandle, reason: str = "normal") -> bool:
-        gone = await hangup(self, reason)
-        await asyncio.sleep(0.5)
-        return gone
-
-    monkeypatch.setattr(ChannelHandle, "hangup", answered_late)
+    hangups_answered_late(monkeypatch)
     async with campaign_harness(asterisk, ari, tmp_path / "c.db") as h:
         hang = await h.make(["robot1"], calls_per_second=20,
                             actions=[{"type": "amd", "option": {"machine_handle": "hangup"}},

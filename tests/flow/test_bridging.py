@@ -4,10 +4,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from flowengine.asterisk.ari.client import AriClient
 from tests.conftest import Asterisk
 from tests.flow.calls import flow_harness, place_call, speech_seconds
-from tests.support import eventually
+from tests.support import eventually, hangups_answered_late
 
 
 async def test_connect_bridges_two_parties_who_hear_each_other(
@@ -46,6 +48,22 @@ async def test_connect_to_busy_destination_moves_on(asterisk: Asterisk, ari: Ari
         await place_call(ari)
         af = await h.wait_ended(timeout=30)
         assert af.variables["went"] == "on" and af.ended_reason == "finished"
+        await eventually(lambda: asterisk.channels() == [], what="no channels left")
+
+
+async def test_connect_relays_no_answer_when_the_hangup_event_comes_first(
+    asterisk: Asterisk, ari: AriClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hangups_answered_late(monkeypatch)  # the call's end is seen while the relayed hangup's DELETE is pending
+    async with flow_harness(asterisk, ari, tmp_path) as h:
+        h.flows.add({"id": "main", "actions": [
+            {"type": "answer"},
+            {"id": "dial", "type": "connect", "option": {
+                "destinations": [{"type": "extension", "target": "busy"}], "relay_reason": True}},
+        ]})
+        await place_call(ari)
+        af = await h.wait_ended(timeout=30)
+        assert af.ended_reason.startswith("connect: no destination answered") and "hangup relayed" in af.ended_reason
         await eventually(lambda: asterisk.channels() == [], what="no channels left")
 
 

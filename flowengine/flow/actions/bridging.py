@@ -237,8 +237,8 @@ async def connect(ctx: ActionContext, opts: opt.ConnectOptions) -> None:
             causes = ", ".join(f"{leg.endpoint}: {leg.cause}" for leg in legs)
             if opts.relay_reason:
                 cause = legs[0].cause
+                ctx.stop(f"connect: no destination answered ({causes}); hangup relayed")  # before the hangup: see below
                 await call.channel.hangup(CAUSE_REASONS.get(cause, "normal"))
-                ctx.stop(f"connect: no destination answered ({causes}); hangup relayed")
                 return
             raise ActionFailed(f"no destination answered ({causes})")
         await answer_if_needed(ctx)
@@ -247,8 +247,9 @@ async def connect(ctx: ActionContext, opts: opt.ConnectOptions) -> None:
         await call.until_hangup(winner.wait_gone())
         ctx.services.hangup_reasons[winner.id] = CAUSE_REASONS.get(winner.cause, "normal")
         if opts.relay_reason:
-            await call.channel.hangup(CAUSE_REASONS.get(winner.cause, "normal"))
+            # the reason before the hangup: its event can end the call, and cancel us, before its DELETE returns
             ctx.stop(f"connect: {winner.endpoint} hung up (cause {winner.cause}); hangup relayed")
+            await call.channel.hangup(CAUSE_REASONS.get(winner.cause, "normal"))
     finally:
         await cleanup(_release_connect(legs, bridge))
 
