@@ -89,6 +89,17 @@ def test_a_transcript_stopping_at_an_answers_opening_is_unfinished() -> None:
     assert name.unfinished("My name is...") and not name.unfinished("My name is Alex Morgan.")
 
 
+def test_a_no_that_went_on_is_not_scored_as_a_bare_no() -> None:
+    # "No, Wednesday." heard "No, when's me?": the caller said more than no
+    went_on = answers_for(STTContext("yes_no", question="Shall I book it?"), "No, when's me?")
+    assert went_on is not None
+    assert "No, Wednesday." in went_on.then(("No.",)) and "No, that's wrong." in went_on.then(("No.",))
+    assert not {"No.", "No thanks."} & set(went_on.then(("No.",)))
+    for heard in ("No.", "Go, please.", "when", "No thanks, that's right."):  # nothing after a no, or no no at all
+        plain = answers_for(STTContext("yes_no", question="Shall I book it?"), heard)
+        assert plain is not None and {"No.", "No thanks."} <= set(plain.then(("No.",)))
+
+
 def test_a_confirmation_scores_the_other_days_and_hours_than_those_read_back() -> None:
     question = "So that is Tuesday at 5 in the morning for Alex Morgan. Shall I book it?"
     answers = answers_for(STTContext("yes_no", question=question))
