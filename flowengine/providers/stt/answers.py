@@ -16,8 +16,10 @@ _TIME_TAILS = ("in the morning", "in the afternoon", "in the evening", "a.m.", "
 _YES = ("Yes.", "Yes please.", "Yes, that's right.", "Yeah.", "That's right.", "Correct.", "Sure.")
 _NO = ("No.", "No thanks.", "No, that's wrong.")
 _BARE_NO = ("No.", "No thanks.")  # a no that says nothing more
-_READ_BACK_HOUR = re.compile(r"\bat (\d{1,2})(?::\d\d)?(?: (in the morning|in the afternoon|in the evening|am|pm|oclock))?\b")
-_SPOKEN_TAIL = {"am": "a.m.", "pm": "p.m.", "oclock": "o'clock"}
+_READ_BACK_HOUR = re.compile(r"\bat (\d{1,2})\b")
+# the parts of the day a caller corrects an hour with, whatever the read-back said ("So that is Tuesday at 11 am" ->
+# "No, at ten in the morning."; "... at 3 in the afternoon" -> "No, at eleven a.m.")
+_HALF_TAILS = ("a.m.", "in the morning", "p.m.", "in the afternoon", "in the evening")
 _NAME_LEADS = ("My name is", "It's", "This is")
 _YES_NO_WORDS = frozenset(("yes", "yeah", "yep", "no", "nope", "correct", "sure"))
 _NOS = frozenset(("no", "nope"))
@@ -132,16 +134,16 @@ class Answers:
 
 def corrections(question: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """A no with what is right instead, for the confirmation `question` ("So that is Tuesday at 5 in the morning
-    ... Shall I book it?"): the other days ("No, Wednesday."), and the other hours, bare and with the part of the
-    day read back ("No, at ten.", "No, at ten in the morning."). What was read back is left out: nobody corrects a
-    value to itself, and the hour misheard is the likeliest to be misheard again."""
+    ... Shall I book it?"): the other days ("No, Wednesday."), and the other hours, bare and with a part of the day
+    in the caller's words ("No, at ten.", "No, at ten in the morning.", "No, at eleven a.m."). What was read back is
+    left out: nobody corrects a value to itself, and the hour misheard is the likeliest to be misheard again."""
     words = f" {question.lower()} "
     days = tuple(f"No, {day}." for day in DAYS if f" {day.lower()}" not in words)
     read = _READ_BACK_HOUR.search(question.lower())
     said_hour = HOURS[int(read.group(1)) - 1] if read and 1 <= int(read.group(1)) <= len(HOURS) else ""
-    tail = _SPOKEN_TAIL.get(read.group(2), read.group(2)) if read and read.group(2) else ""
     hours = [hour for hour in HOURS if hour != said_hour]
-    times = tuple(f"No, at {hour}." for hour in hours) + (tuple(f"No, at {hour} {tail}".rstrip(".") + "." for hour in hours) if tail else ())
+    times = tuple(f"No, at {hour}." for hour in hours) + tuple(
+        f"No, at {hour} {tail}".rstrip(".") + "." for tail in _HALF_TAILS for hour in hours)
     return days, times
 
 

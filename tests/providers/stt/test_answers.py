@@ -109,6 +109,10 @@ def test_a_confirmation_scores_the_other_days_and_hours_than_those_read_back() -
     assert {"No, at ten.", "No, at ten in the morning.", "No, Wednesday."} <= set(then)
     assert not any("five" in s or "Tuesday" in s for s in then)  # nobody corrects a value to itself
     assert "No, at eleven a.m." in answers_for(STTContext("yes_no", question="... at 9 am. Shall I?")).then(("No.",))
+    # the part of the day in the caller's words, whichever the read-back used
+    for read_back, correction in (("at 11 am", "No, at ten in the morning."), ("at 3 in the afternoon", "No, at eleven a.m."),
+                                  ("at 10:30 in the morning", "No, at nine p.m.")):
+        assert correction in answers_for(STTContext("yes_no", question=f"So that is {read_back}. Shall I?")).then(("No.",))
     assert answers.then(("Yes.",)) == ()
 
 

@@ -141,6 +141,14 @@ async def test_a_time_corrected_at_the_confirmation_is_not_the_one_misheard_befo
     assert normalise(asked.text) == "no at 10 in the morning"
 
 
+async def test_a_time_corrected_in_the_callers_words_is_heard_whatever_the_read_back_said(stt: WhisperSTT) -> None:
+    # the dialog read back "11 am" (heard "At 11 o'clock."); the caller corrects it the way it said it first
+    question = "So that is Tuesday at 11 am for Alex Morgan. Shall I book it?"
+    asked = await stt.transcribe_in_context(heard_line("No, at ten in the morning.", "us-female"),
+                                            STTContext("yes_no", question=question))
+    assert normalise(asked.text) == "no at 10 in the morning"
+
+
 async def test_answers_scored_in_batches_keep_their_sentences(stt: WhisperSTT) -> None:
     # more sentences than one batch, of different token counts (sorted by length to be scored, then put back)
     model = (await stt._loaded()).model
