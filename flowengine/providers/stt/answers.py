@@ -82,6 +82,7 @@ class Answers:
     # the times of day the dialog books: a transcript naming one outside does not hold an answer (the answers are
     # scored), and a sentence naming one outside is scored OUTSIDE_HANDICAP lower (`handicap`)
     window: Window | None = None
+    heard_tail: str = ""  # time: the part of the day the free transcript names ("I have saved the morning.")
     # yes/no: the free transcript went on after its no with words that are no plain answer ("No, when did you?"): the
     # caller said more than a bare no, so the bare no's are not among the corrections scored (`then`). Measured on
     # "No, Wednesday.", "No, Friday.", "No, at ten in the morning." x 7 voices x clean / 20 / 10 dB at a confirmation:
@@ -128,8 +129,13 @@ class Answers:
             return (*nos, *self.corrections) if best and best[0].startswith("No") else ()
         if self.kind != "time":
             return ()
-        return tuple(f"{stem}{tail}".rstrip(".") + "." for stem in best  # noon is said with no ending
-                     for tail in ("", *(" " + t for t in _TIME_TAILS if not stem.endswith("noon"))))
+        endings = tuple(f"{stem}{tail}".rstrip(".") + "." for stem in best  # noon is said with no ending
+                        for tail in ("", *(" " + t for t in _TIME_TAILS if not stem.endswith("noon"))))
+        # the ending the free transcript heard ("I have saved the morning."), with every hour it allows: the hour
+        # said may not be among the first round's best
+        heard = tuple(f"At {hour} {self.heard_tail}".rstrip(".") + "." for hour in HOURS if self.heard_tail and (
+            self.window is None or self.window.allows(f"{hour} {self.heard_tail}")))
+        return endings + tuple(sentence for sentence in heard if sentence not in endings)
 
 
 def corrections(question: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -163,8 +169,10 @@ def answers_for(context: STTContext, heard: str = "") -> Answers | None:
                        tuple(d.lower() for d in _DAY_VALUES), open_tails=frozenset(("next", "on")),
                        floor=DAY_FLOOR, prior_weight=PRIOR_WEIGHT, unfinished_floor=DAY_UNFINISHED_FLOOR)
     if context.expect == "time":
-        return Answers("time", tuple(f"{lead}{hour}" for lead in ("At ", "") for hour in (*HOURS, *_DIGIT_HOURS, "noon")),
-                       (*HOURS, "noon", "midday"), open_tails=frozenset(("at",)), window=context.window)
+        stems = tuple(f"{lead}{hour}" for lead in ("At ", "") for hour in (*HOURS, *_DIGIT_HOURS, "noon"))
+        tail = next((f"in the {part}" for part in ("morning", "afternoon", "evening") if part in heard.lower()), "")
+        return Answers("time", stems, (*HOURS, "noon", "midday"), open_tails=frozenset(("at",)), window=context.window,
+                       heard_tail=tail)
     if context.expect == "yes_no":
         # measured: at 0.5 a bare "No." outscores "No, Wednesday." too often; within the no's, a power of 1.25
         # finds 20 of 24 corrections (1.0: 14, 1.5: 17) and keeps 24 of 24 plain no's (docs/decisions.md)

@@ -36,6 +36,19 @@ def test_a_time_is_refined_with_its_endings() -> None:
     assert answers.then(("noon",)) == ("noon.",)  # "noon in the evening" is nothing anyone says
 
 
+def test_the_part_of_the_day_heard_is_refined_with_every_hour_booked() -> None:
+    # "At ten in the morning." heard "I have saved the morning.": ten was not among the first round's best
+    window = Window.parse("8 am", "6 pm")
+    answers = answers_for(STTContext("time", window=window), "I have saved the morning.")
+    assert answers is not None
+    refined = answers.then(("At 3", "1"))
+    assert {"At eight in the morning.", "At ten in the morning.", "At eleven in the morning."} <= set(refined)
+    assert "At seven in the morning." not in refined and "At 3 in the morning." in refined  # outside: only its own
+    assert "At two in the afternoon." in answers_for(STTContext("time"), "and afternoon").then(("At one",))
+    assert answers_for(STTContext("time"), "At ten.").then(("At ten",)) == answers_for(STTContext("time")).then(
+        ("At ten",))  # nothing heard of the part of the day: the best stems' endings only
+
+
 def test_yes_no_holds_only_plain_answers_so_a_misheard_correction_is_scored() -> None:
     answers = answers_for(STTContext("yes_no"))
     assert answers is not None
