@@ -13,6 +13,8 @@ from flowengine.bench.corpus import Dialogue, Line
 
 MAX_CORRECTIONS = 2  # read-backs a correcting caller says no to, per call
 MAX_REPEATS = 2  # values a caller says again when asked again, per call
+MAX_ANSWERS = 4  # answers a correcting caller gives to what is asked again after its no's, per call (the same audio
+# misheard the same way each time would be asked for forever)
 _LOWERED = ("At", "Next", "On", "My")  # first words that stay lower case after "No, "
 
 Audio = TypeVar("Audio")
@@ -28,15 +30,27 @@ def correction(dialogue: Dialogue, slots: dict[str, str]) -> Line | None:
     ("No, at ten in the morning."); None when the read-back is right."""
     for slot, want in dialogue.booking.items():
         if slots.get(slot) != want:
-            first, _, rest = answer_line(dialogue, slot).said.partition(" ")
+            said = booked_line(dialogue, slot).said
+            if said.startswith("No, "):  # the script's own correction ("No, Wednesday.")
+                return Line(said, {slot: want})
+            first, _, rest = said.partition(" ")
             lead = first.lower() if first in _LOWERED else first
             return Line(f"No, {lead} {rest}".strip(), {slot: want})
     return None
 
 
-def answer_line(dialogue: Dialogue, slot: str) -> Line:
-    """The dialogue's line that gives `slot` (the first one)."""
-    return next(line for line in dialogue.lines if slot in line.slots)
+def booked_line(dialogue: Dialogue, slot: str) -> Line:
+    """The dialogue's line that gives the value booked for `slot` (the first one)."""
+    want = dialogue.booking.get(slot)
+    return next((line for line in dialogue.lines if line.slots.get(slot) == want), answer_line(dialogue, slot))
+
+
+def answer_line(dialogue: Dialogue, slot: str, before: Line | None = None) -> Line:
+    """The dialogue's last line before `before` (or its first line) that gives `slot`: what the caller said for it."""
+    if before is None:
+        return next(line for line in dialogue.lines if slot in line.slots)
+    at = next(i for i, line in enumerate(dialogue.lines) if line is before)
+    return next(line for line in reversed(dialogue.lines[:at]) if slot in line.slots)
 
 
 @dataclass
@@ -52,6 +66,7 @@ class Corrector(Generic[Audio]):
     says_no: bool = True
     corrections: int = 0
     repeats: int = 0
+    answers: int = 0  # answers to what is asked again after a no
     correcting: bool = False  # a no was said and what is asked again is being answered
     said: list[str] = field(default_factory=list)
 
@@ -59,15 +74,18 @@ class Corrector(Generic[Audio]):
         kind = expectation(agent).expect
         if self.says_no and kind == "yes_no" and self.corrections < MAX_CORRECTIONS:
             wrong = correction(self.dialogue, self.read_back(agent))
+            if wrong is not None and all(upcoming.slots.get(k) == v for k, v in wrong.slots.items()):
+                wrong = None  # the script's next line is that no ("No, Wednesday.")
             self.correcting = wrong is not None
             if wrong is not None:
                 self.corrections += 1
                 return self._said(wrong)
-        elif self.correcting and kind in self.dialogue.booking:
-            return self._said(answer_line(self.dialogue, kind))
+        elif self.correcting and kind in self.dialogue.booking and self.answers < MAX_ANSWERS:
+            self.answers += 1
+            return self._said(booked_line(self.dialogue, kind))
         elif self._asked_again(kind, upcoming):
             self.repeats += 1
-            return self._said(answer_line(self.dialogue, kind))
+            return self._said(answer_line(self.dialogue, kind, before=upcoming))
         self.correcting = False
         return None
 

@@ -36,6 +36,22 @@ def test_a_correcting_caller_says_no_with_the_first_value_read_back_wrong() -> N
     wrong_both = correction(booking, {**right, "day": "today", "name": "Malik Morgan"})
     assert wrong_both is not None and wrong_both.said == "No, next Tuesday please."
     assert correction(booking, {})  # nothing booked yet: the day first
+    # a dialogue that gives the day twice: the no carries the day booked, not the one said first
+    changing = next(d for d in DIALOGUES if d.name == "booking-correction")
+    wrong_day = correction(changing, {**changing.booking, "day": "Monday"})
+    assert wrong_day is not None and wrong_day.said == "No, Wednesday."
+
+
+def test_a_correcting_caller_leaves_a_no_its_script_says_next_to_the_script() -> None:
+    changing = next(d for d in DIALOGUES if d.name == "booking-correction")
+    caller = Corrector(changing, lambda line: line.said, lambda _: {"day": "Monday", "time": "11 am",
+                                                                     "name": "Jordan Lee"})
+    read_back = "So that is Monday at 11 am for Jordan Lee. Shall I book it?"
+    scripted_no = changing.lines[4]
+    assert scripted_no.said == "No, Wednesday."
+    assert caller.next(read_back, scripted_no) is None and caller.corrections == 0
+    # the same wrong read-back where the script would say yes: the caller says no itself
+    assert caller.next(read_back, changing.lines[6]) == "No, Wednesday." and caller.corrections == 1
 
 
 class FirstHourHeardAs(WhisperSTT):
