@@ -20,8 +20,10 @@ def minutes_of(text: str) -> tuple[int, ...]:
     the morning", "15:30" or "noon"; both halves of the day for an hour said bare or with "o'clock" ("at ten":
     600 and 1320); () when `text` names no time of day."""
     found = _TIME.search(text.lower())
-    if found is None:
-        return ()
+    return () if found is None else _meanings(found)
+
+
+def _meanings(found: re.Match[str]) -> tuple[int, ...]:
     if found.group("noon"):
         return (720,)
     if found.group("midnight"):
@@ -62,4 +64,13 @@ class Window:
     def allows(self, text: str) -> bool:
         """`text` names no time of day, or one that can mean a time inside the window ("at ten": 10 am)."""
         meant = minutes_of(text)
-        return not meant or any(self.start <= m <= self.end for m in meant)
+        return not meant or self._inside(meant)
+
+    def refused_in(self, text: str) -> tuple[int, ...]:
+        """The times of day outside the window that `text` names ("We book from 8 am to 6 pm, not at 7 pm." -> 19:00),
+        in minutes past midnight."""
+        return tuple(m for found in _TIME.finditer(text.lower()) if not self._inside(meant := _meanings(found))
+                     for m in meant)
+
+    def _inside(self, meant: tuple[int, ...]) -> bool:
+        return any(self.start <= m <= self.end for m in meant)

@@ -26,6 +26,12 @@ def test_a_window_allows_a_time_any_of_whose_readings_falls_inside() -> None:
     assert window.allows("Next Tuesday.")  # no time named: nothing to refuse
 
 
+def test_the_times_outside_a_refusal_names_are_found_among_the_hours_it_gives() -> None:
+    window = Window.parse("8 am", "6 pm")
+    assert window.refused_in("We book appointments from 8 am to 6 pm, not at 1 am. And what time suits you?") == (60,)
+    assert window.refused_in("Not at seven.") == (420, 1140) and window.refused_in("And what time suits you?") == ()
+
+
 @pytest.mark.parametrize(("start", "end", "problem"), [
     ("8", "6 pm", "'8' is not one time of day"), ("8 am", "tea time", "'tea time' is not one time of day"),
     ("6 pm", "8 am", "'6 pm' is after '8 am'"),

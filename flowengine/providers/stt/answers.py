@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from flowengine.providers.clock import HOUR_WORDS, Window
+from flowengine.providers.clock import HOUR_WORDS, Window, minutes_of
 from flowengine.providers.stt.base import STTContext
 
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -50,6 +50,7 @@ DAY_UNFINISHED_FLOOR = -2.0  # "Next" said alone: "Next Friday" -3.8..-4.2; "On 
 # six in the morning.") x 7 voices x clean / 20 / 10 dB: handicap 0 / 0.25 / 0.5 / 1 / 2 / 3: inside right 38 / 47 /
 # 47 / 47 / 47 / 47 of 63, outside right 40 / 33 / 31 / 20 / 10 / 1 of 63
 OUTSIDE_HANDICAP = 0.5
+REFUSED_HANDICAP = 100.0  # ... a time the question refused: not taken again (Answers.refused)
 _WORD = re.compile(r"[a-z']+|\d+")
 _VALUE_WORDS = frozenset((*(d.lower() for d in _DAY_VALUES), *HOURS, "noon", "midday"))
 _DIGIT_HOURS = {str(i): word for i, word in enumerate(HOURS, 1)}
@@ -82,6 +83,9 @@ class Answers:
     # the times of day the dialog books: a transcript naming one outside does not hold an answer (the answers are
     # scored), and a sentence naming one outside is scored OUTSIDE_HANDICAP lower (`handicap`)
     window: Window | None = None
+    # time, yes/no: the times outside the window the question itself refused ("... not at 1 am. And what time..."):
+    # the caller who was told says another, and the reading refused is the likeliest to be misheard again
+    refused: tuple[int, ...] = ()
     heard_tail: str = ""  # time: the part of the day the free transcript names ("I have saved the morning.")
     # yes/no: the free transcript went on after its no with words that are no plain answer ("No, when did you?"): the
     # caller said more than a bare no, so the bare no's are not among the corrections scored (`then`). Measured on
@@ -113,7 +117,10 @@ class Answers:
         """What is taken off the score of `text`: OUTSIDE_HANDICAP when it names a time of day the dialog does not
         book. A reading the business books wins where the audio leaves the hour or its half of the day in doubt
         ("eleven a.m." heard "p.m."); a time outside it said clearly is still heard (and refused by the dialog)."""
-        return OUTSIDE_HANDICAP if self.window is not None and not self.window.allows(text) else 0.0
+        if self.window is None or self.window.allows(text):
+            return 0.0
+        meant = minutes_of(text)
+        return REFUSED_HANDICAP if meant and set(meant) <= set(self.refused) else OUTSIDE_HANDICAP
 
     def unfinished(self, text: str) -> bool:
         """The transcript stops at an answer's opening ("Next", "my name is"): the value may follow after a pause,
@@ -172,7 +179,7 @@ def answers_for(context: STTContext, heard: str = "") -> Answers | None:
         stems = tuple(f"{lead}{hour}" for lead in ("At ", "") for hour in (*HOURS, *_DIGIT_HOURS, "noon"))
         tail = next((f"in the {part}" for part in ("morning", "afternoon", "evening") if part in heard.lower()), "")
         return Answers("time", stems, (*HOURS, "noon", "midday"), open_tails=frozenset(("at",)), window=context.window,
-                       heard_tail=tail)
+                       heard_tail=tail, refused=context.window.refused_in(context.question) if context.window else ())
     if context.expect == "yes_no":
         # measured: at 0.5 a bare "No." outscores "No, Wednesday." too often; within the no's, a power of 1.25
         # finds 20 of 24 corrections (1.0: 14, 1.5: 17) and keeps 24 of 24 plain no's (docs/decisions.md)

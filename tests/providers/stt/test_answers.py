@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flowengine.providers.clock import Window
-from flowengine.providers.stt.answers import OUTSIDE_HANDICAP, answers_for
+from flowengine.providers.stt.answers import OUTSIDE_HANDICAP, REFUSED_HANDICAP, answers_for
 from flowengine.providers.stt.base import STTContext
 
 
@@ -34,6 +34,18 @@ def test_a_time_is_refined_with_its_endings() -> None:
     assert answers.holds("At 10 in the morning.") and answers.holds("eleven a.m.")
     assert not answers.holds("that's the morning.")
     assert answers.then(("noon",)) == ("noon.",)  # "noon in the evening" is nothing anyone says
+
+
+def test_a_time_just_refused_is_not_taken_again_and_the_rest_are_as_before() -> None:
+    # the caller told the hours says another time; the reading refused is the likeliest to be misheard again
+    window = Window.parse("8 am", "6 pm")
+    refusal = "We book appointments from 8 am to 6 pm, not at 1 am. And what time on Tuesday suits you?"
+    answers = answers_for(STTContext("time", question=refusal, window=window))
+    assert answers is not None and answers.refused == (60,)
+    assert answers.handicap("one in the morning.") == answers.handicap("At 1 a.m.") == REFUSED_HANDICAP
+    assert answers.handicap("At one.") == answers.handicap("At ten in the morning.") == 0.0  # 1 pm may be meant
+    assert answers.handicap("At 7 in the evening.") == OUTSIDE_HANDICAP  # outside, not refused: heard as before
+    assert answers_for(STTContext("time", question="And what time?", window=window)).refused == ()
 
 
 def test_the_part_of_the_day_heard_is_refined_with_every_hour_booked() -> None:
