@@ -580,10 +580,24 @@ class Conversation:
             handle.end_input()  # a turn cut short still plays out what it queued, unless that was cleared
             if self._withdrawn is not metrics:  # withdrawn before a word was heard: nothing of this turn is kept
                 await self._keep_turn(handle, metrics, calls)
+                current = asyncio.current_task()
+                if calls and handle.interrupted and current is not None and current.cancelling():
+                    await self._run_cut_tools(calls)
         for call in calls:
             await self._run_tool(call)
         if calls and self.after_tools is not None and await self.after_tools() and not self._done.is_set():
             await self._respond(TurnMetrics(index=0), "")  # the model answers the tool results
+
+    async def _run_cut_tools(self, calls: list[ToolCall]) -> None:
+        """The caller talked over a reply whose tool calls the model had already asked for: they are in the history
+        as asked, so they run (a booking confirmed by "Yes, | that's right" whose second half barged in stays
+        booked: a real call lost it); the caller's new words are answered next, not the results. A tool that fails
+        here is logged: the barge-in that cut the turn goes on."""
+        for call in calls:
+            try:
+                await self._run_tool(call)
+            except Exception:  # the turn is being cancelled: its cancellation must still propagate
+                log.exception("tool %s of a reply cut by the caller failed", call.name)
 
     async def _keep_turn(self, handle: SpeechHandle, metrics: TurnMetrics, calls: list[ToolCall]) -> None:
         """Store a finished (or cut) agent turn: the caller's message first (an answer that made no sound still

@@ -9,7 +9,15 @@ import numpy as np
 from flowengine.ai.voice.conversation import SPECULATION_WAIT_MS, Conversation, ConversationSettings
 from flowengine.media.frames import AudioFrame, MediaInbox
 from flowengine.media.vad import SpeechEnded, SpeechResumed, SpeechStarted, SpeechStopping
-from flowengine.providers.llm.base import ChatMessage, LLMError, TextDelta
+from flowengine.providers.llm.base import (
+    ChatMessage,
+    LLMError,
+    LLMEvent,
+    TextDelta,
+    ToolCall,
+    ToolCallRequest,
+    ToolSpec,
+)
 from flowengine.providers.stt.base import STTError, Transcript
 from tests.ai.fakes import FakeOutput, ScriptedLLM, ScriptedSTT, ToneTTS
 
@@ -305,6 +313,44 @@ async def test_backchannels_of_any_length_never_cancel_the_reply_and_other_words
     await settle(rig)
     await stop(rig, tasks)
     assert [m.content for m in rig.conv.messages if m.role == "user"] == ["What is free on Monday", "No wait."]
+
+
+class BookingLLM(ScriptedLLM):
+    """Answers the first turn with a long confirmation and the booking tool call (as the rules engine does)."""
+
+    async def stream(self, messages: list[ChatMessage], *, tools: list[ToolSpec] | None = None,
+                     temperature: float | None = None, max_tokens: int | None = None) -> AsyncIterator[LLMEvent]:
+        first = not self.requests
+        async for event in super().stream(messages, tools=tools, temperature=temperature, max_tokens=max_tokens):
+            yield event
+        if first:
+            yield ToolCallRequest(ToolCall("call-1", "set_variables", '{"variables": {"appointment_day": "Friday"}}'))
+
+
+async def test_a_reply_cut_by_the_caller_still_runs_the_tools_it_asked_for() -> None:
+    # a real call: "Yes, | that's right." ended its turn at "Yes", the agent began "You are booked...", and "that's
+    # right" barged in: the booking the model had asked for was in the history but never made
+    ran: list[str] = []
+
+    async def on_tool(call: ToolCall) -> tuple[str, str | None]:
+        ran.append(call.name)
+        return '{"result": "ok"}', None
+
+    booked = "You are booked for Friday at 3 in the afternoon. " * 4 + "We will see you then."
+    rig = Rig(ScriptedSTT(["Yes", "that is not right"]), BookingLLM([booked, "Sorry?"]))
+    rig.conv.on_tool = on_tool
+    tasks = await run_rig(rig)
+    await rig.speak(400)
+    await asyncio.wait_for(rig.out.sent(300), 5)
+    await rig.speak(600)  # real words: a barge-in
+    assert rig.conv.interruptions == 1
+    await asyncio.sleep(0.3)
+    await settle(rig)
+    await stop(rig, tasks)
+    assert ran == ["set_variables"]
+    roles = [(m.role, bool(m.tool_calls)) for m in rig.conv.messages[1:]]
+    assert roles[:3] == [("user", False), ("assistant", True), ("tool", False)]  # every call followed by its result
+    assert rig.conv.messages[2].content.endswith("...")  # what the caller heard of it
 
 
 class FailingLLM(ScriptedLLM):
