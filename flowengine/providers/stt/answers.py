@@ -83,7 +83,7 @@ class Answers:
     # the times of day the dialog books: a transcript naming one outside does not hold an answer (the answers are
     # scored), and a sentence naming one outside is scored OUTSIDE_HANDICAP lower (`handicap`)
     window: Window | None = None
-    # time, yes/no: the times outside the window the question itself refused ("... not at 1 am. And what time..."):
+    # time: the times outside the window the question itself refused ("... not at 1 am. And what time..."):
     # the caller who was told says another, and the reading refused is the likeliest to be misheard again
     refused: tuple[int, ...] = ()
     heard_tail: str = ""  # time: the part of the day the free transcript names ("I have saved the morning.")
