@@ -65,11 +65,14 @@ PATIENTS_ON_FILE = (
 @dataclass(frozen=True)
 class Line:
     """One caller turn. `text` may hold PAUSE marks (said with `pause_ms` of silence: still one turn).
-    `slots`: what a listener must take from it (day, time, name, phone as the receptionist stores them)."""
+    `slots`: what a listener must take from it (day, time, name, phone as the receptionist stores them).
+    `take`: how many times the caller said these words before in the call: a line said again is a new utterance,
+    in other noise (the same voice: espeak-ng says the words alike each time)."""
 
     text: str
     slots: dict[str, str] = field(default_factory=dict)
     pause_ms: int = 0
+    take: int = 0
 
     @property
     def said(self) -> str:
@@ -139,7 +142,9 @@ def render(line: Line, voice: Voice, snr_db: float | None = None) -> npt.NDArray
         if index:
             parts.append(gap)
         parts.append(_speak(part.strip(), voice))
-    return telephone(np.concatenate(parts), snr_db, seed=zlib.crc32(f"{line.text}|{voice.name}|{snr_db}".encode()))
+    again = f"|{line.take}" if line.take else ""  # the first take's noise as it always was
+    return telephone(np.concatenate(parts), snr_db,
+                     seed=zlib.crc32(f"{line.text}|{voice.name}|{snr_db}{again}".encode()))
 
 
 def telephone(pcm: npt.NDArray[np.int16], snr_db: float | None, seed: int = 0) -> npt.NDArray[np.int16]:

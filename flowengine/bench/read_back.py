@@ -1,20 +1,27 @@
 """A caller who listens to the agent: asked again for a value it already gave ("Sorry, I did not catch that. Which
-day...?", a time outside the hours booked), it says it again, as a person would; a correcting caller also says no to
-a read-back that gets the booking wrong (with the right value, as it said it before) and answers what is asked
-again. Offline and real-call benches."""
+day...?", a time outside the hours booked), it says it again, as a person would, and told its last words were not
+caught, it says them again; a correcting caller also says no to a read-back that gets the booking wrong (with the
+right value, as it said it before) and answers what is asked again. Words said again are a new take (other noise).
+Offline and real-call benches."""
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Generic, TypeVar
 
 from flowengine.ai.voice.expectation import expectation
 from flowengine.bench.corpus import Dialogue, Line
 
 MAX_CORRECTIONS = 2  # read-backs a correcting caller says no to, per call
-MAX_REPEATS = 2  # values a caller says again when asked again, per call
+MAX_REPEATS = 2  # values a caller says again when asked again, or words said again when not caught, per call
 MAX_ANSWERS = 4  # answers a correcting caller gives to what is asked again after its no's, per call (the same audio
 # misheard the same way each time would be asked for forever)
+MAX_TAKES = 1 + MAX_REPEATS + MAX_ANSWERS + MAX_CORRECTIONS  # times one line's words can be said in a call
+# the agent says it did not understand (the rules dialog's "Sorry, I did not catch that.", a model's "Could you
+# say that again?")
+_NOT_CAUGHT = re.compile(r"\b(?:did not|didn't|could not|couldn't) (?:catch|understand|hear)\b|"
+                         r"\b(?:say|repeat) (?:it|that)(?: again)?\b|\bpardon\b", re.IGNORECASE)
 _LOWERED = ("At", "Next", "On", "My")  # first words that stay lower case after "No, "
 
 Audio = TypeVar("Audio")
@@ -56,9 +63,11 @@ def answer_line(dialogue: Dialogue, slot: str, before: Line | None = None) -> Li
 @dataclass
 class Corrector(Generic[Audio]):
     """Decides, from the agent's last words, whether the caller interjects before its next scripted line `upcoming`:
-    a value asked for again (at most MAX_REPEATS); with `says_no`, a no to a wrong read-back (at most
-    MAX_CORRECTIONS), then the answers to what is asked again. `say(line)`: the line as the caller's audio;
-    `read_back(agent)`: the booking values the agent's words carry."""
+    a value asked for again, or its last words when the agent did not catch them and asks no value (at most
+    MAX_REPEATS of both); with `says_no`, a no to a wrong read-back (at most MAX_CORRECTIONS), then the answers to
+    what is asked again. `say(line)`: the line as the caller's audio (its `take` counts the times the caller said
+    the words before); `read_back(agent)`: the booking values the agent's words carry. Each call to `next` that
+    returns None means `upcoming` is said next."""
 
     dialogue: Dialogue
     say: Callable[[Line], Audio]
@@ -69,6 +78,8 @@ class Corrector(Generic[Audio]):
     answers: int = 0  # answers to what is asked again after a no
     correcting: bool = False  # a no was said and what is asked again is being answered
     said: list[str] = field(default_factory=list)
+    last: Line | None = None  # the caller's last words, scripted or not
+    takes: dict[str, int] = field(default_factory=dict)  # times each line's words were said
 
     def next(self, agent: str, upcoming: Line) -> Audio | None:
         kind = expectation(agent).expect
@@ -86,7 +97,12 @@ class Corrector(Generic[Audio]):
         elif self._asked_again(kind, upcoming):
             self.repeats += 1
             return self._said(answer_line(self.dialogue, kind, before=upcoming))
+        if self.last is not None and self.repeats < MAX_REPEATS and kind not in self.dialogue.booking and (
+                _NOT_CAUGHT.search(agent)):
+            self.repeats += 1  # "Sorry, I did not catch that. You can book an appointment or...": said again
+            return self._said(self.last)
         self.correcting = False
+        self._count(upcoming)
         return None
 
     def _asked_again(self, kind: str, upcoming: Line) -> bool:
@@ -96,6 +112,13 @@ class Corrector(Generic[Audio]):
         at = next(i for i, line in enumerate(self.dialogue.lines) if line is upcoming)
         return any(kind in line.slots for line in self.dialogue.lines[:at])
 
+    def _count(self, line: Line) -> Line:
+        """`line` as said now: its take is the times its words were said before."""
+        take = self.takes.get(line.said, 0)
+        self.takes[line.said] = take + 1
+        self.last = line
+        return replace(line, take=take)
+
     def _said(self, line: Line) -> Audio:
         self.said.append(line.said)
-        return self.say(line)
+        return self.say(self._count(line))

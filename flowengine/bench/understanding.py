@@ -6,7 +6,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from flowengine.bench.corpus import DIALOGUES, SNR_DB, VOICES, Dialogue, Voice, 
 from flowengine.bench.demo import demo_engine
 from flowengine.bench.dialogue_call import DialogueResult, found_slots, run_dialogue
 from flowengine.bench.host import machine
-from flowengine.bench.read_back import Corrector, caller_kind, correction
+from flowengine.bench.read_back import MAX_TAKES, Corrector, caller_kind, correction
 from flowengine.bench.scoring import Score
 
 DEFAULT_DIALOGUES = ("booking", "booking-paused")
@@ -101,8 +101,7 @@ async def run_understanding_bench(grid: list[Case], concurrency: int = DEFAULT_C
     say = log or (lambda line: None)
     load_before = os.getloadavg()
     prompts = await asyncio.to_thread(_render_all, grid)
-    interjections = await asyncio.to_thread(_render_corrections, grid, prompts) if correcting else [
-        _valued_lines(case, pcm) for case, pcm in zip(grid, prompts, strict=True)]
+    interjections = await asyncio.to_thread(_render_interjections, grid, correcting=correcting)
     with tempfile.TemporaryDirectory(prefix="flowengine-understanding-") as tmp:
         async with demo_engine(folder or Path(tmp)) as engine:
             assert engine.ari is not None and engine.aicalls is not None
@@ -110,9 +109,10 @@ async def run_understanding_bench(grid: list[Case], concurrency: int = DEFAULT_C
             gate = asyncio.Semaphore(concurrency)
             t0 = time.perf_counter()
 
-            async def one(case: Case, pcm: list[np.ndarray], rendered: dict[str, np.ndarray]) -> DialogueResult | None:
+            async def one(case: Case, pcm: list[np.ndarray],
+                          rendered: dict[tuple[str, int], np.ndarray]) -> DialogueResult | None:
                 corrector = None if blind else Corrector(
-                    case.dialogue, lambda line: rendered[line.said],
+                    case.dialogue, lambda line: rendered[line.said, line.take],
                     lambda agent: found_slots(case.dialogue.booking, agent), says_no=correcting)
                 async with gate:
                     if time.perf_counter() - t0 > budget_s:
@@ -174,22 +174,20 @@ def _render_all(grid: list[Case]) -> list[list[np.ndarray]]:
     return [[render(line, case.voice, case.snr_db) for line in case.dialogue.lines] for case in grid]
 
 
-def _render_corrections(grid: list[Case], prompts: list[list[np.ndarray]]) -> list[dict[str, np.ndarray]]:
-    """Per case, what a correcting caller may say besides its lines, by its words: a no with each value, rendered
-    ahead (the engine runs in this process, and rendering on its loop would stall its media clock), and the lines
-    that give a value again (already rendered: `prompts`)."""
+def _render_interjections(grid: list[Case], *, correcting: bool) -> list[dict[tuple[str, int], np.ndarray]]:
+    """Per case, what the caller may say besides its scripted lines, by words and take: each of its lines said again
+    (bench/read_back.py; a new take is other noise) and, for a correcting caller, a no with each value; rendered
+    ahead (the engine runs in this process, and rendering on its loop would stall its media clock)."""
     out = []
-    for case, pcm in zip(grid, prompts, strict=True):
-        lines = [correction(case.dialogue, {k: v for k, v in case.dialogue.booking.items() if k != slot})
-                 for slot in case.dialogue.booking]
-        out.append({line.said: render(line, case.voice, case.snr_db) for line in lines if line is not None}
-                   | _valued_lines(case, pcm))
+    for case in grid:
+        lines = list(case.dialogue.lines)
+        if correcting:
+            nos = [correction(case.dialogue, {k: v for k, v in case.dialogue.booking.items() if k != slot})
+                   for slot in case.dialogue.booking]
+            lines += [line for line in nos if line is not None]
+        out.append({(line.said, take): render(replace(line, take=take), case.voice, case.snr_db)
+                    for line in lines for take in range(MAX_TAKES)})
     return out
-
-
-def _valued_lines(case: Case, prompts: list[np.ndarray]) -> dict[str, np.ndarray]:
-    """The case's lines that give a value, by their words, as rendered: what the caller says again."""
-    return {line.said: audio for line, audio in zip(case.dialogue.lines, prompts, strict=True) if line.slots}
 
 
 def _summary(result: DialogueResult) -> str:

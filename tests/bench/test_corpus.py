@@ -1,6 +1,8 @@
 """The caller corpus: renders are deterministic, on the telephone band, at the SNR asked, with their pauses."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import numpy.typing as npt
 import pytest
@@ -23,6 +25,19 @@ def test_the_same_line_renders_to_the_same_samples_every_time() -> None:
     # and different voices, noise levels, lines do differ
     assert not np.array_equal(render(PAUSED, corpus.VOICES[0]), render(PAUSED, corpus.VOICES[1]))
     assert not np.array_equal(render(PAUSED, corpus.VOICES[0], 20.0), render(PAUSED, corpus.VOICES[0], 10.0))
+
+
+def test_a_line_said_again_is_the_same_voice_in_other_noise() -> None:
+    voice = corpus.VOICES[0]
+    again = replace(PAUSED, take=1)
+    assert np.array_equal(render(again, voice), render(PAUSED, voice))  # clean: espeak-ng says it alike
+    first, second = render(PAUSED, voice, 10.0), render(again, voice, 10.0)
+    assert first.shape == second.shape and not np.array_equal(first, second)
+    assert np.array_equal(second, render(replace(PAUSED, take=1), voice, 10.0))  # each take is deterministic
+    # the speech is the same: the difference is noise at about the SNR asked (10 dB below the speech)
+    speech = render(PAUSED, voice).astype(np.float64)
+    diff = (first.astype(np.float64) - second) / np.sqrt(2)
+    assert 5 < 10 * np.log10(np.mean(speech**2) / np.mean(diff**2)) < 15
 
 
 @pytest.mark.parametrize("snr_db", [None, 10.0])

@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from flowengine.bench.corpus import DIALOGUES, VOICES
+from flowengine.bench.corpus import DIALOGUES, VOICES, Line
 from flowengine.bench.read_back import MAX_REPEATS, Corrector, correction
 from flowengine.bench.recognition import NAMES_ON_FILE, run_recognition_bench
 from flowengine.providers.stt.base import STTContext, Transcript
@@ -110,3 +110,31 @@ def test_a_caller_says_again_only_what_it_gave_and_its_next_line_does_not() -> N
     again = "We book appointments from 8 am to 6 pm, not at 7 pm. And what time on Monday suits you?"
     assert [caller.next(again, name) for _ in range(MAX_REPEATS)] == [time.said] * (MAX_REPEATS - 1) + [None]
     assert caller.repeats == MAX_REPEATS
+
+
+def test_a_caller_whose_words_were_not_caught_says_them_again_in_other_noise() -> None:
+    booking = next(d for d in DIALOGUES if d.name == "booking")
+    said: list[Line] = []
+    caller = Corrector(booking, lambda line: said.append(line) or line.said, lambda _: {}, says_no=False)
+    opening, day = booking.lines[0], booking.lines[1]
+    assert caller.next("Hello, this is Bright Smile Dental. How can I help?", opening) is None  # says its opening
+    fallback = "Sorry, I did not catch that. You can book an appointment or ask about our opening hours."
+    assert caller.next(fallback, day) == opening.said  # as a person would: the request again, not the day
+    assert said[-1].take == 1  # a new utterance of the same words (corpus.render: other noise)
+    # not caught where the agent asks for a value it has not been given: the script answers it
+    assert caller.next("Sorry, I did not catch that. Which day would you like to come in?", day) is None
+    # said again at most MAX_REPEATS times a call, whatever was not caught
+    assert [caller.next(fallback, booking.lines[2]) for _ in range(MAX_REPEATS)] == [day.said] * (
+        MAX_REPEATS - 1) + [None]
+    assert caller.repeats == MAX_REPEATS and [line.take for line in said] == [1, 1]
+
+
+def test_a_confirmation_not_caught_is_answered_again() -> None:
+    booking = next(d for d in DIALOGUES if d.name == "booking")
+    caller = Corrector(booking, lambda line: line.said, lambda _: dict(booking.booking))
+    yes, goodbye = booking.lines[4], booking.lines[5]
+    assert yes.said == "Yes please."
+    read_back = "So that is Tuesday at 10 in the morning for Alex Morgan. Shall I book it?"
+    assert caller.next(read_back, yes) is None  # right: the script's yes
+    # "Yes please." heard as nothing the dialog understands: the caller says yes again, not its goodbye
+    assert caller.next(f"Sorry, I did not catch that. {read_back}", goodbye) == yes.said
