@@ -14,7 +14,7 @@ from flowengine.ai.voice.expectation import expectation
 from flowengine.bench.corpus import Dialogue, Line
 
 MAX_CORRECTIONS = 2  # read-backs a correcting caller says no to, per call
-MAX_REPEATS = 2  # values a caller says again when asked again, or words said again when not caught, per call
+MAX_REPEATS = 2  # times a caller says the same words again (asked again for a value, or not caught), per call
 MAX_ANSWERS = 4  # answers a correcting caller gives to what is asked again after its no's, per call (the same audio
 # misheard the same way each time would be asked for forever)
 MAX_TAKES = 1 + MAX_REPEATS + MAX_ANSWERS + MAX_CORRECTIONS  # times one line's words can be said in a call
@@ -63,8 +63,8 @@ def answer_line(dialogue: Dialogue, slot: str, before: Line | None = None) -> Li
 @dataclass
 class Corrector(Generic[Audio]):
     """Decides, from the agent's last words, whether the caller interjects before its next scripted line `upcoming`:
-    a value asked for again, or its last words when the agent did not catch them and asks no value (at most
-    MAX_REPEATS of both); with `says_no`, a no to a wrong read-back (at most MAX_CORRECTIONS), then the answers to
+    a value asked for again, or its last words when the agent did not catch them and asks no value (the same words
+    at most MAX_REPEATS times again); with `says_no`, a no to a wrong read-back (at most MAX_CORRECTIONS), then the answers to
     what is asked again. `say(line)`: the line as the caller's audio (its `take` counts the times the caller said
     the words before); `read_back(agent)`: the booking values the agent's words carry. Each call to `next` that
     returns None means `upcoming` is said next."""
@@ -75,6 +75,7 @@ class Corrector(Generic[Audio]):
     says_no: bool = True
     corrections: int = 0
     repeats: int = 0
+    again: dict[str, int] = field(default_factory=dict)  # times each line's words were said again (repeats)
     answers: int = 0  # answers to what is asked again after a no
     correcting: bool = False  # a no was said and what is asked again is being answered
     said: list[str] = field(default_factory=list)
@@ -94,23 +95,32 @@ class Corrector(Generic[Audio]):
         elif self.correcting and kind in self.dialogue.booking and self.answers < MAX_ANSWERS:
             self.answers += 1
             return self._said(booked_line(self.dialogue, kind))
-        elif self._asked_again(kind, upcoming):
-            self.repeats += 1
-            return self._said(answer_line(self.dialogue, kind, before=upcoming))
-        if self.last is not None and self.repeats < MAX_REPEATS and kind not in self.dialogue.booking and (
-                _NOT_CAUGHT.search(agent)):
-            self.repeats += 1  # "Sorry, I did not catch that. You can book an appointment or...": said again
-            return self._said(self.last)
+        elif (value := self._asked_again(kind, upcoming)) is not None and self._may_repeat(value):
+            return self._repeat(value)
+        if self.last is not None and kind not in self.dialogue.booking and _NOT_CAUGHT.search(agent) and (
+                self._may_repeat(self.last)):
+            return self._repeat(self.last)  # "Sorry, I did not catch that. You can book an appointment or..."
         self.correcting = False
         self._count(upcoming)
         return None
 
-    def _asked_again(self, kind: str, upcoming: Line) -> bool:
-        """The agent asks for a value that a line before `upcoming` gave, and `upcoming` does not give it."""
-        if self.repeats >= MAX_REPEATS or kind not in self.dialogue.booking or kind in upcoming.slots:
-            return False
+    def _asked_again(self, kind: str, upcoming: Line) -> Line | None:
+        """The line that gave the value the agent asks for, when a line before `upcoming` gave it and `upcoming`
+        does not give it."""
+        if kind not in self.dialogue.booking or kind in upcoming.slots:
+            return None
         at = next(i for i, line in enumerate(self.dialogue.lines) if line is upcoming)
-        return any(kind in line.slots for line in self.dialogue.lines[:at])
+        if not any(kind in line.slots for line in self.dialogue.lines[:at]):
+            return None
+        return answer_line(self.dialogue, kind, before=upcoming)
+
+    def _may_repeat(self, line: Line) -> bool:
+        return self.again.get(line.said, 0) < MAX_REPEATS
+
+    def _repeat(self, line: Line) -> Audio:
+        self.repeats += 1
+        self.again[line.said] = self.again.get(line.said, 0) + 1
+        return self._said(line)
 
     def _count(self, line: Line) -> Line:
         """`line` as said now: its take is the times its words were said before."""

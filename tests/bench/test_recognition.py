@@ -106,10 +106,10 @@ def test_a_caller_says_again_only_what_it_gave_and_its_next_line_does_not() -> N
     assert caller.next("Sorry, I did not catch that. Which day would you like to come in?", time) == day.said
     assert caller.next("And what time on Monday suits you?", time) is None  # the next line gives it
     assert caller.next("Which day would you like to come in?", day) is None  # not given yet
-    # asked for the time again after giving it: said again, at most MAX_REPEATS values a call (the day was one)
+    # asked for the time again after giving it: said again, the same words at most MAX_REPEATS times a call
     again = "We book appointments from 8 am to 6 pm, not at 7 pm. And what time on Monday suits you?"
-    assert [caller.next(again, name) for _ in range(MAX_REPEATS)] == [time.said] * (MAX_REPEATS - 1) + [None]
-    assert caller.repeats == MAX_REPEATS
+    assert [caller.next(again, name) for _ in range(MAX_REPEATS + 1)] == [time.said] * MAX_REPEATS + [None]
+    assert caller.repeats == MAX_REPEATS + 1  # and the day once
 
 
 def test_a_caller_whose_words_were_not_caught_says_them_again_in_other_noise() -> None:
@@ -123,10 +123,10 @@ def test_a_caller_whose_words_were_not_caught_says_them_again_in_other_noise() -
     assert said[-1].take == 1  # a new utterance of the same words (corpus.render: other noise)
     # not caught where the agent asks for a value it has not been given: the script answers it
     assert caller.next("Sorry, I did not catch that. Which day would you like to come in?", day) is None
-    # said again at most MAX_REPEATS times a call, whatever was not caught
-    assert [caller.next(fallback, booking.lines[2]) for _ in range(MAX_REPEATS)] == [day.said] * (
-        MAX_REPEATS - 1) + [None]
-    assert caller.repeats == MAX_REPEATS and [line.take for line in said] == [1, 1]
+    # the same words said again at most MAX_REPEATS times a call
+    assert [caller.next(fallback, booking.lines[2]) for _ in range(MAX_REPEATS + 1)] == [day.said] * MAX_REPEATS + [
+        None]
+    assert caller.repeats == 1 + MAX_REPEATS and [line.take for line in said] == [1, *range(1, MAX_REPEATS + 1)]
 
 
 def test_a_confirmation_not_caught_is_answered_again() -> None:
