@@ -64,10 +64,10 @@ def answer_line(dialogue: Dialogue, slot: str, before: Line | None = None) -> Li
 class Corrector(Generic[Audio]):
     """Decides, from the agent's last words, whether the caller interjects before its next scripted line `upcoming`:
     a value asked for again, or its last words when the agent did not catch them and asks no value (the same words
-    at most MAX_REPEATS times again); with `says_no`, a no to a wrong read-back (at most MAX_CORRECTIONS), then the answers to
-    what is asked again. `say(line)`: the line as the caller's audio (its `take` counts the times the caller said
-    the words before); `read_back(agent)`: the booking values the agent's words carry. Each call to `next` that
-    returns None means `upcoming` is said next."""
+    at most MAX_REPEATS times again); with `says_no`, a no to a wrong read-back (at most MAX_CORRECTIONS), then the
+    answers to what is asked again. `say(line)`: the line as the caller's audio (its `take` counts the times the
+    caller said the words before); `read_back(agent)`: the booking values the agent's words carry. Each call to
+    `next` that returns None means `upcoming` is said next."""
 
     dialogue: Dialogue
     say: Callable[[Line], Audio]
