@@ -101,7 +101,8 @@ async def run_understanding_bench(grid: list[Case], concurrency: int = DEFAULT_C
     say = log or (lambda line: None)
     load_before = os.getloadavg()
     prompts = await asyncio.to_thread(_render_all, grid)
-    interjections = await asyncio.to_thread(_render_interjections, grid, correcting=correcting)
+    interjections = [{} for _ in grid] if blind else await asyncio.to_thread(
+        _render_interjections, grid, prompts, correcting=correcting)
     with tempfile.TemporaryDirectory(prefix="flowengine-understanding-") as tmp:
         async with demo_engine(folder or Path(tmp)) as engine:
             assert engine.ari is not None and engine.aicalls is not None
@@ -174,19 +175,22 @@ def _render_all(grid: list[Case]) -> list[list[np.ndarray]]:
     return [[render(line, case.voice, case.snr_db) for line in case.dialogue.lines] for case in grid]
 
 
-def _render_interjections(grid: list[Case], *, correcting: bool) -> list[dict[tuple[str, int], np.ndarray]]:
+def _render_interjections(grid: list[Case], prompts: list[list[np.ndarray]], *,
+                          correcting: bool) -> list[dict[tuple[str, int], np.ndarray]]:
     """Per case, what the caller may say besides its scripted lines, by words and take: each of its lines said again
-    (bench/read_back.py; a new take is other noise) and, for a correcting caller, a no with each value; rendered
-    ahead (the engine runs in this process, and rendering on its loop would stall its media clock)."""
+    (bench/read_back.py; a new take is other noise; take 0 is its prompt) and, for a correcting caller, a no with
+    each value; rendered ahead (the engine runs in this process, and rendering on its loop would stall its media
+    clock)."""
     out = []
-    for case in grid:
+    for case, pcm in zip(grid, prompts, strict=True):
+        rendered = {(line.said, 0): audio for line, audio in zip(case.dialogue.lines, pcm, strict=True)}
         lines = list(case.dialogue.lines)
         if correcting:
             nos = [correction(case.dialogue, {k: v for k, v in case.dialogue.booking.items() if k != slot})
                    for slot in case.dialogue.booking]
             lines += [line for line in nos if line is not None]
-        out.append({(line.said, take): render(replace(line, take=take), case.voice, case.snr_db)
-                    for line in lines for take in range(MAX_TAKES)})
+        out.append(rendered | {(line.said, take): render(replace(line, take=take), case.voice, case.snr_db)
+                               for line in lines for take in range(MAX_TAKES) if (line.said, take) not in rendered})
     return out
 
 
