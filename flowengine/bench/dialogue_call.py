@@ -52,12 +52,14 @@ class DialogueResult:
     error: str = ""
     corrections: list[str] = field(default_factory=list)  # what the caller said besides its lines
     repeats: int = 0  # values the caller said again, asked for them again
+    # each of `corrections` with what the engine heard of it and answered (not scored: for reading a lost call)
+    interjections: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "dialogue": self.dialogue, "voice": self.voice, "snr_db": self.snr_db, "ended_reason": self.ended_reason,
             "expected_booking": self.expected_booking, "booking": self.booking, "error": self.error,
-            "corrections": self.corrections, "repeats": self.repeats,
+            "corrections": self.corrections, "repeats": self.repeats, "interjections": self.interjections,
             "lines": [{"said": ln.said, "heard": ln.heard, "replies": ln.replies, "turns": ln.turns, "voice_to_voice_ms": ln.voice_to_voice_ms,
                        "talked_over": ln.talked_over, "paused": ln.paused} for ln in self.lines],
         }
@@ -121,8 +123,8 @@ async def run_dialogue(ari: AriClient, service: AICallService, dialogue: Dialogu
     if live is None:
         result.error = result.error or "AI call not found"
         return result
-    _fill(result, live, dialogue, said, extra)
     result.corrections = list(corrector.said) if corrector is not None else []
+    _fill(result, live, dialogue, said, extra)
     result.repeats = corrector.repeats if corrector is not None else 0
     return result
 
@@ -164,8 +166,12 @@ def _fill(result: DialogueResult, live: LiveAICall, dialogue: Dialogue,
             replies.append("")
         elif message.role == "assistant" and replies and not replies[-1]:
             replies[-1] = message.content
-    turns = [(t, reply) for t, reply in zip(conversation.turns, replies, strict=False) if t.caller_text
-             and not any(begun <= t.decided_at <= done for begun, done in extra)]
+    spoken = [(t, reply) for t, reply in zip(conversation.turns, replies, strict=False) if t.caller_text]
+    for text, (begun, done) in zip(result.corrections, extra, strict=False):  # said in the same order
+        theirs = [(t.caller_text, reply) for t, reply in spoken if begun <= t.decided_at <= done]
+        result.interjections.append({"said": text, "heard": " ".join(heard for heard, _ in theirs),
+                                     "replies": [reply for _, reply in theirs]})
+    turns = [(t, reply) for t, reply in spoken if not any(begun <= t.decided_at <= done for begun, done in extra)]
     starts = [start for start, _, _, _ in said] + [float("inf")]
     for index, (line, (_, _, v2v, over)) in enumerate(zip(dialogue.lines, said, strict=False)):
         mine = [(t.caller_text, reply) for t, reply in turns if starts[index] <= t.decided_at < starts[index + 1]]

@@ -97,4 +97,7 @@ async def test_a_caller_who_corrects_the_read_back_books_what_it_said(tmp_path: 
     assert result["corrections"] in ([], ["No, at ten in the morning."]), result
     assert result["booking"] == result["expected_booking"] and out["correcting"]
     assert out["corrections"] == len(result["corrections"])
+    # each interjection with what the engine heard of it, for reading a lost call
+    assert [said["said"] for said in result["interjections"]] == result["corrections"]
+    assert all(said["heard"] and said["replies"] for said in result["interjections"])
     assert len(result["lines"]) == 6  # the interjection is not scored as one of the corpus lines
